@@ -1,0 +1,26 @@
+# Shared settings for every neurocore target.
+
+# One precompiled header for all LibTorch targets: compiled once, reused by each.
+add_library(nc_pch OBJECT ${CMAKE_CURRENT_LIST_DIR}/pch.cpp)
+target_link_libraries(nc_pch PUBLIC ${TORCH_LIBRARIES})
+target_precompile_headers(nc_pch PUBLIC <torch/torch.h> <vector> <string> <memory>)
+target_compile_options(nc_pch PRIVATE -Wall -Wextra)
+
+# nc_library(name SOURCES ... DEPS ...): an area library with the project's conventions.
+function(nc_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SOURCES})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/include)
+  target_link_libraries(${name} PUBLIC ${ARG_DEPS})
+  target_compile_options(${name} PRIVATE -Wall -Wextra)
+  target_precompile_headers(${name} REUSE_FROM nc_pch)
+endfunction()
+
+# nc_torch_executable(name SOURCES ... DEPS ...)
+function(nc_executable name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS})
+  target_compile_options(${name} PRIVATE -Wall -Wextra)
+  target_precompile_headers(${name} REUSE_FROM nc_pch)
+endfunction()

@@ -1,0 +1,89 @@
+#pragma once
+// YAML configuration with `--set a.b=value` overrides and validation at the door.
+//
+// The schema is the code that reads it: every read names the key, its default and the
+// accepted values; `finish()` then rejects any key the code did not ask for, suggesting the
+// closest valid one ("unknown key 'learnig_rate' in train: did you mean 'learning_rate'?").
+// Every value read (defaults included) is recorded, so the effective config can be written.
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace YAML {
+class Node;
+}
+
+namespace nc {
+
+class ConfigSection;
+
+/// A parsed configuration file plus overrides.
+class Config {
+ public:
+  /// Parses YAML text; `origin` names it in error messages. Throws UserError on bad YAML
+  /// or when the top level is not a mapping.
+  static Config from_string(const std::string& yaml, const std::string& origin = "<config>");
+  /// Reads and parses a file. Throws UserError when it is missing or not valid YAML.
+  static Config load(const std::string& path);
+
+  /// Applies one override "a.b.c=value" (value parsed as YAML: number, string, list).
+  /// Throws UserError when the assignment is malformed or crosses a non-mapping value.
+  void set(const std::string& assignment);
+
+  /// The top-level section, for reading.
+  ConfigSection root() const;
+  /// YAML text of every value read so far, with defaults filled in.
+  std::string effective_yaml() const;
+  const std::string& origin() const;
+
+  struct State;
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+/// A mapping inside a Config, read through typed, validated accessors.
+/// Errors are UserError naming origin, the dotted key, the value seen and what was expected.
+class ConfigSection {
+ public:
+  bool has(const std::string& key) const;
+
+  double number(const std::string& key, double def,
+                double min = -std::numeric_limits<double>::infinity(),
+                double max = std::numeric_limits<double>::infinity());
+  int64_t integer(const std::string& key, int64_t def,
+                  int64_t min = std::numeric_limits<int64_t>::min(),
+                  int64_t max = std::numeric_limits<int64_t>::max());
+  bool boolean(const std::string& key, bool def);
+  std::string string(const std::string& key, const std::string& def);
+  /// A string that must be one of `choices`.
+  std::string choice(const std::string& key, const std::string& def,
+                     const std::vector<std::string>& choices);
+  /// A list of integers, each within [min, max].
+  std::vector<int64_t> integers(const std::string& key, const std::vector<int64_t>& def,
+                                int64_t min = std::numeric_limits<int64_t>::min(),
+                                int64_t max = std::numeric_limits<int64_t>::max());
+  /// A nested mapping (empty when absent). Throws UserError when present but not a mapping.
+  ConfigSection section(const std::string& key);
+
+  /// Rejects keys that were never read, with the closest valid key suggested.
+  void finish() const;
+  /// Dotted path of this section ("" for the root).
+  const std::string& path() const { return path_; }
+
+ private:
+  friend class Config;
+  ConfigSection(std::shared_ptr<Config::State> state, std::string path);
+  std::string full(const std::string& key) const;
+  void known(const std::string& key);
+  [[noreturn]] void fail(const std::string& key, const std::string& expected) const;
+  std::string seen(const std::string& key) const;
+
+  std::shared_ptr<Config::State> state_;
+  std::string path_;
+  std::shared_ptr<std::vector<std::string>> known_;
+};
+
+}  // namespace nc

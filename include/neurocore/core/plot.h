@@ -1,0 +1,27 @@
+#pragma once
+// Line plots through gnuplot, written as SVG and PNG. When gnuplot is missing, plotting
+// warns once and returns false; nothing else fails.
+#include <string>
+#include <vector>
+
+namespace nc {
+
+struct Series {
+  std::string name;
+  std::vector<double> x, y;
+};
+
+struct PlotSpec {
+  std::string title, xlabel, ylabel;
+  std::vector<Series> series;
+  bool log_y = false;
+};
+
+/// Writes `<base>.svg` and `<base>.png` (atomically). Returns false when gnuplot is not
+/// installed or failed (a warning says which); throws InternalError on x/y size mismatch.
+bool plot_lines(const std::string& base, const PlotSpec& spec);
+
+/// Whether a gnuplot executable is on PATH.
+bool gnuplot_available();
+
+}  // namespace nc

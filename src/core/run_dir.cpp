@@ -1,0 +1,82 @@
+#include "neurocore/core/run_dir.h"
+
+#include <ctime>
+#include <filesystem>
+#include <sstream>
+
+#include "neurocore/core/error.h"
+#include "neurocore/core/io.h"
+
+namespace nc {
+
+namespace fs = std::filesystem;
+
+RunDir::RunDir(std::string path) : path_(std::move(path)) {}
+
+RunDir RunDir::create(const std::string& parent, const std::string& name) {
+  std::string base = name;
+  if (base.empty()) {
+    char buf[32];
+    const std::time_t t = std::time(nullptr);
+    std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", std::localtime(&t));
+    base = buf;
+  }
+  if (base.find('/') != std::string::npos || base == "." || base == "..") {
+    throw UserError("name: a run name must not contain '/', got '" + base + "'");
+  }
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  if (ec) throw UserError(parent + ": cannot create the runs directory (" + ec.message() + ")");
+  std::string path = (fs::path(parent) / base).string();
+  for (int i = 2; fs::exists(path); ++i) path = (fs::path(parent) / (base + "-" + std::to_string(i))).string();
+  fs::create_directories(fs::path(path) / "checkpoints", ec);
+  if (ec) throw UserError(path + ": cannot create the run directory (" + ec.message() + ")");
+  return RunDir(path);
+}
+
+RunDir RunDir::open(const std::string& path) {
+  if (!fs::is_directory(path)) throw UserError(path + ": no such run directory");
+  if (!fs::exists(fs::path(path) / "config.yaml")) {
+    throw UserError(path + ": not a run directory (no config.yaml inside)");
+  }
+  RunDir r(path);
+  r.load_metrics();
+  return r;
+}
+
+std::string RunDir::file(const std::string& relative) const {
+  return (fs::path(path_) / relative).string();
+}
+
+std::string RunDir::checkpoints() const { return file("checkpoints"); }
+
+void RunDir::log_metrics(const nlohmann::json& record) {
+  metrics_.push_back(record);
+  save_metrics();
+}
+
+void RunDir::save_metrics() const {
+  std::string text;
+  for (const auto& r : metrics_) text += r.dump() + "\n";
+  write_file_atomic(file("metrics.jsonl"), text);
+}
+
+void RunDir::load_metrics() {
+  metrics_.clear();
+  const std::string f = file("metrics.jsonl");
+  if (!fs::exists(f)) return;
+  std::stringstream ss(read_file(f));
+  std::string line;
+  int n = 0;
+  while (std::getline(ss, line)) {
+    ++n;
+    if (line.empty()) continue;
+    try {
+      metrics_.push_back(nlohmann::json::parse(line));
+    } catch (const nlohmann::json::exception& e) {
+      throw UserError(f + ": line " + std::to_string(n) + " is not valid JSON: " + e.what());
+    }
+  }
+}
+
+}  // namespace nc
