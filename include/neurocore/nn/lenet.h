@@ -1,0 +1,26 @@
+#pragma once
+// LeNet-5 (LeCun et al. 1998) adapted to 28x28 inputs with ReLU and max pooling.
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+
+#include "neurocore/nn/net.h"
+
+namespace nc::nn {
+
+/// conv 5x5 pad 2 -> 6, ReLU, max-pool 2 -> conv 5x5 -> 16, ReLU, max-pool 2 -> flatten ->
+/// 120, ReLU -> 84, ReLU -> classes. x: [B, C, H, W] -> logits [B, classes].
+/// For 1x28x28 and 10 classes: 61,706 parameters.
+/// Throws UserError (constructor) when H or W < 12 (nothing left after the second pool);
+/// (forward) when x is not [B, C, H, W] of the constructed shape.
+class LeNet5Impl : public NetImpl {
+ public:
+  LeNet5Impl(const InputShape& in, int64_t classes);
+  torch::Tensor forward(const torch::Tensor& x) override;
+
+  InputShape input;
+  torch::nn::Conv2d conv1 = nullptr, conv2 = nullptr;
+  torch::nn::Linear fc1 = nullptr, fc2 = nullptr, fc3 = nullptr;
+};
+TORCH_MODULE(LeNet5);
+
+}  // namespace nc::nn

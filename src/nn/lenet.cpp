@@ -1,0 +1,43 @@
+#include "neurocore/nn/lenet.h"
+
+#include <torch/torch.h>
+
+#include <sstream>
+
+#include "neurocore/core/error.h"
+
+namespace nc::nn {
+
+LeNet5Impl::LeNet5Impl(const InputShape& in, int64_t classes) : input(in) {
+  // conv1 keeps H x W (pad 2), pool halves, conv2 (5x5, no pad) removes 4, pool halves.
+  const int64_t h = (in.height / 2 - 4) / 2, w = (in.width / 2 - 4) / 2;
+  if (in.channels < 1 || classes < 1 || in.height / 2 - 4 < 2 || in.width / 2 - 4 < 2) {
+    std::ostringstream os;
+    os << "lenet5: needs channels >= 1, classes >= 1 and height, width >= 12, got "
+       << in.channels << "x" << in.height << "x" << in.width << ", classes=" << classes;
+    throw UserError(os.str());
+  }
+  namespace F = torch::nn;
+  conv1 = register_module("conv1", F::Conv2d(F::Conv2dOptions(in.channels, 6, 5).padding(2)));
+  conv2 = register_module("conv2", F::Conv2d(F::Conv2dOptions(6, 16, 5)));
+  fc1 = register_module("fc1", F::Linear(16 * h * w, 120));
+  fc2 = register_module("fc2", F::Linear(120, 84));
+  fc3 = register_module("fc3", F::Linear(84, classes));
+}
+
+torch::Tensor LeNet5Impl::forward(const torch::Tensor& x) {
+  if (x.dim() != 4 || x.size(1) != input.channels || x.size(2) != input.height ||
+      x.size(3) != input.width) {
+    std::ostringstream os;
+    os << "lenet5: input must be [B, " << input.channels << ", " << input.height << ", "
+       << input.width << "], got " << x.sizes();
+    throw UserError(os.str());
+  }
+  auto h = torch::max_pool2d(torch::relu(conv1->forward(x)), 2);
+  h = torch::max_pool2d(torch::relu(conv2->forward(h)), 2);
+  h = torch::relu(fc1->forward(h.flatten(1)));
+  h = torch::relu(fc2->forward(h));
+  return fc3->forward(h);
+}
+
+}  // namespace nc::nn

@@ -1,0 +1,103 @@
+#include "neurocore/nn/resnet.h"
+
+#include <torch/torch.h>
+
+#include <sstream>
+
+#include "neurocore/core/error.h"
+
+namespace nc::nn {
+namespace {
+
+namespace F = torch::nn;
+
+F::Conv2d conv3x3(int64_t in, int64_t out, int64_t stride) {
+  return F::Conv2d(F::Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(false));
+}
+
+}  // namespace
+
+BasicBlockImpl::BasicBlockImpl(int64_t in_planes_, int64_t planes_, int64_t stride_,
+                               Shortcut shortcut)
+    : in_planes(in_planes_), planes(planes_), stride(stride_), shortcut_kind(shortcut) {
+  reset();
+}
+
+void BasicBlockImpl::reset() {
+  conv1 = register_module("conv1", conv3x3(in_planes, planes, stride));
+  bn1 = register_module("bn1", F::BatchNorm2d(planes));
+  conv2 = register_module("conv2", conv3x3(planes, planes, 1));
+  bn2 = register_module("bn2", F::BatchNorm2d(planes));
+  projection = register_module("projection", F::Sequential());
+  if (shortcut_kind == Shortcut::B && (stride != 1 || in_planes != planes)) {
+    projection->push_back(
+        F::Conv2d(F::Conv2dOptions(in_planes, planes, 1).stride(stride).bias(false)));
+    projection->push_back(F::BatchNorm2d(planes));
+  }
+}
+
+torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
+  auto out = torch::relu(bn1->forward(conv1->forward(x)));
+  out = bn2->forward(conv2->forward(out));
+  torch::Tensor shortcut = x;
+  if (!projection->is_empty()) {
+    shortcut = projection->forward(x);
+  } else if (stride != 1 || in_planes != planes) {
+    // Option A: take every stride-th pixel, zero-pad the missing channels on both sides.
+    using torch::indexing::None;
+    using torch::indexing::Slice;
+    shortcut = x.index({Slice(), Slice(), Slice(None, None, stride), Slice(None, None, stride)});
+    const int64_t extra = planes - in_planes, before = extra / 2;
+    shortcut = torch::constant_pad_nd(shortcut, {0, 0, 0, 0, before, extra - before});
+  }
+  return torch::relu(out + shortcut);
+}
+
+ResNetImpl::ResNetImpl(ResNetOptions options_) : options(std::move(options_)) {
+  const int64_t depth = options.depth();
+  if (depth < 8 || (depth - 2) % 6 != 0) {
+    throw UserError("resnet: depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), "
+                    "got " + std::to_string(depth));
+  }
+  if (options.in_channels() < 1 || options.width() < 1 || options.classes() < 1) {
+    throw UserError("resnet: in_channels, width and classes must be >= 1, got " +
+                    std::to_string(options.in_channels()) + ", " +
+                    std::to_string(options.width()) + ", " + std::to_string(options.classes()));
+  }
+  const int64_t n = (depth - 2) / 6, w = options.width();
+  conv1 = register_module("conv1", conv3x3(options.in_channels(), w, 1));
+  bn1 = register_module("bn1", F::BatchNorm2d(w));
+  int64_t in = w;
+  auto stage = [&](int64_t planes, int64_t stride) {
+    F::Sequential s;
+    for (int64_t i = 0; i < n; ++i) {
+      s->push_back(BasicBlock(in, planes, i == 0 ? stride : 1, options.shortcut()));
+      in = planes;
+    }
+    return s;
+  };
+  stage1 = register_module("stage1", stage(w, 1));
+  stage2 = register_module("stage2", stage(2 * w, 2));
+  stage3 = register_module("stage3", stage(4 * w, 2));
+  fc = register_module("fc", F::Linear(4 * w, options.classes()));
+
+  torch::NoGradGuard no_grad;
+  for (auto& m : modules(/*include_self=*/false)) {
+    if (auto* c = m->as<F::Conv2dImpl>()) F::init::kaiming_normal_(c->weight);
+    if (auto* l = m->as<F::LinearImpl>()) F::init::kaiming_normal_(l->weight);
+  }
+}
+
+torch::Tensor ResNetImpl::forward(const torch::Tensor& x) {
+  if (x.dim() != 4 || x.size(1) != options.in_channels()) {
+    std::ostringstream os;
+    os << "resnet: input must be [B, " << options.in_channels() << ", H, W], got " << x.sizes();
+    throw UserError(os.str());
+  }
+  auto h = torch::relu(bn1->forward(conv1->forward(x)));
+  h = stage3->forward(stage2->forward(stage1->forward(h)));
+  h = torch::adaptive_avg_pool2d(h, {1, 1}).flatten(1);
+  return fc->forward(h);
+}
+
+}  // namespace nc::nn
