@@ -24,3 +24,13 @@ function(nc_executable name)
   target_compile_options(${name} PRIVATE -Wall -Wextra)
   target_precompile_headers(${name} REUSE_FROM nc_pch)
 endfunction()
+
+# nc_plain_library(name SOURCES ... DEPS ...): an area library that does not use LibTorch
+# (the cm core): no torch headers, so it builds in seconds.
+function(nc_plain_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SOURCES})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/include)
+  target_link_libraries(${name} PUBLIC ${ARG_DEPS})
+  target_compile_options(${name} PRIVATE -Wall -Wextra)
+endfunction()

@@ -11,6 +11,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libsndfile1-dev espeak-ng libgloo-dev zlib1g-dev
   gnuplot-nox dataset-fashion-mnist bible-kjv bible-kjv-text
   googletest libgtest-dev libgmock-dev libbenchmark-dev
+  libonnx-dev libprotobuf-dev protobuf-compiler libboost-graph-dev
 )
 
 SUDO=""
