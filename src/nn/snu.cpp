@@ -173,10 +173,9 @@ std::tuple<torch::Tensor, SNUState> SNUImpl::unroll(const torch::Tensor& x_seq,
                                                          cell->weight)
                                .view({T, B, out});
   if (!options.recurrent() && !options.lateral_inhibition() && wx.device().is_cpu()) {
-    const SNUState st = state.s.defined() ? state : cell->initial_state(B, wx.options());
     detail::SNUDynamicsConfig c{options.g(), options.g_slope(), options.soft(),
                                 options.surrogate(), options.detach_reset()};
-    auto [y, s] = detail::snu_dynamics(wx, cell->decay(), cell->threshold, st.s, st.y, c);
+    auto [y, s] = detail::snu_dynamics(wx, cell->decay(), cell->threshold, state.s, state.y, c);
     return {y, SNUState{s[T - 1], y[T - 1]}};
   }
   std::vector<torch::Tensor> ys;

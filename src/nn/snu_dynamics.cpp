@@ -4,86 +4,133 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace nc::nn::detail {
 namespace {
 
-// h'(z) of surrogate.cpp's surrogate_derivative, one element at a time.
-template <class T>
-T surrogate_scalar(T z, SurrogateKind kind, T p) {
-  switch (kind) {
-    case SurrogateKind::tanh: {
-      const T t = std::tanh(z);
-      return T(1) - t * t;
+// Elements per parallel chunk (whole rows of the batch): the time loop runs inside each.
+constexpr int64_t kGrain = 4096;
+
+int64_t row_grain(int64_t n) { return std::max<int64_t>(1, kGrain / n); }
+
+// The two step kernels are compiled without trapping math, as LibTorch's own kernels are
+// (no floating-point trap handlers are ever installed). With it, GCC may not if-convert the
+// selects of relu, leaky relu and the step, and the loops stay scalar, about 20x slower.
+// Results are unchanged: the same IEEE operations in the same order.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("no-trapping-math")
+#endif
+
+// One step of the forward recursion over `rows` rows of n units. The operations and their
+// order are those of SNUCellImpl::dynamics, so the numbers are equal; the loop has no
+// branches left after the template arguments are fixed, so the compiler vectorises it.
+template <class T, Activation G, bool Soft>
+void forward_step(const T* __restrict__ a, const T* __restrict__ d, const T* __restrict__ th,
+                  const T* __restrict__ s_prev, const T* __restrict__ y_prev,
+                  T* __restrict__ s, T* __restrict__ y, int64_t rows, int64_t n, T slope) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t i = r * n + j;
+      T u = a[i] + (d[j] * s_prev[i]) * (T(1) - y_prev[i]);
+      if constexpr (G == Activation::relu) u = u > 0 ? u : T(0);
+      if constexpr (G == Activation::leaky_relu) u = u > 0 ? u : u * slope;
+      s[i] = u;
+      const T z = u - th[j];
+      if constexpr (Soft) {
+        y[i] = T(1) / (T(1) + std::exp(-z));
+      } else {
+        y[i] = z > 0 ? T(1) : T(0);
+      }
     }
-    case SurrogateKind::fast_sigmoid: {
-      const T d = T(1) + p * std::abs(z);
-      return T(1) / (d * d);
-    }
-    case SurrogateKind::arctan: {
-      const T a = T(M_PI / 2) * p * z;
-      return (p / 2) / (T(1) + a * a);
-    }
-    case SurrogateKind::sigmoid: {
-      const T sg = T(1) / (T(1) + std::exp(-p * z));
-      return p * sg * (T(1) - sg);
-    }
-    case SurrogateKind::triangle:
-      return std::max(T(0), T(1) - std::abs(z) / p) / p;
-    case SurrogateKind::straight_through:
-      return T(1);
   }
-  return T(0);
 }
 
-// Elements per parallel chunk: the time loop runs inside each chunk.
-constexpr int64_t kGrain = 4096;
+// One step of the reverse recursion (see SNUDynamicsFunction::backward).
+template <class T, Activation G>
+void backward_step(const T* __restrict__ hp, const T* __restrict__ s, const T* __restrict__ s_prev,
+                   const T* __restrict__ y_prev, const T* __restrict__ d,
+                   const T* __restrict__ gy_ext, const T* __restrict__ gs_ext,
+                   T* __restrict__ gy, T* __restrict__ gs, T* __restrict__ ga,
+                   T* __restrict__ gd, T* __restrict__ gth, int64_t rows, int64_t n, T slope,
+                   T keep_reset) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t i = r * n + j;
+      const T gz = (gy_ext[i] + gy[i]) * hp[i];
+      T gu = gs_ext[i] + gs[i] + gz;
+      if constexpr (G == Activation::relu) gu = s[i] > 0 ? gu : T(0);
+      if constexpr (G == Activation::leaky_relu) gu = s[i] > 0 ? gu : gu * slope;
+      ga[i] = gu;
+      const T reset = T(1) - y_prev[i];
+      gd[j] += gu * s_prev[i] * reset;
+      gth[j] -= gz;
+      gs[i] = gu * d[j] * reset;
+      gy[i] = -(gu * d[j] * s_prev[i]) * keep_reset;
+    }
+  }
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
+
+// Calls f(std::integral_constant<Activation, g>{}).
+template <class F>
+void dispatch_activation(Activation g, F&& f) {
+  switch (g) {
+    case Activation::identity: f(std::integral_constant<Activation, Activation::identity>{}); break;
+    case Activation::relu: f(std::integral_constant<Activation, Activation::relu>{}); break;
+    case Activation::leaky_relu:
+      f(std::integral_constant<Activation, Activation::leaky_relu>{});
+      break;
+  }
+}
 
 struct SNUDynamicsFunction : torch::autograd::Function<SNUDynamicsFunction> {
   static torch::autograd::tensor_list forward(torch::autograd::AutogradContext* ctx,
                                               const torch::Tensor& wx_in,
                                               const torch::Tensor& d_in,
                                               const torch::Tensor& theta_in,
-                                              const torch::Tensor& s0_in,
-                                              const torch::Tensor& y0_in,
+                                              const c10::optional<torch::Tensor>& s0_in,
+                                              const c10::optional<torch::Tensor>& y0_in,
                                               const SNUDynamicsConfig& c) {
     const auto wx = wx_in.contiguous();
     const auto d = d_in.contiguous();
     const auto theta = theta_in.contiguous();
-    const auto s0 = s0_in.contiguous();
-    const auto y0 = y0_in.contiguous();
-    const int64_t T = wx.size(0), N = wx.size(2), BN = wx.size(1) * N;
+    // Without a state, s_0 = y_0 = 0 (no tensors to allocate and fill).
+    const auto s0 = s0_in ? s0_in->contiguous() : torch::Tensor();
+    const auto y0 = y0_in ? y0_in->contiguous() : torch::Tensor();
+    const int64_t T = wx.size(0), B = wx.size(1), N = wx.size(2), BN = B * N;
     auto s = torch::empty_like(wx);
     auto y = torch::empty_like(wx);
     AT_DISPATCH_FLOATING_TYPES(wx.scalar_type(), "snu_dynamics_forward", [&] {
+      using Vec = std::vector<scalar_t>;
       const scalar_t* a = wx.data_ptr<scalar_t>();
       const scalar_t* dp = d.data_ptr<scalar_t>();
       const scalar_t* th = theta.data_ptr<scalar_t>();
       scalar_t* sp = s.data_ptr<scalar_t>();
       scalar_t* yp = y.data_ptr<scalar_t>();
-      const scalar_t slope = static_cast<scalar_t>(c.g_slope);
-      at::parallel_for(0, BN, kGrain, [&](int64_t begin, int64_t end) {
-        for (int64_t t = 0; t < T; ++t) {
-          const scalar_t* s_prev = t ? sp + (t - 1) * BN : s0.data_ptr<scalar_t>();
-          const scalar_t* y_prev = t ? yp + (t - 1) * BN : y0.data_ptr<scalar_t>();
-          const scalar_t* at = a + t * BN;
-          scalar_t* st = sp + t * BN;
-          scalar_t* yt = yp + t * BN;
-          for (int64_t i = begin; i < end; ++i) {
-            const int64_t j = i % N;
-            // Same operations in the same order as SNUCellImpl::dynamics: equal numbers.
-            scalar_t u = at[i] + (dp[j] * s_prev[i]) * (scalar_t(1) - y_prev[i]);
-            if (c.g == Activation::relu) {
-              u = u > 0 ? u : scalar_t(0);
-            } else if (c.g == Activation::leaky_relu) {
-              u = u > 0 ? u : u * slope;
-            }
-            st[i] = u;
-            const scalar_t z = u - th[j];
-            yt[i] = c.soft ? scalar_t(1) / (scalar_t(1) + std::exp(-z)) : scalar_t(z > 0);
+      const scalar_t* s0p = s0.defined() ? s0.data_ptr<scalar_t>() : nullptr;
+      const scalar_t* y0p = y0.defined() ? y0.data_ptr<scalar_t>() : nullptr;
+      const auto slope = static_cast<scalar_t>(c.g_slope);
+      dispatch_activation(c.g, [&](auto g) {
+        auto step = c.soft ? forward_step<scalar_t, decltype(g)::value, true>
+                           : forward_step<scalar_t, decltype(g)::value, false>;
+        at::parallel_for(0, B, row_grain(N), [&](int64_t b0, int64_t b1) {
+          const int64_t off = b0 * N, rows = b1 - b0;
+          // The zero state: d * 0 * (1 - 0) adds an exact zero, as in the cell.
+          const Vec zeros(s0p ? 0 : rows * N, scalar_t(0));
+          for (int64_t t = 0; t < T; ++t) {
+            const scalar_t* s_prev = t ? sp + (t - 1) * BN + off : s0p ? s0p + off : zeros.data();
+            const scalar_t* y_prev = t ? yp + (t - 1) * BN + off : y0p ? y0p + off : zeros.data();
+            step(a + t * BN + off, dp, th, s_prev, y_prev, sp + t * BN + off,
+                 yp + t * BN + off, rows, N, slope);
           }
-        }
+        });
       });
     });
     ctx->save_for_backward({d, theta, s0, y0, s, y});
@@ -91,16 +138,17 @@ struct SNUDynamicsFunction : torch::autograd::Function<SNUDynamicsFunction> {
     ctx->saved_data["g_slope"] = c.g_slope;
     ctx->saved_data["soft"] = c.soft;
     ctx->saved_data["kind"] = static_cast<int64_t>(c.surrogate.kind);
-    ctx->saved_data["param"] = surrogate_param(c.surrogate);
+    ctx->saved_data["param"] = c.surrogate.param;
     ctx->saved_data["detach_reset"] = c.detach_reset;
     return {y, s};
   }
 
-  // Reverse time loop of the chain rule, per element (i = b * N + j), with carries
-  // gs = dL/ds_{t-1} and gy = dL/dy_{t-1} flowing from step t to t-1:
-  //   gz = (gy_t) h'(s_t - theta); gu = (gs_t + gz) g'(u_t)
+  // Reverse time loop of the chain rule, per element, with carries gs = dL/ds_{t-1} and
+  // gy = dL/dy_{t-1} flowing from step t to t-1:
+  //   gz = gy_t h'(s_t - theta); gu = (gs_t + gz) g'(u_t)
   //   dL/dwx_t = gu; dL/dd += gu s_{t-1} (1 - y_{t-1}); dL/dtheta -= gz
-  //   gs_{t-1} += gu d (1 - y_{t-1}); gy_{t-1} += -gu d s_{t-1} (unless detach_reset)
+  //   gs_{t-1} = gu d (1 - y_{t-1}); gy_{t-1} = -gu d s_{t-1} (0 with detach_reset)
+  // g'(u) is read from s = g(u): for relu and leaky relu (slope >= 0), u > 0 iff s > 0.
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
                                                torch::autograd::tensor_list grads) {
     const auto saved = ctx->get_saved_variables();
@@ -109,62 +157,71 @@ struct SNUDynamicsFunction : torch::autograd::Function<SNUDynamicsFunction> {
     const auto g = static_cast<Activation>(ctx->saved_data["g"].toInt());
     const double slope_d = ctx->saved_data["g_slope"].toDouble();
     const bool soft = ctx->saved_data["soft"].toBool();
-    const auto kind = static_cast<SurrogateKind>(ctx->saved_data["kind"].toInt());
-    const double param = ctx->saved_data["param"].toDouble();
+    const Surrogate surrogate{static_cast<SurrogateKind>(ctx->saved_data["kind"].toInt()),
+                              ctx->saved_data["param"].toDouble()};
     const bool detach_reset = ctx->saved_data["detach_reset"].toBool();
 
-    const int64_t T = s.size(0), N = s.size(2), BN = s.size(1) * N;
+    const int64_t T = s.size(0), B = s.size(1), N = s.size(2), BN = B * N;
     const auto gy_ext = grads[0].defined() ? grads[0].contiguous() : torch::Tensor();
     const auto gs_ext = grads[1].defined() ? grads[1].contiguous() : torch::Tensor();
+    // One parallel region does all the work (each region costs a synchronisation, which is
+    // slow on a loaded machine): no zero fills outside it, per-thread partial sums for the
+    // per-unit gradients of d and theta.
+    const int threads = at::get_num_threads();
+    auto partial = torch::zeros({threads, 2, N}, s.options());
     auto gwx = torch::empty_like(s);
-    auto gd = torch::zeros_like(s0);   // per element, summed over t; reduced over B below
-    auto gth = torch::zeros_like(s0);
-    auto gs_c = torch::zeros_like(s0);  // carries, end as the gradients of s0 and y0
-    auto gy_c = torch::zeros_like(s0);
+    auto gs0 = torch::empty({B, N}, s.options());  // carries; end as the gradients of s0, y0
+    auto gy0 = torch::empty({B, N}, s.options());
+    const auto s_ = s.detach(), y_ = y.detach(), theta_ = theta.detach();
     AT_DISPATCH_FLOATING_TYPES(s.scalar_type(), "snu_dynamics_backward", [&] {
+      using Vec = std::vector<scalar_t>;
       const scalar_t* dp = d.data_ptr<scalar_t>();
-      const scalar_t* th = theta.data_ptr<scalar_t>();
       const scalar_t* sp = s.data_ptr<scalar_t>();
       const scalar_t* yp = y.data_ptr<scalar_t>();
+      const scalar_t* s0p = s0.defined() ? s0.data_ptr<scalar_t>() : nullptr;
+      const scalar_t* y0p = y0.defined() ? y0.data_ptr<scalar_t>() : nullptr;
       const scalar_t* gye = gy_ext.defined() ? gy_ext.data_ptr<scalar_t>() : nullptr;
       const scalar_t* gse = gs_ext.defined() ? gs_ext.data_ptr<scalar_t>() : nullptr;
       scalar_t* ga = gwx.data_ptr<scalar_t>();
-      scalar_t* gdp = gd.data_ptr<scalar_t>();
-      scalar_t* gtp = gth.data_ptr<scalar_t>();
-      scalar_t* gsc = gs_c.data_ptr<scalar_t>();
-      scalar_t* gyc = gy_c.data_ptr<scalar_t>();
-      const scalar_t slope = static_cast<scalar_t>(slope_d);
-      const scalar_t p = static_cast<scalar_t>(param);
-      at::parallel_for(0, BN, kGrain, [&](int64_t begin, int64_t end) {
-        for (int64_t t = T - 1; t >= 0; --t) {
-          const scalar_t* s_prev = t ? sp + (t - 1) * BN : s0.data_ptr<scalar_t>();
-          const scalar_t* y_prev = t ? yp + (t - 1) * BN : y0.data_ptr<scalar_t>();
-          const scalar_t* st = sp + t * BN;
-          const scalar_t* yt = yp + t * BN;
-          for (int64_t i = begin; i < end; ++i) {
-            const int64_t j = i % N;
-            scalar_t gy = gyc[i];
-            if (gye) gy += gye[t * BN + i];
-            const scalar_t hp = soft ? (scalar_t(1) - yt[i]) * yt[i]
-                                     : surrogate_scalar<scalar_t>(st[i] - th[j], kind, p);
-            const scalar_t gz = gy * hp;
-            scalar_t gs = gsc[i] + gz;
-            if (gse) gs += gse[t * BN + i];
-            scalar_t gu = gs;
-            if (g != Activation::identity && !(st[i] > 0)) {
-              gu = g == Activation::relu ? scalar_t(0) : gs * slope;
-            }
-            ga[t * BN + i] = gu;
-            const scalar_t reset = scalar_t(1) - y_prev[i];
-            gdp[i] += gu * s_prev[i] * reset;
-            gtp[i] -= gz;
-            gsc[i] = gu * dp[j] * reset;
-            gyc[i] = detach_reset ? scalar_t(0) : -(gu * dp[j] * s_prev[i]);
+      scalar_t* gsc = gs0.data_ptr<scalar_t>();
+      scalar_t* gyc = gy0.data_ptr<scalar_t>();
+      const auto slope = static_cast<scalar_t>(slope_d);
+      const auto keep_reset = scalar_t(detach_reset ? 0 : 1);
+      dispatch_activation(g, [&](auto g_const) {
+        auto step = backward_step<scalar_t, decltype(g_const)::value>;
+        at::parallel_for(0, B, row_grain(N), [&](int64_t b0, int64_t b1) {
+          const int64_t off = b0 * N, rows = b1 - b0, rows_n = rows * N;
+          // h'(s_t - theta) of these rows for all steps, by LibTorch's vectorised kernels
+          // (run serially inside the parallel region): [T, rows, N].
+          const auto rows_s = s_.slice(1, b0, b1), rows_y = y_.slice(1, b0, b1);
+          const auto hp = (soft ? (1 - rows_y) * rows_y
+                                : surrogate_derivative(rows_s - theta_, surrogate))
+                              .contiguous();
+          const scalar_t* hpp = hp.data_ptr<scalar_t>();
+          // Zeros stand in for an absent state or incoming gradient.
+          const Vec zeros(rows_n, scalar_t(0));
+          Vec gd(N, scalar_t(0)), gth(N, scalar_t(0));
+          std::fill(gsc + off, gsc + off + rows_n, scalar_t(0));
+          std::fill(gyc + off, gyc + off + rows_n, scalar_t(0));
+          for (int64_t t = T - 1; t >= 0; --t) {
+            const scalar_t* s_prev = t ? sp + (t - 1) * BN + off : s0p ? s0p + off : zeros.data();
+            const scalar_t* y_prev = t ? yp + (t - 1) * BN + off : y0p ? y0p + off : zeros.data();
+            step(hpp + t * rows_n, sp + t * BN + off, s_prev, y_prev, dp,
+                 gye ? gye + t * BN + off : zeros.data(), gse ? gse + t * BN + off : zeros.data(),
+                 gyc + off, gsc + off, ga + t * BN + off, gd.data(), gth.data(), rows, N, slope,
+                 keep_reset);
           }
-        }
+          scalar_t* part = partial.data_ptr<scalar_t>() + at::get_thread_num() * 2 * N;
+          for (int64_t j = 0; j < N; ++j) {
+            part[j] += gd[j];
+            part[N + j] += gth[j];
+          }
+        });
       });
     });
-    return {gwx, gd.sum(0), gth.sum(0), gs_c, gy_c, torch::Tensor()};
+    const auto sums = partial.sum(0);
+    return {gwx, sums[0], sums[1], s0.defined() ? gs0 : torch::Tensor(),
+            y0.defined() ? gy0 : torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -178,12 +235,18 @@ std::pair<torch::Tensor, torch::Tensor> snu_dynamics(const torch::Tensor& wx,
                                                      const SNUDynamicsConfig& config) {
   TORCH_CHECK(wx.dim() == 3 && d.dim() == 1 && theta.dim() == 1, "snu_dynamics: bad ranks");
   TORCH_CHECK(d.size(0) == wx.size(2) && theta.size(0) == wx.size(2), "snu_dynamics: bad N");
-  TORCH_CHECK(s0.sizes() == wx.sizes().slice(1) && y0.sizes() == wx.sizes().slice(1),
+  TORCH_CHECK(s0.defined() == y0.defined(), "snu_dynamics: s0 and y0 both or neither");
+  TORCH_CHECK(!s0.defined() ||
+                  (s0.sizes() == wx.sizes().slice(1) && y0.sizes() == wx.sizes().slice(1)),
               "snu_dynamics: bad state shape");
   TORCH_CHECK(wx.device().is_cpu(), "snu_dynamics: CPU only");
   const auto dtype = wx.scalar_type();
-  auto out = SNUDynamicsFunction::apply(wx, d.to(dtype), theta.to(dtype), s0.to(dtype),
-                                        y0.to(dtype), config);
+  c10::optional<torch::Tensor> s0_, y0_;
+  if (s0.defined()) {
+    s0_ = s0.to(dtype);
+    y0_ = y0.to(dtype);
+  }
+  auto out = SNUDynamicsFunction::apply(wx, d.to(dtype), theta.to(dtype), s0_, y0_, config);
   return {out[0], out[1]};
 }
 

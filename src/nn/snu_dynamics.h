@@ -19,7 +19,8 @@ struct SNUDynamicsConfig {
 
 /// For t = 1..T, element-wise (snu.md §3, no recurrence, no lateral inhibition):
 ///   s_t = g(wx_t + d * s_{t-1} * (1 - y_{t-1})),   y_t = h(s_t - theta)
-/// wx: [T, B, N]; d, theta: [N]; s0, y0: [B, N], all of one floating dtype on the CPU.
+/// wx: [T, B, N]; d, theta: [N]; s0, y0: [B, N], or both undefined for s_0 = y_0 = 0; all of
+/// one floating dtype on the CPU.
 /// Returns {y, s}, each [T, B, N]. The backward pass is hand-written (gradients to wx, d,
 /// theta, s0, y0) and equals autograd through SNUCellImpl::dynamics.
 std::pair<torch::Tensor, torch::Tensor> snu_dynamics(const torch::Tensor& wx,

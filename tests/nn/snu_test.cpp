@@ -210,6 +210,30 @@ TEST(SNU, LayerGradientEqualsCellAutograd) {
   }
 }
 
+// Gradients also reach a given initial state (truncated BPTT) and agree with the cell.
+TEST(SNU, LayerGradientFromAStateEqualsCellAutograd) {
+  torch::manual_seed(9);
+  for (bool detach_reset : {false, true}) {
+    SNU layer(SNUOptions(6, 5).g(Activation::relu).detach_reset(detach_reset).threshold_init(0.3));
+    layer->to(torch::kDouble);
+    const auto x = torch::rand({7, 3, 6}, torch::kDouble);
+    const auto s0 = torch::rand({3, 5}, torch::kDouble).requires_grad_(true);
+    const auto y0 = torch::bernoulli(torch::full({3, 5}, 0.5, torch::kDouble)).requires_grad_(true);
+    std::vector<torch::Tensor> params = layer->parameters();
+    params.push_back(s0);
+    if (!detach_reset) params.push_back(y0);  // else y0 feeds only the detached reset
+    const auto fast =
+        torch::autograd::grad({std::get<0>(layer->unroll(x, {s0, y0})).pow(2).sum()}, params);
+    const auto ref = torch::autograd::grad({run_cell(layer->cell, x, {s0, y0}).pow(2).sum()},
+                                           params);
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      EXPECT_LT(relative_error(fast[i], ref[i]), 1e-12) << "detach_reset=" << detach_reset
+                                                        << " param " << i;
+    }
+    EXPECT_GT(fast[layer->parameters().size()].abs().sum().item<double>(), 0);  // s0
+  }
+}
+
 TEST(SNU, UnrollContinuesFromAState) {
   torch::manual_seed(6);
   SNU layer(SNUOptions(8, 5).decay(0.9).threshold_init(0.3));
