@@ -1,0 +1,40 @@
+# neurocore: the user-facing entry points.
+#   make run    install deps, build, train the main job (SNU 784-256-256-10 on Fashion-MNIST)
+#   make test   install deps, build, run every test with ctest
+#   make bench  build and run the benchmarks
+#   make check-sanitize  build with AddressSanitizer + UBSan and run the unit tests
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: deps build run test bench check-sanitize format clean
+
+deps:
+	./scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DNC_BUILD_TESTS=ON $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	./$(BUILD)/neurocore train configs/snu-mlp-fashion.yaml --set train.epochs=1 --set name=main
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+bench: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DNC_BUILD_BENCH=ON $(CMAKE_FLAGS)
+	cmake --build $(BUILD) -j$(JOBS)
+	./$(BUILD)/bench/nc_bench_snu
+
+check-sanitize: deps
+	cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNC_SANITIZE=address,undefined
+	cmake --build build-sanitize -j$(JOBS)
+	cd build-sanitize && ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j$(JOBS)
+
+format:
+	clang-format -i $$(git ls-files '*.h' '*.cpp')
+
+clean:
+	rm -rf $(BUILD) build-sanitize

@@ -1,0 +1,18 @@
+#pragma once
+// One function per subcommand: registers it on the app, with its --help and examples.
+#include <CLI/CLI.hpp>
+
+namespace nc::cli {
+
+/// Options shared by every subcommand.
+struct Global {
+  int threads = -1;  // -1: from the config (or one per core)
+  std::string log_level = "info";
+};
+
+void add_train(CLI::App& app, const Global& global);
+void add_eval(CLI::App& app, const Global& global);
+void add_info(CLI::App& app, const Global& global);
+void add_data(CLI::App& app, const Global& global);
+
+}  // namespace nc::cli

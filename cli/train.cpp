@@ -1,0 +1,66 @@
+// neurocore train: train a model described by a config, or resume a run.
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "commands.h"
+#include "neurocore/core/error.h"
+#include "neurocore/core/io.h"
+#include "neurocore/learn/trainer.h"
+
+namespace nc::cli {
+
+namespace {
+
+struct TrainArgs {
+  std::string config, resume;
+  std::vector<std::string> sets;
+};
+
+void run_train(const TrainArgs& a, const Global& g) {
+  if (a.config.empty() == a.resume.empty()) {
+    throw UserError("train: give a CONFIG file, or --resume RUN_DIR (not both)");
+  }
+  const std::string config_path =
+      a.resume.empty() ? a.config : (std::filesystem::path(a.resume) / "config.yaml").string();
+  if (!a.resume.empty()) RunDir::open(a.resume);  // validates the folder before any work
+  Config config = Config::load(config_path);
+  for (const auto& s : a.sets) config.set(s);
+  if (g.threads >= 0) config.set("threads=" + std::to_string(g.threads));
+  learn::Experiment exp = learn::Experiment::build(config);
+
+  RunDir run = a.resume.empty() ? RunDir::create(exp.runs_dir, exp.name) : RunDir::open(a.resume);
+  write_file_atomic(run.file("config.yaml"), exp.effective_yaml);
+  spdlog::info("run directory: {}", run.path());
+  learn::Trainer trainer(exp, run);
+  if (!a.resume.empty()) trainer.resume();
+  if (trainer.epochs_done() >= exp.train.epochs) {
+    spdlog::info("all {} epochs already done; raise train.epochs with --set to train more",
+                 exp.train.epochs);
+  }
+  trainer.fit();
+  spdlog::info("report: {}", run.file("report.md"));
+}
+
+}  // namespace
+
+void add_train(CLI::App& app, const Global& global) {
+  auto args = std::make_shared<TrainArgs>();
+  auto* cmd = app.add_subcommand(
+      "train",
+      "Train a model from a YAML config; writes runs/<name>/ with config.yaml, "
+      "metrics.jsonl, checkpoints/ and report.md.\n\nExamples:\n"
+      "  neurocore train configs/snu-mlp-fashion.yaml\n"
+      "  neurocore train configs/resnet20-fashion.yaml --set train.epochs=5 --set name=r20\n"
+      "  neurocore train --resume runs/r20 --set train.epochs=10");
+  cmd->add_option("CONFIG", args->config, "experiment config (YAML), see docs/configs.md")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--set", args->sets, "override a config value: key.path=value (repeatable)")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_option("--resume", args->resume,
+                  "continue the run in RUN_DIR from its last checkpoint (its config.yaml is used)");
+  cmd->callback([args, &global] { run_train(*args, global); });
+}
+
+}  // namespace nc::cli

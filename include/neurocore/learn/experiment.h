@@ -1,0 +1,40 @@
+#pragma once
+// An experiment: everything a config describes, built and validated in one place.
+//
+// Top-level keys: name, seed, threads, runs_dir, log_every, and the sections data,
+// encoder, model, train, learn. Every key is validated; unknown keys are rejected.
+#include <memory>
+#include <string>
+
+#include "neurocore/core/config.h"
+#include "neurocore/data/dataset.h"
+#include "neurocore/data/encoder.h"
+#include "neurocore/data/registry.h"
+#include "neurocore/learn/options.h"
+#include "neurocore/nn/net.h"
+
+namespace nc::learn {
+
+struct Experiment {
+  std::string name;       // run name ("" = timestamp)
+  uint64_t seed = 42;
+  int threads = 0;        // 0 = one per core
+  std::string runs_dir = "runs";
+  data::DataOptions data;
+  data::EncoderOptions encoder;
+  TrainOptions train;
+  LearnOptions learn;
+
+  data::Dataset train_set, test_set;
+  data::Normalization norm{0.0, 1.0};
+  std::shared_ptr<nn::NetImpl> model;
+  std::string effective_yaml;  // the config with every default filled in
+
+  /// Parses and validates `config`, applies threads and seed, loads the data and builds
+  /// the model (initialised from the seed). Normalisation (for non-spiking models) uses
+  /// the train split's pixel mean and std. Throws UserError on any invalid field or
+  /// missing data.
+  static Experiment build(Config& config);
+};
+
+}  // namespace nc::learn

@@ -1,0 +1,43 @@
+#pragma once
+// Training options read from the `train` and `learn` sections of a config.
+#include <cstdint>
+#include <string>
+
+namespace nc {
+class ConfigSection;
+}
+
+namespace nc::learn {
+
+struct TrainOptions {
+  int64_t epochs = 3;
+  int64_t batch_size = 128;
+  int64_t eval_batch_size = 1000;
+  std::string optimizer = "sgd";  // sgd | adam
+  double learning_rate = 0.1;
+  double momentum = 0.9;          // sgd only
+  double weight_decay = 0.0;
+  bool nesterov = false;          // sgd only
+  std::string schedule = "none";  // none | step | cosine
+  int64_t step_size = 10;         // step: multiply the rate by gamma every step_size epochs
+  double gamma = 0.1;
+  double min_lr = 0.0;            // cosine: rate at the end of the last epoch
+  // Loss: auto picks cross_entropy for plain nets and mse_rate for spiking nets.
+  std::string loss = "auto";      // auto | cross_entropy | mse_rate | spike_count_ce
+
+  /// Reads the section (keys as above, each range-checked) and calls finish().
+  static TrainOptions from_config(ConfigSection section);
+};
+
+struct LearnOptions {
+  std::string rule = "bptt";  // bptt (the only rule so far; later: ostl, ...)
+  static LearnOptions from_config(ConfigSection section);
+};
+
+/// Learning rate at the start of `epoch` (0-based) under the schedule: a pure function
+/// of the epoch, so a resumed run uses exactly the rates an uninterrupted run would.
+///   step:   lr * gamma^floor(epoch / step_size)
+///   cosine: min_lr + (lr - min_lr) * (1 + cos(pi * epoch / epochs)) / 2
+double learning_rate_at(const TrainOptions& o, int64_t epoch);
+
+}  // namespace nc::learn

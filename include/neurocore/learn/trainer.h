@@ -1,0 +1,56 @@
+#pragma once
+// The training loop: epochs of mini-batches, evaluation and a checkpoint after each epoch,
+// metrics and the report in the run directory, and exact resumption.
+//
+// Reproducibility: every random draw of epoch e (shuffling, spike encoding) comes from
+// generators seeded by (seed, stream, e), and the learning rate is a function of e. A run
+// resumed after epoch k therefore computes bit for bit what an uninterrupted run computes
+// (same machine, same thread count).
+#include <torch/optim/optimizer.h>
+
+#include <memory>
+#include <string>
+
+#include "neurocore/core/run_dir.h"
+#include "neurocore/learn/experiment.h"
+
+namespace nc::learn {
+
+struct EvalResult {
+  double loss = 0, accuracy = 0;  // accuracy in percent
+  int64_t examples = 0;
+};
+
+class Trainer {
+ public:
+  Trainer(Experiment& experiment, RunDir& run);
+  ~Trainer();
+
+  /// Loads the run's last checkpoint (model and optimizer) and drops metrics of epochs
+  /// after it. Returns the number of epochs already done (0 when there is no checkpoint).
+  int64_t resume();
+  /// Trains the remaining epochs. Throws UserError when the loss becomes NaN or Inf,
+  /// naming the epoch and step.
+  void fit();
+  /// Loss and accuracy over a dataset, in batches of train.eval_batch_size.
+  EvalResult evaluate(const data::Dataset& dataset);
+  /// Number of finished epochs.
+  int64_t epochs_done() const { return epochs_done_; }
+
+  /// Stops after this many epochs in the current fit() call (for tests that simulate an
+  /// interrupted run); -1 = no limit.
+  void stop_after(int64_t epochs) { stop_after_ = epochs; }
+
+ private:
+  torch::Tensor prepare(const torch::Tensor& images, at::Generator& gen) const;
+  void write_report() const;
+
+  Experiment& exp_;
+  RunDir& run_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::string loss_;
+  int64_t epochs_done_ = 0;
+  int64_t stop_after_ = -1;
+};
+
+}  // namespace nc::learn

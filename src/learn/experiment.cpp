@@ -1,0 +1,35 @@
+#include "neurocore/learn/experiment.h"
+
+#include <spdlog/spdlog.h>
+
+#include "neurocore/core/seed.h"
+#include "neurocore/core/threads.h"
+
+namespace nc::learn {
+
+Experiment Experiment::build(Config& config) {
+  Experiment e;
+  auto root = config.root();
+  e.name = root.string("name", "");
+  e.seed = static_cast<uint64_t>(root.integer("seed", 42, 0));
+  e.threads = set_threads(static_cast<int>(root.integer("threads", 0, 0, 1024)));
+  e.runs_dir = root.string("runs_dir", "runs");
+  e.data = data::DataOptions::from_config(root.section("data"));
+  e.encoder = data::EncoderOptions::from_config(root.section("encoder"));
+  e.train = TrainOptions::from_config(root.section("train"));
+  e.learn = LearnOptions::from_config(root.section("learn"));
+
+  // Load the (cheap) data before building the model, whose shape depends on it.
+  e.train_set = data::load_dataset(e.data, "train");
+  e.test_set = data::load_dataset(e.data, "test");
+  e.norm = data::normalization(e.train_set);
+  const auto& images = e.train_set.images;
+  nn::InputShape in{images.size(1), images.size(2), images.size(3)};
+  seed_everything(e.seed);
+  e.model = nn::make_model(root.section("model"), in, e.train_set.num_classes);
+  root.finish();
+  e.effective_yaml = config.effective_yaml();
+  return e;
+}
+
+}  // namespace nc::learn

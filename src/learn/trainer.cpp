@@ -1,0 +1,172 @@
+#include "neurocore/learn/trainer.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "neurocore/core/error.h"
+#include "neurocore/core/progress.h"
+#include "neurocore/core/report.h"
+#include "neurocore/core/seed.h"
+#include "neurocore/learn/checkpoint.h"
+#include "neurocore/learn/loss.h"
+#include "neurocore/nn/net.h"
+
+namespace nc::learn {
+
+namespace {
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& o,
+                                                        std::vector<torch::Tensor> params) {
+  if (o.optimizer == "adam") {
+    return std::make_unique<torch::optim::Adam>(
+        params, torch::optim::AdamOptions(o.learning_rate).weight_decay(o.weight_decay));
+  }
+  return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(o.learning_rate)
+                                                         .momentum(o.momentum)
+                                                         .weight_decay(o.weight_decay)
+                                                         .nesterov(o.nesterov));
+}
+
+void set_learning_rate(torch::optim::Optimizer& opt, double lr) {
+  for (auto& group : opt.param_groups()) group.options().set_lr(lr);
+}
+
+}  // namespace
+
+Trainer::Trainer(Experiment& experiment, RunDir& run)
+    : exp_(experiment),
+      run_(run),
+      optimizer_(make_optimizer(experiment.train, experiment.model->parameters())),
+      loss_(resolve_loss(experiment.train.loss, experiment.model->temporal())) {}
+
+Trainer::~Trainer() = default;
+
+int64_t Trainer::resume() {
+  const std::string path = last_checkpoint(run_.checkpoints());
+  if (path.empty()) {
+    spdlog::warn("{}: no checkpoint yet, starting from epoch 1", run_.path());
+    return epochs_done_ = 0;
+  }
+  epochs_done_ = load_checkpoint(path, *exp_.model, optimizer_.get());
+  const int64_t done = epochs_done_;
+  run_.filter_metrics([done](const nlohmann::json& r) {
+    return r.value("kind", "") != "epoch" || r.value("epoch", int64_t{0}) <= done;
+  });
+  spdlog::info("resumed {} after epoch {}", path, epochs_done_);
+  return epochs_done_;
+}
+
+torch::Tensor Trainer::prepare(const torch::Tensor& images, at::Generator& gen) const {
+  if (exp_.model->temporal()) return data::encode(images, exp_.encoder, gen);
+  return (images - exp_.norm.mean) / exp_.norm.std;
+}
+
+EvalResult Trainer::evaluate(const data::Dataset& d) {
+  torch::NoGradGuard no_grad;
+  exp_.model->eval();
+  // A fixed encoder stream: evaluating twice gives the same number.
+  auto gen = make_generator(exp_.seed, "eval-encode");
+  EvalResult r;
+  double loss_sum = 0;
+  int64_t correct = 0;
+  const int64_t n = d.size(), bs = exp_.train.eval_batch_size;
+  for (int64_t i = 0; i < n; i += bs) {
+    const int64_t end = std::min(n, i + bs);
+    auto x = prepare(d.images.slice(0, i, end), gen);
+    auto y = d.labels.slice(0, i, end);
+    auto scores = class_scores(exp_.model->forward(x), exp_.model->temporal(), loss_);
+    loss_sum += classification_loss(scores, y, loss_).item<double>() * (end - i);
+    correct += scores.argmax(1).eq(y).sum().item<int64_t>();
+  }
+  r.examples = n;
+  r.loss = n ? loss_sum / n : 0;
+  r.accuracy = n ? 100.0 * correct / n : 0;
+  return r;
+}
+
+void Trainer::fit() {
+  const auto& o = exp_.train;
+  const auto& d = exp_.train_set;
+  const int64_t n = d.size();
+  const int64_t steps = (n + o.batch_size - 1) / o.batch_size;
+  int64_t run_now = 0;
+  for (int64_t epoch = epochs_done_; epoch < o.epochs; ++epoch) {
+    if (stop_after_ >= 0 && run_now >= stop_after_) break;
+    const double lr = learning_rate_at(o, epoch);
+    set_learning_rate(*optimizer_, lr);
+    auto shuffle_gen = make_generator(exp_.seed, "shuffle", epoch);
+    auto encode_gen = make_generator(exp_.seed, "encode", epoch);
+    const auto order = torch::randperm(n, shuffle_gen, torch::kLong);
+
+    exp_.model->train();
+    const auto t0 = std::chrono::steady_clock::now();
+    Progress progress(fmt::format("epoch {}/{}", epoch + 1, o.epochs), steps, "batch");
+    double loss_sum = 0;
+    int64_t correct = 0;
+    for (int64_t step = 0; step < steps; ++step) {
+      const auto idx = order.slice(0, step * o.batch_size, std::min(n, (step + 1) * o.batch_size));
+      auto x = prepare(d.images.index_select(0, idx), encode_gen);
+      auto y = d.labels.index_select(0, idx);
+      optimizer_->zero_grad();
+      auto scores = class_scores(exp_.model->forward(x), exp_.model->temporal(), loss_);
+      auto loss = classification_loss(scores, y, loss_);
+      const double lv = loss.item<double>();
+      if (!std::isfinite(lv)) {
+        throw UserError(fmt::format(
+            "training diverged: the loss is {} at epoch {}, step {} of {} (learning rate {}); "
+            "lower train.learning_rate or resume from the last checkpoint in {}",
+            lv, epoch + 1, step + 1, steps, lr, run_.checkpoints()));
+      }
+      loss.backward();
+      optimizer_->step();
+      loss_sum += lv * idx.size(0);
+      correct += scores.argmax(1).eq(y).sum().item<int64_t>();
+      progress.advance(1, fmt::format("loss {:.4f}", loss_sum / std::min(n, (step + 1) * o.batch_size)));
+    }
+    progress.finish(fmt::format("loss {:.4f}", loss_sum / n));
+    const double train_time =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const EvalResult test = evaluate(exp_.test_set);
+    epochs_done_ = epoch + 1;
+    ++run_now;
+    save_checkpoint(run_.checkpoints(), *exp_.model, optimizer_.get(), epochs_done_);
+    run_.log_metrics({{"kind", "epoch"},
+                      {"epoch", epochs_done_},
+                      {"lr", lr},
+                      {"train_loss", loss_sum / n},
+                      {"train_acc", 100.0 * correct / n},
+                      {"test_loss", test.loss},
+                      {"test_acc", test.accuracy},
+                      {"epoch_time_s", train_time},
+                      {"samples_per_s", n / train_time}});
+    spdlog::info("epoch {}/{}: train loss {:.4f} acc {:.2f}% | test loss {:.4f} acc {:.2f}% | {:.1f} s",
+                 epochs_done_, o.epochs, loss_sum / n, 100.0 * correct / n, test.loss,
+                 test.accuracy, train_time);
+    write_report();
+  }
+}
+
+void Trainer::write_report() const {
+  std::vector<std::string> summary = {
+      "model: " + exp_.model->name() + fmt::format(" ({} trainable parameters)",
+                                                   nn::count_parameters(*exp_.model)),
+      fmt::format("data: {} ({} train / {} test)", exp_.data.name, exp_.train_set.size(),
+                  exp_.test_set.size()),
+      fmt::format("training: {} epochs done of {}, {} lr {}, batch {}, loss {}", epochs_done_,
+                  exp_.train.epochs, exp_.train.optimizer, exp_.train.learning_rate,
+                  exp_.train.batch_size, loss_),
+      fmt::format("seed {}, {} threads", exp_.seed, exp_.threads),
+      "config: [config.yaml](config.yaml), metrics: [metrics.jsonl](metrics.jsonl)"};
+  if (exp_.model->temporal()) {
+    summary.insert(summary.begin() + 2,
+                   fmt::format("spike coding: {} over T = {} steps (gain {})",
+                               exp_.encoder.coding, exp_.encoder.steps, exp_.encoder.gain));
+  }
+  write_run_report(run_, "neurocore run " + run_.path(), summary);
+}
+
+}  // namespace nc::learn
