@@ -3,8 +3,8 @@
 #include <torch/torch.h>
 
 #include <cmath>
-#include <sstream>
 
+#include "module_util.h"
 #include "neurocore/core/error.h"
 
 namespace nc::nn {
@@ -29,11 +29,7 @@ void validate(const LIFOptions& o) {
   }
 }
 
-std::string shape_of(const torch::Tensor& t) {
-  std::ostringstream os;
-  os << t.sizes();
-  return os.str();
-}
+using detail::shape_of;
 
 void print_options(std::ostream& os, const char* name, const LIFOptions& o) {
   os << name << "(in=" << o.in() << ", out=" << o.out() << ", tau_m=" << o.tau_m()
@@ -53,9 +49,7 @@ LIFCellImpl::LIFCellImpl(LIFOptions options_) : options(std::move(options_)) {
 
 void LIFCellImpl::reset() {
   weight = register_parameter("weight", torch::empty({options.out(), options.in()}));
-  const double a = std::sqrt(6.0 / static_cast<double>(options.in() + options.out()));
-  torch::NoGradGuard no_grad;
-  weight.uniform_(-a, a);
+  detail::glorot_uniform_(weight);
 }
 
 void LIFCellImpl::pretty_print(std::ostream& stream) const {
@@ -96,7 +90,11 @@ std::tuple<torch::Tensor, LIFState> LIFCellImpl::dynamics(const torch::Tensor& w
                       std::to_string(options.out()) + "], got " + shape_of(*t));
     }
   }
-  const LIFState st = state.v.defined() ? state : initial_state(batch, wx.options());
+  if (state.v.defined() != state.y.defined()) {
+    throw UserError("LIF: state.v and state.y must both be defined or both undefined");
+  }
+  LIFState st = state.v.defined() ? state : initial_state(batch, wx.options());
+  if (!st.refractory.defined()) st.refractory = torch::zeros_like(st.v, torch::kLong);
   const torch::Tensor y_prev = options.detach_reset() ? st.y.detach() : st.y;
   // Reset to V_reset after a spike, written multiplicatively so that (unless detached) the
   // gradient flows through the reset as in the SNU.
@@ -106,11 +104,9 @@ std::tuple<torch::Tensor, LIFState> LIFCellImpl::dynamics(const torch::Tensor& w
   const int64_t R = options.refractory_steps();
   if (R == 0) {
     torch::Tensor y = spike(v - options.threshold(), options.surrogate());
-    return {y, LIFState{v, y, st.refractory.defined() ? st.refractory : torch::zeros_like(
-                                                                       v, torch::kLong)}};
+    return {y, LIFState{v, y, st.refractory}};
   }
-  const torch::Tensor refractory =
-      st.refractory.defined() ? st.refractory : torch::zeros_like(v, torch::kLong);
+  const torch::Tensor& refractory = st.refractory;
   const torch::Tensor active = refractory == 0;
   v = torch::where(active, v, torch::full_like(v, options.v_reset()));
   torch::Tensor y = spike(v - options.threshold(), options.surrogate()) * active;

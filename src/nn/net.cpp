@@ -5,7 +5,6 @@
 #include <functional>
 
 #include "neurocore/core/error.h"
-#include "neurocore/core/strings.h"
 #include "neurocore/nn/lenet.h"
 #include "neurocore/nn/mlp.h"
 #include "neurocore/nn/resnet.h"

@@ -3,9 +3,9 @@
 #include <torch/torch.h>
 
 #include <cmath>
-#include <sstream>
 
 #include "neurocore/core/error.h"
+#include "module_util.h"
 #include "snu_dynamics.h"
 
 namespace nc::nn {
@@ -28,18 +28,8 @@ void validate(const SNUOptions& o) {
   if (!std::isfinite(o.threshold_init())) fail("threshold_init must be finite");
 }
 
-// Glorot (Xavier) uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out)) (snu.md §7).
-void glorot_uniform(torch::Tensor& w) {
-  const double a = std::sqrt(6.0 / static_cast<double>(w.size(0) + w.size(1)));
-  torch::NoGradGuard no_grad;
-  w.uniform_(-a, a);
-}
-
-std::string shape_of(const torch::Tensor& t) {
-  std::ostringstream os;
-  os << t.sizes();
-  return os.str();
-}
+using detail::glorot_uniform_;
+using detail::shape_of;
 
 void check_state(const SNUState& state, int64_t batch, int64_t out) {
   for (const auto* t : {&state.s, &state.y}) {
@@ -82,10 +72,10 @@ SNUCellImpl::SNUCellImpl(SNUOptions options_) : options(std::move(options_)) {
 void SNUCellImpl::reset() {
   const int64_t in = options.in(), out = options.out();
   weight = register_parameter("weight", torch::empty({out, in}));
-  glorot_uniform(weight);
+  glorot_uniform_(weight);
   if (options.recurrent()) {
     recurrent_weight = register_parameter("recurrent_weight", torch::empty({out, out}));
-    glorot_uniform(recurrent_weight);
+    glorot_uniform_(recurrent_weight);
   }
   threshold = register_parameter("threshold", torch::full({out}, options.threshold_init()));
   const double d = options.decay();
