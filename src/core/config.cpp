@@ -1,5 +1,6 @@
 #include "neurocore/core/config.h"
 
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
@@ -180,7 +181,8 @@ double ConfigSection::number(const std::string& key, double def, double min, dou
     r << "a number in [" << min << ", " << max << "]";
     fail(key, r.str());
   }
-  assign(state_->effective, full(key), YAML::Node(v), state_->origin);
+  // Shortest text that reads back as the same double (0.9, not 0.90000000000000002).
+  assign(state_->effective, full(key), YAML::Node(fmt::format("{}", v)), state_->origin);
   return v;
 }
 

@@ -17,7 +17,6 @@ Experiment Experiment::build(Config& config) {
   e.data = data::DataOptions::from_config(root.section("data"));
   e.encoder = data::EncoderOptions::from_config(root.section("encoder"));
   e.train = TrainOptions::from_config(root.section("train"));
-  e.learn = LearnOptions::from_config(root.section("learn"));
 
   // Load the (cheap) data before building the model, whose shape depends on it.
   e.train_set = data::load_dataset(e.data, "train");
@@ -27,6 +26,12 @@ Experiment Experiment::build(Config& config) {
   nn::InputShape in{images.size(1), images.size(2), images.size(3)};
   seed_everything(e.seed);
   e.model = nn::make_model(root.section("model"), in, e.train_set.num_classes);
+  // make_model has validated the name; re-reading it (same default) only fetches it.
+  e.model_name = root.section("model").string("name", "mlp");
+  auto learn = root.section("learn");
+  e.rule = make_rule(learn, *e.model);
+  e.modulation = make_modulation(learn, *e.model);
+  learn.finish();
   root.finish();
   e.effective_yaml = config.effective_yaml();
   return e;

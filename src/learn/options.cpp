@@ -25,13 +25,6 @@ TrainOptions TrainOptions::from_config(ConfigSection s) {
   return o;
 }
 
-LearnOptions LearnOptions::from_config(ConfigSection s) {
-  LearnOptions o;
-  o.rule = s.choice("rule", o.rule, {"bptt"});
-  s.finish();
-  return o;
-}
-
 double learning_rate_at(const TrainOptions& o, int64_t epoch) {
   if (o.schedule == "step") {
     return o.learning_rate * std::pow(o.gamma, static_cast<double>(epoch / o.step_size));

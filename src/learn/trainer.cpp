@@ -111,20 +111,17 @@ void Trainer::fit() {
       const auto idx = order.slice(0, step * o.batch_size, std::min(n, (step + 1) * o.batch_size));
       auto x = prepare(d.images.index_select(0, idx), encode_gen);
       auto y = d.labels.index_select(0, idx);
-      optimizer_->zero_grad();
-      auto scores = class_scores(exp_.model->forward(x), exp_.model->temporal(), loss_);
-      auto loss = classification_loss(scores, y, loss_);
-      const double lv = loss.item<double>();
+      if (exp_.modulation) exp_.modulation->before_batch(*exp_.model);
+      const BatchResult r = exp_.rule->train_batch(*exp_.model, x, y, loss_, *optimizer_);
+      const double lv = r.loss;
       if (!std::isfinite(lv)) {
         throw UserError(fmt::format(
             "training diverged: the loss is {} at epoch {}, step {} of {} (learning rate {}); "
             "lower train.learning_rate or resume from the last checkpoint in {}",
             lv, epoch + 1, step + 1, steps, lr, run_.checkpoints()));
       }
-      loss.backward();
-      optimizer_->step();
       loss_sum += lv * idx.size(0);
-      correct += scores.argmax(1).eq(y).sum().item<int64_t>();
+      correct += r.scores.argmax(1).eq(y).sum().item<int64_t>();
       progress.advance(1, fmt::format("loss {:.4f}", loss_sum / std::min(n, (step + 1) * o.batch_size)));
     }
     progress.finish(fmt::format("loss {:.4f}", loss_sum / n));
@@ -152,13 +149,14 @@ void Trainer::fit() {
 
 void Trainer::write_report() const {
   std::vector<std::string> summary = {
-      "model: " + exp_.model->name() + fmt::format(" ({} trainable parameters)",
+      "model: " + exp_.model_name + fmt::format(" ({} trainable parameters)",
                                                    nn::count_parameters(*exp_.model)),
       fmt::format("data: {} ({} train / {} test)", exp_.data.name, exp_.train_set.size(),
                   exp_.test_set.size()),
-      fmt::format("training: {} epochs done of {}, {} lr {}, batch {}, loss {}", epochs_done_,
-                  exp_.train.epochs, exp_.train.optimizer, exp_.train.learning_rate,
-                  exp_.train.batch_size, loss_),
+      fmt::format("training: {} epochs done of {}, rule {}{}, {} lr {}, batch {}, loss {}",
+                  epochs_done_, exp_.train.epochs, exp_.rule->name(),
+                  exp_.modulation ? " + " + exp_.modulation->name() : "", exp_.train.optimizer,
+                  exp_.train.learning_rate, exp_.train.batch_size, loss_),
       fmt::format("seed {}, {} threads", exp_.seed, exp_.threads),
       "config: [config.yaml](config.yaml), metrics: [metrics.jsonl](metrics.jsonl)"};
   if (exp_.model->temporal()) {

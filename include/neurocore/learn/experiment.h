@@ -11,6 +11,7 @@
 #include "neurocore/data/encoder.h"
 #include "neurocore/data/registry.h"
 #include "neurocore/learn/options.h"
+#include "neurocore/learn/rule.h"
 #include "neurocore/nn/net.h"
 
 namespace nc::learn {
@@ -23,11 +24,13 @@ struct Experiment {
   data::DataOptions data;
   data::EncoderOptions encoder;
   TrainOptions train;
-  LearnOptions learn;
 
   data::Dataset train_set, test_set;
   data::Normalization norm{0.0, 1.0};
   std::shared_ptr<nn::NetImpl> model;
+  std::string model_name;      // the config's model.name
+  std::unique_ptr<Rule> rule;              // learn.rule
+  std::unique_ptr<Modulation> modulation;  // learn.modulation; nullptr for none
   std::string effective_yaml;  // the config with every default filled in
 
   /// Parses and validates `config`, applies threads and seed, loads the data and builds

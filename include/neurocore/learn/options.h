@@ -1,5 +1,5 @@
 #pragma once
-// Training options read from the `train` and `learn` sections of a config.
+// Training options read from the `train` section of a config.
 #include <cstdint>
 #include <string>
 
@@ -27,11 +27,6 @@ struct TrainOptions {
 
   /// Reads the section (keys as above, each range-checked) and calls finish().
   static TrainOptions from_config(ConfigSection section);
-};
-
-struct LearnOptions {
-  std::string rule = "bptt";  // bptt (the only rule so far; later: ostl, ...)
-  static LearnOptions from_config(ConfigSection section);
 };
 
 /// Learning rate at the start of `epoch` (0-based) under the schedule: a pure function

@@ -1,0 +1,61 @@
+#pragma once
+// Learning rules and error modulations: the extension points of the Trainer.
+//
+// A Rule turns one batch into parameter updates (BPTT: autograd over the time loop; online
+// rules such as OSTL: per-step updates). A Modulation changes how errors propagate through a
+// model (GRAPES) and is refreshed once per batch. Both are chosen in the config's `learn`
+// section: `learn: {rule: bptt, modulation: none}` plus one sub-section per rule or
+// modulation for its own options.
+#include <torch/optim/optimizer.h>
+#include <torch/types.h>
+
+#include <memory>
+#include <string>
+
+#include "neurocore/core/config.h"
+#include "neurocore/nn/net.h"
+
+namespace nc::learn {
+
+struct BatchResult {
+  torch::Tensor scores;  // [B, C] class scores, detached
+  double loss = 0;       // mean loss over the batch
+};
+
+class Rule {
+ public:
+  virtual ~Rule() = default;
+  virtual std::string name() const = 0;
+  /// Trains on one batch: x is the prepared input ([B, ...], or [T, B, ...] for temporal
+  /// nets), labels [B] int64, loss a resolved loss name (loss.h). Computes the gradients,
+  /// applies `optimizer` (once per batch, or per time step for online rules) and returns the
+  /// scores and the loss. The loss is computed before any update of this batch.
+  virtual BatchResult train_batch(nn::NetImpl& model, const torch::Tensor& x,
+                                  const torch::Tensor& labels, const std::string& loss,
+                                  torch::optim::Optimizer& optimizer) = 0;
+};
+
+/// Backpropagation (through time, for temporal nets) by autograd.
+class BpttRule : public Rule {
+ public:
+  std::string name() const override { return "bptt"; }
+  BatchResult train_batch(nn::NetImpl& model, const torch::Tensor& x, const torch::Tensor& labels,
+                          const std::string& loss, torch::optim::Optimizer& optimizer) override;
+};
+
+class Modulation {
+ public:
+  virtual ~Modulation() = default;
+  virtual std::string name() const = 0;
+  /// Called once per batch before the forward pass (e.g. to recompute factors).
+  virtual void before_batch(nn::NetImpl& model) = 0;
+};
+
+/// The rule named by `learn.rule`, configured from its sub-section. Throws UserError on an
+/// unknown rule or when the rule does not support `model` (listing what it supports).
+std::unique_ptr<Rule> make_rule(ConfigSection learn, nn::NetImpl& model);
+
+/// The modulation named by `learn.modulation` attached to `model`, or nullptr for "none".
+std::unique_ptr<Modulation> make_modulation(ConfigSection learn, nn::NetImpl& model);
+
+}  // namespace nc::learn

@@ -1,0 +1,29 @@
+#include "neurocore/learn/rule.h"
+
+#include "neurocore/learn/loss.h"
+
+namespace nc::learn {
+
+BatchResult BpttRule::train_batch(nn::NetImpl& model, const torch::Tensor& x,
+                                  const torch::Tensor& labels, const std::string& loss,
+                                  torch::optim::Optimizer& optimizer) {
+  optimizer.zero_grad();
+  auto scores = class_scores(model.forward(x), model.temporal(), loss);
+  auto l = classification_loss(scores, labels, loss);
+  l.backward();
+  optimizer.step();
+  return {scores.detach(), l.item<double>()};
+}
+
+std::unique_ptr<Rule> make_rule(ConfigSection learn, nn::NetImpl& /*model*/) {
+  const std::string rule = learn.choice("rule", "bptt", {"bptt"});
+  (void)rule;
+  return std::make_unique<BpttRule>();
+}
+
+std::unique_ptr<Modulation> make_modulation(ConfigSection learn, nn::NetImpl& /*model*/) {
+  learn.choice("modulation", "none", {"none"});
+  return nullptr;
+}
+
+}  // namespace nc::learn
