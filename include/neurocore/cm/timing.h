@@ -1,0 +1,122 @@
+#pragma once
+// Timing simulation of the layer pipeline (docs/cm.md, "Timing simulation"; spec
+// cm-compiler.md §5-§6; issue item 7).
+//
+// N images stream through the mapped graph. Every node is an in-order process over its
+// iteration domain (one output pixel, all channels, per iteration), on the core of its layer:
+//   - a Conv2d / Linear runs on its mapped cores: one MVM on every tile in parallel
+//     (hw.mvm_ns), then, when its matrix is split over r > 1 row blocks, the partial sums
+//     travel to the accumulating core (link latency + psum_bits * columns / bandwidth) and
+//     are summed there ((r - 1) * columns digital ops);
+//   - any other node runs on the digital unit of the core of the last Conv2d/Linear before
+//     it in node order (the spec's partition rule, §3), or on the GCU when there is none:
+//     C ops per pixel for activations and BatchNorm, (k - 1) C for a k-input Add,
+//     C kh kw for pooling, C H W for global pooling, none for Flatten, Pad, Slice, Concat;
+//   - the graph inputs are streamed by the GCU (0 cycles per pixel: the link paces them);
+//     the graph outputs are sent back to it.
+// Each iteration's output pixel travels to every reader: on the same core it is available
+// when the iteration finishes; otherwise over a dedicated link of the ideal fabric (one
+// channel per edge, FIFO): start = max(finish, link free), arrival = start + ser + latency,
+// ser = cycles(bits / bandwidth), bits = C * activation_bits.
+//
+// Stalls come from the per-edge relations of the PolyModel, as compact tables (EdgeSchedule):
+//   RAW: reader iteration (n, i2) starts only after writer iteration (n, need[i2]) arrived,
+//        need[] derived from M exactly as the runtime's max_iter (spec §5): the writer's
+//        completion of i1 enables the reader up to M(i1); its last iteration enables the rest;
+//        iterations before lexmin(dom D') read only padding (need = -1);
+//   WAR: writer iteration (n, i1), n >= 1, starts only after the reader finished
+//        (n - 1, Gw(i1)) (single buffer, spec §7 defect 2).
+// Every event time is an integer cycle count of hw.clock_ghz; the times are computed in
+// causal order (image by image, nodes in topological order), which gives exactly the times
+// an event-queue simulation of these rules would give, at a fraction of its cost.
+//
+// Buffers: each core stores the objects its nodes read. A pixel's bytes are live from their
+// arrival until the reader finishes the last iteration that reads them (lexmax of W ; A);
+// pixels nobody reads are not stored. Frees at cycle t come before arrivals at t. The peak
+// live bytes per core is compared with hw.buffer_bytes: a core above it is a UserError
+// naming the core, its nodes and the size it needs (no clamping, no back-pressure).
+//
+// Energy per image: MVM (energy_mvm_pj per MVM per tile), ADC (energy_adc_pj per used column
+// per MVM), digital (energy_digital_op_pj per op), communication (energy_bit_moved_pj per bit
+// per hop; one hop on the ideal fabric: activations between cores, times the reader's column
+// blocks, partial sums, GCU input and output).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "neurocore/cm/graph.h"
+#include "neurocore/cm/hardware.h"
+#include "neurocore/cm/mapping.h"
+#include "neurocore/cm/poly.h"
+
+namespace nc::cm {
+
+/// The compact per-edge tables the simulator (and a control unit) runs on. Iterations are
+/// linear indices of the row-major iteration domains (h * W_out + w).
+struct EdgeSchedule {
+  int64_t writer_iterations = 0, reader_iterations = 0;
+  int64_t first_dependent = 0;       // lexmin(dom D'): earlier reader iterations read padding only
+  std::vector<int64_t> enable;       // M(i1), -1 where undefined                    [writer]
+  std::vector<int64_t> need;         // the writer iteration reader i2 waits for, -1: none  [reader]
+  std::vector<int64_t> war_gate;     // Gw(i1), -1 where undefined                   [writer]
+  std::vector<int64_t> free_after;   // last reader iteration reading pixel i1, -1: never read [writer]
+};
+
+/// Tables of one edge from its isl relations (M, Gw, W ; A).
+EdgeSchedule edge_schedule(const Graph& g, const EdgeDependence& e);
+
+/// Core of every node (-1 = the GCU), by the partition rule above.
+std::vector<int64_t> node_cores(const Graph& g, const Mapping& m);
+
+struct TimingOptions {
+  int64_t images = 1;
+  bool check_buffers = true;  // false: report the peaks even when a core overflows
+  bool trace = false;         // keep every iteration's times (tests, small graphs)
+};
+
+struct CoreTiming {
+  int64_t core = -1;            // -1 = GCU
+  std::string nodes;            // names of the nodes it executes, comma separated
+  int64_t mvm_cycles = 0;       // crossbar busy
+  int64_t digital_cycles = 0;   // digital unit busy
+  double utilisation = 0;       // mvm_cycles / total_cycles (digital_cycles / total for a digital-only core)
+  int64_t max_buffer_bytes = 0; // peak live bytes of the objects it reads
+};
+
+struct EnergyPerImage {
+  double mvm_pj = 0, adc_pj = 0, digital_pj = 0, comm_pj = 0;
+  double total_pj() const { return mvm_pj + adc_pj + digital_pj + comm_pj; }
+};
+
+/// Per-iteration times of one node (options.trace): index image * iterations + i.
+struct NodeTrace {
+  int64_t iterations = 0;
+  std::vector<int64_t> start, finish;
+};
+
+struct TimingReport {
+  int64_t images = 0;
+  double clock_ghz = 1.0;
+  int64_t total_cycles = 0;          // last output of the last image at the GCU
+  int64_t first_latency_cycles = 0;  // image 0: first input pixel sent -> last output received
+  double period_cycles = 0;          // steady-state cycles per image (second half of the stream)
+  double throughput_images_per_s = 0;
+  std::vector<int64_t> image_done;   // cycle at which image n's last output reached the GCU
+  std::vector<CoreTiming> cores;     // the GCU first (when it runs nodes), then by core id
+  EnergyPerImage energy;
+  std::vector<NodeTrace> nodes;               // options.trace: per node
+  std::vector<std::vector<int64_t>> arrivals; // options.trace: per PolyModel edge, image * n1 + i1
+
+  std::string report_markdown() const;
+  std::string to_json() const;
+};
+
+/// Simulates options.images images through `g` mapped by `m` on `hw`, with the relations of
+/// `poly` (built from the same graph). Throws UserError when options.images < 1, when the
+/// mapping does not belong to the graph, or (options.check_buffers) when a core's peak buffer
+/// occupancy exceeds hw.buffer_bytes ("core 3 (layer1.0.conv2, ...) needs a buffer of
+/// 20480 bytes, buffer.bytes_per_core is 16384").
+TimingReport simulate_timing(const Graph& g, const Mapping& m, const PolyModel& poly,
+                             const Hardware& hw, const TimingOptions& options = {});
+
+}  // namespace nc::cm

@@ -1,0 +1,493 @@
+#include "neurocore/cm/timing.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <deque>
+#include <limits>
+#include <sstream>
+
+#include "neurocore/core/error.h"
+
+namespace nc::cm {
+
+namespace {
+
+using Vec = std::vector<int64_t>;
+
+// Row-major width of node n's iteration domain (1 for a flat output).
+int64_t domain_width(const Graph& g, NodeId n) {
+  const Shape& s = g.value(g.node(n).output).shape;
+  return s.size() == 3 ? s[2] : 1;
+}
+int64_t domain_size(const Graph& g, NodeId n) {
+  const Shape& s = g.value(g.node(n).output).shape;
+  return s.size() == 3 ? s[1] * s[2] : 1;
+}
+int64_t linear(const Vec& v, int64_t width) { return v[0] * width + v[1]; }
+
+// Channels of one pixel of node n's output (all of it for a flat value).
+int64_t pixel_elements(const Graph& g, NodeId n) {
+  const Shape& s = g.value(g.node(n).output).shape;
+  return s.size() == 3 ? s[0] : numel(s);
+}
+
+// Digital-unit ops per iteration of a node without a matrix.
+int64_t digital_ops(const Graph& g, const Node& n) {
+  const Shape& out = g.value(n.output).shape;
+  const int64_t c = out.size() == 3 ? out[0] : numel(out);
+  switch (n.kind) {
+    case OpKind::kActivation:
+    case OpKind::kBatchNorm:
+      return c;
+    case OpKind::kAdd:
+      return static_cast<int64_t>(n.inputs.size() - 1) * c;
+    case OpKind::kMaxPool:
+    case OpKind::kAvgPool:
+      return c * n.pool().kernel_size().h * n.pool().kernel_size().w;
+    case OpKind::kGlobalAvgPool:
+      return numel(g.value(n.inputs[0]).shape);
+    default:
+      return 0;
+  }
+}
+
+struct Event {
+  int64_t time;
+  int64_t bits;  // > 0 arrival, < 0 free
+};
+
+// A FIFO of time-ordered events with a read head (a deque without per-element allocation).
+struct Stream {
+  std::vector<Event> ev;
+  std::size_t head = 0;
+  bool empty() const { return head == ev.size(); }
+  const Event& front() const { return ev[head]; }
+  void compact() {
+    if (head > 4096 && head * 2 > ev.size()) {
+      ev.erase(ev.begin(), ev.begin() + static_cast<std::ptrdiff_t>(head));
+      head = 0;
+    }
+  }
+};
+
+struct CoreBuffer {
+  std::vector<Stream*> streams;
+  int64_t live_bits = 0, max_bits = 0;
+  // Consumes every event earlier than `until`, in time order, frees first at equal times.
+  void drain(int64_t until) {
+    for (;;) {
+      Stream* best = nullptr;
+      for (Stream* s : streams) {
+        if (s->empty() || s->front().time >= until) continue;
+        if (!best || s->front().time < best->front().time ||
+            (s->front().time == best->front().time && s->front().bits < 0 &&
+             best->front().bits > 0)) {
+          best = s;
+        }
+      }
+      if (!best) break;
+      live_bits += best->front().bits;
+      max_bits = std::max(max_bits, live_bits);
+      ++best->head;
+    }
+    for (Stream* s : streams) s->compact();
+  }
+};
+
+struct EdgeState {
+  const EdgeDependence* e = nullptr;
+  EdgeSchedule sched;
+  bool cross = false;          // writer and reader on different cores
+  int64_t ser = 0, lat = 0;    // link cycles
+  int64_t pixel_bits = 0;
+  int64_t link_free = 0;
+  std::vector<int64_t> arrival;     // current image, per writer iteration
+  std::vector<int64_t> freed_bits;  // per reader iteration
+  Stream arrivals, frees;
+};
+
+std::string fmt(double v, const char* f = "%.4g") {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+}  // namespace
+
+EdgeSchedule edge_schedule(const Graph& g, const EdgeDependence& e) {
+  EdgeSchedule s;
+  const int64_t w1 = domain_width(g, e.writer), w2 = domain_width(g, e.reader);
+  s.writer_iterations = domain_size(g, e.writer);
+  s.reader_iterations = domain_size(g, e.reader);
+  s.enable.assign(static_cast<std::size_t>(s.writer_iterations), -1);
+  s.war_gate.assign(static_cast<std::size_t>(s.writer_iterations), -1);
+  s.free_after.assign(static_cast<std::size_t>(s.writer_iterations), -1);
+  s.need.assign(static_cast<std::size_t>(s.reader_iterations), -1);
+  for (const auto& [i1, i2] : points(e.dep.enable)) {
+    s.enable[static_cast<std::size_t>(linear(i1, w1))] = linear(i2, w2);
+  }
+  for (const auto& [i1, i2] : points(e.dep.war_gate)) {
+    s.war_gate[static_cast<std::size_t>(linear(i1, w1))] = linear(i2, w2);
+  }
+  for (const auto& [i1, i2] : points(e.dep.write.apply_range(e.dep.last_read).lexmax())) {
+    s.free_after[static_cast<std::size_t>(linear(i1, w1))] = linear(i2, w2);
+  }
+  // The runtime's max_iter (spec §5): starts just before lexmin(dom D'), raised to M(i1) when
+  // the writer completes i1, and to the end when it completes its last iteration.
+  const isl::set dep_dom = e.dep.need_prefix.domain();
+  s.first_dependent = s.reader_iterations;
+  if (!dep_dom.is_empty()) s.first_dependent = linear(points(dep_dom.lexmin()).at(0), w2);
+  int64_t limit = s.first_dependent - 1;
+  for (int64_t i1 = 0; i1 < s.writer_iterations; ++i1) {
+    int64_t m = s.enable[static_cast<std::size_t>(i1)];
+    if (i1 == s.writer_iterations - 1) m = s.reader_iterations - 1;
+    for (int64_t i2 = limit + 1; i2 <= m; ++i2) s.need[static_cast<std::size_t>(i2)] = i1;
+    limit = std::max(limit, m);
+  }
+  return s;
+}
+
+std::vector<int64_t> node_cores(const Graph& g, const Mapping& m) {
+  std::vector<int64_t> core(g.nodes().size(), -1);
+  std::vector<const LayerMapping*> layer_of(g.nodes().size(), nullptr);
+  for (const auto& l : m.layers) {
+    if (l.node < 0 || static_cast<std::size_t>(l.node) >= g.nodes().size() ||
+        g.node(l.node).name != l.name || l.tiles.empty()) {
+      throw UserError("simulate_timing: the mapping's layer '" + l.name +
+                      "' is not a node of this graph (map the same graph)");
+    }
+    layer_of[static_cast<std::size_t>(l.node)] = &l;
+  }
+  int64_t current = -1;
+  for (std::size_t n = 0; n < g.nodes().size(); ++n) {
+    const Node& node = g.nodes()[n];
+    if (node.has_matrix()) {
+      if (!layer_of[n]) {
+        throw UserError("simulate_timing: node '" + node.name + "' (" + op_name(node.kind) +
+                        ") has no mapping (map the same graph)");
+      }
+      current = layer_of[n]->tiles[0].core;
+    }
+    core[n] = node.kind == OpKind::kInput ? -1 : current;
+  }
+  return core;
+}
+
+TimingReport simulate_timing(const Graph& g, const Mapping& m, const PolyModel& poly,
+                             const Hardware& hw, const TimingOptions& options) {
+  if (options.images < 1) {
+    throw UserError("simulate_timing: images must be at least 1, got " +
+                    std::to_string(options.images));
+  }
+  const std::size_t nn = g.nodes().size();
+  const std::vector<int64_t> core = node_cores(g, m);
+  std::vector<const LayerMapping*> layer_of(nn, nullptr);
+  for (const auto& l : m.layers) layer_of[static_cast<std::size_t>(l.node)] = &l;
+
+  const int64_t lat = hw.cycles(hw.link_latency_ns);
+  auto ser_cycles = [&](int64_t bits) {
+    return hw.cycles(static_cast<double>(bits) / hw.link_bandwidth_gbps);
+  };
+
+  // Per node: iterations, cycles per iteration, crossbar/digital split, energy per iteration.
+  std::vector<int64_t> iters(nn), comp(nn), mvm_part(nn);
+  EnergyPerImage energy;
+  for (std::size_t n = 0; n < nn; ++n) {
+    const Node& node = g.nodes()[n];
+    iters[n] = domain_size(g, static_cast<NodeId>(n));
+    const double it = static_cast<double>(iters[n]);
+    if (node.has_matrix()) {
+      const LayerMapping& l = *layer_of[n];
+      const int64_t mvm = hw.cycles(hw.mvm_ns);
+      int64_t widest = 0, used_cols = 0;
+      for (const auto& t : l.tiles) {
+        widest = std::max(widest, t.col_end - t.col_begin);
+        used_cols += t.col_end - t.col_begin;
+      }
+      int64_t extra = 0;
+      if (l.row_blocks > 1) {
+        const int64_t adds = (l.row_blocks - 1) * widest;
+        extra = lat + ser_cycles(hw.psum_bits * widest) + hw.cycles(adds * hw.digital_op_ns);
+        // partial sums of every non-accumulating tile, summed on the accumulating ones
+        int64_t psum_cols = 0, acc_cols = 0;
+        for (const auto& t : l.tiles) {
+          (t.accumulates ? acc_cols : psum_cols) += t.col_end - t.col_begin;
+        }
+        energy.comm_pj += it * static_cast<double>(psum_cols * hw.psum_bits) * hw.energy_bit_moved_pj;
+        energy.digital_pj += it * static_cast<double>(psum_cols) * hw.energy_digital_op_pj;
+      }
+      comp[n] = mvm + extra;
+      mvm_part[n] = mvm;
+      energy.mvm_pj += it * static_cast<double>(l.tiles.size()) * hw.energy_mvm_pj;
+      energy.adc_pj += it * static_cast<double>(used_cols) * hw.energy_adc_pj;
+    } else {
+      const int64_t ops = digital_ops(g, node);
+      comp[n] = ops > 0 ? hw.cycles(static_cast<double>(ops) * hw.digital_op_ns) : 0;
+      energy.digital_pj += it * static_cast<double>(ops) * hw.energy_digital_op_pj;
+    }
+  }
+
+  // Edges: tables, links, buffers.
+  std::vector<EdgeState> edges(poly.edges().size());
+  std::vector<std::vector<EdgeState*>> in_edges(nn), out_edges(nn);
+  for (std::size_t k = 0; k < edges.size(); ++k) {
+    EdgeState& es = edges[k];
+    es.e = &poly.edges()[k];
+    es.sched = edge_schedule(g, *es.e);
+    const auto w = static_cast<std::size_t>(es.e->writer), r = static_cast<std::size_t>(es.e->reader);
+    es.cross = core[w] != core[r];
+    es.pixel_bits = pixel_elements(g, es.e->writer) * hw.activation_bits;
+    es.ser = es.cross ? ser_cycles(es.pixel_bits) : 0;
+    es.lat = es.cross ? lat : 0;
+    es.arrival.assign(static_cast<std::size_t>(es.sched.writer_iterations), 0);
+    es.freed_bits.assign(static_cast<std::size_t>(es.sched.reader_iterations), 0);
+    for (int64_t f : es.sched.free_after) {
+      if (f >= 0) es.freed_bits[static_cast<std::size_t>(f)] += es.pixel_bits;
+    }
+    if (es.cross) {
+      const Node& reader = g.node(es.e->reader);
+      const int64_t copies =
+          (reader.has_matrix() && layer_of[r]->groups == 1) ? layer_of[r]->col_blocks : 1;
+      energy.comm_pj += static_cast<double>(iters[w] * es.pixel_bits * copies) *
+                        hw.energy_bit_moved_pj;
+    }
+    in_edges[r].push_back(&es);
+    out_edges[w].push_back(&es);
+  }
+  // Graph outputs travel back to the GCU.
+  struct OutLink {
+    NodeId node;
+    int64_t ser, lat, link_free = 0, done = 0;
+  };
+  std::vector<OutLink> outs;
+  for (ValueId v : g.outputs()) {
+    const NodeId p = g.value(v).producer;
+    const bool cross = core[static_cast<std::size_t>(p)] != -1;
+    const int64_t bits = pixel_elements(g, p) * hw.activation_bits;
+    outs.push_back({p, cross ? ser_cycles(bits) : 0, cross ? lat : 0});
+    if (cross) {
+      energy.comm_pj += static_cast<double>(iters[static_cast<std::size_t>(p)] * bits) *
+                        hw.energy_bit_moved_pj;
+    }
+  }
+  if (outs.empty()) throw UserError("simulate_timing: the graph has no output (mark_output)");
+
+  // Buffers per core (the GCU's index is 0, core c is c + 1).
+  int64_t max_core = -1;
+  for (int64_t c : core) max_core = std::max(max_core, c);
+  for (const auto& l : m.layers)
+    for (const auto& t : l.tiles) max_core = std::max(max_core, t.core);
+  const std::size_t ncores = static_cast<std::size_t>(max_core + 2);
+  std::vector<CoreBuffer> buffers(ncores);
+  for (auto& es : edges) {
+    auto& b = buffers[static_cast<std::size_t>(core[static_cast<std::size_t>(es.e->reader)] + 1)];
+    b.streams.push_back(&es.arrivals);
+    b.streams.push_back(&es.frees);
+  }
+
+  TimingReport rep;
+  rep.images = options.images;
+  rep.clock_ghz = hw.clock_ghz;
+  rep.energy = energy;
+  if (options.trace) {
+    rep.nodes.resize(nn);
+    for (std::size_t n = 0; n < nn; ++n) {
+      rep.nodes[n].iterations = iters[n];
+      rep.nodes[n].start.reserve(static_cast<std::size_t>(iters[n] * options.images));
+      rep.nodes[n].finish.reserve(static_cast<std::size_t>(iters[n] * options.images));
+    }
+    rep.arrivals.resize(edges.size());
+  }
+
+  std::vector<std::vector<int64_t>> finish(nn);
+  for (std::size_t n = 0; n < nn; ++n) finish[n].assign(static_cast<std::size_t>(iters[n]), 0);
+  std::vector<int64_t> last_finish(nn, 0);
+  std::vector<int64_t> image_start(static_cast<std::size_t>(options.images),
+                                   std::numeric_limits<int64_t>::max());
+
+  for (int64_t img = 0; img < options.images; ++img) {
+    for (std::size_t n = 0; n < nn; ++n) {
+      const int64_t c = comp[n];
+      int64_t prev = last_finish[n];
+      const auto& ins = in_edges[n];
+      const auto& outs_n = out_edges[n];
+      auto& fin = finish[n];
+      for (int64_t i = 0; i < iters[n]; ++i) {
+        int64_t t = prev;
+        for (const EdgeState* es : ins) {
+          const int64_t k = es->sched.need[static_cast<std::size_t>(i)];
+          if (k >= 0) t = std::max(t, es->arrival[static_cast<std::size_t>(k)]);
+        }
+        if (img > 0) {
+          for (const EdgeState* es : outs_n) {
+            const int64_t gate = es->sched.war_gate[static_cast<std::size_t>(i)];
+            if (gate >= 0) {
+              t = std::max(t, finish[static_cast<std::size_t>(es->e->reader)][static_cast<std::size_t>(gate)]);
+            }
+          }
+        }
+        const int64_t f = t + c;
+        fin[static_cast<std::size_t>(i)] = f;
+        if (options.trace) {
+          rep.nodes[n].start.push_back(t);
+          rep.nodes[n].finish.push_back(f);
+        }
+        if (i == 0 && g.nodes()[n].kind == OpKind::kInput) {
+          auto& st = image_start[static_cast<std::size_t>(img)];
+          st = std::min(st, t);
+        }
+        for (EdgeState* es : outs_n) {
+          int64_t a = f;
+          if (es->cross) {
+            const int64_t s = std::max(f, es->link_free);
+            es->link_free = s + es->ser;
+            a = es->link_free + es->lat;
+          }
+          es->arrival[static_cast<std::size_t>(i)] = a;
+          if (es->sched.free_after[static_cast<std::size_t>(i)] >= 0) {
+            es->arrivals.ev.push_back({a, es->pixel_bits});
+          }
+        }
+        for (EdgeState* es : ins) {
+          const int64_t fb = es->freed_bits[static_cast<std::size_t>(i)];
+          if (fb > 0) es->frees.ev.push_back({f, -fb});
+        }
+        prev = f;
+      }
+      last_finish[n] = prev;
+    }
+    for (auto& o : outs) {
+      const auto& fin = finish[static_cast<std::size_t>(o.node)];
+      for (int64_t f : fin) {
+        o.link_free = std::max(f, o.link_free) + o.ser;
+      }
+      o.done = o.link_free + o.lat;
+    }
+    int64_t done = 0;
+    for (const auto& o : outs) done = std::max(done, o.done);
+    rep.image_done.push_back(done);
+    if (options.trace) {
+      for (std::size_t k = 0; k < edges.size(); ++k) {
+        rep.arrivals[k].insert(rep.arrivals[k].end(), edges[k].arrival.begin(), edges[k].arrival.end());
+      }
+    }
+    // Every later event comes after some node's last finish of this image.
+    const int64_t safe = *std::min_element(last_finish.begin(), last_finish.end());
+    for (auto& b : buffers) b.drain(safe);
+  }
+  for (auto& b : buffers) b.drain(std::numeric_limits<int64_t>::max());
+
+  const int64_t n_img = options.images;
+  rep.total_cycles = rep.image_done.back();
+  rep.first_latency_cycles = rep.image_done[0] - image_start[0];
+  if (n_img == 1) {
+    rep.period_cycles = static_cast<double>(rep.first_latency_cycles);
+  } else {
+    const int64_t h = std::min(n_img / 2, n_img - 2);
+    rep.period_cycles = static_cast<double>(rep.image_done[static_cast<std::size_t>(n_img - 1)] -
+                                            rep.image_done[static_cast<std::size_t>(h)]) /
+                        static_cast<double>(n_img - 1 - h);
+  }
+  rep.throughput_images_per_s =
+      rep.period_cycles > 0 ? hw.clock_ghz * 1e9 / rep.period_cycles : 0.0;
+
+  // Per-core statistics.
+  std::vector<CoreTiming> cores(ncores);
+  for (std::size_t k = 0; k < ncores; ++k) cores[k].core = static_cast<int64_t>(k) - 1;
+  std::vector<bool> used(ncores, false);
+  for (std::size_t n = 0; n < nn; ++n) {
+    const Node& node = g.nodes()[n];
+    if (node.kind == OpKind::kInput) continue;  // the GCU streams inputs; not a core's work
+    const int64_t busy = iters[n] * n_img;
+    if (node.has_matrix()) {
+      for (const auto& t : layer_of[n]->tiles) {
+        auto& ct = cores[static_cast<std::size_t>(t.core + 1)];
+        used[static_cast<std::size_t>(t.core + 1)] = true;
+        ct.mvm_cycles += busy * mvm_part[n];
+        if (t.accumulates) ct.digital_cycles += busy * (comp[n] - mvm_part[n]);
+        ct.nodes += (ct.nodes.empty() ? "" : ", ") + node.name;
+      }
+    } else {
+      auto& ct = cores[static_cast<std::size_t>(core[n] + 1)];
+      used[static_cast<std::size_t>(core[n] + 1)] = true;
+      ct.digital_cycles += busy * comp[n];
+      ct.nodes += (ct.nodes.empty() ? "" : ", ") + node.name;
+    }
+  }
+  std::string overflow;
+  for (std::size_t k = 0; k < ncores; ++k) {
+    if (!used[k]) continue;
+    CoreTiming ct = cores[k];
+    ct.max_buffer_bytes = (buffers[k].max_bits + 7) / 8;
+    const double total = static_cast<double>(std::max<int64_t>(rep.total_cycles, 1));
+    ct.utilisation = static_cast<double>(ct.mvm_cycles > 0 ? ct.mvm_cycles : ct.digital_cycles) / total;
+    if (ct.core >= 0 && ct.max_buffer_bytes > hw.buffer_bytes) {
+      overflow += (overflow.empty() ? "" : "; ") + std::string("core ") + std::to_string(ct.core) +
+                  " (" + ct.nodes + ") needs a buffer of " + std::to_string(ct.max_buffer_bytes) +
+                  " bytes";
+    }
+    rep.cores.push_back(std::move(ct));
+  }
+  if (options.check_buffers && !overflow.empty()) {
+    throw UserError("hardware '" + hw.name + "': buffer.bytes_per_core is " +
+                    std::to_string(hw.buffer_bytes) + " bytes but " + overflow +
+                    " (raise buffer.bytes_per_core)");
+  }
+  return rep;
+}
+
+std::string TimingReport::report_markdown() const {
+  std::ostringstream s;
+  const double ns = 1.0 / clock_ghz;
+  s << "Timing simulation: " << images << " image(s), clock " << fmt(clock_ghz) << " GHz.\n\n";
+  s << "| metric | value |\n|---|---|\n";
+  s << "| latency of the first image | " << first_latency_cycles << " cycles ("
+    << fmt(first_latency_cycles * ns / 1e3) << " us) |\n";
+  s << "| steady-state period | " << fmt(period_cycles) << " cycles/image |\n";
+  s << "| throughput | " << fmt(throughput_images_per_s) << " images/s |\n";
+  s << "| total | " << total_cycles << " cycles |\n";
+  s << "| energy per image | " << fmt(energy.total_pj() / 1e3) << " nJ (MVM " << fmt(energy.mvm_pj / 1e3)
+    << ", ADC " << fmt(energy.adc_pj / 1e3) << ", digital " << fmt(energy.digital_pj / 1e3)
+    << ", communication " << fmt(energy.comm_pj / 1e3) << ") |\n\n";
+  s << "| core | nodes | crossbar busy | digital busy | utilisation | max buffer (bytes) |\n";
+  s << "|---|---|---|---|---|---|\n";
+  for (const auto& c : cores) {
+    s << "| " << (c.core < 0 ? std::string("GCU") : std::to_string(c.core)) << " | " << c.nodes
+      << " | " << c.mvm_cycles << " | " << c.digital_cycles << " | "
+      << fmt(100.0 * c.utilisation, "%.1f%%") << " | " << c.max_buffer_bytes << " |\n";
+  }
+  return s.str();
+}
+
+std::string TimingReport::to_json() const {
+  using nlohmann::json;
+  json cs = json::array();
+  for (const auto& c : cores) {
+    cs.push_back({{"core", c.core},
+                  {"nodes", c.nodes},
+                  {"mvm_cycles", c.mvm_cycles},
+                  {"digital_cycles", c.digital_cycles},
+                  {"utilisation", c.utilisation},
+                  {"max_buffer_bytes", c.max_buffer_bytes}});
+  }
+  return json({{"images", images},
+               {"clock_ghz", clock_ghz},
+               {"total_cycles", total_cycles},
+               {"first_latency_cycles", first_latency_cycles},
+               {"period_cycles", period_cycles},
+               {"throughput_images_per_s", throughput_images_per_s},
+               {"image_done", image_done},
+               {"energy_per_image_pj",
+                {{"mvm", energy.mvm_pj},
+                 {"adc", energy.adc_pj},
+                 {"digital", energy.digital_pj},
+                 {"communication", energy.comm_pj},
+                 {"total", energy.total_pj()}}},
+               {"cores", cs}})
+             .dump(2) +
+         "\n";
+}
+
+}  // namespace nc::cm
