@@ -2,17 +2,27 @@
 // a plain LibTorch MLP of the same sizes on the flattened 128 * 20 samples: the SNU's cost
 // over the same matmuls is the element-wise time loop.
 //
-//   nc_bench_snu --benchmark_repetitions=10
+//   nc_bench_snu [--benchmark_repetitions=5] [--rounds=30] [--threads=2]
 //
-// Prints both times and the ratio SNU / MLP (target <= 1.5) on 2 threads; with repetitions
-// the ratio uses each benchmark's fastest repetition.
+// After the two Google Benchmark runs it times the two steps alternately for `rounds` rounds,
+// so that both see the same load on a shared machine, and prints the ratio SNU / MLP of the
+// fastest steps and the median of the per-round ratios (target <= 1.5), on 2 threads unless
+// --threads says otherwise. It does so twice: with glibc's default malloc, which returns freed
+// memory to the system at the end of each step, so the next step page-faults it back in (the
+// SNU keeps s and y of every layer for the backward pass, about twice the MLP's activations,
+// and pays more of these faults), then with malloc keeping its memory (M_TRIM_THRESHOLD and
+// M_MMAP_THRESHOLD raised, as a training process may set them, or MALLOC_TRIM_THRESHOLD_=...).
 #include <benchmark/benchmark.h>
+#include <malloc.h>
+#include <sys/resource.h>
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
-#include <map>
-#include <string>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
 
 #include "neurocore/nn/mlp.h"
 
@@ -36,80 +46,115 @@ const Data& data() {
   return d;
 }
 
-void BM_SnuMlpTrainStep(benchmark::State& state) {
-  const auto& d = data();
-  nc::nn::SNUMLPOptions options(kIn, kClasses);
-  options.hidden({kHidden, kHidden})
-      .neuron(nc::nn::SNUOptions(1, 1).decay(0.9).g(nc::nn::Activation::leaky_relu));
-  nc::nn::SNUMLP net(options);
-  torch::optim::SGD sgd(net->parameters(), torch::optim::SGDOptions(0.5));
-  for (auto _ : state) {
+// The MNIST recipe's network (snu.md §7, 256 instead of 250 units), SGD on the MSE between
+// the time-averaged output spikes and the one-hot label (snu.md §6).
+struct SnuStep {
+  nc::nn::SNUMLP net{nc::nn::SNUMLPOptions(kIn, kClasses)
+                         .hidden({kHidden, kHidden})
+                         .neuron(nc::nn::SNUOptions(1, 1).decay(0.9).g(
+                             nc::nn::Activation::leaky_relu))};
+  torch::optim::SGD sgd{net->parameters(), torch::optim::SGDOptions(0.5)};
+  float run() {
     sgd.zero_grad();
-    // snu.md §6: MSE between the time-averaged output spikes and the one-hot label.
-    const auto loss = torch::mse_loss(net->forward(d.spikes).mean(0), d.onehot);
+    const auto loss = torch::mse_loss(net->forward(data().spikes).mean(0), data().onehot);
     loss.backward();
     sgd.step();
-    benchmark::DoNotOptimize(loss.item<float>());
+    return loss.item<float>();
   }
-}
+};
 
-void BM_MlpTrainStep(benchmark::State& state) {
-  const auto& d = data();
-  torch::nn::Sequential net(torch::nn::Linear(kIn, kHidden), torch::nn::ReLU(),
+// The same matmuls without dynamics: Linear + ReLU on the T * B samples as one batch.
+struct MlpStep {
+  torch::nn::Sequential net{torch::nn::Linear(kIn, kHidden), torch::nn::ReLU(),
                             torch::nn::Linear(kHidden, kHidden), torch::nn::ReLU(),
-                            torch::nn::Linear(kHidden, kClasses));
-  const auto x = d.spikes.reshape({kSteps * kBatch, kIn});
-  const auto target = d.onehot.repeat({kSteps, 1});
-  torch::optim::SGD sgd(net->parameters(), torch::optim::SGDOptions(0.5));
-  for (auto _ : state) {
+                            torch::nn::Linear(kHidden, kClasses)};
+  torch::Tensor x = data().spikes.reshape({kSteps * kBatch, kIn});
+  torch::Tensor target = data().onehot.repeat({kSteps, 1});
+  torch::optim::SGD sgd{net->parameters(), torch::optim::SGDOptions(0.5)};
+  float run() {
     sgd.zero_grad();
     const auto loss = torch::mse_loss(net->forward(x), target);
     loss.backward();
     sgd.step();
-    benchmark::DoNotOptimize(loss.item<float>());
+    return loss.item<float>();
   }
+};
+
+template <class Step>
+void BM_TrainStep(benchmark::State& state) {
+  Step step;
+  for (auto _ : state) benchmark::DoNotOptimize(step.run());
 }
 
-// The minimum over repetitions is the least disturbed by other processes on a shared machine.
-double min_of(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
+BENCHMARK_TEMPLATE(BM_TrainStep, SnuStep)->Name("SnuMlpTrainStep")
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_TrainStep, MlpStep)->Name("MlpTrainStep")
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 
-BENCHMARK(BM_SnuMlpTrainStep)->Unit(benchmark::kMillisecond)->UseRealTime()
-    ->ComputeStatistics("min", min_of);
-BENCHMARK(BM_MlpTrainStep)->Unit(benchmark::kMillisecond)->UseRealTime()
-    ->ComputeStatistics("min", min_of);
+long page_faults() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_minflt + u.ru_majflt;
+}
 
-// Keeps the time per iteration of each benchmark for the ratio.
-class RatioReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    for (const auto& r : runs) {
-      if (r.error_occurred) continue;
-      // Without repetitions: the one run; with --benchmark_repetitions: the min aggregate.
-      if (r.run_type == Run::RT_Iteration && !ms.count(r.run_name.function_name)) {
-        ms[r.run_name.function_name] = r.GetAdjustedRealTime();
-      } else if (r.run_type == Run::RT_Aggregate && r.aggregate_name == "min") {
-        ms[r.run_name.function_name] = r.GetAdjustedRealTime();
-      }
-    }
-    ConsoleReporter::ReportRuns(runs);
+// Milliseconds of one step; adds its page faults to `faults`.
+template <class Step>
+double time_ms(Step& step, long& faults) {
+  const long f0 = page_faults();
+  const auto t0 = std::chrono::steady_clock::now();
+  benchmark::DoNotOptimize(step.run());
+  const auto t1 = std::chrono::steady_clock::now();
+  faults += page_faults() - f0;
+  return std::chrono::duration<double, std::milli>(t1 - t0).count();
+}
+
+// Alternates the two steps, so that both are measured under the same load.
+void compare(int rounds, const char* what) {
+  SnuStep snu;
+  MlpStep mlp;
+  long faults_snu = 0, faults_mlp = 0;
+  time_ms(snu, faults_snu);  // warm-up: allocator, thread pool
+  time_ms(mlp, faults_mlp);
+  faults_snu = faults_mlp = 0;
+  std::vector<double> a, b, ratio;
+  for (int r = 0; r < rounds; ++r) {
+    a.push_back(time_ms(snu, faults_snu));
+    b.push_back(time_ms(mlp, faults_mlp));
+    ratio.push_back(a.back() / b.back());
   }
-  std::map<std::string, double> ms;
-};
+  std::sort(ratio.begin(), ratio.end());
+  const double snu_min = *std::min_element(a.begin(), a.end());
+  const double mlp_min = *std::min_element(b.begin(), b.end());
+  std::printf(
+      "%s, threads=%d rounds=%d: SNU-MLP step %.2f ms, MLP step %.2f ms (fastest); ratio %.2f, "
+      "median per-round ratio %.2f (target <= 1.5); page faults per step %.0f and %.0f\n",
+      what, at::get_num_threads(), rounds, snu_min, mlp_min, snu_min / mlp_min, ratio[ratio.size() / 2],
+      double(faults_snu) / rounds, double(faults_mlp) / rounds);
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  at::set_num_threads(2);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  RatioReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  benchmark::Shutdown();
-  const auto snu = reporter.ms.find("BM_SnuMlpTrainStep");
-  const auto mlp = reporter.ms.find("BM_MlpTrainStep");
-  if (snu != reporter.ms.end() && mlp != reporter.ms.end()) {
-    std::printf("threads=%d  SNU-MLP step %.2f ms  MLP step %.2f ms  ratio %.2f (target <= 1.5)\n",
-                at::get_num_threads(), snu->second, mlp->second, snu->second / mlp->second);
+  int rounds = 30, threads = 2;
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--rounds=", 9) == 0) {
+      rounds = std::max(1, std::atoi(argv[i] + 9));
+    } else if (std::strncmp(argv[i], "--threads=", 10) == 0) {
+      threads = std::max(1, std::atoi(argv[i] + 10));
+    } else {
+      args.push_back(argv[i]);
+    }
   }
+  at::set_num_threads(threads);
+  int n = static_cast<int>(args.size());
+  benchmark::Initialize(&n, args.data());
+  if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  compare(rounds, "default malloc");
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  compare(rounds, "malloc keeping memory");
   return 0;
 }

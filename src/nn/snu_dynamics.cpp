@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
 namespace nc::nn::detail {
 namespace {
@@ -28,14 +27,16 @@ int64_t row_grain(int64_t n) { return std::max<int64_t>(1, kGrain / n); }
 // One step of the forward recursion over `rows` rows of n units. The operations and their
 // order are those of SNUCellImpl::dynamics, so the numbers are equal; the loop has no
 // branches left after the template arguments are fixed, so the compiler vectorises it.
-template <class T, Activation G, bool Soft>
+template <class T, Activation G, bool Soft, bool HasPrev>
 void forward_step(const T* __restrict__ a, const T* __restrict__ d, const T* __restrict__ th,
                   const T* __restrict__ s_prev, const T* __restrict__ y_prev,
                   T* __restrict__ s, T* __restrict__ y, int64_t rows, int64_t n, T slope) {
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t j = 0; j < n; ++j) {
       const int64_t i = r * n + j;
-      T u = a[i] + (d[j] * s_prev[i]) * (T(1) - y_prev[i]);
+      // From the zero state the cell adds d * 0 * (1 - 0), an exact zero.
+      T u = a[i];
+      if constexpr (HasPrev) u = a[i] + (d[j] * s_prev[i]) * (T(1) - y_prev[i]);
       if constexpr (G == Activation::relu) u = u > 0 ? u : T(0);
       if constexpr (G == Activation::leaky_relu) u = u > 0 ? u : u * slope;
       s[i] = u;
@@ -108,7 +109,6 @@ struct SNUDynamicsFunction : torch::autograd::Function<SNUDynamicsFunction> {
     auto s = torch::empty_like(wx);
     auto y = torch::empty_like(wx);
     AT_DISPATCH_FLOATING_TYPES(wx.scalar_type(), "snu_dynamics_forward", [&] {
-      using Vec = std::vector<scalar_t>;
       const scalar_t* a = wx.data_ptr<scalar_t>();
       const scalar_t* dp = d.data_ptr<scalar_t>();
       const scalar_t* th = theta.data_ptr<scalar_t>();
@@ -118,22 +118,25 @@ struct SNUDynamicsFunction : torch::autograd::Function<SNUDynamicsFunction> {
       const scalar_t* y0p = y0.defined() ? y0.data_ptr<scalar_t>() : nullptr;
       const auto slope = static_cast<scalar_t>(c.g_slope);
       dispatch_activation(c.g, [&](auto g) {
-        auto step = c.soft ? forward_step<scalar_t, decltype(g)::value, true>
-                           : forward_step<scalar_t, decltype(g)::value, false>;
+        constexpr Activation G = decltype(g)::value;
+        auto step = c.soft ? forward_step<scalar_t, G, true, true>
+                           : forward_step<scalar_t, G, false, true>;
+        auto first = c.soft ? forward_step<scalar_t, G, true, false>
+                            : forward_step<scalar_t, G, false, false>;
         at::parallel_for(0, B, row_grain(N), [&](int64_t b0, int64_t b1) {
           const int64_t off = b0 * N, rows = b1 - b0;
-          // The zero state: d * 0 * (1 - 0) adds an exact zero, as in the cell.
-          const Vec zeros(s0p ? 0 : rows * N, scalar_t(0));
           for (int64_t t = 0; t < T; ++t) {
-            const scalar_t* s_prev = t ? sp + (t - 1) * BN + off : s0p ? s0p + off : zeros.data();
-            const scalar_t* y_prev = t ? yp + (t - 1) * BN + off : y0p ? y0p + off : zeros.data();
-            step(a + t * BN + off, dp, th, s_prev, y_prev, sp + t * BN + off,
-                 yp + t * BN + off, rows, N, slope);
+            const scalar_t* s_prev = t ? sp + (t - 1) * BN + off : s0p ? s0p + off : nullptr;
+            const scalar_t* y_prev = t ? yp + (t - 1) * BN + off : y0p ? y0p + off : nullptr;
+            (s_prev ? step : first)(a + t * BN + off, dp, th, s_prev, y_prev, sp + t * BN + off,
+                                    yp + t * BN + off, rows, N, slope);
           }
         });
       });
     });
     ctx->save_for_backward({d, theta, s0, y0, s, y});
+    // An output without gradient (usually s) arrives undefined instead of as zeros.
+    ctx->set_materialize_grads(false);
     ctx->saved_data["g"] = static_cast<int64_t>(c.g);
     ctx->saved_data["g_slope"] = c.g_slope;
     ctx->saved_data["soft"] = c.soft;
@@ -164,17 +167,16 @@ struct SNUDynamicsFunction : torch::autograd::Function<SNUDynamicsFunction> {
     const int64_t T = s.size(0), B = s.size(1), N = s.size(2), BN = B * N;
     const auto gy_ext = grads[0].defined() ? grads[0].contiguous() : torch::Tensor();
     const auto gs_ext = grads[1].defined() ? grads[1].contiguous() : torch::Tensor();
-    // One parallel region does all the work (each region costs a synchronisation, which is
-    // slow on a loaded machine): no zero fills outside it, per-thread partial sums for the
-    // per-unit gradients of d and theta.
-    const int threads = at::get_num_threads();
-    auto partial = torch::zeros({threads, 2, N}, s.options());
+    // Few, same-sized allocations and one parallel region (each region costs a
+    // synchronisation, slow on a loaded machine; each new large buffer can cost page faults):
+    // scratch holds the two carries (which end as the gradients of s0 and y0) and a block of
+    // zeros standing in for an absent state or incoming gradient; per-thread partial sums
+    // give the per-unit gradients of d and theta.
+    auto scratch = torch::empty({3, B, N}, s.options());
+    auto partial = torch::zeros({at::get_num_threads(), 2, N}, s.options());
     auto gwx = torch::empty_like(s);
-    auto gs0 = torch::empty({B, N}, s.options());  // carries; end as the gradients of s0, y0
-    auto gy0 = torch::empty({B, N}, s.options());
     const auto s_ = s.detach(), y_ = y.detach(), theta_ = theta.detach();
     AT_DISPATCH_FLOATING_TYPES(s.scalar_type(), "snu_dynamics_backward", [&] {
-      using Vec = std::vector<scalar_t>;
       const scalar_t* dp = d.data_ptr<scalar_t>();
       const scalar_t* sp = s.data_ptr<scalar_t>();
       const scalar_t* yp = y.data_ptr<scalar_t>();
@@ -183,45 +185,39 @@ struct SNUDynamicsFunction : torch::autograd::Function<SNUDynamicsFunction> {
       const scalar_t* gye = gy_ext.defined() ? gy_ext.data_ptr<scalar_t>() : nullptr;
       const scalar_t* gse = gs_ext.defined() ? gs_ext.data_ptr<scalar_t>() : nullptr;
       scalar_t* ga = gwx.data_ptr<scalar_t>();
-      scalar_t* gsc = gs0.data_ptr<scalar_t>();
-      scalar_t* gyc = gy0.data_ptr<scalar_t>();
+      scalar_t* gsc = scratch.data_ptr<scalar_t>();
+      scalar_t* gyc = gsc + BN;
+      scalar_t* zeros = gsc + 2 * BN;
       const auto slope = static_cast<scalar_t>(slope_d);
       const auto keep_reset = scalar_t(detach_reset ? 0 : 1);
       dispatch_activation(g, [&](auto g_const) {
         auto step = backward_step<scalar_t, decltype(g_const)::value>;
         at::parallel_for(0, B, row_grain(N), [&](int64_t b0, int64_t b1) {
-          const int64_t off = b0 * N, rows = b1 - b0, rows_n = rows * N;
-          // h'(s_t - theta) of these rows for all steps, by LibTorch's vectorised kernels
-          // (run serially inside the parallel region): [T, rows, N].
-          const auto rows_s = s_.slice(1, b0, b1), rows_y = y_.slice(1, b0, b1);
-          const auto hp = (soft ? (1 - rows_y) * rows_y
-                                : surrogate_derivative(rows_s - theta_, surrogate))
-                              .contiguous();
-          const scalar_t* hpp = hp.data_ptr<scalar_t>();
-          // Zeros stand in for an absent state or incoming gradient.
-          const Vec zeros(rows_n, scalar_t(0));
-          Vec gd(N, scalar_t(0)), gth(N, scalar_t(0));
+          const int64_t off = b0 * N, rows_n = (b1 - b0) * N;
           std::fill(gsc + off, gsc + off + rows_n, scalar_t(0));
           std::fill(gyc + off, gyc + off + rows_n, scalar_t(0));
+          std::fill(zeros + off, zeros + off + rows_n, scalar_t(0));
+          scalar_t* gd = partial.data_ptr<scalar_t>() + at::get_thread_num() * 2 * N;
+          scalar_t* gth = gd + N;
           for (int64_t t = T - 1; t >= 0; --t) {
-            const scalar_t* s_prev = t ? sp + (t - 1) * BN + off : s0p ? s0p + off : zeros.data();
-            const scalar_t* y_prev = t ? yp + (t - 1) * BN + off : y0p ? y0p + off : zeros.data();
-            step(hpp + t * rows_n, sp + t * BN + off, s_prev, y_prev, dp,
-                 gye ? gye + t * BN + off : zeros.data(), gse ? gse + t * BN + off : zeros.data(),
-                 gyc + off, gsc + off, ga + t * BN + off, gd.data(), gth.data(), rows, N, slope,
+            // h'(s_t - theta) of these rows, by LibTorch's vectorised kernels (run serially
+            // inside the parallel region), one step at a time to keep the temporaries small.
+            const auto hp = soft ? ((1 - y_[t].slice(0, b0, b1)) * y_[t].slice(0, b0, b1))
+                                 : surrogate_derivative(s_[t].slice(0, b0, b1) - theta_,
+                                                        surrogate);
+            const scalar_t* s_prev = t ? sp + (t - 1) * BN + off : s0p ? s0p + off : zeros + off;
+            const scalar_t* y_prev = t ? yp + (t - 1) * BN + off : y0p ? y0p + off : zeros + off;
+            step(hp.contiguous().data_ptr<scalar_t>(), sp + t * BN + off, s_prev, y_prev, dp,
+                 gye ? gye + t * BN + off : zeros + off, gse ? gse + t * BN + off : zeros + off,
+                 gyc + off, gsc + off, ga + t * BN + off, gd, gth, b1 - b0, N, slope,
                  keep_reset);
-          }
-          scalar_t* part = partial.data_ptr<scalar_t>() + at::get_thread_num() * 2 * N;
-          for (int64_t j = 0; j < N; ++j) {
-            part[j] += gd[j];
-            part[N + j] += gth[j];
           }
         });
       });
     });
     const auto sums = partial.sum(0);
-    return {gwx, sums[0], sums[1], s0.defined() ? gs0 : torch::Tensor(),
-            y0.defined() ? gy0 : torch::Tensor(), torch::Tensor()};
+    return {gwx, sums[0], sums[1], s0.defined() ? scratch[0] : torch::Tensor(),
+            y0.defined() ? scratch[1] : torch::Tensor(), torch::Tensor()};
   }
 };
 
