@@ -14,5 +14,6 @@ void add_train(CLI::App& app, const Global& global);
 void add_eval(CLI::App& app, const Global& global);
 void add_info(CLI::App& app, const Global& global);
 void add_data(CLI::App& app, const Global& global);
+void add_compile(CLI::App& app, const Global& global);
 
 }  // namespace nc::cli

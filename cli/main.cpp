@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
       "neurocore: brain-inspired deep learning, from training to computational-memory "
       "deployment.\n\nExamples:\n  neurocore train configs/snu-mlp-fashion.yaml\n"
       "  neurocore train configs/snu-mlp-fashion.yaml --set train.epochs=1\n"
-      "  neurocore eval runs/snu-mlp-fashion\n  neurocore info\n"};
+      "  neurocore eval runs/snu-mlp-fashion\n"
+      "  neurocore compile model.onnx --hw configs/hw/default.yaml\n  neurocore info\n"};
   app.require_subcommand(1);
   app.fallthrough();  // global options may follow the subcommand
   nc::cli::Global global;
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   nc::cli::add_eval(app, global);
   nc::cli::add_info(app, global);
   nc::cli::add_data(app, global);
+  nc::cli::add_compile(app, global);
 
   try {
     app.parse(argc, argv);

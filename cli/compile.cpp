@@ -1,0 +1,288 @@
+// neurocore compile: compile a model for a computational-memory accelerator (docs/cm.md,
+// "neurocore compile"): import, fold BatchNorms, map onto crossbars, run the isl dependency
+// analysis and the timing simulator, and write a report.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "commands.h"
+#include "neurocore/cm/graph.h"
+#include "neurocore/cm/hardware.h"
+#include "neurocore/cm/mapping.h"
+#include "neurocore/cm/onnx_import.h"
+#include "neurocore/cm/poly.h"
+#include "neurocore/cm/timing.h"
+#include "neurocore/core/error.h"
+#include "neurocore/core/io.h"
+#include "neurocore/core/plot.h"
+
+namespace nc::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::vector<std::string>& emit_kinds() {
+  static const std::vector<std::string> kinds{"dot", "json"};
+  return kinds;
+}
+
+std::string join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string s;
+  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
+  return s;
+}
+
+struct CompileArgs {
+  std::string model, hw, out;
+  int64_t images = 10;
+  std::vector<std::string> emit;
+};
+
+// Validates every flag before any work; returns the emit kinds, deduplicated, in order.
+std::vector<std::string> validate(const CompileArgs& a) {
+  if (a.model.empty()) throw UserError("compile: give a MODEL (an ONNX file)");
+  if (!fs::exists(a.model)) throw UserError(a.model + ": no such model file or run directory");
+  if (a.hw.empty()) throw UserError("compile: give the hardware spec with --hw HW.yaml");
+  if (!fs::is_regular_file(a.hw)) {
+    throw UserError(a.hw + ": no such hardware spec file (--hw; examples in configs/hw/)");
+  }
+  if (a.images < 1) {
+    throw UserError("--images must be at least 1, got " + std::to_string(a.images));
+  }
+  std::vector<std::string> kinds;
+  for (const auto& k : a.emit) {
+    if (k.empty()) continue;
+    if (k == "control") {
+      throw UserError("not supported yet: --emit control (control-program generation); "
+                      "valid kinds: " + join(emit_kinds(), ", "));
+    }
+    if (std::find(emit_kinds().begin(), emit_kinds().end(), k) == emit_kinds().end()) {
+      throw UserError("--emit: unknown kind '" + k + "'; valid kinds: " + join(emit_kinds(), ", "));
+    }
+    if (std::find(kinds.begin(), kinds.end(), k) == kinds.end()) kinds.push_back(k);
+  }
+  return kinds;
+}
+
+// The model's kind: only ONNX files are compiled for now.
+void check_model_kind(const std::string& path) {
+  if (fs::is_directory(path)) {
+    throw UserError("not supported yet: compiling a run directory (" + path +
+                    "); export the model to ONNX and pass the .onnx file");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UserError(path + ": cannot read the model file");
+  char magic[4] = {0, 0, 0, 0};
+  in.read(magic, 4);
+  const std::string ext = fs::path(path).extension().string();
+  const bool zip = magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4;
+  if (zip || ext == ".pt" || ext == ".pth" || ext == ".ts" || ext == ".torchscript") {
+    throw UserError("not supported yet: compiling a TorchScript file (" + path +
+                    "); export the model to ONNX and pass the .onnx file");
+  }
+}
+
+// `dir` itself when it does not exist, else dir-2, dir-3, ... (as RunDir::create).
+std::string fresh_dir(const std::string& dir) {
+  fs::path p(dir);
+  while (!p.empty() && p.filename().empty()) p = p.parent_path();  // trailing '/'
+  std::string path = p.string();
+  for (int i = 2; fs::exists(path); ++i) path = p.string() + "-" + std::to_string(i);
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) throw UserError(path + ": cannot create the output directory (" + ec.message() + ")");
+  return path;
+}
+
+std::string num(double v, const char* f = "{:.4g}") { return fmt::format(fmt::runtime(f), v); }
+
+void run_compile(const CompileArgs& a) {
+  const std::vector<std::string> emit = validate(a);
+  check_model_kind(a.model);
+  const cm::Hardware hw = cm::Hardware::load(a.hw);
+
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
+  auto seconds = [](clock::time_point b) {
+    return std::chrono::duration<double>(clock::now() - b).count();
+  };
+
+  spdlog::info("importing {}", a.model);
+  cm::OnnxImport imported = cm::import_onnx(a.model);
+  cm::Graph& g = imported.graph;
+  const int folded = g.fold_batch_norms();  // the importer folds already; this catches the rest
+  for (const auto& n : imported.notes) spdlog::info("import: {}", n);
+  const double t_import = seconds(t0);
+
+  const auto t1 = clock::now();
+  const cm::Mapping mapping = cm::map_graph(g, hw);
+  spdlog::info("mapped {} layers onto {} cores", mapping.layers.size(), mapping.total_cores);
+  const double t_map = seconds(t1);
+
+  const auto t2 = clock::now();
+  const cm::PolyModel poly(g);
+  spdlog::info("dependency analysis: {} edges", poly.edges().size());
+  const double t_poly = seconds(t2);
+
+  const auto t3 = clock::now();
+  cm::TimingOptions topt;
+  topt.images = a.images;
+  topt.check_buffers = false;  // report the peaks first; an overflow is an error below
+  const cm::TimingReport timing = cm::simulate_timing(g, mapping, poly, hw, topt);
+  const double t_sim = seconds(t3);
+
+  const std::string stem = fs::path(a.model).stem().string();
+  const std::string dir = fresh_dir(a.out.empty() ? "runs/compile-" + stem : a.out);
+  auto file = [&](const std::string& name) { return (fs::path(dir) / name).string(); };
+
+  // Emitted files.
+  std::vector<std::string> written;
+  for (const auto& k : emit) {
+    if (k == "dot") write_file_atomic(file("graph.dot"), g.to_dot()), written.push_back("graph.dot");
+    if (k == "json") write_file_atomic(file("graph.json"), g.to_json()), written.push_back("graph.json");
+  }
+  write_file_atomic(file("hw.yaml"), hw.to_yaml());
+  written.push_back("hw.yaml");
+
+  // Buffers against the configured size.
+  std::vector<std::string> overflows;
+  int64_t peak = 0, peak_core = -1;
+  for (const auto& c : timing.cores) {
+    if (c.max_buffer_bytes > peak) peak = c.max_buffer_bytes, peak_core = c.core;
+    if (c.max_buffer_bytes > hw.buffer_bytes) {
+      overflows.push_back(fmt::format("core {} ({}) needs a buffer of {} bytes", c.core < 0 ? "GCU" : std::to_string(c.core), c.nodes, c.max_buffer_bytes));
+    }
+  }
+
+  // Per-core utilisation plot.
+  bool plotted = false;
+  {
+    Series s;
+    s.name = "utilisation";
+    for (const auto& c : timing.cores) {
+      if (c.core < 0) continue;
+      s.x.push_back(static_cast<double>(c.core));
+      s.y.push_back(100.0 * c.utilisation);
+    }
+    if (!s.x.empty()) {
+      PlotSpec spec;
+      spec.title = fmt::format("{}: per-core utilisation, {} images", stem, a.images);
+      spec.xlabel = "core";
+      spec.ylabel = "utilisation (%)";
+      spec.series.push_back(std::move(s));
+      plotted = plot_lines(file("utilisation"), spec);
+      if (plotted) written.insert(written.end(), {"utilisation.svg", "utilisation.png"});
+    }
+  }
+
+  const double ns_per_cycle = 1.0 / hw.clock_ghz;
+  std::string md;
+  md += fmt::format("# neurocore compile: {}\n\n", stem);
+  md += fmt::format("- model: `{}` (ONNX opset {}), {} nodes, {} BatchNorm(s) folded after import\n",
+                    a.model, imported.opset, g.nodes().size(), folded);
+  for (const auto& n : imported.notes) md += "- import note: " + n + "\n";
+  md += fmt::format("- hardware: `{}` ({}): {}x{} crossbars, {} cores, clock {} GHz, buffer {} "
+                    "bytes per core, fabric {}\n",
+                    a.hw, hw.name, hw.crossbar_rows, hw.crossbar_cols,
+                    hw.cores == 0 ? std::string("unlimited") : std::to_string(hw.cores),
+                    num(hw.clock_ghz), hw.buffer_bytes, hw.topology);
+  md += fmt::format("- images streamed: {}\n", a.images);
+  md += fmt::format("- compile time: import {} s, mapping {} s, dependency analysis {} s "
+                    "({} edges), timing simulation {} s\n\n",
+                    num(t_import, "{:.3f}"), num(t_map, "{:.3f}"), num(t_poly, "{:.3f}"),
+                    poly.edges().size(), num(t_sim, "{:.3f}"));
+  md += "## Mapping\n\n" + mapping.report_markdown() + "\n";
+  md += "## Timing\n\n";
+  md += "| metric | value |\n|---|---|\n";
+  md += fmt::format("| latency of the first image | {} cycles ({} us) |\n", timing.first_latency_cycles,
+                    num(timing.first_latency_cycles * ns_per_cycle / 1e3));
+  md += fmt::format("| throughput | {} images/s (period {} cycles/image) |\n",
+                    num(timing.throughput_images_per_s), num(timing.period_cycles, "{:.0f}"));
+  md += fmt::format("| total for {} images | {} cycles |\n", timing.images, timing.total_cycles);
+  md += fmt::format("| peak buffer | {} bytes (core {}), {} of {} bytes per core |\n", peak,
+                    peak_core < 0 ? std::string("GCU") : std::to_string(peak_core),
+                    num(100.0 * static_cast<double>(peak) / static_cast<double>(hw.buffer_bytes), "{:.1f}%"),
+                    hw.buffer_bytes);
+  const auto& e = timing.energy;
+  md += fmt::format("| energy per image | {} nJ: MVM {}, ADC {}, digital {}, communication {} |\n\n",
+                    num(e.total_pj() / 1e3), num(e.mvm_pj / 1e3), num(e.adc_pj / 1e3),
+                    num(e.digital_pj / 1e3), num(e.comm_pj / 1e3));
+  if (!overflows.empty()) {
+    md += "**Buffer overflow** (buffer.bytes_per_core = " + std::to_string(hw.buffer_bytes) +
+          "): " + join(overflows, "; ") + ".\n\n";
+  }
+  if (plotted) md += "![per-core utilisation](utilisation.svg)\n\n";
+  md += "### Per core\n\n";
+  md += "| core | nodes | crossbar busy | digital busy | utilisation | peak buffer (bytes) | of size |\n";
+  md += "|---|---|---|---|---|---|---|\n";
+  for (const auto& c : timing.cores) {
+    md += fmt::format("| {} | {} | {} | {} | {:.1f}% | {} | {:.1f}% |\n",
+                      c.core < 0 ? std::string("GCU") : std::to_string(c.core), c.nodes,
+                      c.mvm_cycles, c.digital_cycles, 100.0 * c.utilisation, c.max_buffer_bytes,
+                      100.0 * static_cast<double>(c.max_buffer_bytes) / static_cast<double>(hw.buffer_bytes));
+  }
+  md += "\n## Files\n\n";
+  for (const auto& w : written) md += "- `" + w + "`\n";
+
+  nlohmann::json j;
+  j["model"] = a.model;
+  j["model_kind"] = "onnx";
+  j["opset"] = imported.opset;
+  j["import_notes"] = imported.notes;
+  j["hardware"] = {{"path", a.hw}, {"name", hw.name}, {"buffer_bytes_per_core", hw.buffer_bytes}};
+  j["images"] = a.images;
+  j["nodes"] = g.nodes().size();
+  j["cores"] = mapping.total_cores;
+  j["mapping"] = nlohmann::json::parse(mapping.to_json());
+  j["timing"] = nlohmann::json::parse(timing.to_json());
+  j["buffer_overflows"] = overflows;
+  j["compile_seconds"] = {{"import", t_import}, {"mapping", t_map}, {"dependency_analysis", t_poly},
+                          {"timing_simulation", t_sim}};
+  j["files"] = written;
+  write_file_atomic(file("report.json"), j.dump(2) + "\n");
+  write_file_atomic(file("report.md"), md);
+  spdlog::info("{} cores; first image {} cycles, {} images/s; report: {}", mapping.total_cores,
+               timing.first_latency_cycles, num(timing.throughput_images_per_s), file("report.md"));
+
+  if (!overflows.empty()) {
+    throw UserError(join(overflows, "; ") + ", buffer.bytes_per_core is " +
+                    std::to_string(hw.buffer_bytes) + " (report written to " + dir + ")");
+  }
+}
+
+}  // namespace
+
+void add_compile(CLI::App& app, const Global& /*global*/) {
+  auto args = std::make_shared<CompileArgs>();
+  auto* cmd = app.add_subcommand(
+      "compile",
+      "Compile a model for a computational-memory accelerator: import, fold BatchNorms, map "
+      "onto crossbars, analyse dependencies (isl) and simulate N streamed images; writes "
+      "report.md, report.json and the emitted files (docs/cm.md).\n\nExamples:\n"
+      "  neurocore compile tests/cm/data/resnet20-cifar.onnx --hw configs/hw/default.yaml\n"
+      "  neurocore compile model.onnx --hw configs/hw/pcm64.yaml --images 100 --emit dot,json\n"
+      "  neurocore compile model.onnx --hw configs/hw/xbar512.yaml --out runs/m512");
+  cmd->add_option("MODEL", args->model,
+                  "an ONNX file (run directories and TorchScript files: not supported yet)")
+      ->required();
+  cmd->add_option("--hw", args->hw, "hardware spec (YAML), see configs/hw/ and docs/cm.md")
+      ->required();
+  cmd->add_option("--images", args->images, "images streamed through the pipeline (>= 1)");
+  cmd->add_option("--emit", args->emit, "extra files to write, comma separated: dot, json")
+      ->delimiter(',')
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_option("--out", args->out,
+                  "output directory (default runs/compile-<model stem>; an existing one is kept "
+                  "and -2, -3, ... appended)");
+  cmd->callback([args] { run_compile(*args); });
+}
+
+}  // namespace nc::cli

@@ -1,0 +1,126 @@
+// End-to-end checks of `neurocore compile`: the real executable on the real ResNet-20 ONNX file.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int code;
+  std::string output;
+};
+
+Result run(const std::string& args) {
+  const std::string cmd = std::string(NC_CLI) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (p && fgets(buf.data(), buf.size(), p)) out += buf.data();
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+const std::string kSource = NC_SOURCE_DIR;
+const std::string kModel = kSource + "/tests/cm/data/resnet20-cifar.onnx";
+const std::string kHw = kSource + "/configs/hw/default.yaml";
+
+fs::path temp_out(const std::string& name) {
+  auto p = fs::temp_directory_path() / ("nc_compile_" + name + "_" + std::to_string(getpid()));
+  fs::remove_all(p);
+  return p;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(CliCompile, HelpShowsExamples) {
+  auto r = run("compile --help");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("Examples"), std::string::npos) << r.output;
+}
+
+TEST(CliCompile, ResNet20OnnxWritesTheReports) {
+  const fs::path out = temp_out("r20");
+  auto r = run("compile " + kModel + " --hw " + kHw + " --images 3 --emit dot,json --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  ASSERT_TRUE(fs::exists(out / "report.md")) << r.output;
+  ASSERT_TRUE(fs::exists(out / "report.json")) << r.output;
+  EXPECT_TRUE(fs::exists(out / "graph.dot"));
+  EXPECT_TRUE(fs::exists(out / "graph.json"));
+  const auto j = nlohmann::json::parse(slurp(out / "report.json"));
+  EXPECT_EQ(j.at("cores").get<int>(), 36);
+  EXPECT_EQ(j.at("mapping").at("total_cores").get<int>(), 36);
+  EXPECT_EQ(j.at("timing").at("images").get<int>(), 3);
+  EXPECT_GT(j.at("timing").at("throughput_images_per_s").get<double>(), 0.0);
+  const std::string md = slurp(out / "report.md");
+  EXPECT_NE(md.find("## Mapping"), std::string::npos);
+  EXPECT_NE(md.find("latency of the first image"), std::string::npos);
+  EXPECT_NE(md.find("energy per image"), std::string::npos);
+
+  // A second compile into the same --out does not overwrite it.
+  auto r2 = run("compile " + kModel + " --hw " + kHw + " --images 1 --out " + out.string());
+  ASSERT_EQ(r2.code, 0) << r2.output;
+  EXPECT_TRUE(fs::exists(out.string() + "-2/report.json")) << r2.output;
+  EXPECT_EQ(nlohmann::json::parse(slurp(out / "report.json")).at("images").get<int>(), 3);
+  fs::remove_all(out);
+  fs::remove_all(out.string() + "-2");
+}
+
+TEST(CliCompile, MissingHwFileIsAUserErrorNamingIt) {
+  const fs::path out = temp_out("nohw");
+  auto r = run("compile " + kModel + " --hw /nonexistent/hw.yaml --out " + out.string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("/nonexistent/hw.yaml"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(CliCompile, UnknownEmitKindListsTheValidOnes) {
+  const fs::path out = temp_out("emit");
+  auto r = run("compile " + kModel + " --hw " + kHw + " --emit dot,svg --out " + out.string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("'svg'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("dot, json"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(CliCompile, ImagesBelowOneIsAUserError) {
+  auto r = run("compile " + kModel + " --hw " + kHw + " --images 0");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--images"), std::string::npos) << r.output;
+}
+
+TEST(CliCompile, MissingModelAndOtherKindsAreUserErrors) {
+  auto r = run("compile /nonexistent/model.onnx --hw " + kHw);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("/nonexistent/model.onnx"), std::string::npos) << r.output;
+
+  const fs::path dir = temp_out("rundir");
+  fs::create_directories(dir);
+  r = run("compile " + dir.string() + " --hw " + kHw);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("not supported yet: compiling a run directory"), std::string::npos)
+      << r.output;
+
+  const fs::path ts = dir / "model.pt";
+  std::ofstream(ts) << "PK\x03\x04 not really a zip";
+  r = run("compile " + ts.string() + " --hw " + kHw);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("not supported yet: compiling a TorchScript file"), std::string::npos)
+      << r.output;
+  fs::remove_all(dir);
+}
+
+}  // namespace
