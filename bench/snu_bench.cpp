@@ -6,7 +6,8 @@
 //
 // After the two Google Benchmark runs it times the two steps alternately for `rounds` rounds,
 // so that both see the same load on a shared machine, and prints the ratio SNU / MLP of the
-// fastest steps and the median of the per-round ratios (target <= 1.5), on 2 threads unless
+// fastest steps (wall-clock and CPU time) and the median of the per-round ratios (target
+// <= 1.5), on 2 threads unless
 // --threads says otherwise. It does so twice: with glibc's default malloc, which returns freed
 // memory to the system at the end of each step, so the next step page-faults it back in (the
 // SNU keeps s and y of every layer for the backward pass, about twice the MLP's activations,
@@ -91,45 +92,71 @@ BENCHMARK_TEMPLATE(BM_TrainStep, SnuStep)->Name("SnuMlpTrainStep")
 BENCHMARK_TEMPLATE(BM_TrainStep, MlpStep)->Name("MlpTrainStep")
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 
-long page_faults() {
+// Page faults and CPU time (all threads, user + system) of the process so far.
+struct Usage {
+  long faults;
+  double cpu_ms;
+};
+
+Usage usage() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
-  return u.ru_minflt + u.ru_majflt;
+  const auto ms = [](const timeval& t) { return t.tv_sec * 1e3 + t.tv_usec * 1e-3; };
+  return {u.ru_minflt + u.ru_majflt, ms(u.ru_utime) + ms(u.ru_stime)};
 }
 
-// Milliseconds of one step; adds its page faults to `faults`.
+struct Sample {
+  double wall_ms, cpu_ms;
+  long faults;
+};
+
+// One step: wall-clock and CPU milliseconds, page faults.
 template <class Step>
-double time_ms(Step& step, long& faults) {
-  const long f0 = page_faults();
+Sample measure(Step& step) {
+  const Usage u0 = usage();
   const auto t0 = std::chrono::steady_clock::now();
   benchmark::DoNotOptimize(step.run());
   const auto t1 = std::chrono::steady_clock::now();
-  faults += page_faults() - f0;
-  return std::chrono::duration<double, std::milli>(t1 - t0).count();
+  const Usage u1 = usage();
+  return {std::chrono::duration<double, std::milli>(t1 - t0).count(), u1.cpu_ms - u0.cpu_ms,
+          u1.faults - u0.faults};
 }
 
-// Alternates the two steps, so that both are measured under the same load.
+// Alternates the two steps, so that both are measured under the same load. The CPU time
+// (all threads) is less disturbed by other processes than the wall-clock time, though it also
+// counts the thread pool's spinning.
 void compare(int rounds, const char* what) {
   SnuStep snu;
   MlpStep mlp;
-  long faults_snu = 0, faults_mlp = 0;
-  time_ms(snu, faults_snu);  // warm-up: allocator, thread pool
-  time_ms(mlp, faults_mlp);
-  faults_snu = faults_mlp = 0;
-  std::vector<double> a, b, ratio;
+  measure(snu);  // warm-up: allocator, thread pool
+  measure(mlp);
+  std::vector<Sample> a, b;
+  std::vector<double> ratio;
   for (int r = 0; r < rounds; ++r) {
-    a.push_back(time_ms(snu, faults_snu));
-    b.push_back(time_ms(mlp, faults_mlp));
-    ratio.push_back(a.back() / b.back());
+    a.push_back(measure(snu));
+    b.push_back(measure(mlp));
+    ratio.push_back(a.back().wall_ms / b.back().wall_ms);
   }
   std::sort(ratio.begin(), ratio.end());
-  const double snu_min = *std::min_element(a.begin(), a.end());
-  const double mlp_min = *std::min_element(b.begin(), b.end());
+  const auto fastest = [](const std::vector<Sample>& v, double Sample::*field) {
+    double m = v.front().*field;
+    for (const auto& x : v) m = std::min(m, x.*field);
+    return m;
+  };
+  const auto faults = [&](const std::vector<Sample>& v) {
+    long f = 0;
+    for (const auto& x : v) f += x.faults;
+    return double(f) / rounds;
+  };
+  const double snu_wall = fastest(a, &Sample::wall_ms), mlp_wall = fastest(b, &Sample::wall_ms);
+  const double snu_cpu = fastest(a, &Sample::cpu_ms), mlp_cpu = fastest(b, &Sample::cpu_ms);
   std::printf(
-      "%s, threads=%d rounds=%d: SNU-MLP step %.2f ms, MLP step %.2f ms (fastest); ratio %.2f, "
-      "median per-round ratio %.2f (target <= 1.5); page faults per step %.0f and %.0f\n",
-      what, at::get_num_threads(), rounds, snu_min, mlp_min, snu_min / mlp_min, ratio[ratio.size() / 2],
-      double(faults_snu) / rounds, double(faults_mlp) / rounds);
+      "%s, threads=%d, rounds=%d (target ratio <= 1.5):\n"
+      "  wall: SNU-MLP %.2f ms, MLP %.2f ms (fastest), ratio %.2f; median per-round ratio %.2f\n"
+      "  cpu:  SNU-MLP %.2f ms, MLP %.2f ms (fastest), ratio %.2f\n"
+      "  page faults per step: SNU-MLP %.0f, MLP %.0f\n",
+      what, at::get_num_threads(), rounds, snu_wall, mlp_wall, snu_wall / mlp_wall,
+      ratio[ratio.size() / 2], snu_cpu, mlp_cpu, snu_cpu / mlp_cpu, faults(a), faults(b));
 }
 
 }  // namespace
