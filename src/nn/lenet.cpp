@@ -33,11 +33,16 @@ torch::Tensor LeNet5Impl::forward(const torch::Tensor& x) {
        << input.width << "], got " << x.sizes();
     throw UserError(os.str());
   }
-  auto h = torch::max_pool2d(torch::relu(conv1->forward(x)), 2);
-  h = torch::max_pool2d(torch::relu(conv2->forward(h)), 2);
-  h = torch::relu(fc1->forward(h.flatten(1)));
-  h = torch::relu(fc2->forward(h));
+  // Hidden activations go through hidden() after the ReLU, before pooling (grapes.md §4).
+  auto h = torch::max_pool2d(hidden(*conv1, torch::relu(conv1->forward(x))), 2);
+  h = torch::max_pool2d(hidden(*conv2, torch::relu(conv2->forward(h))), 2);
+  h = hidden(*fc1, torch::relu(fc1->forward(h.flatten(1))));
+  h = hidden(*fc2, torch::relu(fc2->forward(h)));
   return fc3->forward(h);
+}
+
+std::vector<std::shared_ptr<torch::nn::Module>> LeNet5Impl::hidden_producers() {
+  return {conv1.ptr(), conv2.ptr(), fc1.ptr(), fc2.ptr()};
 }
 
 }  // namespace nc::nn

@@ -58,8 +58,15 @@ torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
       case MLPActivation::tanh: h = torch::tanh(h); break;
       case MLPActivation::sigmoid: h = torch::sigmoid(h); break;
     }
+    h = hidden(*layers[i], h);
   }
   return h;
+}
+
+std::vector<std::shared_ptr<torch::nn::Module>> MLPImpl::hidden_producers() {
+  std::vector<std::shared_ptr<torch::nn::Module>> p;
+  for (std::size_t i = 0; i + 1 < layers->size(); ++i) p.push_back(layers->ptr(i));
+  return p;
 }
 
 SNUMLPImpl::SNUMLPImpl(SNUMLPOptions options_) : options(std::move(options_)) {
@@ -93,8 +100,16 @@ torch::Tensor SNUMLPImpl::forward(const torch::Tensor& x) {
     } else {
       h = layers[i]->as<torch::nn::Linear>()->forward(h);
     }
+    // The whole output sequence: the hook acts on the layer's output at every step.
+    if (i + 1 < layers->size()) h = hidden(*layers[i], h);
   }
   return h;
+}
+
+std::vector<std::shared_ptr<torch::nn::Module>> SNUMLPImpl::hidden_producers() {
+  std::vector<std::shared_ptr<torch::nn::Module>> p;
+  for (std::size_t i = 0; i + 1 < layers->size(); ++i) p.push_back(layers->ptr(i));
+  return p;
 }
 
 }  // namespace nc::nn

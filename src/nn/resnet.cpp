@@ -36,9 +36,15 @@ void BasicBlockImpl::reset() {
   }
 }
 
-torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
-  auto out = torch::relu(bn1->forward(conv1->forward(x)));
-  out = bn2->forward(conv2->forward(out));
+torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) { return forward_with(x, {}); }
+
+torch::Tensor BasicBlockImpl::forward_with(const torch::Tensor& x,
+                                           const NetImpl::HiddenHook& hook) {
+  auto pass = [&hook](const torch::nn::Module& m, const torch::Tensor& a) {
+    return hook ? hook(m, a) : a;
+  };
+  auto out = pass(*conv1, torch::relu(bn1->forward(conv1->forward(x))));
+  out = pass(*conv2, bn2->forward(conv2->forward(out)));
   torch::Tensor shortcut = x;
   if (!projection->is_empty()) {
     shortcut = projection->forward(x);
@@ -94,10 +100,25 @@ torch::Tensor ResNetImpl::forward(const torch::Tensor& x) {
     os << "resnet: input must be [B, " << options.in_channels() << ", H, W], got " << x.sizes();
     throw UserError(os.str());
   }
-  auto h = torch::relu(bn1->forward(conv1->forward(x)));
-  h = stage3->forward(stage2->forward(stage1->forward(h)));
+  auto h = hidden(*conv1, torch::relu(bn1->forward(conv1->forward(x))));
+  for (const auto* stage : {&stage1, &stage2, &stage3}) {
+    for (std::size_t i = 0; i < (*stage)->size(); ++i)
+      h = (*stage)->ptr<BasicBlockImpl>(i)->forward_with(h, hidden_hook());
+  }
   h = torch::adaptive_avg_pool2d(h, {1, 1}).flatten(1);
   return fc->forward(h);
+}
+
+std::vector<std::shared_ptr<torch::nn::Module>> ResNetImpl::hidden_producers() {
+  std::vector<std::shared_ptr<torch::nn::Module>> p{conv1.ptr()};
+  for (const auto* stage : {&stage1, &stage2, &stage3}) {
+    for (std::size_t i = 0; i < (*stage)->size(); ++i) {
+      auto b = (*stage)->ptr<BasicBlockImpl>(i);
+      p.push_back(b->conv1.ptr());
+      p.push_back(b->conv2.ptr());
+    }
+  }
+  return p;
 }
 
 }  // namespace nc::nn

@@ -16,6 +16,8 @@ class LeNet5Impl : public NetImpl {
  public:
   LeNet5Impl(const InputShape& in, int64_t classes);
   torch::Tensor forward(const torch::Tensor& x) override;
+  /// conv1, conv2, fc1, fc2.
+  std::vector<std::shared_ptr<torch::nn::Module>> hidden_producers() override;
 
   InputShape input;
   torch::nn::Conv2d conv1 = nullptr, conv2 = nullptr;

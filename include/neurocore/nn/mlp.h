@@ -25,6 +25,7 @@ class MLPImpl : public NetImpl {
  public:
   explicit MLPImpl(MLPOptions options);
   torch::Tensor forward(const torch::Tensor& x) override;
+  std::vector<std::shared_ptr<torch::nn::Module>> hidden_producers() override;
 
   MLPOptions options;
   torch::nn::ModuleList layers;
@@ -53,6 +54,8 @@ class SNUMLPImpl : public NetImpl {
   explicit SNUMLPImpl(SNUMLPOptions options);
   torch::Tensor forward(const torch::Tensor& x) override;
   bool temporal() const override { return true; }
+  /// The hidden SNU layers (not the readout).
+  std::vector<std::shared_ptr<torch::nn::Module>> hidden_producers() override;
 
   SNUMLPOptions options;
   torch::nn::ModuleList layers;  // SNU layers, then the readout (SNU or Linear)

@@ -4,6 +4,7 @@
 #include <torch/nn/module.h>
 #include <torch/types.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,10 +17,36 @@ namespace nc::nn {
 ///   non-temporal: forward(x [B, C, H, W]) -> logits [B, classes]
 ///   temporal (spiking): forward(x [T, B, C, H, W]) -> per-step outputs [T, B, classes];
 ///     each step is flattened to C*H*W features; the caller averages over T (snu.md §6).
+///
+/// Hidden-layer hook point (used by error modulations such as GRAPES, which attach to a model
+/// without changing its code): every model passes each hidden layer's activation through
+/// hidden(producer, activation), where producer is the Linear / Conv2d / SNU module whose
+/// weights produced it. Without an installed hook hidden() returns the activation itself.
 class NetImpl : public torch::nn::Module {
  public:
+  /// Called with the producing module and the activation ([B, N], [B, C, H, W] or, for SNU
+  /// layers, the whole output sequence [T, B, N]); returns the tensor the model uses in its
+  /// place (the same values: a hook may only change the backward pass).
+  using HiddenHook =
+      std::function<torch::Tensor(const torch::nn::Module& producer, const torch::Tensor&)>;
+
   virtual torch::Tensor forward(const torch::Tensor& x) = 0;
   virtual bool temporal() const { return false; }
+
+  /// The modules producing the hidden activations, input side first, in the order forward
+  /// passes them to hidden(); the output layer is not included. Empty by default.
+  virtual std::vector<std::shared_ptr<torch::nn::Module>> hidden_producers() { return {}; }
+  /// Installs `hook` (an empty function removes it).
+  void set_hidden_hook(HiddenHook hook) { hidden_hook_ = std::move(hook); }
+  const HiddenHook& hidden_hook() const { return hidden_hook_; }
+
+ protected:
+  torch::Tensor hidden(const torch::nn::Module& producer, const torch::Tensor& activation) const {
+    return hidden_hook_ ? hidden_hook_(producer, activation) : activation;
+  }
+
+ private:
+  HiddenHook hidden_hook_;
 };
 
 /// Shape of one input sample (one time step for temporal nets).

@@ -34,6 +34,9 @@ class BasicBlockImpl : public torch::nn::Cloneable<BasicBlockImpl> {
   BasicBlockImpl(int64_t in_planes, int64_t planes, int64_t stride, Shortcut shortcut);
   void reset() override;
   torch::Tensor forward(const torch::Tensor& x);
+  /// As forward, passing relu(bn1(conv1 x)) and bn2(conv2 .) (before the residual addition)
+  /// through `hook` when it is set (NetImpl's hidden-layer hook point).
+  torch::Tensor forward_with(const torch::Tensor& x, const NetImpl::HiddenHook& hook);
 
   int64_t in_planes, planes, stride;
   Shortcut shortcut_kind;
@@ -57,6 +60,8 @@ class ResNetImpl : public NetImpl {
  public:
   explicit ResNetImpl(ResNetOptions options);
   torch::Tensor forward(const torch::Tensor& x) override;
+  /// The stem conv1, then conv1 and conv2 of every block (projection shortcuts excluded).
+  std::vector<std::shared_ptr<torch::nn::Module>> hidden_producers() override;
 
   ResNetOptions options;
   torch::nn::Conv2d conv1 = nullptr;
