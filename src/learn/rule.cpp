@@ -1,5 +1,6 @@
 #include "neurocore/learn/rule.h"
 
+#include "neurocore/learn/grapes.h"
 #include "neurocore/learn/loss.h"
 
 namespace nc::learn {
@@ -21,9 +22,18 @@ std::unique_ptr<Rule> make_rule(ConfigSection learn, nn::NetImpl& /*model*/) {
   return std::make_unique<BpttRule>();
 }
 
-std::unique_ptr<Modulation> make_modulation(ConfigSection learn, nn::NetImpl& /*model*/) {
-  learn.choice("modulation", "none", {"none"});
-  return nullptr;
+std::unique_ptr<Modulation> make_modulation(ConfigSection learn, nn::NetImpl& model) {
+  const std::string modulation = learn.choice("modulation", "none", {"none", "grapes"});
+  if (modulation == "none") return nullptr;
+  // modulation == "grapes": options in learn.grapes (docs/grapes.md).
+  auto s = learn.section("grapes");
+  GrapesOptions o;
+  o.version(s.choice("version", "propagating", {"propagating", "local"}) == "local"
+                ? GrapesVersion::local
+                : GrapesVersion::propagating);
+  o.clip(s.boolean("clip", true));
+  s.finish();
+  return std::make_unique<Grapes>(model, o);
 }
 
 }  // namespace nc::learn
