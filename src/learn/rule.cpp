@@ -2,6 +2,7 @@
 
 #include "neurocore/learn/grapes.h"
 #include "neurocore/learn/loss.h"
+#include "neurocore/learn/ostl.h"
 
 namespace nc::learn {
 
@@ -16,9 +17,9 @@ BatchResult BpttRule::train_batch(nn::NetImpl& model, const torch::Tensor& x,
   return {scores.detach(), l.item<double>()};
 }
 
-std::unique_ptr<Rule> make_rule(ConfigSection learn, nn::NetImpl& /*model*/) {
-  const std::string rule = learn.choice("rule", "bptt", {"bptt"});
-  (void)rule;
+std::unique_ptr<Rule> make_rule(ConfigSection learn, nn::NetImpl& model) {
+  const std::string rule = learn.choice("rule", "bptt", {"bptt", "ostl"});
+  if (rule == "ostl") return make_ostl_rule(learn.section("ostl"), model);  // docs/ostl.md
   return std::make_unique<BpttRule>();
 }
 

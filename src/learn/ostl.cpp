@@ -1,0 +1,246 @@
+#include "neurocore/learn/ostl.h"
+
+#include <torch/torch.h>
+
+#include "neurocore/core/error.h"
+
+namespace nc::learn {
+namespace {
+
+int64_t bytes_of(const torch::Tensor& t) { return t.defined() ? t.nbytes() : 0; }
+
+// Adds g into p.grad() (defining it when undefined).
+void add_grad(torch::Tensor& p, const torch::Tensor& g) {
+  if (!p.requires_grad() || !g.defined()) return;
+  auto& grad = p.mutable_grad();
+  if (grad.defined()) {
+    grad.add_(g);
+  } else {
+    grad = g.clone();
+  }
+}
+
+}  // namespace
+
+SNUOstlLayer::SNUOstlLayer(nn::SNUCell cell) : cell_(std::move(cell)) {
+  if (cell_->options.lateral_inhibition()) {
+    throw UserError("ostl: SNU layers with lateral_inhibition are not supported; supported: " +
+                    ostl_supported());
+  }
+}
+
+void SNUOstlLayer::begin(int64_t batch, const torch::TensorOptions& options) {
+  // G follows the parameters' dtype and device (the model may be converted after creation).
+  auto ensure = [](torch::Tensor& g, const torch::Tensor& p) {
+    if (p.defined() && (!g.defined() || g.dtype() != p.dtype() || g.device() != p.device())) {
+      g = torch::zeros(p.sizes(), p.options().requires_grad(false));
+    }
+  };
+  ensure(g_w_, cell_->weight);
+  ensure(g_h_, cell_->recurrent_weight);
+  ensure(g_th_, cell_->threshold);
+  ensure(g_rho_, cell_->rho);
+  const int64_t n = cell_->options.out(), m = cell_->options.in();
+  const bool rec = cell_->options.recurrent();
+  auto o = options.requires_grad(false);
+  state_ = cell_->initial_state(batch, o);
+  hp_ = torch::zeros({batch, n}, o);
+  eps_w_ = rec ? torch::zeros({batch, n, n, m}, o) : torch::zeros({batch, n, m}, o);
+  eps_h_ = rec ? torch::zeros({batch, n, n, n}, o) : torch::Tensor();
+  eps_th_ = rec ? torch::zeros({batch, n, n}, o) : torch::zeros({batch, n}, o);
+  eps_d_ = !cell_->options.trainable_decay() ? torch::Tensor()
+           : rec                             ? torch::zeros({batch, n, n}, o)
+                                             : torch::zeros({batch, n}, o);
+}
+
+torch::Tensor SNUOstlLayer::step(const torch::Tensor& x) {
+  TORCH_CHECK(state_.s.defined(), "SNUOstlLayer::step before begin");
+  const nn::SNUState prev = state_;
+  auto [y, next] = cell_->forward(x, prev);
+
+  torch::NoGradGuard no_grad;
+  const auto& o = cell_->options;
+  const torch::Tensor xd = x.detach(), s = next.s.detach(), yd = y.detach();
+  const torch::Tensor& sp = prev.s;  // s^{t-1}
+  const torch::Tensor& yp = prev.y;  // y^{t-1}
+  const torch::Tensor hpp = hp_;     // h'^{t-1}
+  const int64_t B = s.size(0), n = o.out(), m = o.in();
+
+  // g'(u^t): u > 0 iff s > 0 for relu and leaky_relu (slope >= 0), as in their backward.
+  torch::Tensor gp;
+  switch (o.g()) {
+    case nn::Activation::identity: gp = torch::ones_like(s); break;
+    case nn::Activation::relu: gp = (s > 0).to(s.dtype()); break;
+    case nn::Activation::leaky_relu:
+      gp = torch::where(s > 0, torch::ones_like(s), torch::full_like(s, o.g_slope()));
+      break;
+  }
+  // h'^t = h'(s^t - theta): the SNU's surrogate, or the sSNU's sigmoid derivative.
+  const torch::Tensor hp = o.soft() ? yd * (1 - yd)
+                                    : nn::surrogate_derivative(s - cell_->threshold.detach(),
+                                                               o.surrogate());
+  const torch::Tensor d = cell_->decay().detach();  // [n]
+  const torch::Tensor reset = 1 - yp;
+  // d s_j^t / d s_j^{t-1} through the decay term, including the path through y^{t-1}
+  // (the reset factor) unless the cell detaches it.
+  const torch::Tensor a = o.detach_reset() ? d * reset : d * (reset - sp * hpp);
+  // Immediate effect of theta through the reset factor: -d s^{t-1} * dy^{t-1}/dtheta|direct.
+  const torch::Tensor m_th = o.detach_reset() ? torch::zeros_like(s) : gp * d * sp * hpp;
+
+  if (!o.recurrent()) {
+    const torch::Tensor alpha = gp * a;  // ostl.md §4
+    eps_w_ = alpha.unsqueeze(2) * eps_w_ + gp.unsqueeze(2) * xd.unsqueeze(1);
+    eps_th_ = alpha * eps_th_ + m_th;
+    if (eps_d_.defined()) eps_d_ = alpha * eps_d_ + gp * sp * reset;
+  } else {
+    // ostl.md §5: J_jk = g'_j [delta_jk a_j + H_jk h'^{t-1}_k], RTRL within the layer.
+    const torch::Tensor H = cell_->recurrent_weight.detach();
+    const torch::Tensor J =
+        gp.unsqueeze(2) * (torch::diag_embed(a) + H.unsqueeze(0) * hpp.unsqueeze(1));
+    const torch::Tensor G = torch::diag_embed(gp);  // delta_jq g'_j, [B, n, n]
+    eps_w_ = torch::bmm(J, eps_w_.view({B, n, n * m})).view({B, n, n, m}) +
+             G.unsqueeze(3) * xd.view({B, 1, 1, m});
+    eps_h_ = torch::bmm(J, eps_h_.view({B, n, n * n})).view({B, n, n, n}) +
+             G.unsqueeze(3) * yp.view({B, 1, 1, n});
+    // theta_q acts through y_q^{t-1} in H y^{t-1} (-g'_j H_jq h'_q) and in the reset.
+    eps_th_ = torch::bmm(J, eps_th_) + torch::diag_embed(m_th) -
+              gp.unsqueeze(2) * H.unsqueeze(0) * hpp.unsqueeze(1);
+    if (eps_d_.defined()) eps_d_ = torch::bmm(J, eps_d_) + torch::diag_embed(gp * sp * reset);
+  }
+  hp_ = hp;
+  state_ = {s, yd};
+  return y;
+}
+
+void SNUOstlLayer::accumulate(const torch::Tensor& signal) {
+  if (!signal.defined()) return;
+  torch::NoGradGuard no_grad;
+  const auto& o = cell_->options;
+  const torch::Tensor L = signal.detach();
+  const torch::Tensor Lh = L * hp_;  // L_j h'_j: e = h' eps (+ the direct theta term)
+  const int64_t B = L.size(0), n = o.out(), m = o.in();
+  if (!o.recurrent()) {
+    // G_W[j,i] += sum_b Lh_bj epsW_bji, batched over j.
+    g_w_ += torch::bmm(Lh.t().unsqueeze(1), eps_w_.transpose(0, 1)).view({n, m});
+    g_th_ += (Lh * (eps_th_ - 1)).sum(0);
+    if (eps_d_.defined()) {
+      const torch::Tensor d = cell_->decay().detach();
+      g_rho_ += (Lh * eps_d_).sum(0) * d * (1 - d);
+    }
+  } else {
+    const torch::Tensor row = Lh.reshape({1, B * n});  // contracts b and j at once
+    g_w_ += torch::mm(row, eps_w_.view({B * n, n * m})).view({n, m});
+    g_h_ += torch::mm(row, eps_h_.view({B * n, n * n})).view({n, n});
+    g_th_ += torch::mm(row, eps_th_.view({B * n, n})).view({n}) - Lh.sum(0);
+    if (eps_d_.defined()) {
+      const torch::Tensor d = cell_->decay().detach();
+      g_rho_ += torch::mm(row, eps_d_.view({B * n, n})).view({n}) * d * (1 - d);
+    }
+  }
+}
+
+std::vector<torch::Tensor> SNUOstlLayer::parameters() const {
+  std::vector<torch::Tensor> p{cell_->weight};
+  if (g_h_.defined()) p.push_back(cell_->recurrent_weight);
+  p.push_back(cell_->threshold);
+  if (g_rho_.defined()) p.push_back(cell_->rho);
+  return p;
+}
+
+std::vector<torch::Tensor> SNUOstlLayer::gradients() const {
+  std::vector<torch::Tensor> g{g_w_};
+  if (g_h_.defined()) g.push_back(g_h_);
+  g.push_back(g_th_);
+  if (g_rho_.defined()) g.push_back(g_rho_);
+  return g;
+}
+
+void SNUOstlLayer::zero_gradients() {
+  for (auto& g : {g_w_, g_h_, g_th_, g_rho_}) {
+    if (g.defined()) g.detach().zero_();
+  }
+}
+
+int64_t SNUOstlLayer::carried_bytes() const {
+  int64_t b = 0;
+  for (const auto* t : {&state_.s, &state_.y, &hp_, &eps_w_, &eps_h_, &eps_th_, &eps_d_, &g_w_,
+                        &g_h_, &g_th_, &g_rho_}) {
+    b += bytes_of(*t);
+  }
+  return b;
+}
+
+Ostl::Ostl(std::vector<std::shared_ptr<OstlLayer>> layers, std::vector<torch::Tensor> stateless)
+    : layers_(std::move(layers)), stateless_(std::move(stateless)) {
+  TORCH_CHECK(!layers_.empty(), "Ostl needs at least one recurrent layer");
+  for (const auto& p : stateless_) g_stateless_.push_back(torch::zeros_like(p).detach());
+}
+
+void Ostl::begin(int64_t batch, const torch::TensorOptions& options) {
+  ys_.clear();
+  for (auto& l : layers_) l->begin(batch, options);
+}
+
+torch::Tensor Ostl::step(const torch::Tensor& x) {
+  ys_.clear();
+  torch::Tensor h = x;
+  for (auto& l : layers_) {
+    h = l->step(h);
+    ys_.push_back(h);
+  }
+  return h;
+}
+
+void Ostl::backward(const torch::Tensor& loss) {
+  if (ys_.empty()) throw InternalError("Ostl::backward without a step (or called twice)");
+  // Learning signals L_l = dE^t/dy_l^t through the layers above at step t only (the previous
+  // states entered detached), plus the stateless parameters' gradients.
+  std::vector<torch::Tensor> inputs;
+  std::vector<int> slot;  // index into ys_ (>= 0) or into stateless_ (-1 - k)
+  for (std::size_t l = 0; l < ys_.size(); ++l) {
+    if (ys_[l].requires_grad()) inputs.push_back(ys_[l]), slot.push_back(static_cast<int>(l));
+  }
+  for (std::size_t k = 0; k < stateless_.size(); ++k) {
+    if (stateless_[k].requires_grad()) {
+      inputs.push_back(stateless_[k]), slot.push_back(-1 - static_cast<int>(k));
+    }
+  }
+  std::vector<torch::Tensor> grads;
+  if (!inputs.empty() && loss.requires_grad()) {
+    grads = torch::autograd::grad({loss}, inputs, /*grad_outputs=*/{}, /*retain_graph=*/false,
+                                  /*create_graph=*/false, /*allow_unused=*/true);
+  }
+  torch::NoGradGuard no_grad;
+  for (std::size_t i = 0; i < grads.size(); ++i) {
+    if (!grads[i].defined()) continue;
+    if (slot[i] >= 0) {
+      layers_[slot[i]]->accumulate(grads[i]);
+    } else {
+      g_stateless_[-1 - slot[i]] += grads[i];
+    }
+  }
+  ys_.clear();
+}
+
+void Ostl::write_gradients() {
+  torch::NoGradGuard no_grad;
+  for (auto& l : layers_) {
+    auto ps = l->parameters();
+    const auto gs = l->gradients();
+    for (std::size_t i = 0; i < ps.size(); ++i) add_grad(ps[i], gs[i]);
+    l->zero_gradients();
+  }
+  for (std::size_t k = 0; k < stateless_.size(); ++k) {
+    add_grad(stateless_[k], g_stateless_[k]);
+    g_stateless_[k].zero_();
+  }
+}
+
+int64_t Ostl::carried_bytes() const {
+  int64_t b = 0;
+  for (const auto& l : layers_) b += l->carried_bytes();
+  for (const auto& g : g_stateless_) b += bytes_of(g);
+  return b;
+}
+
+}  // namespace nc::learn

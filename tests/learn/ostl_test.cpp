@@ -1,0 +1,447 @@
+// OSTL against autograd BPTT over the same sequence (ostl.md §12), in double precision.
+#include <c10/core/Allocator.h>
+#include <c10/core/CPUAllocator.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <atomic>
+#include <sstream>
+
+#include "neurocore/core/config.h"
+#include "neurocore/core/error.h"
+#include "neurocore/learn/loss.h"
+#include "neurocore/learn/ostl.h"
+#include "neurocore/learn/rule.h"
+#include "neurocore/nn/mlp.h"
+#include "neurocore/nn/net.h"
+
+namespace nc::learn {
+namespace {
+
+using nn::Activation;
+
+struct Case {
+  bool soft = false, recurrent = false, trainable_decay = false, detach_reset = false;
+  Activation g = Activation::identity;
+  bool readout = true;
+  int64_t T = 10, B = 3;
+  uint64_t seed = 1;
+
+  std::string str() const {
+    std::ostringstream os;
+    os << (soft ? "sSNU" : "SNU") << (recurrent ? "+H" : "") << " g=" << static_cast<int>(g)
+       << (trainable_decay ? " trainable_decay" : "") << (detach_reset ? " detach_reset" : "")
+       << (readout ? " readout" : "") << " T=" << T << " B=" << B << " seed=" << seed;
+    return os.str();
+  }
+};
+
+constexpr int64_t kIn = 5, kUnits = 4, kOut = 3;
+
+double rel_err(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a - b).norm().item<double>() / std::max(b.norm().item<double>(), 1e-300);
+}
+
+struct Net {
+  std::vector<nn::SNUCell> cells;
+  torch::nn::Linear readout = nullptr;
+
+  std::vector<torch::Tensor> params() const {
+    std::vector<torch::Tensor> p;
+    for (const auto& c : cells) {
+      for (const auto& t : c->parameters()) p.push_back(t);
+    }
+    if (readout) {
+      for (const auto& t : readout->parameters()) p.push_back(t);
+    }
+    return p;
+  }
+  void zero_grad() {
+    for (auto& p : params()) {
+      if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
+    }
+  }
+  std::vector<torch::Tensor> grads() const {
+    std::vector<torch::Tensor> g;
+    for (const auto& p : params()) {
+      g.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
+    }
+    return g;
+  }
+};
+
+nn::SNUOptions options_of(const Case& c, int64_t in, int64_t out) {
+  return nn::SNUOptions(in, out)
+      .soft(c.soft)
+      .recurrent(c.recurrent)
+      .trainable_decay(c.trainable_decay)
+      .detach_reset(c.detach_reset)
+      .g(c.g)
+      .decay(0.7)
+      .threshold_init(0.6);
+}
+
+// `layers` stacked SNU cells (kUnits each) and an optional linear readout, float64, with
+// random thresholds and decays so that every parameter matters.
+Net make_net(const Case& c, int layers = 1) {
+  torch::manual_seed(c.seed);
+  Net net;
+  int64_t in = kIn;
+  for (int l = 0; l < layers; ++l) {
+    nn::SNUCell cell(options_of(c, in, kUnits));
+    cell->to(torch::kFloat64);
+    torch::NoGradGuard no_grad;
+    cell->threshold.uniform_(0.3, 0.9);
+    if (c.trainable_decay) cell->rho.uniform_(-1, 2);
+    net.cells.push_back(cell);
+    in = kUnits;
+  }
+  if (c.readout) {
+    net.readout = torch::nn::Linear(kUnits, kOut);
+    net.readout->to(torch::kFloat64);
+  }
+  return net;
+}
+
+// Per-step loss E^t = 0.5 * |o^t - target^t|^2 summed over batch and outputs.
+torch::Tensor step_loss(const torch::Tensor& o, const torch::Tensor& target) {
+  return 0.5 * (o - target).pow(2).sum();
+}
+
+struct Data {
+  torch::Tensor x, target;
+};
+
+Data make_data(const Case& c, int64_t out) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(c.seed + 1000);
+  Data d;
+  d.x = torch::rand({c.T, c.B, kIn}, gen, torch::kFloat64) * 1.5;
+  d.target = torch::rand({c.T, c.B, out}, gen, torch::kFloat64);
+  return d;
+}
+
+// BPTT: one autograd graph over the whole sequence; also returns the spike fraction.
+std::vector<torch::Tensor> bptt_grads(Net& net, const Data& d, double* spike_fraction = nullptr) {
+  net.zero_grad();
+  std::vector<nn::SNUState> st(net.cells.size());
+  torch::Tensor E = torch::zeros({}, torch::kFloat64);
+  double spikes = 0;
+  const int64_t T = d.x.size(0);
+  for (int64_t t = 0; t < T; ++t) {
+    torch::Tensor h = d.x[t];
+    for (std::size_t l = 0; l < net.cells.size(); ++l) {
+      auto [y, next] = net.cells[l]->forward(h, st[l]);
+      st[l] = next;
+      h = y;
+    }
+    spikes += h.detach().mean().item<double>();
+    E = E + step_loss(net.readout ? net.readout->forward(h) : h, d.target[t]);
+  }
+  E.backward();
+  if (spike_fraction) *spike_fraction = spikes / static_cast<double>(T);
+  return net.grads();
+}
+
+Ostl make_ostl(Net& net) {
+  std::vector<std::shared_ptr<OstlLayer>> layers;
+  for (auto& c : net.cells) layers.push_back(std::make_shared<SNUOstlLayer>(c));
+  return Ostl(layers, net.readout ? net.readout->parameters() : std::vector<torch::Tensor>{});
+}
+
+std::vector<torch::Tensor> ostl_grads(Net& net, const Data& d) {
+  net.zero_grad();
+  Ostl ostl = make_ostl(net);
+  ostl.begin(d.x.size(1), d.x.options());
+  for (int64_t t = 0; t < d.x.size(0); ++t) {
+    torch::Tensor y = ostl.step(d.x[t]);
+    ostl.backward(step_loss(net.readout ? net.readout->forward(y) : y, d.target[t]));
+  }
+  ostl.write_gradients();
+  return net.grads();
+}
+
+// Max relative error over the parameter tensors (each compared as a whole).
+double max_rel_err(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double e = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) e = std::max(e, rel_err(a[i], b[i]));
+  return e;
+}
+
+// Returns the measured error.
+double expect_exact(const Case& c) {
+  SCOPED_TRACE(c.str());
+  Net net = make_net(c);
+  const Data d = make_data(c, c.readout ? kOut : kUnits);
+  double spikes = 0;
+  const auto ref = bptt_grads(net, d, &spikes);
+  const auto got = ostl_grads(net, d);
+  // Every parameter matters (at T = 1, H and rho do not: y^0 = s^0 = 0).
+  if (c.T > 1) {
+    for (const auto& g : ref) EXPECT_GT(g.norm().item<double>(), 0) << "a zero reference gradient";
+  }
+  const double e = max_rel_err(got, ref);
+  EXPECT_LT(e, 1e-9);
+  if (!c.soft && c.T >= 10) {  // the reset terms are exercised: some but not all units spike
+    EXPECT_GT(spikes, 0.02);
+    EXPECT_LT(spikes, 0.98);
+  }
+  return e;
+}
+
+void sweep(bool soft, bool recurrent) {
+  double worst = 0;
+  for (Activation g : {Activation::identity, Activation::relu, Activation::leaky_relu}) {
+    for (bool td : {false, true}) {
+      for (bool dr : {false, true}) {
+        for (bool ro : {false, true}) {
+          using Shape = std::tuple<int64_t, int64_t, uint64_t>;  // T, B, seed
+          for (auto [T, B, seed] : {Shape{1, 1, 1}, Shape{10, 3, 2}, Shape{40, 2, 3}}) {
+            Case c;
+            c.soft = soft, c.recurrent = recurrent, c.g = g, c.trainable_decay = td;
+            c.detach_reset = dr, c.readout = ro, c.T = T, c.B = B, c.seed = seed;
+            worst = std::max(worst, expect_exact(c));
+          }
+        }
+      }
+    }
+  }
+  std::cout << "largest relative error over the sweep: " << worst << "\n";
+}
+
+TEST(Ostl, SNUDiagonalEqualsBptt) { sweep(/*soft=*/false, /*recurrent=*/false); }
+TEST(Ostl, SSNUDiagonalEqualsBptt) { sweep(/*soft=*/true, /*recurrent=*/false); }
+TEST(Ostl, SNURecurrentEqualsBptt) { sweep(/*soft=*/false, /*recurrent=*/true); }
+TEST(Ostl, SSNURecurrentEqualsBptt) { sweep(/*soft=*/true, /*recurrent=*/true); }
+
+TEST(Ostl, OtherSurrogatesEqualBptt) {
+  for (auto kind : {nn::SurrogateKind::fast_sigmoid, nn::SurrogateKind::arctan,
+                    nn::SurrogateKind::triangle}) {
+    Case c;
+    c.T = 20, c.seed = 7, c.trainable_decay = true;
+    Net net = make_net(c);
+    net.cells[0]->options.surrogate(nn::Surrogate{kind, 0});
+    const Data d = make_data(c, kOut);
+    const auto ref = bptt_grads(net, d);
+    EXPECT_LT(max_rel_err(ostl_grads(net, d), ref), 1e-9) << static_cast<int>(kind);
+  }
+}
+
+// Two stacked recurrent layers: OSTL drops the paths through earlier steps of the upper
+// layer (ostl.md §7), so the gradients differ; without temporal dependence (d = 0, no H)
+// the network is stateless and OSTL is exact at any depth.
+TEST(Ostl, DeepStackIsApproximateAndExactWithoutMemory) {
+  for (bool soft : {false, true}) {
+    for (uint64_t seed : {1, 2, 3}) {
+      Case c;
+      c.soft = soft, c.T = 30, c.B = 2, c.seed = seed;
+      Net net = make_net(c, /*layers=*/2);
+      const Data d = make_data(c, kOut);
+      const auto ref = bptt_grads(net, d);
+      const auto got = ostl_grads(net, d);
+      const auto n = net.cells[0]->parameters().size();
+      // Top layer and readout: exact (one recurrent layer below the loss on their paths).
+      const std::vector<torch::Tensor> ref_top(ref.begin() + n, ref.end());
+      const std::vector<torch::Tensor> got_top(got.begin() + n, got.end());
+      EXPECT_LT(max_rel_err(got_top, ref_top), 1e-9);
+      // Bottom layer: approximate. Bound documented in docs/ostl.md.
+      const double e = rel_err(got[0], ref[0]);
+      const double cos = (got[0] * ref[0]).sum().item<double>() /
+                         (got[0].norm() * ref[0].norm()).item<double>();
+      std::cout << (soft ? "sSNU" : "SNU") << " seed " << seed << ": bottom W relative error "
+                << e << ", cosine " << cos << "\n";
+      EXPECT_GT(e, 1e-6);
+      EXPECT_LT(e, 1.0);
+      EXPECT_GT(cos, 0.9);
+
+      {
+        torch::NoGradGuard no_grad;
+        for (auto& cell : net.cells) cell->named_buffers()["decay"].zero_();
+      }
+      const auto ref0 = bptt_grads(net, d);
+      EXPECT_LT(max_rel_err(ostl_grads(net, d), ref0), 1e-9);
+    }
+  }
+}
+
+// Counts the bytes of live CPU tensors (current and peak) around the default allocator.
+class CountingAllocator final : public c10::Allocator {
+ public:
+  c10::Allocator* base = nullptr;
+  std::atomic<int64_t> current{0}, peak{0};
+
+  c10::DataPtr allocate(size_t n) const override {
+    auto* self = const_cast<CountingAllocator*>(this);
+    c10::DataPtr orig = base->allocate(n);
+    void* data = orig.get();
+    const c10::Device device = orig.device();
+    auto* ctx = new Ctx{std::move(orig), static_cast<int64_t>(n), self};
+    const int64_t now = self->current += static_cast<int64_t>(n);
+    int64_t p = self->peak.load();
+    while (now > p && !self->peak.compare_exchange_weak(p, now)) {
+    }
+    return {data, ctx, &release, device};
+  }
+
+  void reset_peak() { peak = current.load(); }
+
+ private:
+  struct Ctx {
+    c10::DataPtr orig;
+    int64_t n;
+    CountingAllocator* self;
+  };
+  static void release(void* p) {
+    auto* c = static_cast<Ctx*>(p);
+    c->self->current -= c->n;
+    delete c;
+  }
+};
+
+CountingAllocator& counting_allocator() {
+  static CountingAllocator* a = [] {
+    auto* c = new CountingAllocator;
+    c->base = c10::GetCPUAllocator();
+    return c;
+  }();
+  return *a;
+}
+
+struct AllocatorScope {
+  AllocatorScope() { c10::SetCPUAllocator(&counting_allocator(), /*priority=*/100); }
+  ~AllocatorScope() { c10::SetCPUAllocator(counting_allocator().base, /*priority=*/100); }
+};
+
+// Peak bytes allocated while training over the sequence, above what was live before it
+// (the input and target sequences are allocated before).
+template <typename F>
+int64_t peak_bytes(F&& run) {
+  auto& a = counting_allocator();
+  const int64_t before = a.current.load();
+  a.reset_peak();
+  run();
+  return a.peak.load() - before;
+}
+
+TEST(Ostl, PeakMemoryOfAStepDoesNotGrowWithT) {
+  AllocatorScope scope;
+  for (bool recurrent : {false, true}) {
+    SCOPED_TRACE(recurrent ? "recurrent" : "diagonal");
+    Case c;
+    c.recurrent = recurrent, c.trainable_decay = true, c.B = 4;
+    Net net = make_net(c);
+    int64_t ostl_peak[2], bptt_peak[2], carried[2];
+    const int64_t Ts[2] = {100, 2000};
+    for (int k = 0; k < 2; ++k) {
+      c.T = Ts[k];
+      const Data d = make_data(c, kOut);
+      net.zero_grad();
+      Ostl ostl = make_ostl(net);
+      ostl_peak[k] = peak_bytes([&] {
+        ostl.begin(c.B, d.x.options());
+        for (int64_t t = 0; t < c.T; ++t) {
+          torch::Tensor y = ostl.step(d.x[t]);
+          ostl.backward(step_loss(net.readout->forward(y), d.target[t]));
+        }
+        ostl.write_gradients();
+      });
+      carried[k] = ostl.carried_bytes();
+      net.zero_grad();
+      bptt_peak[k] = peak_bytes([&] { bptt_grads(net, d); });
+      std::cout << "T=" << c.T << ": OSTL peak " << ostl_peak[k] << " B (carried "
+                << carried[k] << " B), BPTT peak " << bptt_peak[k] << " B\n";
+    }
+    EXPECT_EQ(carried[0], carried[1]);
+    EXPECT_LE(ostl_peak[1], ostl_peak[0] + ostl_peak[0] / 20);  // flat in T (5 % slack)
+    EXPECT_GT(bptt_peak[1], 10 * bptt_peak[0]);  // the measurement sees BPTT's growth
+  }
+}
+
+// The Trainer path: `learn: {rule: ostl}` on an snu-mlp with one hidden layer and a linear
+// readout gives the gradient of E = sum_t loss(o^t) / T, equal to BPTT of the same loss.
+TEST(Ostl, RuleOnSnuMlpEqualsBpttOfPerStepLoss) {
+  for (const std::string loss : {"mse_rate", "cross_entropy"}) {
+    for (const std::string neuron : {"false", "true"}) {
+      SCOPED_TRACE(loss + " soft=" + neuron);
+      torch::manual_seed(3);
+      auto cfg = Config::from_string("model: {name: snu-mlp, hidden: [6], readout: linear, "
+                                     "soft: " + neuron + "}\n"
+                                     "learn: {rule: ostl, ostl: {update: sequence}}\n");
+      std::shared_ptr<nn::NetImpl> model;
+      try {
+        model = nn::make_model(cfg.root().section("model"), nn::InputShape{1, 2, 3}, 4);
+      } catch (const UserError& e) {
+        FAIL() << e.what();
+      }
+      model->to(torch::kFloat64);
+      auto rule = make_rule(cfg.root().section("learn"), *model);
+      ASSERT_EQ(rule->name(), "ostl");
+      const auto x = torch::rand({12, 5, 1, 2, 3}, torch::kFloat64) * 2;
+      const auto labels = torch::randint(0, 4, {5}, torch::kLong);
+
+      auto out = model->forward(x);
+      torch::Tensor E = torch::zeros({}, torch::kFloat64);
+      for (int64_t t = 0; t < out.size(0); ++t) {
+        E = E + classification_loss(out[t], labels, loss) / static_cast<double>(out.size(0));
+      }
+      for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
+      E.backward();
+      std::vector<torch::Tensor> ref;
+      for (auto& p : model->parameters()) ref.push_back(p.grad().clone());
+
+      torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.0));
+      const auto r = rule->train_batch(*model, x, labels, loss, sgd);
+      std::vector<torch::Tensor> got;
+      for (auto& p : model->parameters()) got.push_back(p.grad().clone());
+      EXPECT_LT(max_rel_err(got, ref), 1e-9);
+      const auto scores = class_scores(out.detach(), true, loss);
+      EXPECT_NEAR(r.loss, classification_loss(scores, labels, loss).item<double>(), 1e-12);
+    }
+  }
+}
+
+TEST(Ostl, StepUpdatesChangeWeightsEveryStep) {
+  torch::manual_seed(4);
+  auto cfg = Config::from_string("model: {name: snu-mlp, hidden: [6], readout: linear}\n"
+                                 "learn: {rule: ostl, ostl: {update: step}}\n");
+  auto model = nn::make_model(cfg.root().section("model"), nn::InputShape{1, 2, 3}, 4);
+  auto rule = make_rule(cfg.root().section("learn"), *model);
+  const auto w0 = model->parameters()[0].detach().clone();
+  int steps = 0;
+  // An SGD whose step counts the calls.
+  struct Counting : torch::optim::SGD {
+    using SGD::SGD;
+    int* n = nullptr;
+    torch::Tensor step(LossClosure c = nullptr) override {
+      ++*n;
+      return SGD::step(c);
+    }
+  } sgd(model->parameters(), torch::optim::SGDOptions(0.1));
+  sgd.n = &steps;
+  const auto x = torch::rand({7, 3, 1, 2, 3}) * 2;
+  rule->train_batch(*model, x, torch::tensor({0, 1, 2}, torch::kLong), "mse_rate", sgd);
+  EXPECT_EQ(steps, 7);
+  EXPECT_FALSE(torch::equal(w0, model->parameters()[0].detach()));
+}
+
+TEST(Ostl, UnsupportedModelsAndKeysAreUserErrors) {
+  auto expect_error = [](const std::string& yaml, const std::string& needle) {
+    auto cfg = Config::from_string(yaml);
+    try {
+      auto model = nn::make_model(cfg.root().section("model"), nn::InputShape{1, 2, 3}, 4);
+      make_rule(cfg.root().section("learn"), *model);
+      ADD_FAILURE() << "no UserError for " << yaml;
+    } catch (const UserError& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  expect_error("model: {name: mlp}\nlearn: {rule: ostl}\n", "supported: model 'snu-mlp'");
+  expect_error("model: {name: snu-mlp, lateral_inhibition: true}\nlearn: {rule: ostl}\n",
+               "lateral_inhibition");
+  expect_error("model: {name: snu-mlp}\nlearn: {rule: ostl, ostl: {update: epoch}}\n",
+               "update");
+  expect_error("model: {name: snu-mlp}\nlearn: {rule: ostl, ostl: {updat: step}}\n", "updat");
+}
+
+}  // namespace
+}  // namespace nc::learn
