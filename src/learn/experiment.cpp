@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "neurocore/core/error.h"
 #include "neurocore/core/seed.h"
 #include "neurocore/core/threads.h"
 
@@ -31,6 +32,12 @@ Experiment Experiment::build(Config& config) {
   auto learn = root.section("learn");
   e.rule = make_rule(learn, *e.model);
   e.modulation = make_modulation(learn, *e.model);
+  // OSTL computes its own per-step gradients and never runs the model's forward pass,
+  // where a modulation's hooks act: refuse the pair rather than silently ignore it.
+  if (e.modulation && e.rule->name() == "ostl") {
+    throw UserError(config.origin() + ": learn.modulation: " + e.modulation->name() +
+                    " is not supported with learn.rule: ostl yet; use learn.rule: bptt");
+  }
   learn.finish();
   root.finish();
   e.effective_yaml = config.effective_yaml();

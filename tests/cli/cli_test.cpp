@@ -1,30 +1,19 @@
 // End-to-end checks of the `neurocore` executable: exit codes and messages.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
+#include <unistd.h>
 
-#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+
+#include "cli/run_cli.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code;
-  std::string output;
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(NC_CLI) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (p && fgets(buf.data(), buf.size(), p)) out += buf.data();
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using Result = nc::test::CliResult;
+const auto& run = nc::test::run_cli;
 
 std::string write_config(const std::string& name, const std::string& text) {
   auto path = fs::temp_directory_path() / (name + "_" + std::to_string(getpid()) + ".yaml");

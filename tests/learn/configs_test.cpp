@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "neurocore/core/error.h"
 #include "neurocore/data/registry.h"
 #include "neurocore/learn/experiment.h"
 
@@ -26,6 +27,28 @@ TEST(Configs, EveryShippedExperimentConfigIsValid) {
     ++checked;
   }
   if (checked == 0) GTEST_SKIP() << "no dataset installed";
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Configs, OstlWithAModulationIsRefusedNotIgnored) {
+  bool available = false;
+  for (const auto& d : nc::data::list_datasets()) available |= d.name == "mnist-10k" && d.available;
+  if (!available) GTEST_SKIP() << "MNIST-10k not installed";
+  auto c = nc::Config::from_string(
+      "threads: 1\ndata: {name: mnist-10k, limit_train: 16, limit_test: 16}\n"
+      "model: {name: snu-mlp, hidden: [8], readout: linear}\n"
+      "learn: {rule: ostl, modulation: grapes}\n",
+      "t.yaml");
+  try {
+    nc::learn::Experiment::build(c);
+    FAIL() << "expected a UserError";
+  } catch (const nc::UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("not supported with learn.rule: ostl"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace
