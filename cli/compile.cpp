@@ -89,18 +89,6 @@ void check_model_kind(const std::string& path) {
   }
 }
 
-// `dir` itself when it does not exist, else dir-2, dir-3, ... (as RunDir::create).
-std::string fresh_dir(const std::string& dir) {
-  fs::path p(dir);
-  while (!p.empty() && p.filename().empty()) p = p.parent_path();  // trailing '/'
-  std::string path = p.string();
-  for (int i = 2; fs::exists(path); ++i) path = p.string() + "-" + std::to_string(i);
-  std::error_code ec;
-  fs::create_directories(path, ec);
-  if (ec) throw UserError(path + ": cannot create the output directory (" + ec.message() + ")");
-  return path;
-}
-
 std::string num(double v, const char* f = "{:.4g}") { return fmt::format(fmt::runtime(f), v); }
 
 void run_compile(const CompileArgs& a) {
@@ -139,7 +127,7 @@ void run_compile(const CompileArgs& a) {
   const double t_sim = seconds(t3);
 
   const std::string stem = fs::path(a.model).stem().string();
-  const std::string dir = fresh_dir(a.out.empty() ? "runs/compile-" + stem : a.out);
+  const std::string dir = create_fresh_dir(a.out.empty() ? "runs/compile-" + stem : a.out);
   auto file = [&](const std::string& name) { return (fs::path(dir) / name).string(); };
 
   // Emitted files.

@@ -37,6 +37,17 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   });
 }
 
+std::string create_fresh_dir(const std::string& dir) {
+  fs::path p(dir);
+  while (!p.empty() && p.filename().empty()) p = p.parent_path();  // trailing '/'
+  std::string path = p.string();
+  for (int i = 2; fs::exists(path); ++i) path = p.string() + "-" + std::to_string(i);
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) throw UserError(path + ": cannot create the directory (" + ec.message() + ")");
+  return path;
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UserError(path + ": cannot open for reading (does it exist?)");

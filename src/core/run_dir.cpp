@@ -24,11 +24,8 @@ RunDir RunDir::create(const std::string& parent, const std::string& name) {
   if (base.find('/') != std::string::npos || base == "." || base == "..") {
     throw UserError("name: a run name must not contain '/', got '" + base + "'");
   }
+  const std::string path = create_fresh_dir((fs::path(parent) / base).string());
   std::error_code ec;
-  fs::create_directories(parent, ec);
-  if (ec) throw UserError(parent + ": cannot create the runs directory (" + ec.message() + ")");
-  std::string path = (fs::path(parent) / base).string();
-  for (int i = 2; fs::exists(path); ++i) path = (fs::path(parent) / (base + "-" + std::to_string(i))).string();
   fs::create_directories(fs::path(path) / "checkpoints", ec);
   if (ec) throw UserError(path + ": cannot create the run directory (" + ec.message() + ")");
   return RunDir(path);
