@@ -3,6 +3,7 @@
 #include <string>
 
 #include "neurocore/core/error.h"
+#include "neurocore/core/strings.h"
 
 namespace nc::cm {
 
@@ -56,6 +57,46 @@ Graph resnet_cifar(int64_t depth, Shortcut shortcut, int64_t classes) {
   x = g.linear(x, LinearOptions(64, classes), "fc");
   g.mark_output(x);
   return g;
+}
+
+int64_t parameter_count(const Graph& g) {
+  int64_t total = 0;
+  for (const Node& n : g.nodes()) {
+    if (n.kind == OpKind::kConv2d) {
+      const auto& o = n.conv();
+      total += o.out_channels() * (o.in_channels() / o.groups()) * o.kernel_size().h * o.kernel_size().w;
+      if (o.bias()) total += o.out_channels();
+    } else if (n.kind == OpKind::kLinear) {
+      const auto& o = n.linear();
+      total += o.out_features() * o.in_features() + (o.bias() ? o.out_features() : 0);
+    } else if (n.kind == OpKind::kBatchNorm) {
+      total += 2 * n.batch_norm().num_features();
+    }
+  }
+  return total;
+}
+
+const std::vector<std::string>& zoo_names() {
+  static const std::vector<std::string> names{
+      "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet32b", "resnet18",
+      "resnet34", "resnet50", "mobilenet_v2", "googlenet", "densenet121"};
+  return names;
+}
+
+Graph zoo_model(const std::string& name) {
+  for (int64_t d : {20, 32, 44, 56, 110}) {
+    if (name == "resnet" + std::to_string(d)) return resnet_cifar(d);
+  }
+  if (name == "resnet32b") return resnet_cifar(32, Shortcut::kB);
+  for (int64_t d : {18, 34, 50}) {
+    if (name == "resnet" + std::to_string(d)) return resnet_imagenet(d);
+  }
+  if (name == "mobilenet_v2") return mobilenet_v2();
+  if (name == "googlenet") return googlenet();
+  if (name == "densenet121") return densenet(121);
+  const std::string c = closest_match(name, zoo_names());
+  throw UserError("model zoo: unknown model '" + name + "'" + (c.empty() ? "" : " (did you mean '" + c + "'?)") +
+                  "; valid models: " + join(zoo_names()));
 }
 
 void fill_random(Graph& g, uint64_t seed, float scale) {
