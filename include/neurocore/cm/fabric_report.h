@@ -1,0 +1,41 @@
+#pragma once
+// One network on one fabric topology, placed and routed, and its reports: the comparison row,
+// the per-link load table and a Graphviz picture of the placement (docs/fabric.md, "Reports").
+// Shared by `neurocore fabric` and the nc_cm_fabric_compare measurement.
+#include <string>
+#include <vector>
+
+#include "neurocore/cm/fabric.h"
+#include "neurocore/cm/placement.h"
+#include "neurocore/cm/topology.h"
+
+namespace nc::cm {
+
+struct FabricRun {
+  Topology topology;
+  Placement placement;
+  FabricLoad load;
+};
+
+/// Builds `Topology::make(topology, cg.cores)`, places `cg` on it and routes every flow.
+FabricRun run_fabric(const std::string& topology, const CoreGraph& cg, const PlacementOptions& options = {});
+
+/// The comparison table: one Markdown row per run (topology, nodes, links, links per node,
+/// max degree, cores, placement method, monomorphism search, max and mean channel load,
+/// max and mean hops, links used, placement time).
+std::string fabric_table_header();
+std::string fabric_table_row(const FabricRun& r, const CoreGraph& cg);
+
+/// Markdown table of every link that carries load: nodes, the cores on them, bits per image
+/// on each direction and the flows (src core -> dst core) routed over it; busiest first.
+std::string link_load_table(const FabricRun& r, const CoreGraph& cg);
+
+/// Graphviz (neato) picture of the placement: one node per fabric node, labelled with its
+/// core and layer (unused nodes grey); links coloured from grey (idle) through yellow to red
+/// (the busiest channel), width growing with load. Mesh, mesh-diag and torus nodes are pinned
+/// to their grid positions, the 5-lane prism to stage columns, the others to a circle or a
+/// line in node order. Idle links are left out above `max_idle_links` links (a fully
+/// connected fabric would otherwise draw N^2 / 2 lines).
+std::string placement_dot(const FabricRun& r, const CoreGraph& cg, int64_t max_idle_links = 2000);
+
+}  // namespace nc::cm

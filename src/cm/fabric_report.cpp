@@ -1,0 +1,161 @@
+#include "neurocore/cm/fabric_report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <sstream>
+
+namespace nc::cm {
+
+namespace {
+
+std::string fmt_double(double v, const char* f) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string core_label(const CoreGraph& cg, int core) {
+  return "core " + std::to_string(core) + " (" + cg.core_layer.at(static_cast<std::size_t>(core)) + ")";
+}
+
+// Grey (idle) -> yellow -> red (busiest), as #rrggbb.
+std::string load_colour(int64_t bits, int64_t max_bits) {
+  if (bits <= 0 || max_bits <= 0) return "#cccccc";
+  const double x = static_cast<double>(bits) / static_cast<double>(max_bits);
+  const int g = static_cast<int>(std::lround(220.0 * (1.0 - x)));
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "#%02x%02x%02x", 240, g, 0);
+  return buf;
+}
+
+// Positions in inches for neato's pinned layout (pos="x,y!").
+std::pair<double, double> position(const Topology& t, int v) {
+  switch (t.kind) {
+    case TopologyKind::kMesh:
+    case TopologyKind::kMeshDiag:
+    case TopologyKind::kTorus:
+      return {1.6 * static_cast<double>(v % t.dim_x), 1.2 * static_cast<double>(t.dim_y - 1 - v / t.dim_x)};
+    case TopologyKind::kPrism: {
+      // Stage s is a column; its pentagon is drawn as a vertical line of 5.
+      return {1.8 * static_cast<double>(v / 5), 1.0 * static_cast<double>(4 - v % 5)};
+    }
+    case TopologyKind::kBand:
+      // Pipeline order snakes through rows of 10 so that the band's links stay short.
+      return {1.6 * static_cast<double>(v % 10), 1.4 * static_cast<double>((t.nodes - 1) / 10 - v / 10)};
+    default: {
+      const double a = 2.0 * M_PI * static_cast<double>(v) / static_cast<double>(std::max<int64_t>(t.nodes, 1));
+      const double radius = std::max(2.0, 0.35 * static_cast<double>(t.nodes));
+      return {radius * std::cos(a), radius * std::sin(a)};
+    }
+  }
+}
+
+}  // namespace
+
+FabricRun run_fabric(const std::string& topology, const CoreGraph& cg, const PlacementOptions& options) {
+  FabricRun r;
+  r.topology = Topology::make(topology, cg.cores);
+  r.placement = place(r.topology, cg, options);
+  Router router(r.topology);
+  r.load = route_flows(router, cg, r.placement.node_of);
+  return r;
+}
+
+std::string fabric_table_header() {
+  return "| topology | nodes | links | links/node | max degree | cores | method | monomorphism search | "
+         "max load (bits/img) | mean load (bits/img) | max hops | mean hops | links used | place time (s) |\n"
+         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+}
+
+std::string fabric_table_row(const FabricRun& r, const CoreGraph& cg) {
+  const Topology& t = r.topology;
+  std::ostringstream s;
+  s << "| " << t.name << " | " << t.nodes << " | " << t.link_count() << " | "
+    << fmt_double(static_cast<double>(t.link_count()) / static_cast<double>(std::max<int64_t>(t.nodes, 1)), "%.2f")
+    << " | " << t.max_degree() << " | " << cg.cores << " | " << r.placement.method << " | "
+    << mono_status_name(r.placement.mono) << " | " << r.load.max_bits << " | "
+    << fmt_double(r.load.mean_bits, "%.0f") << " | " << r.load.max_hops << " | "
+    << fmt_double(r.load.mean_hops, "%.2f") << " | " << r.load.links_used << " | "
+    << fmt_double(r.placement.seconds, "%.2f") << " |\n";
+  return s.str();
+}
+
+std::string link_load_table(const FabricRun& r, const CoreGraph& cg) {
+  const Topology& t = r.topology;
+  std::vector<int> core_on(static_cast<std::size_t>(t.nodes), -1);
+  for (std::size_t c = 0; c < r.placement.node_of.size(); ++c) core_on[static_cast<std::size_t>(r.placement.node_of[c])] = static_cast<int>(c);
+  // Which flows cross each link: re-route (cached paths, cheap next to placement).
+  Router router(t);
+  std::vector<std::vector<int>> flows_on(t.links.size());
+  for (std::size_t f = 0; f < cg.flows.size(); ++f) {
+    const auto& fl = cg.flows[f];
+    for (int ch : router.channels(r.placement.node_of[static_cast<std::size_t>(fl.src)],
+                                  r.placement.node_of[static_cast<std::size_t>(fl.dst)])) {
+      flows_on[static_cast<std::size_t>(ch / 2)].push_back(static_cast<int>(f));
+    }
+  }
+  const auto& bits = r.load.channel_bits;
+  std::vector<std::size_t> order;
+  for (std::size_t l = 0; l < t.links.size(); ++l)
+    if (bits[2 * l] > 0 || bits[2 * l + 1] > 0) order.push_back(l);
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return std::max(bits[2 * a], bits[2 * a + 1]) > std::max(bits[2 * b], bits[2 * b + 1]);
+  });
+  auto who = [&](int node) {
+    const int c = core_on[static_cast<std::size_t>(node)];
+    return "node " + std::to_string(node) + (c < 0 ? std::string(" (free)") : ": " + core_label(cg, c));
+  };
+  std::ostringstream s;
+  s << "| link | u | v | u -> v (bits/img) | v -> u (bits/img) | flows (src core -> dst core, kind) |\n"
+    << "|---|---|---|---|---|---|\n";
+  for (std::size_t l : order) {
+    const auto [u, v] = t.links[l];
+    s << "| " << l << " | " << who(u) << " | " << who(v) << " | " << bits[2 * l] << " | " << bits[2 * l + 1] << " | ";
+    const auto& fs = flows_on[l];
+    for (std::size_t k = 0; k < fs.size(); ++k) {
+      const auto& fl = cg.flows[static_cast<std::size_t>(fs[k])];
+      s << (k ? ", " : "") << fl.src << " -> " << fl.dst << " " << flow_name(fl.kind);
+    }
+    s << " |\n";
+  }
+  return s.str();
+}
+
+std::string placement_dot(const FabricRun& r, const CoreGraph& cg, int64_t max_idle_links) {
+  const Topology& t = r.topology;
+  std::vector<int> core_on(static_cast<std::size_t>(t.nodes), -1);
+  for (std::size_t c = 0; c < r.placement.node_of.size(); ++c) core_on[static_cast<std::size_t>(r.placement.node_of[c])] = static_cast<int>(c);
+  const auto& bits = r.load.channel_bits;
+  const bool draw_idle = t.link_count() <= max_idle_links;
+  std::ostringstream s;
+  s << "graph fabric {\n  layout=neato; overlap=false; splines=line; outputorder=edgesfirst;\n"
+    << "  label=\"" << t.name << ": " << cg.cores << " cores, " << r.placement.method
+    << ", max load " << r.load.max_bits << " bits/image" << (draw_idle ? "" : " (idle links not drawn)")
+    << "\"; labelloc=t;\n"
+    << "  node [shape=box, style=filled, fontsize=9, width=0.5, height=0.3];\n";
+  for (int v = 0; v < t.nodes; ++v) {
+    const auto [x, y] = position(t, v);
+    const int c = core_on[static_cast<std::size_t>(v)];
+    s << "  n" << v << " [pos=\"" << fmt_double(x, "%.2f") << "," << fmt_double(y, "%.2f") << "!\", ";
+    if (c < 0) {
+      s << "label=\"" << v << "\", fillcolor=\"#eeeeee\", fontcolor=\"#999999\"];\n";
+    } else {
+      s << "label=\"" << c << "\\n" << cg.core_layer.at(static_cast<std::size_t>(c)) << "\", fillcolor=\"#dde8ff\"];\n";
+    }
+  }
+  for (std::size_t l = 0; l < t.links.size(); ++l) {
+    const int64_t b = std::max(bits[2 * l], bits[2 * l + 1]);
+    if (b == 0 && !draw_idle) continue;
+    const double width = b == 0 ? 0.5 : 1.0 + 4.0 * static_cast<double>(b) / static_cast<double>(std::max<int64_t>(r.load.max_bits, 1));
+    s << "  n" << t.links[l].first << " -- n" << t.links[l].second << " [color=\"" << load_colour(b, r.load.max_bits)
+      << "\", penwidth=" << fmt_double(width, "%.2f");
+    if (b > 0) s << ", tooltip=\"" << bits[2 * l] << " / " << bits[2 * l + 1] << " bits/image\"";
+    s << "];\n";
+  }
+  s << "}\n";
+  return s.str();
+}
+
+}  // namespace nc::cm
