@@ -170,7 +170,12 @@ isl_printer* print_user(isl_printer* p, isl_ast_print_options* options, isl_ast_
     const std::string ps = psum_text(pr, en);
     if (!ps.empty()) line(ps + ", n", 1, 3, "");
   } else if (kind == 'Y') {
-    line("send_output(" + node_label(*pr.g, index) + ", n", 1, 3, "  /* to the GCU */");
+    const Entry& en = pr.entries.at(index);
+    std::string chans;
+    if (en.tile && pr.layer.at(index)->col_blocks > 1) {
+      chans = ", channels [" + s(en.tile->col_begin) + ", " + s(en.tile->col_end) + ")";
+    }
+    line("send_output(" + node_label(*pr.g, index) + ", n", 1, 3, "  /* to the GCU" + chans + " */");
   }
   isl_ast_expr_free(call);
   return p;
@@ -466,7 +471,7 @@ std::vector<CoreProgram> generate_control(const Graph& g, const Mapping& m,
         for (int e : out_edges[static_cast<std::size_t>(en.node)]) {
           sched = sched.unite(place(named(dom, "X" + s(e)), "X" + s(e), stage, pos, 2, k++));
         }
-        if (en.primary && outputs.count(node.output)) {
+        if (outputs.count(node.output)) {
           sched = sched.unite(place(named(dom, "Y" + ix), "Y" + ix, stage, pos, 2, k));
         }
       }
