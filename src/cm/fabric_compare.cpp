@@ -1,6 +1,7 @@
 // Topology comparison for docs/results/fabric.md (not built by default):
 //   make nc_cm_fabric_compare
-//   ./src/cm/nc_cm_fabric_compare [crossbar] [vf2_budget_s] [model,model,...] [--links MODEL TOPOLOGY]
+//   ./src/cm/nc_cm_fabric_compare [crossbar] [vf2_budget_s] [model,model,...|all] [anneal_iterations]
+//                                 [--links MODEL TOPOLOGY]
 // Every zoo model given (default: all of zoo_names(), CIFAR ResNets with option-A shortcuts),
 // BatchNorms folded, on every topology of Topology::names() sized for the model's core count;
 // one Markdown row per (model, topology). With --links, also the per-link load table and the
@@ -38,9 +39,11 @@ int main(int argc, char** argv) {
     std::stringstream list(argv[3]);
     for (std::string m; std::getline(list, m, ',');) models.push_back(m);
   }
-  if (argc > 6 && std::string(argv[4]) == "--links") {
-    const CoreGraph cg = core_graph(argv[5], xbar);
-    const FabricRun r = run_fabric(argv[6], cg, o);
+  if (argc > 4 && std::string(argv[4]) != "--links") o.anneal_iterations = std::atoll(argv[4]);
+  const int links = argc > 7 ? 5 : argc > 6 ? 4 : -1;
+  if (links > 0 && std::string(argv[links]) == "--links") {
+    const CoreGraph cg = core_graph(argv[links + 1], xbar);
+    const FabricRun r = run_fabric(argv[links + 2], cg, o);
     std::printf("%s%s\n%s", fabric_table_header().c_str(), fabric_table_row(r, cg).c_str(),
                 link_load_table(r, cg).c_str());
     std::ofstream("placement.dot") << placement_dot(r, cg);

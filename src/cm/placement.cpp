@@ -143,9 +143,12 @@ MonoStatus vf2(const Topology& t, const CoreGraph& cg, double budget_s, std::vec
 }
 
 // Simulated annealing on J = max channel load + bit_hops / channels (the mean load over all
-// channels breaks ties between placements of equal maximum). Incremental: a move re-routes
-// only the flows of the (at most two) cores it moves.
-std::vector<int> anneal(const Topology& t, const CoreGraph& cg, std::vector<int> node_of, const PlacementOptions& o) {
+// channels breaks ties between placements of equal maximum), from T = temp0 * max load down by
+// 1e-4 over the iterations; temp0 = 0 is a greedy descent that accepts a move only when it
+// keeps the max load and does not raise J. Incremental: a move re-routes only the flows of
+// the (at most two) cores it moves.
+std::vector<int> anneal(const Topology& t, const CoreGraph& cg, std::vector<int> node_of, const PlacementOptions& o,
+                        double temp0) {
   Router router(t);
   const auto nch = static_cast<std::size_t>(router.channel_count());
   if (nch == 0 || cg.flows.empty() || o.anneal_iterations <= 0) return node_of;
@@ -176,7 +179,7 @@ std::vector<int> anneal(const Topology& t, const CoreGraph& cg, std::vector<int>
   std::uniform_int_distribution<int> pick_core(0, static_cast<int>(cg.cores) - 1);
   std::uniform_int_distribution<int> pick_node(0, static_cast<int>(t.nodes) - 1);
   std::uniform_real_distribution<double> uni(0.0, 1.0);
-  const double t0 = 0.1 * static_cast<double>(std::max<int64_t>(cur_max, 1));
+  const double t0 = temp0 * static_cast<double>(std::max<int64_t>(cur_max, 1));
   const double cool = std::pow(1e-4, 1.0 / static_cast<double>(o.anneal_iterations));
   double temp = t0;
   std::vector<int> stamp(cg.flows.size(), -1), touched;
@@ -205,7 +208,9 @@ std::vector<int> anneal(const Topology& t, const CoreGraph& cg, std::vector<int>
     for (int f : touched) apply(f, +1);
     const int64_t mx = max_load();
     const double next = objective(mx);
-    if (next <= cur || uni(rng) < std::exp((cur - next) / temp)) {
+    const bool accept = temp0 > 0 ? (next <= cur || uni(rng) < std::exp((cur - next) / temp))
+                                  : (mx < cur_max || (mx == cur_max && next <= cur));
+    if (accept) {
       cur = next;
       cur_max = mx;
       if (mx < best_max || (mx == best_max && bit_hops < best_hops)) {
@@ -255,7 +260,23 @@ Placement place(const Topology& t, const CoreGraph& cg, const PlacementOptions& 
       return finish(p);
     }
   }
-  p.node_of = anneal(t, cg, p.node_of, options);
+  // No single schedule wins everywhere: a hot start (T0 = 0.1 max) escapes the start's
+  // bottleneck on meshes but drifts over the max-load plateau and lengthens routes on large
+  // graphs, a cool one (0.01) keeps the start's locality; a greedy descent (T0 = 0) polishes
+  // each. The best of the three by (max channel load, bit-hops) is kept.
+  Router router(t);
+  auto score = [&](const std::vector<int>& node_of) {
+    const FabricLoad L = route_flows(router, cg, node_of);
+    return std::make_pair(L.max_bits, L.bit_hops);
+  };
+  const std::vector<int> initial = p.node_of;
+  auto best_score = std::make_pair(INT64_MAX, INT64_MAX);
+  for (double temp0 : {0.1, 0.01, 0.0}) {
+    std::vector<int> c = anneal(t, cg, initial, options, temp0);
+    if (temp0 > 0) c = anneal(t, cg, c, options, 0.0);
+    const auto sc = score(c);
+    if (sc < best_score) best_score = sc, p.node_of = c;
+  }
   p.method = "annealing";
   return finish(p);
 }

@@ -9,7 +9,9 @@
 //   2. Boost.Graph's vf2_subgraph_mono (core pairs into fabric links), aborted after
 //      options.time_budget_s: the outcome is found, none (search completed) or unknown;
 //   3. otherwise a heuristic: simulated annealing from the pipeline-order placement over
-//      moves and swaps, minimising (max channel load, then bits x hops), seeded.
+//      moves and swaps, minimising (max channel load, then bits x hops), seeded: a hot and a
+//      cool schedule, each followed by a greedy descent, and a greedy descent alone; the best
+//      of the three is kept (each runs anneal_iterations moves).
 // Placement::method says which happened.
 #include <cstdint>
 #include <string>
