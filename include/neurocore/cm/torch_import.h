@@ -1,0 +1,37 @@
+#pragma once
+// Import of neurocore (LibTorch) models into the CM compiler's graph IR (docs/cm.md,
+// "Importing a neurocore model"; issue #5 item 2). Lives in nc_cm_torch, the LibTorch side of
+// the compiler; the cm core itself stays free of LibTorch.
+//
+// Supported: mlp (ReLU / tanh / sigmoid), lenet5 and the CIFAR-style ResNets (option A and B
+// shortcuts). Spiking models (snu-mlp) have no crossbar mapping in neurocore yet: importing
+// one is a UserError naming the model. BatchNorms are imported as BatchNorm nodes with their
+// running statistics (the model must be evaluated in eval mode to match); call
+// Graph::fold_batch_norms to fold them.
+#include <string>
+
+#include "neurocore/cm/graph.h"
+#include "neurocore/data/registry.h"
+#include "neurocore/nn/net.h"
+
+namespace nc::cm {
+
+/// The graph of `model` for one input sample of shape `in`; node names follow the model's
+/// module names ("conv1", "stage2.0.conv1", "fc", "layers.0"). The graph's output is marked.
+/// Throws UserError for a model kind the importer does not know.
+Graph import_model(nn::NetImpl& model, const nn::InputShape& in);
+
+struct RunImport {
+  Graph graph;                        // BatchNorms not yet folded
+  std::string model_name;             // the config's model.name
+  std::string data_name;              // the dataset trained on
+  nn::InputShape input;               // of one sample
+  data::Normalization norm{0.0, 1.0}; // applied to pixels before the graph's input
+  int64_t epochs = 0;                 // of the checkpoint imported
+};
+
+/// Imports the last checkpoint of a run directory written by `neurocore train`. Throws
+/// UserError when the directory is not a run, has no checkpoint, or holds an unsupported model.
+RunImport import_run_dir(const std::string& run_dir);
+
+}  // namespace nc::cm
