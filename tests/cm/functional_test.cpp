@@ -135,6 +135,15 @@ TEST(CmFunctional, GroupedPoolingConcatPadSliceEqualReference) {
   stream_vs_reference(misc_ops(), small_crossbars(), 2);
 }
 
+TEST(CmFunctional, DigitalOpsBeforeTheFirstLayerRunOnTheGcu) {
+  Graph g;
+  auto x = g.input("x", {2, 5, 5});
+  x = g.pad(g.activation(x, ActivationOptions(ActKind::kTanh), "tanh"), PadOptions().spatial(Pads(1, 0, 0, 1)), "pad");
+  g.mark_output(g.conv2d(x, Conv2dOptions(2, 3, 2), "conv"));
+  fill_random(g, 15);
+  stream_vs_reference(g, Hardware(), 3);
+}
+
 TEST(CmFunctional, ResNet20RandomWeightsStreamsFiveImagesInOrder) {
   Graph g = resnet_cifar(20);
   fill_random(g, 20);
