@@ -1,13 +1,11 @@
 // OSTL against autograd BPTT over the same sequence (ostl.md §12), in double precision.
-#include <c10/core/Allocator.h>
-#include <c10/core/CPUAllocator.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <atomic>
 #include <sstream>
 
 #include "neurocore/core/config.h"
+#include "neurocore/core/counting_allocator.h"
 #include "neurocore/core/error.h"
 #include "neurocore/learn/loss.h"
 #include "neurocore/learn/ostl.h"
@@ -264,67 +262,8 @@ TEST(Ostl, DeepStackIsApproximateAndExactWithoutMemory) {
   }
 }
 
-// Counts the bytes of live CPU tensors (current and peak) around the default allocator.
-class CountingAllocator final : public c10::Allocator {
- public:
-  c10::Allocator* base = nullptr;
-  std::atomic<int64_t> current{0}, peak{0};
-
-  c10::DataPtr allocate(size_t n) const override {
-    auto* self = const_cast<CountingAllocator*>(this);
-    c10::DataPtr orig = base->allocate(n);
-    void* data = orig.get();
-    const c10::Device device = orig.device();
-    auto* ctx = new Ctx{std::move(orig), static_cast<int64_t>(n), self};
-    const int64_t now = self->current += static_cast<int64_t>(n);
-    int64_t p = self->peak.load();
-    while (now > p && !self->peak.compare_exchange_weak(p, now)) {
-    }
-    return {data, ctx, &release, device};
-  }
-
-  void reset_peak() { peak = current.load(); }
-
- private:
-  struct Ctx {
-    c10::DataPtr orig;
-    int64_t n;
-    CountingAllocator* self;
-  };
-  static void release(void* p) {
-    auto* c = static_cast<Ctx*>(p);
-    c->self->current -= c->n;
-    delete c;
-  }
-};
-
-CountingAllocator& counting_allocator() {
-  static CountingAllocator* a = [] {
-    auto* c = new CountingAllocator;
-    c->base = c10::GetCPUAllocator();
-    return c;
-  }();
-  return *a;
-}
-
-struct AllocatorScope {
-  AllocatorScope() { c10::SetCPUAllocator(&counting_allocator(), /*priority=*/100); }
-  ~AllocatorScope() { c10::SetCPUAllocator(counting_allocator().base, /*priority=*/100); }
-};
-
-// Peak bytes allocated while training over the sequence, above what was live before it
-// (the input and target sequences are allocated before).
-template <typename F>
-int64_t peak_bytes(F&& run) {
-  auto& a = counting_allocator();
-  const int64_t before = a.current.load();
-  a.reset_peak();
-  run();
-  return a.peak.load() - before;
-}
-
 TEST(Ostl, PeakMemoryOfAStepDoesNotGrowWithT) {
-  AllocatorScope scope;
+  CountingAllocatorScope scope;
   for (bool recurrent : {false, true}) {
     SCOPED_TRACE(recurrent ? "recurrent" : "diagonal");
     Case c;
@@ -337,7 +276,7 @@ TEST(Ostl, PeakMemoryOfAStepDoesNotGrowWithT) {
       const Data d = make_data(c, kOut);
       net.zero_grad();
       Ostl ostl = make_ostl(net);
-      ostl_peak[k] = peak_bytes([&] {
+      ostl_peak[k] = CountingAllocator::peak_bytes([&] {
         ostl.begin(c.B, d.x.options());
         for (int64_t t = 0; t < c.T; ++t) {
           torch::Tensor y = ostl.step(d.x[t]);
@@ -347,7 +286,7 @@ TEST(Ostl, PeakMemoryOfAStepDoesNotGrowWithT) {
       });
       carried[k] = ostl.carried_bytes();
       net.zero_grad();
-      bptt_peak[k] = peak_bytes([&] { bptt_grads(net, d); });
+      bptt_peak[k] = CountingAllocator::peak_bytes([&] { bptt_grads(net, d); });
       std::cout << "T=" << c.T << ": OSTL peak " << ostl_peak[k] << " B (carried "
                 << carried[k] << " B), BPTT peak " << bptt_peak[k] << " B\n";
     }
