@@ -41,9 +41,12 @@ std::pair<double, double> position(const Topology& t, int v) {
       // Stage s is a column; its pentagon is drawn as a vertical line of 5.
       return {1.8 * static_cast<double>(v / 5), 1.0 * static_cast<double>(4 - v % 5)};
     }
-    case TopologyKind::kBand:
-      // Pipeline order snakes through rows of 10 so that the band's links stay short.
-      return {1.6 * static_cast<double>(v % 10), 1.4 * static_cast<double>((t.nodes - 1) / 10 - v / 10)};
+    case TopologyKind::kBand: {
+      // Pipeline order snakes through rows of 10 (boustrophedon) so that the band's links
+      // stay short, also where a row turns.
+      const int row = v / 10, col = row % 2 == 0 ? v % 10 : 9 - v % 10;
+      return {1.6 * static_cast<double>(col), 1.4 * static_cast<double>((t.nodes - 1) / 10 - row)};
+    }
     default: {
       const double a = 2.0 * M_PI * static_cast<double>(v) / static_cast<double>(std::max<int64_t>(t.nodes, 1));
       const double radius = std::max(2.0, 0.35 * static_cast<double>(t.nodes));
