@@ -89,7 +89,8 @@ torch::Tensor SNUOstlLayer::step(const torch::Tensor& x) {
 
   if (!o.recurrent()) {
     const torch::Tensor alpha = gp * a;  // ostl.md §4
-    eps_w_ = alpha.unsqueeze(2) * eps_w_ + gp.unsqueeze(2) * xd.unsqueeze(1);
+    // In place: the [B, n, m] trace is the largest tensor of a step; no temporaries of its size.
+    eps_w_.mul_(alpha.unsqueeze(2)).addcmul_(gp.unsqueeze(2), xd.unsqueeze(1));
     eps_th_ = alpha * eps_th_ + m_th;
     if (eps_d_.defined()) eps_d_ = alpha * eps_d_ + gp * sp * reset;
   } else {

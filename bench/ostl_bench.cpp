@@ -1,0 +1,125 @@
+// Cost of OSTL against BPTT for one SNU layer (256 inputs, 256 units, no recurrent weights,
+// batch 32, float32) with a stateless linear readout (10 outputs) and a per-step MSE loss,
+// over sequences of T = 10 ... 10,000 steps (issue 3, docs/results/ostl.md):
+//   OstlSequence/T: nc::learn::Ostl, one step + learning signal + trace update per time step;
+//   BpttSequence/T: the SNU layer's own forward over the sequence (one matmul for W x of all
+//                   steps, the fused time loop) and one backward of the summed loss.
+// Both compute the gradient of the same loss (no optimizer step). Reported per benchmark:
+//   step_time   wall-clock time per time step (sequence time / T)
+//   peak_bytes  peak bytes of live CPU tensors during one sequence above those live before
+//               (LibTorch's CPU allocator wrapped by a counting allocator; input excluded)
+//   carried     OSTL only: bytes carried from one step to the next (state, traces, G)
+//
+// malloc keeps freed memory, as in the neurocore executable.
+//
+//   nc_bench_ostl [--threads=1] [--benchmark_filter=...]
+#include <benchmark/benchmark.h>
+#include <malloc.h>
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "neurocore/core/counting_allocator.h"
+#include "neurocore/learn/ostl.h"
+#include "neurocore/nn/snu.h"
+
+namespace {
+
+constexpr int64_t kBatch = 32, kIn = 256, kUnits = 256, kOut = 10;
+
+struct Setup {
+  nc::nn::SNU layer{nc::nn::SNUOptions(kIn, kUnits).decay(0.9)};
+  torch::nn::Linear readout{kUnits, kOut};
+  torch::Tensor x, target;  // [T, B, in] rate-coded spikes, [T, B, out]
+  explicit Setup(int64_t T) {
+    torch::manual_seed(0);
+    x = torch::bernoulli(torch::full({T, kBatch, kIn}, 0.2));
+    target = torch::rand({T, kBatch, kOut});
+  }
+  void zero_grad() {
+    for (auto& p : layer->parameters()) p.mutable_grad() = torch::Tensor();
+    for (auto& p : readout->parameters()) p.mutable_grad() = torch::Tensor();
+  }
+};
+
+void report(benchmark::State& state, int64_t T, int64_t peak) {
+  state.counters["step_time"] = benchmark::Counter(
+      static_cast<double>(T), benchmark::Counter::kIsIterationInvariantRate |
+                                  benchmark::Counter::kInvert);
+  state.counters["peak_bytes"] = benchmark::Counter(static_cast<double>(peak),
+                                                    benchmark::Counter::kDefaults,
+                                                    benchmark::Counter::kIs1024);
+}
+
+void BM_OstlSequence(benchmark::State& state) {
+  const int64_t T = state.range(0);
+  Setup s(T);
+  nc::learn::Ostl ostl({std::make_shared<nc::learn::SNUOstlLayer>(s.layer->cell)},
+                       s.readout->parameters());
+  const auto run = [&] {
+    s.zero_grad();
+    ostl.begin(kBatch, s.x.options());
+    for (int64_t t = 0; t < T; ++t) {
+      const torch::Tensor o = s.readout->forward(ostl.step(s.x[t]));
+      ostl.backward(0.5 * (o - s.target[t]).pow(2).sum());
+    }
+    ostl.write_gradients();
+  };
+  int64_t peak = 0;
+  for (auto _ : state) peak = std::max(peak, nc::CountingAllocator::peak_bytes(run));
+  report(state, T, peak);
+  state.counters["carried"] = benchmark::Counter(static_cast<double>(ostl.carried_bytes()),
+                                                 benchmark::Counter::kDefaults,
+                                                 benchmark::Counter::kIs1024);
+}
+
+void BM_BpttSequence(benchmark::State& state) {
+  const int64_t T = state.range(0);
+  Setup s(T);
+  const auto run = [&] {
+    s.zero_grad();
+    const torch::Tensor o = s.readout->forward(s.layer->forward(s.x));
+    (0.5 * (o - s.target).pow(2).sum()).backward();
+  };
+  int64_t peak = 0;
+  for (auto _ : state) peak = std::max(peak, nc::CountingAllocator::peak_bytes(run));
+  report(state, T, peak);
+}
+
+// One iteration is enough for the long sequences (seconds each); the short ones repeat.
+BENCHMARK(BM_OstlSequence)->Name("OstlSequence")->Arg(10)->Arg(100)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_OstlSequence)->Name("OstlSequence")->Arg(1000)->Arg(10000)->Iterations(1)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BpttSequence)->Name("BpttSequence")->Arg(10)->Arg(100)->Arg(1000)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BpttSequence)->Name("BpttSequence")->Arg(10000)->Iterations(1)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 1;
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--threads=", 10) == 0) {
+      threads = std::max(1, std::atoi(argv[i] + 10));
+    } else {
+      args.push_back(argv[i]);
+    }
+  }
+  at::set_num_threads(threads);
+  // As the neurocore executable (cli/main.cpp): malloc keeps freed memory, so the traces'
+  // buffers are not page-faulted back in at every step.
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  nc::CountingAllocatorScope counting;
+  int n = static_cast<int>(args.size());
+  benchmark::Initialize(&n, args.data());
+  if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
