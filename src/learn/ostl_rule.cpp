@@ -1,43 +1,45 @@
 // The OSTL learning rule for the Trainer (`learn: {rule: ostl}`), docs/ostl.md.
 #include <torch/torch.h>
 
+#include <functional>
+
 #include "neurocore/core/error.h"
 #include "neurocore/learn/loss.h"
 #include "neurocore/learn/ostl.h"
+#include "neurocore/learn/ostl_rnn.h"
 #include "neurocore/nn/mlp.h"
+#include "neurocore/nn/rnn.h"
 
 namespace nc::learn {
 namespace {
 
+// The recurrent layers OSTL traces and the stateless readout on top, read from the model.
+struct OstlModel {
+  std::vector<std::shared_ptr<OstlLayer>> layers;
+  torch::nn::Linear readout = nullptr;
+};
+
 class OstlRule : public Rule {
  public:
-  OstlRule(nn::SNUMLPImpl& model, OstlUpdate update) : model_(model), update_(update) {}
+  // `read` is called every batch: a checkpoint load may have replaced the tensors.
+  OstlRule(int64_t in, std::function<OstlModel()> read, OstlUpdate update)
+      : in_(in), read_(std::move(read)), update_(update) {}
   std::string name() const override { return "ostl"; }
 
   BatchResult train_batch(nn::NetImpl& /*model*/, const torch::Tensor& x,
                           const torch::Tensor& labels, const std::string& loss,
                           torch::optim::Optimizer& optimizer) override {
-    const int64_t in = model_.options.in();
-    if (x.dim() < 3 || x.flatten(2).size(2) != in) {
-      throw UserError("ostl: input must be [T, B, ...] with " + std::to_string(in) +
+    if (x.dim() < 3 || x.flatten(2).size(2) != in_) {
+      throw UserError("ostl: input must be [T, B, ...] with " + std::to_string(in_) +
                       " features per step, got " + c10::str(x.sizes()));
     }
     const torch::Tensor xs = x.flatten(2);
     const int64_t T = xs.size(0), B = xs.size(1);
 
-    // The layers are re-read every batch: a checkpoint load may have replaced the tensors.
-    std::vector<std::shared_ptr<OstlLayer>> layers;
-    std::vector<torch::Tensor> stateless;
-    torch::nn::Linear readout = nullptr;
-    for (const auto& m : *model_.layers) {
-      if (auto* snu = m->as<nn::SNUImpl>()) {
-        layers.push_back(std::make_shared<SNUOstlLayer>(snu->cell));
-      } else {
-        readout = torch::nn::Linear(std::dynamic_pointer_cast<torch::nn::LinearImpl>(m));
-        stateless = readout->parameters();
-      }
-    }
-    Ostl ostl(std::move(layers), std::move(stateless));
+    OstlModel m = read_();
+    Ostl ostl(std::move(m.layers),
+              m.readout ? m.readout->parameters() : std::vector<torch::Tensor>{});
+    torch::nn::Linear readout = m.readout;
 
     optimizer.zero_grad();
     ostl.begin(B, xs.options());
@@ -66,21 +68,49 @@ class OstlRule : public Rule {
   }
 
  private:
-  nn::SNUMLPImpl& model_;
+  int64_t in_;
+  std::function<OstlModel()> read_;
   OstlUpdate update_;
 };
+
+OstlModel read_snu_mlp(nn::SNUMLPImpl& net) {
+  OstlModel m;
+  for (const auto& layer : *net.layers) {
+    if (auto* snu = layer->as<nn::SNUImpl>()) {
+      m.layers.push_back(std::make_shared<SNUOstlLayer>(snu->cell));
+    } else {
+      m.readout = torch::nn::Linear(std::dynamic_pointer_cast<torch::nn::LinearImpl>(layer));
+    }
+  }
+  return m;
+}
+
+OstlModel read_rnn(nn::RNNClassifierImpl& net) {
+  OstlModel m;
+  if (net.lstm) {
+    m.layers.push_back(std::make_shared<LSTMOstlLayer>(net.lstm));
+  } else {
+    m.layers.push_back(std::make_shared<GRUOstlLayer>(net.gru));
+  }
+  m.readout = net.readout;
+  return m;
+}
 
 }  // namespace
 
 std::string ostl_supported() {
   return "model 'snu-mlp' (SNU and sSNU layers with or without recurrent weights, any g, "
          "trainable threshold and decay, detach_reset; not lateral_inhibition) with readout "
-         "'snu' or 'linear'";
+         "'snu' or 'linear'; models 'lstm' and 'gru' (one LibTorch cell, linear readout)";
 }
 
 std::unique_ptr<Rule> make_ostl_rule(ConfigSection section, nn::NetImpl& model) {
   const std::string update = section.choice("update", "sequence", {"sequence", "step"});
   section.finish();
+  const OstlUpdate u = update == "step" ? OstlUpdate::step : OstlUpdate::sequence;
+  if (auto* rnn = dynamic_cast<nn::RNNClassifierImpl*>(&model)) {
+    return std::make_unique<OstlRule>(rnn->options.in(), [rnn] { return read_rnn(*rnn); }, u);
+  }
   auto* net = dynamic_cast<nn::SNUMLPImpl*>(&model);
   if (!net) {
     throw UserError("learn.rule: ostl does not support the model " + model.name() +
@@ -92,8 +122,7 @@ std::unique_ptr<Rule> make_ostl_rule(ConfigSection section, nn::NetImpl& model) 
                       "supported: " + ostl_supported());
     }
   }
-  return std::make_unique<OstlRule>(*net, update == "step" ? OstlUpdate::step
-                                                           : OstlUpdate::sequence);
+  return std::make_unique<OstlRule>(net->options.in(), [net] { return read_snu_mlp(*net); }, u);
 }
 
 }  // namespace nc::learn

@@ -8,6 +8,7 @@
 #include "neurocore/nn/lenet.h"
 #include "neurocore/nn/mlp.h"
 #include "neurocore/nn/resnet.h"
+#include "neurocore/nn/rnn.h"
 
 namespace nc::nn {
 namespace {
@@ -62,6 +63,11 @@ Builder read_snu_mlp(ConfigSection& s, int64_t in, int64_t classes) {
   return [o] { return std::make_shared<SNUMLPImpl>(o); };
 }
 
+Builder read_rnn(ConfigSection& s, RNNCellKind cell, int64_t in, int64_t classes) {
+  const auto o = RNNClassifierOptions(in, classes).cell(cell).hidden(s.integer("hidden", 128, 1));
+  return [o] { return std::make_shared<RNNClassifierImpl>(o); };
+}
+
 Builder read_resnet(ConfigSection& s, int64_t depth, const InputShape& in, int64_t classes) {
   ResNetOptions o(depth, classes);
   o.in_channels(in.channels);
@@ -73,7 +79,8 @@ Builder read_resnet(ConfigSection& s, int64_t depth, const InputShape& in, int64
 }  // namespace
 
 std::vector<std::string> model_names() {
-  return {"mlp", "snu-mlp", "lenet5", "resnet", "resnet20", "resnet32", "resnet56"};
+  return {"mlp",      "snu-mlp",  "lstm",     "gru",     "lenet5",
+          "resnet",   "resnet20", "resnet32", "resnet56"};
 }
 
 std::shared_ptr<NetImpl> make_model(ConfigSection section, const InputShape& in,
@@ -90,6 +97,9 @@ std::shared_ptr<NetImpl> make_model(ConfigSection section, const InputShape& in,
     build = read_mlp(section, features, num_classes);
   } else if (name == "snu-mlp") {
     build = read_snu_mlp(section, features, num_classes);
+  } else if (name == "lstm" || name == "gru") {
+    build = read_rnn(section, name == "lstm" ? RNNCellKind::lstm : RNNCellKind::gru, features,
+                     num_classes);
   } else if (name == "lenet5") {
     build = [in, num_classes] { return std::make_shared<LeNet5Impl>(in, num_classes); };
   } else if (name == "resnet") {

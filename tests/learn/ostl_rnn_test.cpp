@@ -5,8 +5,14 @@
 
 #include <sstream>
 
+#include "neurocore/core/config.h"
+#include "neurocore/core/error.h"
+#include "neurocore/learn/loss.h"
 #include "neurocore/learn/ostl.h"
 #include "neurocore/learn/ostl_rnn.h"
+#include "neurocore/learn/rule.h"
+#include "neurocore/nn/net.h"
+#include "learn/ostl_testing.h"
 
 namespace nc::learn {
 namespace {
@@ -170,6 +176,39 @@ TEST(OstlRnn, CarriedBytesAreHiddenTimesParametersPerSample) {
       ostl_grads(net, make_data(c), &carried);
       EXPECT_EQ(carried, expected) << (lstm ? "LSTM" : "GRU") << " T=" << T;
     }
+  }
+}
+
+// The Trainer path: `learn: {rule: ostl}` on the config models `lstm` and `gru` gives the
+// gradient of E = sum_t loss(o^t) / T, equal to BPTT (the model's forward) of the same loss.
+TEST(OstlRnn, RuleOnLstmAndGruModelsEqualsBpttOfPerStepLoss) {
+  for (const std::string name : {"lstm", "gru"}) {
+    for (const std::string loss : {"mse_rate", "cross_entropy"}) {
+      SCOPED_TRACE(name + " " + loss);
+      torch::manual_seed(5);
+      const std::string yaml = "model: {name: " + name + ", hidden: 5}\nlearn: {rule: ostl}\n";
+      auto [model, rule] = testing::make_model_and_rule(yaml);
+      ASSERT_EQ(rule->name(), "ostl");
+      const auto x = torch::randn({9, 3, 1, 2, 3}, torch::kFloat64);
+      const auto labels = torch::randint(0, 4, {3}, torch::kLong);
+
+      ASSERT_EQ(model->forward(x).sizes(), torch::IntArrayRef({9, 3, 4}));
+      const auto ref = testing::expect_rule_equals_per_step_bptt(*rule, *model, x, labels, loss);
+      for (std::size_t k = 0; k < ref.size(); ++k) {
+        EXPECT_GT(ref[k].norm().item<double>(), 0) << "parameter " << k;  // every one matters
+      }
+    }
+  }
+}
+
+TEST(OstlRnn, BadRnnModelKeysAreUserErrors) {
+  for (const std::string yaml : {"model: {name: lstm, hidden: 0}\n",
+                                 "model: {name: gru, hiden: 4}\n",
+                                 "model: {name: gru, readout: snu}\n"}) {
+    auto cfg = Config::from_string(yaml);
+    EXPECT_THROW(nn::make_model(cfg.root().section("model"), nn::InputShape{1, 2, 3}, 4),
+                 UserError)
+        << yaml;
   }
 }
 

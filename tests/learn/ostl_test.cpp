@@ -12,6 +12,7 @@
 #include "neurocore/learn/rule.h"
 #include "neurocore/nn/mlp.h"
 #include "neurocore/nn/net.h"
+#include "learn/ostl_testing.h"
 
 namespace nc::learn {
 namespace {
@@ -303,38 +304,14 @@ TEST(Ostl, RuleOnSnuMlpEqualsBpttOfPerStepLoss) {
     for (const std::string neuron : {"false", "true"}) {
       SCOPED_TRACE(loss + " soft=" + neuron);
       torch::manual_seed(3);
-      auto cfg = Config::from_string("model: {name: snu-mlp, hidden: [6], readout: linear, "
-                                     "soft: " + neuron + "}\n"
-                                     "learn: {rule: ostl, ostl: {update: sequence}}\n");
-      std::shared_ptr<nn::NetImpl> model;
-      try {
-        model = nn::make_model(cfg.root().section("model"), nn::InputShape{1, 2, 3}, 4);
-      } catch (const UserError& e) {
-        FAIL() << e.what();
-      }
-      model->to(torch::kFloat64);
-      auto rule = make_rule(cfg.root().section("learn"), *model);
+      const std::string yaml = "model: {name: snu-mlp, hidden: [6], readout: linear, soft: " +
+                               neuron + "}\nlearn: {rule: ostl, ostl: {update: sequence}}\n";
+      auto [model, rule] = testing::make_model_and_rule(yaml);
       ASSERT_EQ(rule->name(), "ostl");
       const auto x = torch::rand({12, 5, 1, 2, 3}, torch::kFloat64) * 2;
       const auto labels = torch::randint(0, 4, {5}, torch::kLong);
 
-      auto out = model->forward(x);
-      torch::Tensor E = torch::zeros({}, torch::kFloat64);
-      for (int64_t t = 0; t < out.size(0); ++t) {
-        E = E + classification_loss(out[t], labels, loss) / static_cast<double>(out.size(0));
-      }
-      for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
-      E.backward();
-      std::vector<torch::Tensor> ref;
-      for (auto& p : model->parameters()) ref.push_back(p.grad().clone());
-
-      torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.0));
-      const auto r = rule->train_batch(*model, x, labels, loss, sgd);
-      std::vector<torch::Tensor> got;
-      for (auto& p : model->parameters()) got.push_back(p.grad().clone());
-      EXPECT_LT(max_rel_err(got, ref), 1e-9);
-      const auto scores = class_scores(out.detach(), true, loss);
-      EXPECT_NEAR(r.loss, classification_loss(scores, labels, loss).item<double>(), 1e-12);
+      testing::expect_rule_equals_per_step_bptt(*rule, *model, x, labels, loss);
     }
   }
 }
