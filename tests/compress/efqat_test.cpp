@@ -119,7 +119,9 @@ TEST(Selection, PropertiesOnRandomImportances) {
       if ((~mask).any().item<bool>()) max_unsel = std::max(max_unsel, imp[l].masked_select(~mask).max().item<double>());
     }
     EXPECT_EQ(n, static_cast<int64_t>(std::ceil(rho * total - 1e-9))) << rho;
-    if (n > 0 && n < total) EXPECT_GE(min_sel, max_unsel);
+    if (n > 0 && n < total) {
+      EXPECT_GE(min_sel, max_unsel);
+    }
     auto cwpl = select_channels(imp, params, SelectMode::cwpl, rho);
     for (size_t l = 0; l < imp.size(); ++l) {
       EXPECT_EQ(cwpl[l].numel(), static_cast<int64_t>(std::ceil(rho * imp[l].numel() - 1e-9)));
