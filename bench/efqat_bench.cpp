@@ -27,8 +27,10 @@ std::map<std::string, Measured>& results() {
 }
 
 // rho_percent < 0: full QAT with LibTorch's own conv/linear backward (the reference).
+// quant = 0 turns every fake quantizer off (same graph otherwise), which separates the
+// fake-quant backward from the GEMM work the cost model counts.
 void backward(benchmark::State& state) {
-  const int64_t rho_percent = state.range(0), batch = state.range(1);
+  const int64_t rho_percent = state.range(0), batch = state.range(1), quant = state.range(2);
   torch::manual_seed(0);
   auto model = std::make_shared<nc::nn::ResNetImpl>(nc::nn::ResNetOptions(20, 10).in_channels(1));
   model->eval();
@@ -38,6 +40,7 @@ void backward(benchmark::State& state) {
   const auto x = torch::randn({batch, 1, 28, 28});
   const auto y = torch::randint(10, {batch}, torch::kLong);
   net.calibrate({x}, false);
+  net.set_quantization(quant != 0);
   std::unique_ptr<Efqat> efqat;
   if (rho_percent >= 0) {
     efqat = std::make_unique<Efqat>(
@@ -64,12 +67,12 @@ void backward(benchmark::State& state) {
   state.counters["mac_fraction"] = static_cast<double>(m.macs) / static_cast<double>(m.full_macs);
   const std::string label = rho_percent < 0 ? "qat" : fmt::format("efqat-cwpn-rho{}", rho_percent);
   state.SetLabel(label);
-  results()[fmt::format("{}/b{}", label, batch)] = m;
+  results()[fmt::format("{}/b{}/fakequant-{}", label, batch, quant ? "on" : "off")] = m;
 }
 
 BENCHMARK(backward)
-    ->ArgsProduct({{-1, 100, 50, 25, 10, 0}, {64}})
-    ->ArgNames({"rho_percent", "batch"})
+    ->ArgsProduct({{-1, 100, 50, 25, 10, 0}, {64}, {1, 0}})
+    ->ArgNames({"rho_percent", "batch", "quant"})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
     ->MinTime(2.0);

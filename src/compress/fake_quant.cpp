@@ -47,7 +47,7 @@ torch::Tensor fake_quantize(const torch::Tensor& x, const torch::Tensor& scale,
                             const torch::Tensor& zero_point, int64_t qmin, int64_t qmax,
                             double grad_factor) {
   // Composed from differentiable ops, so autograd gives exactly the STE/LSQ gradients of
-  // efqat.md §3 in any dtype (the fused LibTorch kernels are float32-only).
+  // efqat.md §3 in any dtype (testable in double).
   const auto s = along_dim0(grad_scale(scale.to(x.scalar_type()), grad_factor), x);
   const auto z = along_dim0(zero_point.to(x.scalar_type()), x);
   // Clamping before rounding (the same value, as the bounds are integers) puts the STE mask
