@@ -12,6 +12,7 @@
 #include <set>
 
 #include "commands.h"
+#include "neurocore/cm/control.h"
 #include "neurocore/cm/graph.h"
 #include "neurocore/cm/hardware.h"
 #include "neurocore/cm/mapping.h"
@@ -29,7 +30,7 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& emit_kinds() {
-  static const std::vector<std::string> kinds{"dot", "json"};
+  static const std::vector<std::string> kinds{"control", "dot", "json"};
   return kinds;
 }
 
@@ -59,10 +60,6 @@ std::vector<std::string> validate(const CompileArgs& a) {
   std::vector<std::string> kinds;
   for (const auto& k : a.emit) {
     if (k.empty()) continue;
-    if (k == "control") {
-      throw UserError("not supported yet: --emit control (control-program generation); "
-                      "valid kinds: " + join(emit_kinds(), ", "));
-    }
     if (std::find(emit_kinds().begin(), emit_kinds().end(), k) == emit_kinds().end()) {
       throw UserError("--emit: unknown kind '" + k + "'; valid kinds: " + join(emit_kinds(), ", "));
     }
@@ -90,6 +87,44 @@ void check_model_kind(const std::string& path) {
 }
 
 std::string num(double v, const char* f = "{:.4g}") { return fmt::format(fmt::runtime(f), v); }
+
+// Pipeline occupancy over time from the simulator's per-iteration trace: in each of `bins` time
+// bins, the mean number of crossbar cores busy (an MVM iteration of a layer occupies all its
+// cores) and of digital nodes busy.
+std::vector<Series> occupancy(const cm::Graph& g, const cm::Mapping& m, const cm::TimingReport& t,
+                              double us_per_cycle, int bins = 200) {
+  std::vector<Series> out(2);
+  out[0].name = "crossbar cores busy";
+  out[1].name = "digital nodes busy";
+  if (t.nodes.empty() || t.total_cycles <= 0) return {};
+  const int64_t width = std::max<int64_t>(1, (t.total_cycles + bins - 1) / bins);
+  std::vector<double> busy[2] = {std::vector<double>(static_cast<std::size_t>(bins), 0.0),
+                                 std::vector<double>(static_cast<std::size_t>(bins), 0.0)};
+  std::vector<int64_t> cores(g.nodes().size(), 0);
+  for (const auto& l : m.layers) cores[static_cast<std::size_t>(l.node)] = l.cores;
+  for (std::size_t n = 0; n < t.nodes.size() && n < g.nodes().size(); ++n) {
+    const cm::Node& node = g.nodes()[n];
+    if (node.kind == cm::OpKind::kInput) continue;
+    const int k = node.has_matrix() ? 0 : 1;
+    const double weight = node.has_matrix() ? static_cast<double>(cores[n]) : 1.0;
+    const auto& tr = t.nodes[n];
+    for (std::size_t i = 0; i < tr.start.size(); ++i) {
+      for (int64_t a = tr.start[i]; a < tr.finish[i];) {
+        const int64_t b = std::min(tr.finish[i], (a / width + 1) * width);
+        const auto bin = static_cast<std::size_t>(std::min<int64_t>(a / width, bins - 1));
+        busy[k][bin] += weight * static_cast<double>(b - a);
+        a = b;
+      }
+    }
+  }
+  for (int b = 0; b < bins; ++b) {
+    for (int k = 0; k < 2; ++k) {
+      out[static_cast<std::size_t>(k)].x.push_back((b + 0.5) * static_cast<double>(width) * us_per_cycle);
+      out[static_cast<std::size_t>(k)].y.push_back(busy[k][static_cast<std::size_t>(b)] / static_cast<double>(width));
+    }
+  }
+  return out;
+}
 
 void run_compile(const CompileArgs& a) {
   const std::vector<std::string> emit = validate(a);
@@ -119,10 +154,24 @@ void run_compile(const CompileArgs& a) {
   spdlog::info("dependency analysis: {} edges", poly.edges().size());
   const double t_poly = seconds(t2);
 
+  // Control programs: generated only when emitted (the timing simulator runs on tables).
+  const bool want_control = std::find(emit.begin(), emit.end(), "control") != emit.end();
+  const auto t_gen0 = clock::now();
+  std::vector<cm::CoreProgram> programs;
+  if (want_control) programs = cm::generate_control(g, mapping, poly);
+  const double t_control = seconds(t_gen0);
+
   const auto t3 = clock::now();
   cm::TimingOptions topt;
   topt.images = a.images;
   topt.check_buffers = false;  // report the peaks first; an overflow is an error below
+  // The occupancy plot needs every iteration's times: 16 bytes each, kept below ~64 MB.
+  int64_t iterations = 0;
+  for (const auto& n : g.nodes()) {
+    const auto& sh = g.value(n.output).shape;
+    iterations += sh.size() == 3 ? sh[1] * sh[2] : 1;
+  }
+  topt.trace = iterations * a.images <= 4'000'000;
   const cm::TimingReport timing = cm::simulate_timing(g, mapping, poly, hw, topt);
   const double t_sim = seconds(t3);
 
@@ -135,6 +184,13 @@ void run_compile(const CompileArgs& a) {
   for (const auto& k : emit) {
     if (k == "dot") write_file_atomic(file("graph.dot"), g.to_dot()), written.push_back("graph.dot");
     if (k == "json") write_file_atomic(file("graph.json"), g.to_json()), written.push_back("graph.json");
+    if (k == "control") {
+      fs::create_directories(file("control"));
+      for (const auto& p : programs) {
+        write_file_atomic(file("control/" + cm::control_file_name(p)), p.code);
+        written.push_back("control/" + cm::control_file_name(p));
+      }
+    }
   }
   write_file_atomic(file("hw.yaml"), hw.to_yaml());
   written.push_back("hw.yaml");
@@ -171,6 +227,21 @@ void run_compile(const CompileArgs& a) {
   }
 
   const double ns_per_cycle = 1.0 / hw.clock_ghz;
+
+  // Pipeline occupancy over time.
+  bool occupancy_plotted = false;
+  {
+    std::vector<Series> series = occupancy(g, mapping, timing, ns_per_cycle / 1e3);
+    if (!series.empty()) {
+      PlotSpec spec;
+      spec.title = fmt::format("{}: pipeline occupancy, {} images", stem, a.images);
+      spec.xlabel = "time (us)";
+      spec.ylabel = "busy (mean per time bin)";
+      spec.series = std::move(series);
+      occupancy_plotted = plot_lines(file("occupancy"), spec);
+      if (occupancy_plotted) written.insert(written.end(), {"occupancy.svg", "occupancy.png"});
+    }
+  }
   std::string md;
   md += fmt::format("# neurocore compile: {}\n\n", stem);
   md += fmt::format("- model: `{}` (ONNX opset {}), {} nodes, {} BatchNorm(s) folded after import\n",
@@ -183,9 +254,11 @@ void run_compile(const CompileArgs& a) {
                     num(hw.clock_ghz), hw.buffer_bytes, hw.topology);
   md += fmt::format("- images streamed: {}\n", a.images);
   md += fmt::format("- compile time: import {} s, mapping {} s, dependency analysis {} s "
-                    "({} edges), timing simulation {} s\n\n",
+                    "({} edges), control programs {} s{}, timing simulation {} s\n\n",
                     num(t_import, "{:.3f}"), num(t_map, "{:.3f}"), num(t_poly, "{:.3f}"),
-                    poly.edges().size(), num(t_sim, "{:.3f}"));
+                    poly.edges().size(), num(t_control, "{:.3f}"),
+                    want_control ? fmt::format(" ({} cores)", programs.size()) : " (not emitted)",
+                    num(t_sim, "{:.3f}"));
   md += "## Mapping\n\n" + mapping.report_markdown() + "\n";
   md += "## Timing\n\n";
   md += "| metric | value |\n|---|---|\n";
@@ -205,6 +278,12 @@ void run_compile(const CompileArgs& a) {
   if (!overflows.empty()) {
     md += "**Buffer overflow** (buffer.bytes_per_core = " + std::to_string(hw.buffer_bytes) +
           "): " + join(overflows, "; ") + ".\n\n";
+  }
+  if (occupancy_plotted) {
+    md += "![pipeline occupancy over time: crossbar cores and digital nodes busy](occupancy.svg)\n\n";
+  } else if (!topt.trace) {
+    md += fmt::format("(No occupancy plot: {} images x {} iterations is too long a trace; use "
+                      "fewer --images.)\n\n", a.images, iterations);
   }
   if (plotted) md += "![per-core utilisation](utilisation.svg)\n\n";
   md += "### Per core\n\n";
@@ -232,7 +311,7 @@ void run_compile(const CompileArgs& a) {
   j["timing"] = nlohmann::json::parse(timing.to_json());
   j["buffer_overflows"] = overflows;
   j["compile_seconds"] = {{"import", t_import}, {"mapping", t_map}, {"dependency_analysis", t_poly},
-                          {"timing_simulation", t_sim}};
+                          {"control_programs", t_control}, {"timing_simulation", t_sim}};
   j["files"] = written;
   write_file_atomic(file("report.json"), j.dump(2) + "\n");
   write_file_atomic(file("report.md"), md);
@@ -255,7 +334,7 @@ void add_compile(CLI::App& app, const Global& /*global*/) {
       "onto crossbars, analyse dependencies (isl) and simulate N streamed images; writes "
       "report.md, report.json and the emitted files (docs/cm.md).\n\nExamples:\n"
       "  neurocore compile tests/cm/data/resnet20-cifar.onnx --hw configs/hw/default.yaml\n"
-      "  neurocore compile model.onnx --hw configs/hw/pcm64.yaml --images 100 --emit dot,json\n"
+      "  neurocore compile model.onnx --hw configs/hw/pcm64.yaml --images 100 --emit control,dot\n"
       "  neurocore compile model.onnx --hw configs/hw/xbar512.yaml --out runs/m512");
   cmd->add_option("MODEL", args->model,
                   "an ONNX file (run directories and TorchScript files: not supported yet)")
@@ -263,7 +342,8 @@ void add_compile(CLI::App& app, const Global& /*global*/) {
   cmd->add_option("--hw", args->hw, "hardware spec (YAML), see configs/hw/ and docs/cm.md")
       ->required();
   cmd->add_option("--images", args->images, "images streamed through the pipeline (>= 1)");
-  cmd->add_option("--emit", args->emit, "extra files to write, comma separated: dot, json")
+  cmd->add_option("--emit", args->emit, "extra files to write, comma separated: control (control/<core>.c, one "
+                  "program per core), dot, json")
       ->delimiter(',')
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -42,12 +43,20 @@ TEST(CliCompile, HelpShowsExamples) {
 
 TEST(CliCompile, ResNet20OnnxWritesTheReports) {
   const fs::path out = temp_out("r20");
-  auto r = run("compile " + kModel + " --hw " + kHw + " --images 3 --emit dot,json --out " + out.string());
+  auto r = run("compile " + kModel + " --hw " + kHw + " --images 3 --emit dot,json,control --out " + out.string());
   ASSERT_EQ(r.code, 0) << r.output;
   ASSERT_TRUE(fs::exists(out / "report.md")) << r.output;
   ASSERT_TRUE(fs::exists(out / "report.json")) << r.output;
   EXPECT_TRUE(fs::exists(out / "graph.dot"));
   EXPECT_TRUE(fs::exists(out / "graph.json"));
+  // One control program per core (36) plus the GCU's, each with isl's loops and its waits.
+  int programs = 0;
+  for (const auto& f : fs::directory_iterator(out / "control")) programs += f.path().extension() == ".c";
+  EXPECT_EQ(programs, 37);
+  const std::string core1 = slurp(out / "control" / "core_1.c");
+  EXPECT_NE(core1.find("void core_1(int images)"), std::string::npos) << core1;
+  EXPECT_NE(core1.find("wait_written("), std::string::npos) << core1;
+  EXPECT_NE(core1.find("mvm("), std::string::npos) << core1;
   const auto j = nlohmann::json::parse(slurp(out / "report.json"));
   EXPECT_EQ(j.at("cores").get<int>(), 36);
   EXPECT_EQ(j.at("mapping").at("total_cores").get<int>(), 36);
@@ -57,6 +66,10 @@ TEST(CliCompile, ResNet20OnnxWritesTheReports) {
   EXPECT_NE(md.find("## Mapping"), std::string::npos);
   EXPECT_NE(md.find("latency of the first image"), std::string::npos);
   EXPECT_NE(md.find("energy per image"), std::string::npos);
+  if (std::system("command -v gnuplot > /dev/null 2>&1") == 0) {
+    EXPECT_TRUE(fs::exists(out / "occupancy.svg"));
+    EXPECT_NE(md.find("](occupancy.svg)"), std::string::npos) << md;
+  }
 
   // A second compile into the same --out does not overwrite it.
   auto r2 = run("compile " + kModel + " --hw " + kHw + " --images 1 --out " + out.string());
@@ -80,7 +93,7 @@ TEST(CliCompile, UnknownEmitKindListsTheValidOnes) {
   auto r = run("compile " + kModel + " --hw " + kHw + " --emit dot,svg --out " + out.string());
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("'svg'"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("dot, json"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("control, dot, json"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(out));
 }
 
