@@ -19,6 +19,7 @@
 #include "neurocore/cm/onnx_import.h"
 #include "neurocore/cm/poly.h"
 #include "neurocore/cm/timing.h"
+#include "neurocore/cm/torch_import.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"
 #include "neurocore/core/plot.h"
@@ -48,7 +49,7 @@ struct CompileArgs {
 
 // Validates every flag before any work; returns the emit kinds, deduplicated, in order.
 std::vector<std::string> validate(const CompileArgs& a) {
-  if (a.model.empty()) throw UserError("compile: give a MODEL (an ONNX file)");
+  if (a.model.empty()) throw UserError("compile: give a MODEL (a run directory or an ONNX file)");
   if (!fs::exists(a.model)) throw UserError(a.model + ": no such model file or run directory");
   if (a.hw.empty()) throw UserError("compile: give the hardware spec with --hw HW.yaml");
   if (!fs::is_regular_file(a.hw)) {
@@ -68,12 +69,10 @@ std::vector<std::string> validate(const CompileArgs& a) {
   return kinds;
 }
 
-// The model's kind: only ONNX files are compiled for now.
+// The model's kind: a run directory of `neurocore train` or an ONNX file (TorchScript is not
+// supported yet).
 void check_model_kind(const std::string& path) {
-  if (fs::is_directory(path)) {
-    throw UserError("not supported yet: compiling a run directory (" + path +
-                    "); export the model to ONNX and pass the .onnx file");
-  }
+  if (fs::is_directory(path)) return;
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UserError(path + ": cannot read the model file");
   char magic[4] = {0, 0, 0, 0};
@@ -82,8 +81,20 @@ void check_model_kind(const std::string& path) {
   const bool zip = magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4;
   if (zip || ext == ".pt" || ext == ".pth" || ext == ".ts" || ext == ".torchscript") {
     throw UserError("not supported yet: compiling a TorchScript file (" + path +
-                    "); export the model to ONNX and pass the .onnx file");
+                    "); pass a run directory of `neurocore train` or an ONNX file");
   }
+}
+
+// A run directory goes through the LibTorch importer (its last checkpoint), anything else is
+// read as ONNX; both end as an OnnxImport-shaped record for the report.
+cm::OnnxImport import_model_file(const std::string& path) {
+  if (!fs::is_directory(path)) return cm::import_onnx(path);
+  cm::RunImport r = cm::import_run_dir(path);
+  cm::OnnxImport out;
+  out.graph = std::move(r.graph);
+  out.notes.push_back(fmt::format("run directory: model {} trained on {}, checkpoint after epoch {}",
+                                  r.model_name, r.data_name, r.epochs));
+  return out;
 }
 
 std::string num(double v, const char* f = "{:.4g}") { return fmt::format(fmt::runtime(f), v); }
@@ -138,7 +149,7 @@ void run_compile(const CompileArgs& a) {
   };
 
   spdlog::info("importing {}", a.model);
-  cm::OnnxImport imported = cm::import_onnx(a.model);
+  cm::OnnxImport imported = import_model_file(a.model);
   cm::Graph& g = imported.graph;
   const int folded = g.fold_batch_norms();  // the importer folds already; this catches the rest
   for (const auto& n : imported.notes) spdlog::info("import: {}", n);
@@ -244,8 +255,9 @@ void run_compile(const CompileArgs& a) {
   }
   std::string md;
   md += fmt::format("# neurocore compile: {}\n\n", stem);
-  md += fmt::format("- model: `{}` (ONNX opset {}), {} nodes, {} BatchNorm(s) folded after import\n",
-                    a.model, imported.opset, g.nodes().size(), folded);
+  md += fmt::format("- model: `{}`{}, {} nodes, {} BatchNorm(s) folded after import\n", a.model,
+                    imported.opset > 0 ? fmt::format(" (ONNX opset {})", imported.opset) : "",
+                    g.nodes().size(), folded);
   for (const auto& n : imported.notes) md += "- import note: " + n + "\n";
   md += fmt::format("- hardware: `{}` ({}): {}x{} crossbars, {} cores, clock {} GHz, buffer {} "
                     "bytes per core, fabric {}\n",
@@ -337,7 +349,7 @@ void add_compile(CLI::App& app, const Global& /*global*/) {
       "  neurocore compile model.onnx --hw configs/hw/pcm64.yaml --images 100 --emit control,dot\n"
       "  neurocore compile model.onnx --hw configs/hw/xbar512.yaml --out runs/m512");
   cmd->add_option("MODEL", args->model,
-                  "an ONNX file (run directories and TorchScript files: not supported yet)")
+                  "a run directory of `neurocore train` (mlp, lenet5, resnet) or an ONNX file (TorchScript: not supported yet)")
       ->required();
   cmd->add_option("--hw", args->hw, "hardware spec (YAML), see configs/hw/ and docs/cm.md")
       ->required();

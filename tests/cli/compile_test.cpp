@@ -110,10 +110,9 @@ TEST(CliCompile, MissingModelAndOtherKindsAreUserErrors) {
 
   const fs::path dir = temp_out("rundir");
   fs::create_directories(dir);
-  r = run("compile " + dir.string() + " --hw " + kHw);
+  r = run("compile " + dir.string() + " --hw " + kHw);  // a directory that is no run
   EXPECT_EQ(r.code, 2) << r.output;
-  EXPECT_NE(r.output.find("not supported yet: compiling a run directory"), std::string::npos)
-      << r.output;
+  EXPECT_NE(r.output.find("config.yaml"), std::string::npos) << r.output;
 
   const fs::path ts = dir / "model.pt";
   std::ofstream(ts) << "PK\x03\x04 not really a zip";
@@ -122,6 +121,25 @@ TEST(CliCompile, MissingModelAndOtherKindsAreUserErrors) {
   EXPECT_NE(r.output.find("not supported yet: compiling a TorchScript file"), std::string::npos)
       << r.output;
   fs::remove_all(dir);
+}
+
+TEST(CliCompile, RunDirectoryOfATrainedLeNetCompiles) {
+  if (!fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")) {
+    GTEST_SKIP() << "Fashion-MNIST not installed";
+  }
+  const fs::path runs = temp_out("runs");
+  auto r = run("train " + kSource + "/configs/lenet5-fashion.yaml --threads 1 --set runs_dir=" +
+               runs.string() + " --set name=lenet --set train.epochs=1" +
+               " --set data.limit_train=64 --set data.limit_test=32");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const fs::path out = temp_out("lenet_out");
+  r = run("compile " + (runs / "lenet").string() + " --hw " + kHw + " --images 2 --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string md = slurp(out / "report.md");
+  EXPECT_NE(md.find("run directory: model lenet5"), std::string::npos) << md;
+  EXPECT_NE(md.find("conv1"), std::string::npos) << md;
+  fs::remove_all(runs);
+  fs::remove_all(out);
 }
 
 }  // namespace
