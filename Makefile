@@ -1,5 +1,5 @@
 # neurocore: the user-facing entry points.
-#   make run    install deps, build, train the main job (SNU 784-256-256-10 on Fashion-MNIST)
+#   make run    install deps, build, run the main job (neurocore pipeline configs/pipeline.yaml)
 #   make test   install deps, build, run every test with ctest
 #   make bench  build and run the benchmarks
 #   make check-sanitize  build with AddressSanitizer + UBSan and run the unit tests
@@ -17,7 +17,7 @@ build: deps
 	cmake --build $(BUILD) -j$(JOBS)
 
 run: build
-	./$(BUILD)/neurocore train configs/snu-mlp-fashion.yaml --set train.epochs=1 --set name=main
+	./$(BUILD)/neurocore pipeline configs/pipeline.yaml
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)

@@ -15,7 +15,8 @@ void add_eval(CLI::App& app, const Global& global);
 void add_info(CLI::App& app, const Global& global);
 void add_data(CLI::App& app, const Global& global);
 void add_compile(CLI::App& app, const Global& global);
-void add_fabric(CLI::App& app, const Global& global);
 void add_quantize(CLI::App& app, const Global& global);
+void add_pipeline(CLI::App& app, const Global& global);
+void add_fabric(CLI::App& app, const Global& global);
 
 }  // namespace nc::cli

@@ -39,8 +39,9 @@ int main(int argc, char** argv) {
   nc::cli::add_info(app, global);
   nc::cli::add_data(app, global);
   nc::cli::add_compile(app, global);
-  nc::cli::add_fabric(app, global);
   nc::cli::add_quantize(app, global);
+  nc::cli::add_pipeline(app, global);
+  nc::cli::add_fabric(app, global);
 
   try {
     app.parse(argc, argv);

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"
@@ -29,24 +30,27 @@ std::string quoted(const std::string& s) {
 }
 }  // namespace
 
-bool plot_lines(const std::string& base, const PlotSpec& spec) {
-  if (!gnuplot_available()) {
-    static bool warned = false;
-    if (!warned) spdlog::warn("gnuplot not found: skipping plots (install gnuplot-nox)");
-    warned = true;
-    return false;
-  }
-  for (const auto& s : spec.series) {
-    if (s.x.size() != s.y.size()) throw InternalError("plot_lines: x and y differ in size");
-  }
+namespace {
+
+bool warn_if_missing() {
+  if (gnuplot_available()) return false;
+  static bool warned = false;
+  if (!warned) spdlog::warn("gnuplot not found: skipping plots (install gnuplot-nox)");
+  warned = true;
+  return true;
+}
+
+// Writes <base>.svg and <base>.png from `data` (a gnuplot data file, referred to as DATA in
+// `commands`) and the plotting `commands` that follow the terminal and output settings.
+bool render(const std::string& base, const std::string& data, const std::string& commands) {
   const std::string dat = base + ".dat.tmp";
   const std::string gp = base + ".gp.tmp";
-  {
-    std::ofstream out(dat);
-    for (const auto& s : spec.series) {
-      for (std::size_t i = 0; i < s.x.size(); ++i) out << s.x[i] << " " << s.y[i] << "\n";
-      out << "\n\n";  // gnuplot data-set separator, addressed by `index`
-    }
+  write_file_atomic(dat, data);
+  std::string body = commands;
+  const std::string file = quoted(dat);
+  for (std::size_t at = body.find("DATA"); at != std::string::npos;
+       at = body.find("DATA", at + file.size())) {
+    body.replace(at, 4, file);
   }
   bool ok = true;
   for (const std::string ext : {"svg", "png"}) {
@@ -56,16 +60,7 @@ bool plot_lines(const std::string& base, const PlotSpec& spec) {
         std::ofstream g(gp);
         g << (ext == "svg" ? "set terminal svg size 720,440 dynamic background rgb 'white'\n"
                            : "set terminal pngcairo size 720,440\n");
-        g << "set output " << quoted(tmp) << "\n";
-        g << "set title " << quoted(spec.title) << "\nset xlabel " << quoted(spec.xlabel)
-          << "\nset ylabel " << quoted(spec.ylabel) << "\nset grid\nset key outside right\n";
-        if (spec.log_y) g << "set logscale y\n";
-        g << "plot ";
-        for (std::size_t i = 0; i < spec.series.size(); ++i) {
-          g << (i ? ", " : "") << quoted(dat) << " index " << i
-            << " with linespoints lw 2 title " << quoted(spec.series[i].name);
-        }
-        g << "\n";
+        g << "set output " << quoted(tmp) << "\n" << body;
         g.close();
         const std::string cmd = "gnuplot " + quoted(gp) + " 2>/dev/null";
         if (std::system(cmd.c_str()) != 0 || !fs::exists(tmp)) {
@@ -81,6 +76,50 @@ bool plot_lines(const std::string& base, const PlotSpec& spec) {
   fs::remove(dat, ec);
   fs::remove(gp, ec);
   return ok;
+}
+
+std::string labels(const std::string& title, const std::string& xlabel, const std::string& ylabel) {
+  return "set title " + quoted(title) + "\nset xlabel " + quoted(xlabel) + "\nset ylabel " +
+         quoted(ylabel) + "\nset grid\n";
+}
+
+}  // namespace
+
+bool plot_lines(const std::string& base, const PlotSpec& spec) {
+  for (const auto& s : spec.series) {
+    if (s.x.size() != s.y.size()) throw InternalError("plot_lines: x and y differ in size");
+  }
+  if (warn_if_missing()) return false;
+  std::ostringstream data, cmds;
+  for (const auto& s : spec.series) {
+    for (std::size_t i = 0; i < s.x.size(); ++i) data << s.x[i] << " " << s.y[i] << "\n";
+    data << "\n\n";  // gnuplot data-set separator, addressed by `index`
+  }
+  cmds << labels(spec.title, spec.xlabel, spec.ylabel) << "set key outside right\n";
+  if (spec.log_y) cmds << "set logscale y\n";
+  cmds << "plot ";
+  for (std::size_t i = 0; i < spec.series.size(); ++i) {
+    cmds << (i ? ", " : "") << "DATA index " << i << " with linespoints lw 2 title "
+         << quoted(spec.series[i].name);
+  }
+  cmds << "\n";
+  return render(base, data.str(), cmds.str());
+}
+
+bool plot_bars(const std::string& base, const BarSpec& spec) {
+  if (spec.labels.size() != spec.values.size()) {
+    throw InternalError("plot_bars: labels and values differ in size");
+  }
+  if (warn_if_missing()) return false;
+  std::ostringstream data;
+  for (std::size_t i = 0; i < spec.labels.size(); ++i) {
+    data << quoted(spec.labels[i]) << " " << spec.values[i] << "\n";
+  }
+  const std::string cmds = labels(spec.title, "", spec.ylabel) +
+                           "set style data histograms\nset style fill solid 0.8 border -1\n"
+                           "set boxwidth 0.7\nset yrange [0:*]\nset key off\n"
+                           "plot DATA using 2:xtic(1) lc rgb '#4477aa'\n";
+  return render(base, data.str(), cmds);
 }
 
 }  // namespace nc

@@ -8,7 +8,7 @@
 
 namespace nc::learn {
 
-Experiment Experiment::build(Config& config) {
+Experiment Experiment::build(Config& config, const std::vector<std::string>& other_sections) {
   Experiment e;
   auto root = config.root();
   e.name = root.string("name", "");
@@ -39,6 +39,7 @@ Experiment Experiment::build(Config& config) {
                     " is not supported with learn.rule: ostl yet; use learn.rule: bptt");
   }
   learn.finish();
+  for (const auto& key : other_sections) root.section(key);  // marks them as known
   root.finish();
   e.effective_yaml = config.effective_yaml();
   return e;

@@ -21,6 +21,15 @@ struct PlotSpec {
 /// installed or failed (a warning says which); throws InternalError on x/y size mismatch.
 bool plot_lines(const std::string& base, const PlotSpec& spec);
 
+struct BarSpec {
+  std::string title, ylabel;
+  std::vector<std::string> labels;
+  std::vector<double> values;
+};
+
+/// A bar chart, one bar per label, as `<base>.svg` and `<base>.png`; returns false as plot_lines.
+bool plot_bars(const std::string& base, const BarSpec& spec);
+
 /// Whether a gnuplot executable is on PATH.
 bool gnuplot_available();
 

@@ -5,6 +5,7 @@
 // encoder, model, train, learn. Every key is validated; unknown keys are rejected.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "neurocore/core/config.h"
 #include "neurocore/data/dataset.h"
@@ -37,7 +38,9 @@ struct Experiment {
   /// the model (initialised from the seed). Normalisation (for non-spiking models) uses
   /// the train split's pixel mean and std. Throws UserError on any invalid field or
   /// missing data.
-  static Experiment build(Config& config);
+  /// `other_sections`: top-level keys that another reader validates (e.g. the pipeline's
+  /// quantize, compile, place, simulate and evaluate sections); they are not rejected here.
+  static Experiment build(Config& config, const std::vector<std::string>& other_sections = {});
 };
 
 }  // namespace nc::learn

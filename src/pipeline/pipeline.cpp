@@ -1,0 +1,306 @@
+// The pipeline's stages (see the header and docs/pipeline.md). Each stage body writes its
+// files into the directory StageRunner gives it and returns the numbers the report shows.
+#include "neurocore/pipeline/pipeline.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+
+#include "neurocore/cm/fabric.h"
+#include "neurocore/cm/fabric_report.h"
+#include "neurocore/cm/functional.h"
+#include "neurocore/cm/mapping.h"
+#include "neurocore/cm/placement.h"
+#include "neurocore/cm/poly.h"
+#include "neurocore/cm/timing.h"
+#include "neurocore/cm/topology.h"
+#include "neurocore/cm/torch_eval.h"
+#include "neurocore/cm/torch_import.h"
+#include "neurocore/core/error.h"
+#include "neurocore/core/io.h"
+#include "neurocore/core/run_dir.h"
+#include "neurocore/learn/checkpoint.h"
+#include "neurocore/learn/experiment.h"
+#include "neurocore/learn/trainer.h"
+#include "neurocore/pipeline/stages.h"
+#include "quantize_stage.h"
+#include "report.h"
+#include "settings.h"
+
+namespace nc::pipeline {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+const std::vector<std::string>& stage_names() {
+  static const std::vector<std::string> s{"train",    "quantize", "compile",
+                                          "place",    "simulate", "evaluate"};
+  return s;
+}
+
+namespace {
+
+std::string in_dir(const std::string& dir, const std::string& file) {
+  return (fs::path(dir) / file).string();
+}
+
+json train_stage(learn::Experiment& exp, const std::string& out) {
+  write_file_atomic(in_dir(out, "config.yaml"), exp.effective_yaml);
+  fs::create_directories(in_dir(out, "checkpoints"));  // RunDir::open expects a created run
+  RunDir run = RunDir::open(out);
+  learn::Trainer trainer(exp, run);
+  trainer.fit();
+  const auto r = trainer.evaluate(exp.test_set);
+  return {{"model", exp.model_name},
+          {"data", exp.data.name},
+          {"epochs", exp.train.epochs},
+          {"parameters", nn::count_parameters(*exp.model)},
+          {"test_accuracy", r.accuracy}};
+}
+
+// The compiled form of the trained model, rebuilt in memory by every process (cheap next to
+// training) whether or not the compile stage's files are up to date.
+struct Compiled {
+  cm::Graph graph;
+  cm::Mapping mapping;
+  std::unique_ptr<cm::PolyModel> poly;
+  int folded = 0;
+};
+
+std::unique_ptr<Compiled> compile_model(nn::NetImpl& model, const nn::InputShape& in,
+                                        const cm::Hardware& hw) {
+  auto c = std::make_unique<Compiled>();
+  c->graph = cm::import_model(model, in);
+  c->folded = c->graph.fold_batch_norms();
+  c->mapping = cm::map_graph(c->graph, hw);
+  c->poly = std::make_unique<cm::PolyModel>(c->graph);
+  return c;
+}
+
+int64_t weight_count(const cm::Graph& g) {
+  int64_t n = 0;
+  for (const auto& node : g.nodes()) {
+    if (node.has_matrix()) n += static_cast<int64_t>(node.weight.size() + node.bias.size());
+  }
+  return n;
+}
+
+// `model_bits`: the quantized model's size, or -1 for a float model (32 bits per value).
+json compile_stage(const Compiled& c, const cm::Hardware& hw, int64_t model_bits,
+                   const std::string& out) {
+  write_file_atomic(in_dir(out, "graph.txt"), c.graph.to_string());
+  write_file_atomic(in_dir(out, "graph.dot"), c.graph.to_dot());
+  write_file_atomic(in_dir(out, "graph.json"), c.graph.to_json());
+  write_file_atomic(in_dir(out, "mapping.md"), c.mapping.report_markdown());
+  write_file_atomic(in_dir(out, "mapping.json"), c.mapping.to_json());
+  const int64_t weights = weight_count(c.graph);
+  return {{"nodes", c.graph.nodes().size()},
+          {"batch_norms_folded", c.folded},
+          {"layers", c.mapping.layers.size()},
+          {"cores", c.mapping.total_cores},
+          {"crossbar", fmt::format("{}x{}", hw.crossbar_rows, hw.crossbar_cols)},
+          {"crossbar_utilisation", c.mapping.utilisation},
+          {"weights", weights},
+          {"model_bits", model_bits >= 0 ? model_bits : weights * 32},
+          {"quantized", model_bits >= 0},
+          {"dependency_edges", c.poly->edges().size()}};
+}
+
+// placement.dot (and .svg when Graphviz is installed) and links.md, as `neurocore fabric`.
+void write_placement_files(const std::string& out, const cm::FabricRun& run,
+                           const cm::CoreGraph& cg) {
+  write_file_atomic(in_dir(out, "placement.dot"), cm::placement_dot(run, cg));
+  write_file_atomic(in_dir(out, "links.md"), cm::link_load_table(run, cg));
+  if (std::system("command -v neato >/dev/null 2>&1") != 0) return;
+  const std::string cmd = fmt::format("neato -Tsvg '{}' -o '{}' 2>/dev/null",
+                                      in_dir(out, "placement.dot"), in_dir(out, "placement.svg"));
+  if (std::system(cmd.c_str()) != 0) fs::remove(in_dir(out, "placement.svg"));
+}
+
+json place_stage(const Compiled& c, const Settings& s, const std::string& out) {
+  const cm::CoreGraph cg = cm::build_core_graph(c.graph, c.mapping, s.compile.hw);
+  cm::PlacementOptions po;
+  po.time_budget_s = s.place.time_budget_s;
+  const cm::FabricRun run = cm::run_fabric(s.place.topology, cg, po);
+  write_placement_files(out, run, cg);
+  const auto& topo = run.topology;
+  return {{"topology", topo.name},
+          {"fabric_nodes", topo.nodes},
+          {"fabric_links", topo.link_count()},
+          {"max_degree", topo.max_degree()},
+          {"method", run.placement.method},
+          {"homomorphic", run.placement.homomorphic},
+          {"placement_seconds", run.placement.seconds},
+          {"max_channel_bits_per_image", run.load.max_bits},
+          {"mean_channel_bits_per_image", run.load.mean_bits},
+          {"max_hops", run.load.max_hops},
+          {"links_used", run.load.links_used}};
+}
+
+json simulate_stage(const Compiled& c, const Settings& s, const std::string& out) {
+  cm::TimingOptions to;
+  to.images = s.simulate.images;
+  const cm::TimingReport r = cm::simulate_timing(c.graph, c.mapping, *c.poly, s.compile.hw, to);
+  write_file_atomic(in_dir(out, "timing.md"), r.report_markdown());
+  write_file_atomic(in_dir(out, "timing.json"), r.to_json());
+  const double ns_per_cycle = 1.0 / r.clock_ghz;
+  return {{"images", r.images},
+          {"first_latency_us", static_cast<double>(r.first_latency_cycles) * ns_per_cycle / 1e3},
+          {"period_cycles", r.period_cycles},
+          {"throughput_images_per_s", r.throughput_images_per_s},
+          {"energy_nj",
+           {{"mvm", r.energy.mvm_pj / 1e3},
+            {"adc", r.energy.adc_pj / 1e3},
+            {"digital", r.energy.digital_pj / 1e3},
+            {"communication", r.energy.comm_pj / 1e3},
+            {"total", r.energy.total_pj() / 1e3}}}};
+}
+
+// Accuracy of the compiled graph (BatchNorms folded) on the test set, evaluated two ways: with
+// LibTorch's kernels on `limit` images (exact arithmetic: checks that compilation kept the
+// function), and by the functional simulator with the accelerator's non-idealities on the
+// first `images` of them (what the chip would score), next to the float model on the same ones.
+json evaluate_stage(const Compiled& c, const learn::Experiment& exp, const Settings& s,
+                    const std::string& out) {
+  const auto& test = exp.test_set;
+  const int64_t n = s.evaluate.limit > 0 ? std::min(s.evaluate.limit, test.size()) : test.size();
+  const auto inputs = [&](int64_t b, int64_t e) {
+    return (test.images.slice(0, b, e) - exp.norm.mean) / exp.norm.std;
+  };
+  const auto hits = [&](const torch::Tensor& logits, int64_t b, int64_t e) {
+    return logits.argmax(1).eq(test.labels.slice(0, b, e)).sum().item<int64_t>();
+  };
+  int64_t correct = 0;
+  for (int64_t b = 0; b < n; b += 256) {
+    const int64_t e = std::min(n, b + 256);
+    correct += hits(cm::evaluate_with_torch(c.graph, inputs(b, e))[0], b, e);
+  }
+  json r{{"images", n}, {"compiled_accuracy", 100.0 * static_cast<double>(correct) / static_cast<double>(n)}};
+
+  const int64_t m = std::min(s.evaluate.images, n);
+  if (m > 0) {
+    cm::FunctionalOptions fo;
+    fo.analog = s.evaluate.analog;
+    cm::FunctionalSimulator sim(c.graph, c.mapping, *c.poly, s.compile.hw, fo);
+    const auto x = inputs(0, m).contiguous();
+    const int64_t per = x.numel() / m;
+    std::vector<std::vector<float>> images;
+    for (int64_t i = 0; i < m; ++i) {
+      const float* p = x.data_ptr<float>() + i * per;
+      images.emplace_back(p, p + per);
+    }
+    const auto outputs = sim.run(images);
+    int64_t chip = 0;
+    for (int64_t i = 0; i < m; ++i) {
+      const auto& o = outputs[static_cast<std::size_t>(i)];
+      const auto best = std::max_element(o.begin(), o.end()) - o.begin();
+      chip += best == test.labels[i].item<int64_t>() ? 1 : 0;
+    }
+    const int64_t ideal = hits(cm::evaluate_with_torch(c.graph, inputs(0, m))[0], 0, m);
+    const auto& a = s.evaluate.analog;
+    r["accelerator_images"] = m;
+    r["accelerator_accuracy"] = 100.0 * static_cast<double>(chip) / static_cast<double>(m);
+    r["float_accuracy_same_images"] = 100.0 * static_cast<double>(ideal) / static_cast<double>(m);
+    r["non_idealities"] = fmt::format(
+        "DAC {} / ADC {} bits{}, programming noise {}, read noise {} (relative to w_max)",
+        s.compile.hw.dac_bits, s.compile.hw.adc_bits, a.quantize ? "" : " (off)",
+        a.programming_noise, a.read_noise);
+    r["mvms"] = sim.mvms();
+  }
+  write_file_atomic(in_dir(out, "evaluate.json"), r.dump(2) + "\n");
+  return r;
+}
+
+}  // namespace
+
+namespace {
+
+struct Prepared {
+  learn::Experiment exp;
+  Settings settings;
+};
+
+// Everything is validated (and the data loaded) before the first stage runs.
+Prepared prepare(Config& config) {
+  Prepared p{learn::Experiment::build(config, settings_sections()), {}};
+  if (p.exp.model->temporal()) {
+    throw UserError(config.origin() + ": model.name: " + p.exp.model_name +
+                    ": spiking models cannot be compiled for a CM accelerator yet; the pipeline "
+                    "takes mlp, lenet5 or a resnet");
+  }
+  p.settings = Settings::from_config(config);
+  return p;
+}
+
+}  // namespace
+
+void validate_pipeline_config(Config& config) { prepare(config); }
+
+PipelineResult run_pipeline(Config& config, const std::string& until) {
+  const auto& names = stage_names();
+  if (!until.empty() && std::find(names.begin(), names.end(), until) == names.end()) {
+    throw UserError("--until: unknown stage '" + until +
+                    "'; stages: train, quantize, compile, place, simulate, evaluate");
+  }
+  Prepared prepared = prepare(config);
+  learn::Experiment& exp = prepared.exp;
+  const Settings& s = prepared.settings;
+
+  PipelineResult result;
+  result.dir = (fs::path(exp.runs_dir) / (exp.name.empty() ? "pipeline" : exp.name)).string();
+  StageRunner runner(result.dir);
+  spdlog::info("pipeline directory: {}", result.dir);
+  auto done = [&](const std::string& stage) { return stage == until; };
+
+  result.summary["train"] = runner.run("train", exp.effective_yaml,
+                                       [&](const std::string& out) { return train_stage(exp, out); });
+  const std::string ckpt = learn::last_checkpoint(in_dir(runner.stage_dir("train"), "checkpoints"));
+  if (ckpt.empty()) throw UserError(runner.stage_dir("train") + ": the train stage left no checkpoint");
+  learn::load_checkpoint(ckpt, *exp.model, nullptr);
+  exp.model->eval();
+
+  if (!done("train")) {
+    bool quantized_here = false;
+    result.summary["quantize"] = runner.run("quantize", s.quantize.text(), [&](const std::string& out) {
+      if (s.quantize.method == "none") return json{{"method", "none"}};
+      quantized_here = true;
+      return quantize_model(exp, s.quantize, out);
+    });
+    if (s.quantize.method != "none" && !quantized_here) {
+      load_quantized(exp, s.quantize, runner.stage_dir("quantize"));
+    }
+  }
+  std::unique_ptr<Compiled> compiled;
+  if (!done("train") && !done("quantize")) {
+    const auto& images = exp.test_set.images;
+    compiled = compile_model(*exp.model, {images.size(1), images.size(2), images.size(3)},
+                             s.compile.hw);
+    result.summary["compile"] = runner.run("compile", s.compile.text(), [&](const std::string& out) {
+      const json& q = result.summary["quantize"];
+      return compile_stage(*compiled, s.compile.hw, q.value("model_bits", int64_t{-1}), out);
+    });
+  }
+  const std::vector<std::pair<std::string, std::function<json(const std::string&)>>> rest{
+      {"place", [&](const std::string& out) { return place_stage(*compiled, s, out); }},
+      {"simulate", [&](const std::string& out) { return simulate_stage(*compiled, s, out); }},
+      {"evaluate", [&](const std::string& out) { return evaluate_stage(*compiled, exp, s, out); }}};
+  const std::vector<std::string> rest_settings{s.place.text(), s.simulate.text(),
+                                               s.evaluate.text()};
+  bool stop = !compiled || done("compile");
+  for (std::size_t i = 0; i < rest.size() && !stop; ++i) {
+    result.summary[rest[i].first] = runner.run(rest[i].first, rest_settings[i], rest[i].second);
+    stop = done(rest[i].first);
+  }
+  result.ran = runner.ran();
+  const Report report = build_report(result.dir, result.summary);
+  result.report_md = in_dir(result.dir, "report.md");
+  result.report_html = in_dir(result.dir, "report.html");
+  write_file_atomic(result.report_md, report.markdown());
+  write_file_atomic(result.report_html, report.html());
+  return result;
+}
+
+}  // namespace nc::pipeline
