@@ -1,5 +1,6 @@
 #include "quantize_stage.h"
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -7,6 +8,7 @@
 #include "neurocore/compress/efqat.h"
 #include "neurocore/compress/quant_net.h"
 #include "neurocore/core/io.h"
+#include "neurocore/core/progress.h"
 
 namespace nc::pipeline {
 
@@ -72,7 +74,12 @@ json quantize_model(learn::Experiment& exp, const QuantizeSettings& s, const std
     o.efqat = s.method == "efqat";
     o.efqat_options.mode = compress::parse_select_mode(s.mode, "quantize.mode");
     o.efqat_options.rho = s.fraction;
-    const auto st = compress::train_quantized(*q, train_x, exp.train_set.labels, o);
+    const int64_t batches_per_epoch = (train_x.size(0) + o.batch_size - 1) / o.batch_size;
+    Progress progress(s.method + " " + s.bits, o.epochs * batches_per_epoch, "batch");
+    const auto st = compress::train_quantized(
+        *q, train_x, exp.train_set.labels, o,
+        [&](int64_t, double loss) { progress.advance(1, fmt::format("loss {:.4f}", loss)); });
+    progress.finish();
     r["steps"] = st.steps;
     r["backward_mac_fraction"] =
         st.full_backward_macs ? static_cast<double>(st.backward_macs) / static_cast<double>(st.full_backward_macs) : 1.0;
