@@ -101,17 +101,19 @@ TEST(CliPipeline, SmokeRunFillsEveryReportFieldAndResumesAfterAnInterruption) {
 
 TEST(CliPipeline, BadStageConfigFailsBeforeAnyStageNamingTheField) {
   const auto runs = temp_runs("bad");
+  // ctest runs in the build tree: the config's relative hardware path is made absolute.
+  const std::string hw = " --set compile.hw=" + kSource + "/configs/hw/default.yaml";
   auto r = run("pipeline " + kSource + "/configs/pipeline.yaml --set runs_dir=" + runs.string() +
-               " --set place.topology=hexagon");
+               " --set place.topology=hexagon" + hw);
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("place.topology"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(runs / "pipeline")) << "a stage ran before validation finished";
   r = run("pipeline " + kSource + "/configs/pipeline.yaml --set runs_dir=" + runs.string() +
-          " --set quantize.bits=W9A4");
+          " --set quantize.bits=W9A4" + hw);
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("quantize.bits"), std::string::npos) << r.output;
   r = run("pipeline " + kSource + "/configs/pipeline.yaml --set runs_dir=" + runs.string() +
-          " --until deploy");
+          " --until deploy" + hw);
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_FALSE(fs::exists(runs / "pipeline"));
   fs::remove_all(runs);
