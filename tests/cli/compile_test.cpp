@@ -22,18 +22,8 @@ const std::string kSource = NC_SOURCE_DIR;
 const std::string kModel = kSource + "/tests/cm/data/resnet20-cifar.onnx";
 const std::string kHw = kSource + "/configs/hw/default.yaml";
 
-fs::path temp_out(const std::string& name) {
-  auto p = fs::temp_directory_path() / ("nc_compile_" + name + "_" + std::to_string(getpid()));
-  fs::remove_all(p);
-  return p;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+fs::path temp_out(const std::string& name) { return nc::test::fresh_temp_path("compile", name); }
+using nc::test::slurp;
 
 TEST(CliCompile, HelpShowsExamples) {
   auto r = run("compile --help");

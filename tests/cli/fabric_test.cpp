@@ -17,18 +17,8 @@ const auto& run = nc::test::run_cli;
 const std::string kSource = NC_SOURCE_DIR;
 const std::string kHw = kSource + "/configs/hw/default.yaml";
 
-fs::path temp_out(const std::string& name) {
-  auto p = fs::temp_directory_path() / ("nc_fabric_" + name + "_" + std::to_string(getpid()));
-  fs::remove_all(p);
-  return p;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+fs::path temp_out(const std::string& name) { return nc::test::fresh_temp_path("fabric", name); }
+using nc::test::slurp;
 
 TEST(CliFabric, HelpShowsExamples) {
   auto r = run("fabric --help");

@@ -18,18 +18,8 @@ const std::string kSource = NC_SOURCE_DIR;
 
 bool have_fashion() { return fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"); }
 
-fs::path temp_runs(const std::string& name) {
-  auto p = fs::temp_directory_path() / ("nc_pipeline_" + name + "_" + std::to_string(getpid()));
-  fs::remove_all(p);
-  return p;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+fs::path temp_runs(const std::string& name) { return nc::test::fresh_temp_path("pipeline", name); }
+using nc::test::slurp;
 
 // A smoke pipeline: LeNet-5 on a few hundred images, every stage.
 std::string smoke_args(const fs::path& runs) {

@@ -3,8 +3,13 @@
 // and combined stdout/stderr.
 #include <sys/wait.h>
 
+#include <unistd.h>
+
 #include <array>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 namespace nc::test {
@@ -22,6 +27,23 @@ inline CliResult run_cli(const std::string& args) {
   while (p && fgets(buf.data(), buf.size(), p)) out += buf.data();
   const int status = p ? pclose(p) : -1;
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+/// A path under the temporary directory, unique to this process ("nc_<area>_<name>_<pid>"),
+/// removed first so that a test starts from nothing.
+inline std::filesystem::path fresh_temp_path(const std::string& area, const std::string& name) {
+  auto p = std::filesystem::temp_directory_path() /
+           ("nc_" + area + "_" + name + "_" + std::to_string(getpid()));
+  std::filesystem::remove_all(p);
+  return p;
+}
+
+/// Whole file as a string ("" when it cannot be read).
+inline std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 }  // namespace nc::test
