@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "neurocore/core/error.h"
+#include "transfer_network.h"
 
 namespace nc::cm {
 
@@ -100,9 +101,9 @@ struct EdgeState {
   const EdgeDependence* e = nullptr;
   EdgeSchedule sched;
   bool cross = false;          // writer and reader on different cores
-  int64_t ser = 0, lat = 0;    // link cycles
+  std::vector<Leg> legs;       // cross: one transfer per reader core that consumes the pixel
   int64_t pixel_bits = 0;
-  int64_t link_free = 0;
+  int64_t last_arrival = 0;    // pixels of one edge arrive in order
   std::vector<int64_t> arrival;     // current image, per writer iteration
   std::vector<int64_t> freed_bits;  // per reader iteration
   Stream arrivals, frees;
@@ -186,13 +187,17 @@ TimingReport simulate_timing(const Graph& g, const Mapping& m, const PolyModel& 
   std::vector<const LayerMapping*> layer_of(nn, nullptr);
   for (const auto& l : m.layers) layer_of[static_cast<std::size_t>(l.node)] = &l;
 
+  TransferNetwork net(hw, options.fabric, options.node_of, m.total_cores);
   const int64_t lat = hw.cycles(hw.link_latency_ns);
   auto ser_cycles = [&](int64_t bits) {
     return hw.cycles(static_cast<double>(bits) / hw.link_bandwidth_gbps);
   };
 
   // Per node: iterations, cycles per iteration, crossbar/digital split, energy per iteration.
-  std::vector<int64_t> iters(nn), comp(nn), mvm_part(nn);
+  std::vector<int64_t> iters(nn), comp(nn), mvm_part(nn), post(nn, 0);
+  // Placed fabric: the partial-sum transfers of row-split layers, routed (the ideal fabric
+  // keeps them inside comp), and the accumulation after them (post).
+  std::vector<std::vector<Leg>> psum_legs(nn);
   EnergyPerImage energy;
   for (std::size_t n = 0; n < nn; ++n) {
     const Node& node = g.nodes()[n];
@@ -217,6 +222,19 @@ TimingReport simulate_timing(const Graph& g, const Mapping& m, const PolyModel& 
         }
         energy.comm_pj += it * static_cast<double>(psum_cols * hw.psum_bits) * hw.energy_bit_moved_pj;
         energy.digital_pj += it * static_cast<double>(psum_cols) * hw.energy_digital_op_pj;
+        if (!net.ideal()) {
+          post[n] = hw.cycles(adds * hw.digital_op_ns);
+          for (const auto& t : l.tiles) {
+            if (t.row_block == 0) continue;
+            for (const auto& u : l.tiles) {
+              if (u.row_block == 0 && u.col_begin == t.col_begin && u.group_begin == t.group_begin) {
+                psum_legs[n].push_back(net.leg(t.core, u.core, (t.col_end - t.col_begin) * hw.psum_bits));
+                energy.comm_pj += it * static_cast<double>(psum_legs[n].back().bits * (psum_legs[n].back().hops - 1)) *
+                                  hw.energy_bit_moved_pj;
+              }
+            }
+          }
+        }
       }
       comp[n] = mvm + extra;
       mvm_part[n] = mvm;
@@ -239,8 +257,25 @@ TimingReport simulate_timing(const Graph& g, const Mapping& m, const PolyModel& 
     const auto w = static_cast<std::size_t>(es.e->writer), r = static_cast<std::size_t>(es.e->reader);
     es.cross = core[w] != core[r];
     es.pixel_bits = pixel_elements(g, es.e->writer) * hw.activation_bits;
-    es.ser = es.cross ? ser_cycles(es.pixel_bits) : 0;
-    es.lat = es.cross ? lat : 0;
+    if (es.cross) {
+      const Node& reader = g.node(es.e->reader);
+      if (reader.has_matrix()) {
+        // Each tile gets the channels of its row block (rows ordered (c_in, i, j)), as the
+        // fabric's core graph: a column-split reader gets them on every column block.
+        const int64_t khkw = reader.kind == OpKind::kConv2d
+                                 ? reader.conv().kernel_size().h * reader.conv().kernel_size().w : 1;
+        const int64_t pixel = pixel_elements(g, es.e->writer);
+        for (const auto& t : layer_of[r]->tiles) {
+          const int64_t c0 = t.row_begin / khkw, c1 = std::min(pixel, (t.row_end - 1) / khkw + 1);
+          if (c1 > c0) es.legs.push_back(net.leg(core[w], t.core, (c1 - c0) * hw.activation_bits));
+        }
+      } else {
+        es.legs.push_back(net.leg(core[w], core[r], es.pixel_bits));
+      }
+      for (const Leg& leg : es.legs) {
+        energy.comm_pj += static_cast<double>(iters[w] * leg.bits * (leg.hops - 1)) * hw.energy_bit_moved_pj;
+      }
+    }
     es.arrival.assign(static_cast<std::size_t>(es.sched.writer_iterations), 0);
     es.freed_bits.assign(static_cast<std::size_t>(es.sched.reader_iterations), 0);
     for (int64_t f : es.sched.free_after) {
@@ -328,7 +363,13 @@ TimingReport simulate_timing(const Graph& g, const Mapping& m, const PolyModel& 
             }
           }
         }
-        const int64_t f = t + c;
+        int64_t f = t + c;
+        if (!psum_legs[n].empty()) {
+          const int64_t mvm_done = t + mvm_part[n];
+          int64_t arrived = mvm_done;
+          for (const Leg& leg : psum_legs[n]) arrived = std::max(arrived, net.send(leg, mvm_done));
+          f = arrived + post[n];
+        }
         fin[static_cast<std::size_t>(i)] = f;
         if (options.trace) {
           rep.nodes[n].start.push_back(t);
@@ -341,9 +382,9 @@ TimingReport simulate_timing(const Graph& g, const Mapping& m, const PolyModel& 
         for (EdgeState* es : outs_n) {
           int64_t a = f;
           if (es->cross) {
-            const int64_t s = std::max(f, es->link_free);
-            es->link_free = s + es->ser;
-            a = es->link_free + es->lat;
+            a = es->last_arrival;
+            for (const Leg& leg : es->legs) a = std::max(a, net.send(leg, f));
+            es->last_arrival = a;
           }
           es->arrival[static_cast<std::size_t>(i)] = a;
           if (es->sched.free_after[static_cast<std::size_t>(i)] >= 0) {
@@ -376,6 +417,7 @@ TimingReport simulate_timing(const Graph& g, const Mapping& m, const PolyModel& 
     // Every later event comes after some node's last finish of this image.
     const int64_t safe = *std::min_element(last_finish.begin(), last_finish.end());
     for (auto& b : buffers) b.drain(safe);
+    net.forget_before(safe);
   }
   for (auto& b : buffers) b.drain(std::numeric_limits<int64_t>::max());
 
@@ -392,6 +434,11 @@ TimingReport simulate_timing(const Graph& g, const Mapping& m, const PolyModel& 
   }
   rep.throughput_images_per_s =
       rep.period_cycles > 0 ? hw.clock_ghz * 1e9 / rep.period_cycles : 0.0;
+  if (options.fabric) {
+    rep.fabric = options.fabric->name;
+    rep.busiest_channel_utilisation = static_cast<double>(net.busiest_channel_cycles()) /
+                                      static_cast<double>(std::max<int64_t>(rep.total_cycles, 1));
+  }
 
   // Per-core statistics.
   std::vector<CoreTiming> cores(ncores);
@@ -448,6 +495,10 @@ std::string TimingReport::report_markdown() const {
   s << "| steady-state period | " << fmt(period_cycles) << " cycles/image |\n";
   s << "| throughput | " << fmt(throughput_images_per_s) << " images/s |\n";
   s << "| total | " << total_cycles << " cycles |\n";
+  s << "| fabric | " << (fabric == "ideal" ? std::string("ideal (a channel of its own for every transfer)")
+                                           : fabric + ", busiest channel busy " +
+                                                 fmt(100.0 * busiest_channel_utilisation, "%.1f%%") + " of the time")
+    << " |\n";
   s << "| energy per image | " << fmt(energy.total_pj() / 1e3) << " nJ (MVM " << fmt(energy.mvm_pj / 1e3)
     << ", ADC " << fmt(energy.adc_pj / 1e3) << ", digital " << fmt(energy.digital_pj / 1e3)
     << ", communication " << fmt(energy.comm_pj / 1e3) << ") |\n\n";
@@ -479,6 +530,8 @@ std::string TimingReport::to_json() const {
                {"period_cycles", period_cycles},
                {"throughput_images_per_s", throughput_images_per_s},
                {"image_done", image_done},
+               {"fabric", fabric},
+               {"busiest_channel_utilisation", busiest_channel_utilisation},
                {"energy_per_image_pj",
                 {{"mvm", energy.mvm_pj},
                  {"adc", energy.adc_pj},

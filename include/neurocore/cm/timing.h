@@ -15,9 +15,22 @@
 //   - the graph inputs are streamed by the GCU (0 cycles per pixel: the link paces them);
 //     the graph outputs are sent back to it.
 // Each iteration's output pixel travels to every reader: on the same core it is available
-// when the iteration finishes; otherwise over a dedicated link of the ideal fabric (one
-// channel per edge, FIFO): start = max(finish, link free), arrival = start + ser + latency,
-// ser = cycles(bits / bandwidth), bits = C * activation_bits.
+// when the iteration finishes; otherwise it is sent from the writer's core to every core of
+// the reader that consumes it (one transfer per core: a Conv2d/Linear reader's tiles each get
+// the channels of their row block, ceil(row_end / kh kw) - floor(row_begin / kh kw) of them,
+// as the fabric's core graph; any other reader's core gets the whole pixel), bits = channels *
+// activation_bits. The pixel has arrived when its last transfer has (and never before the
+// previous pixel of the edge). A transfer holds a channel for ser = cycles(bits / bandwidth):
+//   ideal fabric (options.fabric == nullptr): every transfer has its own channel (FIFO):
+//     start = max(finish, channel free), arrival = start + ser + latency; the partial sums of
+//     a row-split layer take latency + ser(psum_bits * widest column block), no queueing;
+//   a placed fabric (options.fabric, options.node_of): every transfer between two cores,
+//     partial sums included, follows the Router's route over the fabric's directed channels
+//     (virtual cut-through): on hop k it takes the channel's earliest free interval of ser
+//     cycles starting at or after it is ready (LinkCalendar), and is ready for hop k + 1 one
+//     latency later; arrival = start on the last hop + ser + latency. Transfers sharing a
+//     channel therefore serialize on it. The GCU is not a fabric node: its input and output
+//     transfers keep their own channels.
 //
 // Stalls come from the per-edge relations of the PolyModel, as compact tables (EdgeSchedule):
 //   RAW: reader iteration (n, i2) starts only after writer iteration (n, need[i2]) arrived,
@@ -39,7 +52,8 @@
 // Energy per image: MVM (energy_mvm_pj per MVM per tile), ADC (energy_adc_pj per used column
 // per MVM), digital (energy_digital_op_pj per op), communication (energy_bit_moved_pj per bit
 // per hop; one hop on the ideal fabric: activations between cores, times the reader's column
-// blocks, partial sums, GCU input and output).
+// blocks, partial sums, GCU input and output; on a placed fabric every routed transfer adds
+// bits * (hops - 1)).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -48,6 +62,7 @@
 #include "neurocore/cm/hardware.h"
 #include "neurocore/cm/mapping.h"
 #include "neurocore/cm/poly.h"
+#include "neurocore/cm/topology.h"
 
 namespace nc::cm {
 
@@ -72,6 +87,11 @@ struct TimingOptions {
   int64_t images = 1;
   bool check_buffers = true;  // false: report the peaks even when a core overflows
   bool trace = false;         // keep every iteration's times (tests, small graphs)
+  // The fabric the cores talk over: nullptr = the ideal fabric. Otherwise core c sits on node
+  // node_of[c] of *fabric (a placement of this mapping, e.g. place()'s), which must outlive
+  // the call.
+  const Topology* fabric = nullptr;
+  std::vector<int> node_of;
 };
 
 struct CoreTiming {
@@ -104,6 +124,8 @@ struct TimingReport {
   std::vector<int64_t> image_done;   // cycle at which image n's last output reached the GCU
   std::vector<CoreTiming> cores;     // the GCU first (when it runs nodes), then by core id
   EnergyPerImage energy;
+  std::string fabric = "ideal";      // the topology's name on a placed fabric
+  double busiest_channel_utilisation = 0;  // placed fabric: busy cycles of the busiest channel / total_cycles
   std::vector<NodeTrace> nodes;               // options.trace: per node
   std::vector<std::vector<int64_t>> arrivals; // options.trace: per PolyModel edge, image * n1 + i1
 
@@ -115,7 +137,8 @@ struct TimingReport {
 /// `poly` (built from the same graph). Throws UserError when options.images < 1, when the
 /// mapping does not belong to the graph, or (options.check_buffers) when a core's peak buffer
 /// occupancy exceeds hw.buffer_bytes ("core 3 (layer1.0.conv2, ...) needs a buffer of
-/// 20480 bytes, buffer.bytes_per_core is 16384").
+/// 20480 bytes, buffer.bytes_per_core is 16384"), or when options.fabric is set and node_of
+/// does not put every core of the mapping on a node of it.
 TimingReport simulate_timing(const Graph& g, const Mapping& m, const PolyModel& poly,
                              const Hardware& hw, const TimingOptions& options = {});
 
