@@ -2,46 +2,54 @@
 
 #include <algorithm>
 #include <iterator>
+#include <limits>
 
 namespace nc::cm {
 
-int64_t LinkCalendar::reserve(int64_t ready, int64_t cycles) {
-  if (cycles <= 0) return ready;
-  busy_ += cycles;
-  // The common case: at or after every reservation (no search, no new node when it touches
-  // the last one).
-  if (busy_at_.empty() || ready >= busy_at_.rbegin()->second) {
-    if (!busy_at_.empty() && busy_at_.rbegin()->second == ready) {
-      busy_at_.rbegin()->second = ready + cycles;
-    } else {
-      busy_at_.emplace_hint(busy_at_.end(), ready, ready + cycles);
-    }
-    return ready;
-  }
-  auto next = busy_at_.upper_bound(ready);  // the first interval starting after `ready`
-  int64_t s = ready;
-  if (next != busy_at_.begin()) s = std::max(s, std::prev(next)->second);
-  // Skip every interval that would overlap [s, s + cycles).
-  while (next != busy_at_.end() && next->first < s + cycles) {
-    s = std::max(s, next->second);
-    ++next;
-  }
-  // Insert [s, e) before `next`, merged with the neighbours it touches (keeps the map short on
-  // a saturated channel).
-  int64_t e = s + cycles;
+void LinkCalendar::insert(int64_t b, int64_t e) {
+  auto next = busy_at_.lower_bound(b);
   if (next != busy_at_.end() && next->first == e) {
     e = next->second;
     next = busy_at_.erase(next);
   }
   if (next != busy_at_.begin()) {
     auto prev = std::prev(next);
-    if (prev->second == s) {
+    if (prev->second == b) {
       prev->second = e;
-      return s;
+      return;
     }
   }
-  busy_at_.emplace_hint(next, s, e);
-  return s;
+  busy_at_.emplace_hint(next, b, e);
+}
+
+std::pair<int64_t, int64_t> LinkCalendar::serve(int64_t ready, int64_t cycles) {
+  if (cycles <= 0) return {ready, ready};
+  busy_ += cycles;
+  // The common case: at or after every reservation.
+  if (busy_at_.empty() || ready >= busy_at_.rbegin()->second) {
+    insert(ready, ready + cycles);
+    return {ready, ready + cycles};
+  }
+  // Collect the free pieces first (inserting would move the iterator), then reserve them.
+  pieces_.clear();
+  auto it = busy_at_.upper_bound(ready);  // the first interval starting after `ready`
+  int64_t t = ready, left = cycles;
+  if (it != busy_at_.begin()) t = std::max(t, std::prev(it)->second);
+  while (left > 0) {
+    const int64_t gap_end = it == busy_at_.end() ? std::numeric_limits<int64_t>::max() : it->first;
+    const int64_t take = std::min(left, gap_end - t);
+    if (take > 0) {
+      pieces_.emplace_back(t, t + take);
+      left -= take;
+      t += take;
+    }
+    if (left > 0) {
+      t = it->second;
+      ++it;
+    }
+  }
+  for (const auto& [b, e] : pieces_) insert(b, e);
+  return {pieces_.front().first, pieces_.back().second};
 }
 
 void LinkCalendar::forget_before(int64_t t) {

@@ -52,12 +52,15 @@ int64_t TransferNetwork::send(const Leg& leg, int64_t ready) {
     return free + latency_;
   }
   if (leg.channels.empty()) return ready;  // both cores on one node
-  int64_t start = ready;
+  int64_t end = ready;
   for (int ch : leg.channels) {
-    start = calendars_[static_cast<std::size_t>(ch)].reserve(ready, leg.ser);
-    ready = start + latency_;  // cut-through: the head reaches the next router one latency later
+    const auto [first, last] = calendars_[static_cast<std::size_t>(ch)].serve(ready, leg.ser);
+    // Cut-through: the head reaches the next router one latency after it left, and the next
+    // hop cannot finish before the data has crossed this one (one latency after its end).
+    ready = std::max(first, last - leg.ser) + latency_;
+    end = last;
   }
-  return start + leg.ser + latency_;
+  return end + latency_;
 }
 
 void TransferNetwork::forget_before(int64_t t) {

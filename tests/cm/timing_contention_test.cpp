@@ -37,19 +37,23 @@ TimingReport simulate(const Graph& g, const Hardware& hw, int64_t images, const 
   return simulate_timing(g, m, poly, hw, o);
 }
 
-TEST(CmLinkCalendar, TakesTheEarliestGapAndMergesNeighbours) {
+TEST(CmLinkCalendar, ServesInTheFreeCyclesAndMergesNeighbours) {
+  using P = std::pair<int64_t, int64_t>;
   LinkCalendar c;
-  EXPECT_EQ(c.reserve(10, 5), 10);  // [10, 15)
-  EXPECT_EQ(c.reserve(0, 4), 0);    // [0, 4): fits before
-  EXPECT_EQ(c.reserve(2, 7), 15);   // the gap [4, 10) is too short: after [10, 15)
-  EXPECT_EQ(c.intervals(), 2u);     // [0, 4), [10, 22)
-  EXPECT_EQ(c.reserve(4, 6), 4);    // exactly the gap: everything merges into [0, 22)
+  EXPECT_EQ(c.serve(10, 5), P(10, 15));  // [10, 15)
+  EXPECT_EQ(c.serve(0, 4), P(0, 4));     // [0, 4): before it
+  EXPECT_EQ(c.intervals(), 2u);
+  // 7 cycles from cycle 2: the gap [4, 10) takes 6, the last one goes after [10, 15); the
+  // channel is then busy [0, 16), one merged interval.
+  EXPECT_EQ(c.serve(2, 7), P(4, 16));
   EXPECT_EQ(c.intervals(), 1u);
-  EXPECT_EQ(c.reserve(12, 3), 22);
-  EXPECT_EQ(c.reserve(30, 0), 30);  // nothing to send reserves nothing
-  EXPECT_EQ(c.busy_cycles(), 5 + 4 + 7 + 6 + 3);
+  EXPECT_EQ(c.serve(20, 3), P(20, 23));
+  EXPECT_EQ(c.serve(12, 6), P(16, 25));  // [16, 20) and [23, 25)
+  EXPECT_EQ(c.intervals(), 1u);          // [0, 25)
+  EXPECT_EQ(c.serve(30, 0), P(30, 30));  // nothing to send reserves nothing
+  EXPECT_EQ(c.busy_cycles(), 5 + 4 + 7 + 3 + 6);
   c.forget_before(24);
-  EXPECT_EQ(c.intervals(), 1u);     // [0, 25) ends after 24
+  EXPECT_EQ(c.intervals(), 1u);  // [0, 25) ends after 24
   c.forget_before(25);
   EXPECT_EQ(c.intervals(), 0u);
 }

@@ -26,11 +26,12 @@
 //     a row-split layer take latency + ser(psum_bits * widest column block), no queueing;
 //   a placed fabric (options.fabric, options.node_of): every transfer between two cores,
 //     partial sums included, follows the Router's route over the fabric's directed channels
-//     (virtual cut-through): on hop k it takes the channel's earliest free interval of ser
-//     cycles starting at or after it is ready (LinkCalendar), and is ready for hop k + 1 one
-//     latency later; arrival = start on the last hop + ser + latency. Transfers sharing a
-//     channel therefore serialize on it. The GCU is not a fabric node: its input and output
-//     transfers keep their own channels.
+//     (virtual cut-through): on hop k it is served in the channel's first ser free cycles at
+//     or after it is ready (LinkCalendar: split over gaps, as interleaved flits), and is ready
+//     for hop k + 1 one latency after its first cycle, but no earlier than ser cycles before
+//     the end on hop k plus one latency; arrival = end on the last hop + latency. Transfers
+//     sharing a channel therefore share its cycles: the busier it is, the later each ends.
+//     The GCU is not a fabric node: its input and output transfers keep their own channels.
 //
 // Stalls come from the per-edge relations of the PolyModel, as compact tables (EdgeSchedule):
 //   RAW: reader iteration (n, i2) starts only after writer iteration (n, need[i2]) arrived,
