@@ -66,13 +66,29 @@ FabricRun run_fabric(const std::string& topology, const CoreGraph& cg, const Pla
   return r;
 }
 
-std::string fabric_table_header() {
-  return "| topology | nodes | links | links/node | max degree | cores | method | monomorphism search | "
-         "max load (bits/img) | mean load (bits/img) | max hops | mean hops | links used | place time (s) |\n"
-         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+TimingReport simulate_on_fabric(const Graph& g, const Mapping& m, const PolyModel& poly, const Hardware& hw,
+                                const FabricRun& r, TimingOptions options) {
+  options.fabric = &r.topology;
+  options.node_of = r.placement.node_of;
+  options.check_buffers = false;
+  return simulate_timing(g, m, poly, hw, options);
 }
 
-std::string fabric_table_row(const FabricRun& r, const CoreGraph& cg) {
+FabricSpeed fabric_speed(const TimingReport& ideal, const TimingReport& placed) {
+  const double us = 1e-3 / placed.clock_ghz;
+  return {placed.throughput_images_per_s, ideal.throughput_images_per_s,
+          static_cast<double>(placed.first_latency_cycles) * us, static_cast<double>(ideal.first_latency_cycles) * us,
+          placed.busiest_channel_utilisation};
+}
+
+std::string fabric_table_header(bool speed) {
+  return std::string("| topology | nodes | links | links/node | max degree | cores | method | monomorphism search | "
+                     "max load (bits/img) | mean load (bits/img) | max hops | mean hops | links used | place time (s) |") +
+         (speed ? " throughput / ideal | latency / ideal |\n" : "\n") +
+         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + (speed ? "---|---|\n" : "\n");
+}
+
+std::string fabric_table_row(const FabricRun& r, const CoreGraph& cg, const FabricSpeed* speed) {
   const Topology& t = r.topology;
   std::ostringstream s;
   s << "| " << t.name << " | " << t.nodes << " | " << t.link_count() << " | "
@@ -81,7 +97,12 @@ std::string fabric_table_row(const FabricRun& r, const CoreGraph& cg) {
     << mono_status_name(r.placement.mono) << " | " << r.load.max_bits << " | "
     << fmt_double(r.load.mean_bits, "%.0f") << " | " << r.load.max_hops << " | "
     << fmt_double(r.load.mean_hops, "%.2f") << " | " << r.load.links_used << " | "
-    << fmt_double(r.placement.seconds, "%.2f") << " |\n";
+    << fmt_double(r.placement.seconds, "%.2f") << " |";
+  if (speed) {
+    s << " " << fmt_double(speed->throughput / speed->ideal_throughput, "%.4f") << " | "
+      << fmt_double(speed->latency_us / speed->ideal_latency_us, "%.4f") << " |";
+  }
+  s << "\n";
   return s.str();
 }
 

@@ -1,7 +1,14 @@
 // The fabric reports: comparison row, per-link load table and the Graphviz placement picture.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
 #include "neurocore/cm/fabric_report.h"
+#include "neurocore/cm/graphviz.h"
 #include "neurocore/cm/model_zoo.h"
 #include "neurocore/core/error.h"
 
@@ -41,6 +48,54 @@ TEST(CmFabricReport, RowAndLinkTableAgreeWithTheLoad) {
   int64_t hops = 0;
   for (int h : r.load.hops) hops += h;
   EXPECT_EQ(count(links, " data") + count(links, " psum") + count(links, " residual"), hops);
+}
+
+TEST(CmFabricReport, SpeedColumnsCompareTheFabricWithTheIdealOne) {
+  Graph g = resnet_cifar(8);
+  g.fold_batch_norms();
+  Hardware hw;
+  hw.link_bandwidth_gbps = 1;  // slow enough for the ring's shared channels to bind
+  const Mapping m = map_graph(g, hw);
+  const CoreGraph cg = build_core_graph(g, m, hw);
+  const PolyModel poly(g);
+  TimingOptions o;
+  o.images = 3;
+  o.check_buffers = false;
+  const TimingReport ideal = simulate_timing(g, m, poly, hw, o);
+  PlacementOptions po;
+  po.time_budget_s = 0.1;
+  const FabricRun r = run_fabric("ring", cg, po);
+  const TimingReport placed = simulate_on_fabric(g, m, poly, hw, r, o);
+  EXPECT_EQ(placed.fabric, "ring");
+  const FabricSpeed sp = fabric_speed(ideal, placed);
+  EXPECT_DOUBLE_EQ(sp.ideal_throughput, ideal.throughput_images_per_s);
+  EXPECT_DOUBLE_EQ(sp.throughput, placed.throughput_images_per_s);
+  EXPECT_LE(sp.throughput, sp.ideal_throughput);
+  EXPECT_GE(sp.latency_us, sp.ideal_latency_us);
+  EXPECT_GT(sp.busiest_channel, 0.0);
+  EXPECT_LE(sp.busiest_channel, 1.0);
+  const std::string header = fabric_table_header(true), row = fabric_table_row(r, cg, &sp);
+  EXPECT_NE(header.find("| throughput / ideal | latency / ideal |"), std::string::npos);
+  EXPECT_EQ(count(header.substr(0, header.find('\n')), "|"), count(row, "|"));
+  char cell[32];
+  std::snprintf(cell, sizeof cell, "| %.4f |", sp.throughput / sp.ideal_throughput);
+  EXPECT_NE(row.find(cell), std::string::npos) << row;
+}
+
+TEST(CmFabricReport, RenderSvgDrawsThePictureOrSaysGraphvizIsMissing) {
+  const CoreGraph cg = resnet20_core_graph();
+  PlacementOptions po;
+  po.time_budget_s = 0.1;
+  const FabricRun r = run_fabric("mesh", cg, po);
+  const auto dir = std::filesystem::temp_directory_path() / ("nc-render-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string dot = (dir / "p.dot").string(), svg = (dir / "p.svg").string();
+  std::ofstream(dot) << placement_dot(r, cg);
+  EXPECT_EQ(render_svg(dot, svg), have_graphviz());
+  EXPECT_EQ(std::filesystem::exists(svg), have_graphviz());
+  EXPECT_FALSE(render_svg((dir / "missing.dot").string(), svg + "2"));  // a bad file: false, no SVG
+  EXPECT_FALSE(std::filesystem::exists(svg + "2"));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(CmFabricReport, PlacementPictureColoursLinksByLoad) {

@@ -7,6 +7,7 @@
 
 #include "neurocore/cm/fabric.h"
 #include "neurocore/cm/placement.h"
+#include "neurocore/cm/timing.h"
 #include "neurocore/cm/topology.h"
 
 namespace nc::cm {
@@ -20,11 +21,26 @@ struct FabricRun {
 /// Builds `Topology::make(topology, cg.cores)`, places `cg` on it and routes every flow.
 FabricRun run_fabric(const std::string& topology, const CoreGraph& cg, const PlacementOptions& options = {});
 
+/// The simulated pipeline on a placed fabric against the ideal fabric (timing.h's contention
+/// model): throughput and first-image latency of both.
+struct FabricSpeed {
+  double throughput = 0, ideal_throughput = 0;  // images/s
+  double latency_us = 0, ideal_latency_us = 0;  // first image
+  double busiest_channel = 0;                   // fraction of the run the busiest channel is busy
+};
+
+/// Simulates `options.images` images of `g` on r's placement (options.fabric and node_of are
+/// set from r; buffers are not checked: the comparison is about time).
+TimingReport simulate_on_fabric(const Graph& g, const Mapping& m, const PolyModel& poly, const Hardware& hw,
+                                const FabricRun& r, TimingOptions options);
+FabricSpeed fabric_speed(const TimingReport& ideal, const TimingReport& placed);
+
 /// The comparison table: one Markdown row per run (topology, nodes, links, links per node,
 /// max degree, cores, placement method, monomorphism search, max and mean channel load,
-/// max and mean hops, links used, placement time).
-std::string fabric_table_header();
-std::string fabric_table_row(const FabricRun& r, const CoreGraph& cg);
+/// max and mean hops, links used, placement time; with `speed`, also the throughput and the
+/// first-image latency on that fabric as fractions of the ideal fabric's).
+std::string fabric_table_header(bool speed = false);
+std::string fabric_table_row(const FabricRun& r, const CoreGraph& cg, const FabricSpeed* speed = nullptr);
 
 /// Markdown table of every link that carries load: nodes, the cores on them, bits per image
 /// on each direction and the flows (src core -> dst core) routed over it; busiest first.
