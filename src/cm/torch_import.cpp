@@ -8,6 +8,7 @@
 
 #include <filesystem>
 
+#include "neurocore/cm/int_weights.h"
 #include "neurocore/core/config.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/run_dir.h"
@@ -154,10 +155,15 @@ RunImport import_run_dir(const std::string& run_dir) {
   RunDir run = RunDir::open(run_dir);
   Config config = Config::load(run.file("config.yaml"));
   learn::Experiment exp = learn::Experiment::build(config);
-  const std::string ckpt = learn::last_checkpoint(run.checkpoints());
-  if (ckpt.empty()) throw UserError(run.path() + ": no checkpoint yet (train at least one epoch)");
+  // A run of `neurocore quantize` has no checkpoint of its own but its integer model.
+  const std::string int_model = run.file(compress::kIntModelFile);
+  const bool quantized = std::filesystem::exists(int_model);
+  const std::string ckpt = quantized ? "" : learn::last_checkpoint(run.checkpoints());
+  if (!quantized && ckpt.empty()) {
+    throw UserError(run.path() + ": no checkpoint yet (train at least one epoch)");
+  }
   RunImport r;
-  r.epochs = learn::load_checkpoint(ckpt, *exp.model, nullptr);
+  if (!quantized) r.epochs = learn::load_checkpoint(ckpt, *exp.model, nullptr);
   exp.model->eval();
   r.model_name = exp.model_name;
   r.data_name = exp.data.name;
@@ -165,6 +171,10 @@ RunImport import_run_dir(const std::string& run_dir) {
   r.input = {sizes[1], sizes[2], sizes[3]};
   r.norm = exp.norm;
   r.graph = import_model(*exp.model, r.input);
+  if (quantized) {
+    apply_int_model(r.graph, compress::read_int_model(int_model), int_model);
+    r.int_model = int_model;
+  }
   return r;
 }
 

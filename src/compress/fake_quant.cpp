@@ -36,9 +36,12 @@ torch::Tensor along_dim0(const torch::Tensor& p, const torch::Tensor& x) {
 // Forward value v, backward identity: the STE for round().
 torch::Tensor round_ste(const torch::Tensor& v) { return v + (torch::round(v) - v).detach(); }
 
-// Forward value s, backward gradient times g (LSQ gradient scaling).
+// Forward value s, backward gradient times g (LSQ gradient scaling). Written as
+// s + (a − a) with a = s·g, so the forward value is exactly s (a − a is exactly 0): the
+// integer export's scale·(code − zero_point) then equals the fake-quantized value bit for bit.
 torch::Tensor grad_scale(const torch::Tensor& s, double g) {
-  return (s - s * g).detach() + s * g;
+  const auto a = s * g;
+  return s.detach() + (a - a.detach());
 }
 
 }  // namespace

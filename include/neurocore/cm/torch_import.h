@@ -28,9 +28,12 @@ struct RunImport {
   nn::InputShape input;               // of one sample
   data::Normalization norm{0.0, 1.0}; // applied to pixels before the graph's input
   int64_t epochs = 0;                 // of the checkpoint imported
+  std::string int_model;              // a `neurocore quantize` run: its integer model file,
+                                      // whose weights the graph holds (BatchNorms folded)
 };
 
-/// Imports the last checkpoint of a run directory written by `neurocore train`. Throws
+/// Imports the last checkpoint of a run directory written by `neurocore train`, or the
+/// integer model (int_weights.h) of one written by `neurocore quantize`. Throws
 /// UserError when the directory is not a run, has no checkpoint, or holds an unsupported model.
 RunImport import_run_dir(const std::string& run_dir);
 

@@ -1,0 +1,22 @@
+#pragma once
+// Compiling a quantized model with its real integer weights (docs/cm.md and docs/quant.md,
+// "Integer export"): the weights of an integer model file (compress/int_model.h, written by
+// `neurocore quantize`) put into a graph imported from the same model.
+#include <string>
+
+#include "neurocore/cm/graph.h"
+#include "neurocore/compress/int_model.h"
+
+namespace nc::cm {
+
+/// Folds g's BatchNorms (the quantized model's are folded into its convolutions), then sets
+/// the weight of every Conv2d/Linear node named like a layer of `m` to the layer's dequantized
+/// codes, weight = scale · (code − zero_point) (exactly the fake-quant model's weights), and
+/// its bias to the layer's bias. The activation quantizers of `m` are not applied (the graph IR
+/// has no such op; the functional simulator's DAC quantizes MVM inputs instead). Returns the
+/// number of layers set. Throws UserError naming `origin`, the layer, the value seen and the
+/// value expected when a layer has no node, a node's kind or weight shape differs, or a
+/// Conv2d/Linear node of g has no layer in `m`.
+int apply_int_model(Graph& g, const compress::IntModel& m, const std::string& origin);
+
+}  // namespace nc::cm
