@@ -92,8 +92,9 @@ cm::OnnxImport import_model_file(const std::string& path) {
   cm::RunImport r = cm::import_run_dir(path);
   cm::OnnxImport out;
   out.graph = std::move(r.graph);
-  out.notes.push_back(fmt::format("run directory: model {} trained on {}, checkpoint after epoch {}",
-                                  r.model_name, r.data_name, r.epochs));
+  out.notes.push_back(fmt::format("run directory: model {} trained on {}, {}", r.model_name, r.data_name,
+                                  r.int_model.empty() ? fmt::format("checkpoint after epoch {}", r.epochs)
+                                                      : "integer weights from " + r.int_model));
   return out;
 }
 

@@ -7,6 +7,8 @@
 
 #include "commands.h"
 #include "neurocore/compress/efqat.h"
+#include "neurocore/compress/int_export.h"
+#include "neurocore/compress/torchscript_export.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"
 #include "neurocore/core/report.h"
@@ -162,6 +164,14 @@ void run_quantize(const QuantizeArgs& a, const Global& g) {
   }
   write_atomic_with(run.file("quantized.pt"), [&](const std::string& tmp) { torch::save(q, tmp); });
   summary.push_back("fake-quant model state (QuantNet parameters and buffers): `quantized.pt`");
+  // The integer model: what `neurocore compile` of this run directory maps onto the crossbars.
+  const IntModel int_model = export_int_model(*q, exp.model_name);
+  save_int_model(run.file(kIntModelFile), int_model);
+  summary.push_back(fmt::format("integer model (int8/int4 codes, scales, zero points; "
+                                "docs/quant.md): `{}` ({} bytes)",
+                                kIntModelFile, fs::file_size(run.file(kIntModelFile))));
+  save_torchscript(*q, run.file("quantized_torchscript.pt"));
+  summary.push_back("the fake-quant model as TorchScript (torch.jit.load): `quantized_torchscript.pt`");
   write_run_report(run, "quantize " + tag, summary);
   write_file_atomic(run.file("report.md"),
                     read_file(run.file("report.md")) + "\n## Quantized layers\n\n" + q->summary());

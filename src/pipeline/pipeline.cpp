@@ -11,6 +11,7 @@
 
 #include "neurocore/cm/fabric.h"
 #include "neurocore/cm/fabric_report.h"
+#include "neurocore/cm/int_weights.h"
 #include "neurocore/cm/functional.h"
 #include "neurocore/cm/mapping.h"
 #include "neurocore/cm/placement.h"
@@ -19,6 +20,7 @@
 #include "neurocore/cm/topology.h"
 #include "neurocore/cm/torch_eval.h"
 #include "neurocore/cm/torch_import.h"
+#include "neurocore/compress/int_model.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"
 #include "neurocore/core/run_dir.h"
@@ -26,6 +28,7 @@
 #include "neurocore/learn/experiment.h"
 #include "neurocore/learn/trainer.h"
 #include "neurocore/pipeline/stages.h"
+#include "onnx_source.h"
 #include "quantize_stage.h"
 #include "report.h"
 #include "settings.h"
@@ -61,8 +64,8 @@ json train_stage(learn::Experiment& exp, const std::string& out) {
           {"test_accuracy", r.accuracy}};
 }
 
-// The compiled form of the trained model, rebuilt in memory by every process (cheap next to
-// training) whether or not the compile stage's files are up to date.
+// The compiled form of the model, rebuilt in memory by every process (cheap next to training)
+// whether or not the compile stage's files are up to date.
 struct Compiled {
   cm::Graph graph;
   cm::Mapping mapping;
@@ -70,11 +73,16 @@ struct Compiled {
   int folded = 0;
 };
 
-std::unique_ptr<Compiled> compile_model(nn::NetImpl& model, const nn::InputShape& in,
+// `int_model`: the quantize stage's integer model file ("" for a float model), whose weights
+// (scale · (code − zero point), exactly the fake-quant model's) replace the graph's.
+std::unique_ptr<Compiled> compile_model(cm::Graph graph, const std::string& int_model,
                                         const cm::Hardware& hw) {
   auto c = std::make_unique<Compiled>();
-  c->graph = cm::import_model(model, in);
+  c->graph = std::move(graph);
   c->folded = c->graph.fold_batch_norms();
+  if (!int_model.empty()) {
+    cm::apply_int_model(c->graph, compress::read_int_model(int_model), int_model);
+  }
   c->mapping = cm::map_graph(c->graph, hw);
   c->poly = std::make_unique<cm::PolyModel>(c->graph);
   return c;
@@ -219,13 +227,25 @@ json evaluate_stage(const Compiled& c, const learn::Experiment& exp, const Setti
 namespace {
 
 struct Prepared {
-  learn::Experiment exp;
+  learn::Experiment exp;  // from an ONNX model: no model, data only when the config names it
   Settings settings;
+  std::unique_ptr<OnnxSource> onnx;  // set when the model is an ONNX file (no train, quantize)
 };
 
 // Everything is validated (and the data loaded) before the first stage runs.
 Prepared prepare(Config& config) {
-  Prepared p{learn::Experiment::build(config, settings_sections()), {}};
+  if (config_uses_onnx(config)) {
+    Prepared p;
+    p.onnx = std::make_unique<OnnxSource>(prepare_onnx(config, p.exp, settings_sections()));
+    p.settings = Settings::from_config(config);
+    if (p.settings.quantize.method != "none") {
+      throw UserError(config.origin() + ": quantize.method: the pipeline does not quantize an "
+                      "ONNX model (model.onnx); expected none, got '" +
+                      p.settings.quantize.method + "'");
+    }
+    return p;
+  }
+  Prepared p{learn::Experiment::build(config, settings_sections()), {}, nullptr};
   if (p.exp.model->temporal()) {
     throw UserError(config.origin() + ": model.name: " + p.exp.model_name +
                     ": spiking models cannot be compiled for a CM accelerator yet; the pipeline "
@@ -248,6 +268,7 @@ PipelineResult run_pipeline(Config& config, const std::string& until) {
   Prepared prepared = prepare(config);
   learn::Experiment& exp = prepared.exp;
   const Settings& s = prepared.settings;
+  const OnnxSource* onnx = prepared.onnx.get();
 
   PipelineResult result;
   result.dir = (fs::path(exp.runs_dir) / (exp.name.empty() ? "pipeline" : exp.name)).string();
@@ -255,40 +276,65 @@ PipelineResult run_pipeline(Config& config, const std::string& until) {
   spdlog::info("pipeline directory: {}", result.dir);
   auto done = [&](const std::string& stage) { return stage == until; };
 
-  result.summary["train"] = runner.run("train", exp.effective_yaml,
-                                       [&](const std::string& out) { return train_stage(exp, out); });
-  const std::string ckpt = learn::last_checkpoint(in_dir(runner.stage_dir("train"), "checkpoints"));
-  if (ckpt.empty()) throw UserError(runner.stage_dir("train") + ": the train stage left no checkpoint");
-  learn::load_checkpoint(ckpt, *exp.model, nullptr);
-  exp.model->eval();
-
-  if (!done("train")) {
-    bool quantized_here = false;
-    result.summary["quantize"] = runner.run("quantize", s.quantize.text(), [&](const std::string& out) {
-      if (s.quantize.method == "none") return json{{"method", "none"}};
-      quantized_here = true;
-      return quantize_model(exp, s.quantize, out);
-    });
-    if (s.quantize.method != "none" && !quantized_here) {
-      load_quantized(exp, s.quantize, runner.stage_dir("quantize"));
+  std::string int_model;  // the quantize stage's integer model, when it quantizes
+  if (!onnx) {
+    result.summary["train"] = runner.run(
+        "train", exp.effective_yaml, [&](const std::string& out) { return train_stage(exp, out); });
+    const std::string ckpt = learn::last_checkpoint(in_dir(runner.stage_dir("train"), "checkpoints"));
+    if (ckpt.empty()) throw UserError(runner.stage_dir("train") + ": the train stage left no checkpoint");
+    learn::load_checkpoint(ckpt, *exp.model, nullptr);
+    exp.model->eval();
+    if (!done("train")) {
+      result.summary["quantize"] = runner.run("quantize", s.quantize.text(), [&](const std::string& out) {
+        if (s.quantize.method == "none") return json{{"method", "none"}};
+        return quantize_model(exp, s.quantize, out);
+      });
+      if (s.quantize.method != "none") {
+        int_model = in_dir(runner.stage_dir("quantize"), compress::kIntModelFile);
+      }
     }
   }
   std::unique_ptr<Compiled> compiled;
   if (!done("train") && !done("quantize")) {
-    const auto& images = exp.test_set.images;
-    compiled = compile_model(*exp.model, {images.size(1), images.size(2), images.size(3)},
-                             s.compile.hw);
-    result.summary["compile"] = runner.run("compile", s.compile.text(), [&](const std::string& out) {
-      const json& q = result.summary["quantize"];
-      return compile_stage(*compiled, s.compile.hw, q.value("model_bits", int64_t{-1}), out);
+    // From an ONNX model, the file's content is part of the compile stage's key.
+    std::string key = s.compile.text();
+    cm::Graph graph;
+    if (onnx) {
+      graph = onnx->graph;
+      key = "onnx=" + onnx->file_key + "\n" + key;
+    } else {
+      const auto& images = exp.test_set.images;
+      graph = cm::import_model(*exp.model, {images.size(1), images.size(2), images.size(3)});
+    }
+    compiled = compile_model(std::move(graph), int_model, s.compile.hw);
+    result.summary["compile"] = runner.run("compile", key, [&](const std::string& out) {
+      const int64_t bits = result.summary.contains("quantize")
+                               ? result.summary["quantize"].value("model_bits", int64_t{-1})
+                               : -1;
+      json r = compile_stage(*compiled, s.compile.hw, bits, out);
+      if (onnx) {
+        r["onnx"] = onnx->path;
+        r["opset"] = onnx->opset;
+        r["import_notes"] = onnx->notes;
+      }
+      return r;
     });
   }
   const std::vector<std::pair<std::string, std::function<json(const std::string&)>>> rest{
       {"place", [&](const std::string& out) { return place_stage(*compiled, s, out); }},
       {"simulate", [&](const std::string& out) { return simulate_stage(*compiled, s, out); }},
-      {"evaluate", [&](const std::string& out) { return evaluate_stage(*compiled, exp, s, out); }}};
-  const std::vector<std::string> rest_settings{s.place.text(), s.simulate.text(),
-                                               s.evaluate.text()};
+      {"evaluate", [&](const std::string& out) {
+         if (onnx && !onnx->evaluate_skipped.empty()) {
+           const json r{{"skipped", onnx->evaluate_skipped}};
+           write_file_atomic(in_dir(out, "evaluate.json"), r.dump(2) + "\n");
+           return r;
+         }
+         return evaluate_stage(*compiled, exp, s, out);
+       }}};
+  // From an ONNX model, the data settings are not in the (absent) train stage's key: here.
+  const std::vector<std::string> rest_settings{
+      s.place.text(), s.simulate.text(),
+      s.evaluate.text() + (onnx ? "\n" + exp.effective_yaml : std::string())};
   bool stop = !compiled || done("compile");
   for (std::size_t i = 0; i < rest.size() && !stop; ++i) {
     result.summary[rest[i].first] = runner.run(rest[i].first, rest_settings[i], rest[i].second);

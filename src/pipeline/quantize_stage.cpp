@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "neurocore/compress/efqat.h"
+#include "neurocore/compress/int_export.h"
 #include "neurocore/compress/quant_net.h"
 #include "neurocore/core/io.h"
 #include "neurocore/core/progress.h"
@@ -37,17 +38,13 @@ double accuracy(nn::NetImpl& net, const torch::Tensor& x, const torch::Tensor& y
   return 100.0 * static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(1, x.size(0)));
 }
 
-// The weights the chip is programmed with: each layer's latent weight through its weight
-// quantizer. Activation quantization is left to the functional simulator's DAC model.
-int64_t bake_weights(compress::QuantNetImpl& q) {
-  torch::NoGradGuard no_grad;
-  q.eval();
+// The size of the weights the chip is programmed with: each code at its bit-width, biases as
+// 32-bit floats (scales and zero points not counted).
+int64_t model_bits(const compress::IntModel& m) {
   int64_t bits = 0;
-  for (auto& layer : q.layers()) {
-    auto& w = layer.weight();
-    w.copy_(layer.weight_q->forward(w));
-    bits += w.numel() * layer.weight_q->spec().bits;
-    if (layer.bias().defined()) bits += layer.bias().numel() * 32;
+  for (const auto& l : m.layers) {
+    bits += static_cast<int64_t>(l.weight.codes.size()) * l.weight.bits;
+    bits += static_cast<int64_t>(l.bias.size()) * 32;
   }
   return bits;
 }
@@ -88,20 +85,11 @@ json quantize_model(learn::Experiment& exp, const QuantizeSettings& s, const std
   r["test_accuracy"] = accuracy(*q, test_x, exp.test_set.labels);
   write_atomic_with((std::filesystem::path(out) / "quantized.pt").string(),
                     [&](const std::string& tmp) { torch::save(q, tmp); });
-  r["model_bits"] = bake_weights(*q);
+  // The integer model is what the compile stage maps (its weights are the fake-quant model's).
+  const compress::IntModel int_model = compress::export_int_model(*q, exp.model_name);
+  compress::save_int_model((std::filesystem::path(out) / compress::kIntModelFile).string(), int_model);
+  r["model_bits"] = model_bits(int_model);
   return r;
-}
-
-void load_quantized(learn::Experiment& exp, const QuantizeSettings& s, const std::string& stage_dir) {
-  compress::QuantNet q(exp.model, quant_config(s));
-  torch::load(q, (std::filesystem::path(stage_dir) / "quantized.pt").string());
-  // The file holds the scales and zero points; the flags that calibration sets are not
-  // module state, so they are set here (only the weight quantizers are used by the bake).
-  for (auto& layer : q->layers()) {
-    layer.weight_q->calibrated = true;
-    layer.weight_q->enabled = true;
-  }
-  bake_weights(*q);
 }
 
 }  // namespace nc::pipeline

@@ -1,6 +1,6 @@
 #pragma once
 // The pipeline's quantize stage (docs/pipeline.md): PTQ, EfQAT or QAT of the trained model
-// through nc::compress, then the quantized weights baked into the model that is compiled.
+// through nc::compress, written as an integer model that the compile stage maps.
 #include <nlohmann/json.hpp>
 
 #include <string>
@@ -10,14 +10,11 @@
 
 namespace nc::pipeline {
 
-/// Quantizes exp.model as `s` says, writes `out`/quantized.pt (the fake-quant model) and
-/// returns the summary (accuracy of the quantized model, bits of the weights). Afterwards
-/// exp.model holds the quantized weights (BatchNorms folded), which the compiler maps.
+/// Quantizes exp.model as `s` says, writes `out`/quantized.pt (the fake-quant model's state)
+/// and `out`/quantized.ncq (the integer model, compress/int_model.h, which the compile stage
+/// maps) and returns the summary (accuracy of the quantized model, bits of the weights).
+/// exp.model is changed (BatchNorms folded, latent weights fine-tuned).
 nlohmann::json quantize_model(learn::Experiment& exp, const QuantizeSettings& s,
                               const std::string& out);
-
-/// Puts the quantized weights of a finished quantize stage (`stage_dir`/quantized.pt) into
-/// exp.model, as quantize_model leaves them.
-void load_quantized(learn::Experiment& exp, const QuantizeSettings& s, const std::string& stage_dir);
 
 }  // namespace nc::pipeline

@@ -61,10 +61,16 @@ Report build_report(const std::string& dir, const json& s) {
                                       num(e["float_accuracy_same_images"].get<double>())));
     acc.rows.emplace_back("non-idealities", e["non_idealities"].get<std::string>());
   }
+  if (auto* v = get("evaluate", "skipped")) acc.rows.emplace_back("accuracy", "not evaluated: " + v->get<std::string>());
   if (!acc.rows.empty()) r.sections.push_back(acc);
 
   Report::Section model{"Model and mapping", {}, {}};
   if (auto* v = get("train", "model")) model.rows.emplace_back("model", v->get<std::string>() + " on " + s["train"]["data"].get<std::string>());
+  if (auto* v = get("compile", "onnx")) {
+    model.rows.emplace_back("model", fmt::format("ONNX file {} (opset {}); train and quantize skipped",
+                                                 v->get<std::string>(), s["compile"]["opset"].get<int64_t>()));
+    for (const auto& note : s["compile"]["import_notes"]) model.rows.emplace_back("import note", note.get<std::string>());
+  }
   if (auto* v = get("train", "parameters")) model.rows.emplace_back("parameters", std::to_string(v->get<int64_t>()));
   if (auto* v = get("compile", "model_bits")) {
     model.rows.emplace_back("model size", fmt::format("{} bits ({} weights and biases, {})", v->get<int64_t>(),

@@ -18,8 +18,9 @@ const std::vector<std::string>& settings_sections() {
 
 std::string QuantizeSettings::text() const {
   if (method == "none") return "method=none";
-  return fmt::format("method={} bits={} mode={} fraction={} epochs={} calib={}", method, bits,
-                     mode, fraction, epochs, calib);
+  // export=ncq: the stage writes the integer model (a stage from before it ran again).
+  return fmt::format("method={} bits={} mode={} fraction={} epochs={} calib={} export=ncq", method,
+                     bits, mode, fraction, epochs, calib);
 }
 std::string CompileSettings::text() const { return "hw=" + hw_text; }
 std::string PlaceSettings::text() const {

@@ -89,6 +89,83 @@ TEST(CliPipeline, SmokeRunFillsEveryReportFieldAndResumesAfterAnInterruption) {
   fs::remove_all(fresh);
 }
 
+// A pipeline config from an ONNX file (model.onnx), with extra lines.
+fs::path onnx_config(const fs::path& runs, const std::string& onnx, const std::string& extra) {
+  fs::create_directories(runs);
+  const fs::path path = runs / "onnx.yaml";
+  std::ofstream(path) << "name: from-onnx\nruns_dir: " << runs.string() << "\nmodel:\n  onnx: " << onnx
+                      << "\ncompile:\n  hw: " << kSource << "/configs/hw/default.yaml\nplace:\n"
+                      << "  time_budget_s: 1\nsimulate:\n  images: 2\n" << extra;
+  return path;
+}
+
+TEST(CliPipeline, FromAnOnnxModelSkipsTrainAndQuantize) {
+  const auto runs = temp_runs("onnx");
+  const auto dir = runs / "from-onnx";
+  // The third-party ResNet-20 (CIFAR-10 input): no dataset of its shape, so no evaluation.
+  auto r = run("pipeline " + onnx_config(runs, kSource + "/tests/cm/data/resnet20-cifar.onnx", "").string() +
+               " --threads 1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(log_lines(dir), (std::vector<std::string>{"run compile", "run place", "run simulate", "run evaluate"}));
+  std::string md = slurp(dir / "report.md");
+  for (const char* field : {"resnet20-cifar.onnx (opset 9); train and quantize skipped", "import note",
+                            "not evaluated: no dataset given", "cores used", "throughput", "energy per image",
+                            "maximum channel load", "placement"}) {
+    EXPECT_NE(md.find(field), std::string::npos) << field << "\n" << md;
+  }
+  EXPECT_EQ(md.find("float model (after train)"), std::string::npos) << md;
+  fs::remove_all(runs);
+}
+
+TEST(CliPipeline, FromAnOnnxModelEvaluatesOnADatasetOfItsShape) {
+  if (!have_fashion()) GTEST_SKIP() << "Fashion-MNIST not installed";
+  const auto runs = temp_runs("onnx-data");
+  const auto dir = runs / "from-onnx";
+  // A one-layer classifier for 1x28x28 images (tests/pipeline/data/make_linear_onnx.py).
+  const std::string linear = kSource + "/tests/pipeline/data/linear-28x28.onnx";
+  const std::string data = "data:\n  name: fashion-mnist\n  limit_train: 64\n  limit_test: 32\nevaluate:\n  images: 4\n";
+  auto r = run("pipeline " + onnx_config(runs, linear, data).string() + " --threads 1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto e = nlohmann::json::parse(slurp(dir / "evaluate" / "stage.json"))["summary"];
+  EXPECT_EQ(e["images"], 32);
+  EXPECT_EQ(e["accelerator_images"], 4);
+  EXPECT_TRUE(e.contains("compiled_accuracy")) << e.dump();
+  EXPECT_NE(slurp(dir / "report.md").find("simulated accelerator (with non-idealities)"), std::string::npos);
+  // A changed dataset re-runs only evaluate; the ResNet-20 with this dataset is not evaluated.
+  r = run("pipeline " + onnx_config(runs, linear, data).string() + " --threads 1 --set data.limit_test=16");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto lines = log_lines(dir);
+  EXPECT_EQ(std::vector<std::string>(lines.end() - 4, lines.end()),
+            (std::vector<std::string>{"skip compile", "skip place", "skip simulate", "run evaluate"}));
+  r = run("pipeline " + onnx_config(runs, kSource + "/tests/cm/data/resnet20-cifar.onnx", data).string() +
+          " --threads 1 --set name=r20");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(slurp(runs / "r20" / "report.md")
+                .find("not evaluated: the dataset fashion-mnist has samples [1, 28, 28] in 10 classes, "
+                      "the ONNX model takes [3, 32, 32]"),
+            std::string::npos)
+      << slurp(runs / "r20" / "report.md");
+  fs::remove_all(runs);
+}
+
+TEST(CliPipeline, BadOnnxPipelineConfigsFailBeforeAnyStage) {
+  const auto runs = temp_runs("onnx-bad");
+  const std::string r20 = kSource + "/tests/cm/data/resnet20-cifar.onnx";
+  const std::vector<std::pair<std::string, std::string>> bad{
+      {"model.onnx: no such ONNX file", " --set model.onnx=" + (runs / "missing.onnx").string()},
+      {"model: give either model.name", " --set model.name=lenet5"},
+      {"train: a pipeline from an ONNX model", " --set train.epochs=1"},
+      {"quantize.method: the pipeline does not quantize an ONNX model", " --set quantize.method=efqat"},
+      {"model.onnx: ", " --set model.onnx=" + kSource + "/configs/pipeline.yaml"}};
+  for (const auto& [message, args] : bad) {
+    auto r = run("pipeline " + onnx_config(runs, r20, "").string() + args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << args << "\n" << r.output;
+    EXPECT_FALSE(fs::exists(runs / "from-onnx")) << "a stage ran before validation finished";
+  }
+  fs::remove_all(runs);
+}
+
 TEST(CliPipeline, BadStageConfigFailsBeforeAnyStageNamingTheField) {
   const auto runs = temp_runs("bad");
   // ctest runs in the build tree: the config's relative hardware path is made absolute.

@@ -67,6 +67,20 @@ TEST(Quantize, PtqAndEfqatOnATrainedMlp) {
   const std::string text((std::istreambuf_iterator<char>(report)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("| 0 | layers.0 | Linear |"), std::string::npos) << text;
   EXPECT_NE(text.find("8/32"), std::string::npos) << text;  // ⌈0.25 · 32⌉ rows selected
+
+  // The integer model is compiled from the quantize run directory.
+  ASSERT_TRUE(fs::exists(dir / "efqat" / "quantized.ncq"));
+  EXPECT_TRUE(fs::exists(dir / "efqat" / "quantized_torchscript.pt"));
+  const std::string hw = std::string(" --hw ") + NC_SOURCE_DIR + "/configs/hw/default.yaml";
+  r = run("compile " + (dir / "efqat").string() + hw + " --out " + (dir / "compiled").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("integer weights from " + (dir / "efqat" / "quantized.ncq").string()),
+            std::string::npos) << r.output;
+  // A damaged one is a user error naming the file.
+  fs::resize_file(dir / "efqat" / "quantized.ncq", fs::file_size(dir / "efqat" / "quantized.ncq") - 5);
+  r = run("compile " + (dir / "efqat").string() + hw + " --out " + (dir / "compiled2").string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("quantized.ncq: truncated"), std::string::npos) << r.output;
   fs::remove_all(dir);
 }
 
