@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "neurocore/cm/fabric_report.h"
+#include "neurocore/cm/graphviz.h"
 #include "neurocore/cm/hardware.h"
 #include "neurocore/cm/mapping.h"
 #include "neurocore/cm/model_zoo.h"
@@ -29,6 +30,7 @@ struct FabricArgs {
   std::string model, hw, topology = "all", out;
   int64_t crossbar = 0;  // 0: the hardware spec's crossbar
   double budget_s = 5.0;
+  int64_t images = 4;  // simulated per fabric; 0: no timing simulation
 };
 
 const std::vector<std::string>& crossbars() {
@@ -45,6 +47,7 @@ std::vector<std::string> validate(const FabricArgs& a) {
     throw UserError("--crossbar: unsupported size " + std::to_string(a.crossbar) + "; valid values: " +
                     join(crossbars()));
   }
+  if (a.images < 0) throw UserError("--images must be >= 0 (0: no timing simulation), got " + std::to_string(a.images));
   if (!(a.budget_s >= 0)) throw UserError("--budget must be >= 0 seconds, got " + fmt::format("{}", a.budget_s));
   const auto& names = cm::Topology::names();
   if (a.topology == "all") return names;
@@ -68,20 +71,27 @@ cm::Graph load_model(const std::string& model) {
   return std::move(imported.graph);
 }
 
-bool have_graphviz() {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "";
-  for (std::size_t b = 0; b <= dirs.size();) {
-    const std::size_t e = std::min(dirs.find(':', b), dirs.size());
-    if (e > b && fs::exists(fs::path(dirs.substr(b, e - b)) / "dot")) return true;
-    b = e + 1;
-  }
-  return false;
-}
-
 std::string file_stem(std::string name) {
   std::replace(name.begin(), name.end(), ' ', '-');
   return name;
+}
+
+// The timing simulation's comparison of every placed fabric with the ideal one.
+std::string speed_section(const FabricArgs& a, const cm::Hardware& hw, const cm::TimingReport& ideal,
+                          const std::string& rows) {
+  if (a.images == 0) return "";
+  const double us = 1e-3 / ideal.clock_ghz;
+  return fmt::format(
+      "## The pipeline on each fabric (timing simulation)\n\n"
+      "{} images simulated on the ideal fabric (every transfer on a channel of its own) and on each "
+      "placement: every transfer between cores follows its route and holds each channel on it for "
+      "bits / {} Gbit/s, {} ns latency per hop; transfers sharing a channel serialize "
+      "(docs/fabric.md, \"Contention in the timing simulator\"). Ideal fabric: {:.6g} images/s, "
+      "first image {:.6g} us.\n\n"
+      "| topology | throughput (images/s) | / ideal | first-image latency (us) | / ideal | busiest channel busy |\n"
+      "|---|---|---|---|---|---|\n{}\n",
+      a.images, hw.link_bandwidth_gbps, hw.link_latency_ns, ideal.throughput_images_per_s,
+      static_cast<double>(ideal.first_latency_cycles) * us, rows);
 }
 
 void run_fabric_cmd(const FabricArgs& a) {
@@ -92,23 +102,43 @@ void run_fabric_cmd(const FabricArgs& a) {
   g.fold_batch_norms();
   const cm::Mapping m = cm::map_graph(g, hw);
   const cm::CoreGraph cg = cm::build_core_graph(g, m, hw);
-  const double throughput = cm::pipeline_throughput(m, hw);
+  // Bits per second need the pipeline's rate: the timing simulation's on the ideal fabric when
+  // it runs, else the spec's analytic one.
+  double throughput = cm::pipeline_throughput(m, hw);
   spdlog::info("{}: {} cores, {} flows at {}x{} crossbars", a.model, cg.cores, cg.flows.size(),
                hw.crossbar_rows, hw.crossbar_cols);
 
   const std::string stem = fs::path(a.model).stem().string();
   const std::string dir = create_fresh_dir(a.out.empty() ? "runs/fabric-" + stem : a.out);
   auto file = [&](const std::string& name) { return (fs::path(dir) / name).string(); };
-  const bool render = have_graphviz();
-  if (!render) spdlog::warn("graphviz `dot` not found: writing .dot files only (scripts/install-deps.sh installs it)");
+  // The timing simulation on the ideal fabric, the reference of every topology's speed.
+  std::unique_ptr<cm::PolyModel> poly;
+  cm::TimingReport ideal;
+  cm::TimingOptions to;
+  to.images = a.images;
+  to.check_buffers = false;
+  if (a.images > 0) {
+    spdlog::info("timing simulation of {} images on the ideal fabric", a.images);
+    poly = std::make_unique<cm::PolyModel>(g);
+    ideal = cm::simulate_timing(g, m, *poly, hw, to);
+    throughput = ideal.throughput_images_per_s;
+  }
 
   cm::PlacementOptions po;
   po.time_budget_s = a.budget_s;
-  std::string table = cm::fabric_table_header(), bandwidth, pictures;
+  std::string table = cm::fabric_table_header(a.images > 0), bandwidth, speeds, pictures;
   for (const std::string& name : topologies) {
     spdlog::info("placing on {}", name);
     const cm::FabricRun r = cm::run_fabric(name, cg, po);
-    table += cm::fabric_table_row(r, cg);
+    if (a.images > 0) {
+      const cm::FabricSpeed sp = cm::fabric_speed(ideal, cm::simulate_on_fabric(g, m, *poly, hw, r, to));
+      table += cm::fabric_table_row(r, cg, &sp);
+      speeds += fmt::format("| {} | {:.6g} | {:.4f} | {:.6g} | {:.4f} | {:.1f} % |\n", r.topology.name, sp.throughput,
+                            sp.throughput / sp.ideal_throughput, sp.latency_us, sp.latency_us / sp.ideal_latency_us,
+                            100.0 * sp.busiest_channel);
+    } else {
+      table += cm::fabric_table_row(r, cg);
+    }
     const double gbps = r.load.max_bits_per_s(throughput) * 1e-9;
     // A channel moves at most link_bandwidth_gbps: the busiest one caps the image rate.
     const double capped = r.load.max_bits > 0
@@ -120,14 +150,7 @@ void run_fabric_cmd(const FabricArgs& a) {
     write_file_atomic(file("links-" + file_stem(name) + ".md"),
                       "# Per-link load: " + a.model + " on " + r.topology.name + "\n\n" + cm::link_load_table(r, cg));
     std::string picture = "Graphviz source: [" + base + ".dot](" + base + ".dot) (render with `dot -Tsvg`)";
-    if (render) {
-      const std::string cmd = "dot -Tsvg '" + file(base + ".dot") + "' -o '" + file(base + ".svg") + "' 2>/dev/null";
-      if (std::system(cmd.c_str()) == 0) {
-        picture = "![" + r.topology.name + "](" + base + ".svg)";
-      } else {
-        spdlog::warn("dot could not render {}", base + ".dot");
-      }
-    }
+    if (cm::render_svg(file(base + ".dot"), file(base + ".svg"))) picture = "![" + r.topology.name + "](" + base + ".svg)";
     pictures += fmt::format("### {}\n\n{}\n\nPer-link loads: [links-{}.md](links-{}.md)\n\n", r.topology.name,
                             picture, file_stem(name), file_stem(name));
   }
@@ -136,7 +159,7 @@ void run_fabric_cmd(const FabricArgs& a) {
       "# neurocore fabric: {}\n\n"
       "Hardware: {} ({}x{} crossbars, {}-bit activations, {}-bit partial sums). Cores: {}; "
       "core-to-core flows: {}; bits per image over all flows: {}. Pipeline throughput "
-      "(1 / (mvm_ns x max MVMs per image), no replication): {:.4g} images/s.\n\n"
+      "({}): {:.4g} images/s.\n\n"
       "5pp-band and 5pp-prism are neurocore's reconstructions of 5PP (docs/fabric.md), not the "
       "paper's exact topology. Loads are bits per image on one directed channel; \"monomorphism "
       "search\" is VF2's outcome (budget {} s): found, none (impossible) or unknown (budget spent).\n\n"
@@ -144,11 +167,14 @@ void run_fabric_cmd(const FabricArgs& a) {
       "## Busiest channel at the pipeline's throughput\n\n"
       "| topology | max channel bandwidth (Gbit/s) | within the link's {} Gbit/s | images/s with the busiest "
       "channel at link bandwidth | fraction of the pipeline's rate |\n|---|---|---|---|---|\n{}\n"
-      "(An analytic bound: flows sharing a channel split its bandwidth; the timing simulator does "
-      "not model link contention yet.)\n\n"
+      "(An analytic bound: flows sharing a channel split its bandwidth. The timing simulation below "
+      "schedules every transfer on its route instead.)\n\n{}"
       "## Placements\n\nNodes: core id and layer (grey: unused). Links: grey idle, yellow to red by load.\n\n{}",
       a.model, hw.name, hw.crossbar_rows, hw.crossbar_cols, hw.activation_bits, hw.psum_bits, cg.cores,
-      cg.flows.size(), cg.total_bits(), throughput, a.budget_s, table, hw.link_bandwidth_gbps, bandwidth, pictures);
+      cg.flows.size(), cg.total_bits(),
+      a.images > 0 ? "timing simulation on the ideal fabric" : "1 / (mvm_ns x max MVMs per image), no replication",
+      throughput, a.budget_s, table, hw.link_bandwidth_gbps, bandwidth,
+      speed_section(a, hw, ideal, speeds), pictures);
   write_file_atomic(file("report.md"), md);
   spdlog::info("wrote {}", file("report.md"));
   std::printf("%s", table.c_str());
@@ -161,8 +187,9 @@ void add_fabric(CLI::App& app, const Global& /*global*/) {
   auto* cmd = app.add_subcommand(
       "fabric",
       "Place a model's crossbar cores on communication-fabric topologies (ring, mesh, torus, "
-      "hypercube, full, the 5PP reconstructions, ...), route the flows and compare channel "
-      "loads; writes report.md, per-link load tables and Graphviz pictures (docs/fabric.md).\n\n"
+      "hypercube, full, the 5PP reconstructions, ...), route the flows, compare channel loads "
+      "and simulate the pipeline on each fabric against the ideal one; writes report.md, per-link "
+      "load tables and Graphviz pictures (docs/fabric.md).\n\n"
       "Examples:\n"
       "  neurocore fabric resnet32 --hw configs/hw/default.yaml --topology all\n"
       "  neurocore fabric resnet50 --hw configs/hw/default.yaml --topology 5pp-band --crossbar 512\n"
@@ -174,6 +201,9 @@ void add_fabric(CLI::App& app, const Global& /*global*/) {
   cmd->add_option("--topology", args->topology, "a topology name (" + join(cm::Topology::names()) + ", 5pp) or all");
   cmd->add_option("--crossbar", args->crossbar, "crossbar size, 256 or 512 (default: the hardware spec's)");
   cmd->add_option("--budget", args->budget_s, "seconds for the monomorphism (VF2) search per topology");
+  cmd->add_option("--images", args->images,
+                  "images for the timing simulation on the ideal fabric and on each placement (default 4; "
+                  "0: no simulation)");
   cmd->add_option("--out", args->out,
                   "output directory (default runs/fabric-<model>; an existing one is kept and -2, -3, "
                   "... appended)");

@@ -37,6 +37,9 @@ TEST(CliFabric, ZooModelOnTwoTopologiesWritesTheReport) {
     EXPECT_TRUE(fs::exists(out / ("placement-" + topology + ".dot")));
     EXPECT_TRUE(fs::exists(out / ("links-" + topology + ".md")));
     EXPECT_NE(slurp(out / ("placement-" + topology + ".dot")).find("graph fabric {"), std::string::npos);
+    // The timing simulation on the placed fabric, against the ideal fabric.
+    EXPECT_NE(md.find("throughput / ideal | latency / ideal |"), std::string::npos) << md;
+    EXPECT_NE(md.find("## The pipeline on each fabric (timing simulation)"), std::string::npos) << md;
     fs::remove_all(out);
   }
 }
@@ -63,6 +66,10 @@ TEST(CliFabric, BadFlagsAreUserErrorsNamingFlagValueAndValidValues) {
   EXPECT_NE(x.output.find("--crossbar"), std::string::npos) << x.output;
   EXPECT_NE(x.output.find("300"), std::string::npos) << x.output;
   EXPECT_NE(x.output.find("256, 512"), std::string::npos) << x.output;
+
+  auto i = run("fabric resnet20 --hw " + kHw + " --images -1 --out " + out.string());
+  EXPECT_EQ(i.code, 2) << i.output;
+  EXPECT_NE(i.output.find("--images must be >= 0"), std::string::npos) << i.output;
 
   auto m = run("fabric resnet21 --hw " + kHw + " --out " + out.string());
   EXPECT_EQ(m.code, 2) << m.output;
