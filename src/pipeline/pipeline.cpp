@@ -11,6 +11,7 @@
 
 #include "neurocore/cm/fabric.h"
 #include "neurocore/cm/fabric_report.h"
+#include "neurocore/cm/graphviz.h"
 #include "neurocore/cm/int_weights.h"
 #include "neurocore/cm/functional.h"
 #include "neurocore/cm/mapping.h"
@@ -122,10 +123,7 @@ void write_placement_files(const std::string& out, const cm::FabricRun& run,
                            const cm::CoreGraph& cg) {
   write_file_atomic(in_dir(out, "placement.dot"), cm::placement_dot(run, cg));
   write_file_atomic(in_dir(out, "links.md"), cm::link_load_table(run, cg));
-  if (std::system("command -v neato >/dev/null 2>&1") != 0) return;
-  const std::string cmd = fmt::format("neato -Tsvg '{}' -o '{}' 2>/dev/null",
-                                      in_dir(out, "placement.dot"), in_dir(out, "placement.svg"));
-  if (std::system(cmd.c_str()) != 0) fs::remove(in_dir(out, "placement.svg"));
+  cm::render_svg(in_dir(out, "placement.dot"), in_dir(out, "placement.svg"));
 }
 
 json place_stage(const Compiled& c, const Settings& s, const std::string& out) {
@@ -145,17 +143,34 @@ json place_stage(const Compiled& c, const Settings& s, const std::string& out) {
           {"max_channel_bits_per_image", run.load.max_bits},
           {"mean_channel_bits_per_image", run.load.mean_bits},
           {"max_hops", run.load.max_hops},
-          {"links_used", run.load.links_used}};
+          {"links_used", run.load.links_used},
+          {"node_of", run.placement.node_of}};  // for the simulate stage's run on this fabric
 }
 
-json simulate_stage(const Compiled& c, const Settings& s, const std::string& out) {
+// The ideal fabric's timing (the headline numbers), and, when the place stage's placement is
+// at hand, the same images on the placed fabric with link contention (docs/fabric.md).
+json simulate_stage(const Compiled& c, const Settings& s, const json& place, const std::string& out) {
   cm::TimingOptions to;
   to.images = s.simulate.images;
   const cm::TimingReport r = cm::simulate_timing(c.graph, c.mapping, *c.poly, s.compile.hw, to);
   write_file_atomic(in_dir(out, "timing.md"), r.report_markdown());
   write_file_atomic(in_dir(out, "timing.json"), r.to_json());
   const double ns_per_cycle = 1.0 / r.clock_ghz;
-  return {{"images", r.images},
+  json on_fabric;
+  if (place.contains("node_of")) {
+    const cm::Topology topo = cm::Topology::make(s.place.topology, c.mapping.total_cores);
+    to.fabric = &topo;
+    to.node_of = place["node_of"].get<std::vector<int>>();
+    to.check_buffers = false;  // the ideal run above checked them
+    const cm::TimingReport f = cm::simulate_timing(c.graph, c.mapping, *c.poly, s.compile.hw, to);
+    write_file_atomic(in_dir(out, "timing-fabric.md"), f.report_markdown());
+    on_fabric = {{"topology", f.fabric},
+                 {"first_latency_us", static_cast<double>(f.first_latency_cycles) * ns_per_cycle / 1e3},
+                 {"throughput_images_per_s", f.throughput_images_per_s},
+                 {"busiest_channel_utilisation", f.busiest_channel_utilisation}};
+  }
+  return {{"fabric", on_fabric},
+          {"images", r.images},
           {"first_latency_us", static_cast<double>(r.first_latency_cycles) * ns_per_cycle / 1e3},
           {"period_cycles", r.period_cycles},
           {"throughput_images_per_s", r.throughput_images_per_s},
@@ -322,7 +337,7 @@ PipelineResult run_pipeline(Config& config, const std::string& until) {
   }
   const std::vector<std::pair<std::string, std::function<json(const std::string&)>>> rest{
       {"place", [&](const std::string& out) { return place_stage(*compiled, s, out); }},
-      {"simulate", [&](const std::string& out) { return simulate_stage(*compiled, s, out); }},
+      {"simulate", [&](const std::string& out) { return simulate_stage(*compiled, s, result.summary.value("place", json::object()), out); }},
       {"evaluate", [&](const std::string& out) {
          if (onnx && !onnx->evaluate_skipped.empty()) {
            const json r{{"skipped", onnx->evaluate_skipped}};

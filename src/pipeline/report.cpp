@@ -113,6 +113,16 @@ Report build_report(const std::string& dir, const json& s) {
     fabric.rows.emplace_back("maximum channel load", load);
     fabric.rows.emplace_back("mean channel load", num(s["place"]["mean_channel_bits_per_image"].get<double>()) + " bits/image");
     fabric.rows.emplace_back("maximum hops", std::to_string(s["place"]["max_hops"].get<int64_t>()));
+    // The simulate stage's run on this placement (routes shared by several flows serialize).
+    auto* f = get("simulate", "fabric");
+    auto* t = get("simulate", "throughput_images_per_s");
+    auto* l = get("simulate", "first_latency_us");
+    if (f && f->contains("throughput_images_per_s") && t && l) {
+      const double ft = (*f)["throughput_images_per_s"].get<double>(), fl = (*f)["first_latency_us"].get<double>();
+      fabric.rows.emplace_back("simulated on this fabric (link contention)",
+                               fmt::format("{} images/s ({:.4f} x the ideal fabric's), first image {} µs ({:.4f} x)",
+                                           num(ft), ft / t->get<double>(), num(fl), fl / l->get<double>()));
+    }
     if (fs::exists(path_in(path_in(dir, "place"), "placement.svg"))) fabric.images.push_back("place/placement.svg");
     r.sections.push_back(fabric);
   }
