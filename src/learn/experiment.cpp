@@ -5,6 +5,7 @@
 #include "neurocore/core/error.h"
 #include "neurocore/core/seed.h"
 #include "neurocore/core/threads.h"
+#include "neurocore/learn/grapes.h"
 
 namespace nc::learn {
 
@@ -32,11 +33,13 @@ Experiment Experiment::build(Config& config, const std::vector<std::string>& oth
   auto learn = root.section("learn");
   e.rule = make_rule(learn, *e.model);
   e.modulation = make_modulation(learn, *e.model);
-  // OSTL computes its own per-step gradients and never runs the model's forward pass,
-  // where a modulation's hooks act: refuse the pair rather than silently ignore it.
-  if (e.modulation && e.rule->name() == "ostl") {
-    throw UserError(config.origin() + ": learn.modulation: " + e.modulation->name() +
-                    " is not supported with learn.rule: ostl yet; use learn.rule: bptt");
+  // GRAPES' propagating version acts through the model's hidden hook, which OSTL applies
+  // between its traced layers; the local version scales weight gradients in tensor hooks,
+  // which OSTL's directly written gradients bypass: refuse it rather than ignore it.
+  if (auto* g = dynamic_cast<Grapes*>(e.modulation.get());
+      g && g->options().version() == GrapesVersion::local && e.rule->name() == "ostl") {
+    throw UserError(config.origin() + ": learn.grapes.version: local is not supported with "
+                    "learn.rule: ostl; use version: propagating (the default) or rule: bptt");
   }
   learn.finish();
   for (const auto& key : other_sections) root.section(key);  // marks them as known

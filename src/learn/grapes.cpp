@@ -33,7 +33,9 @@ torch::Tensor grapes_importance(const torch::Tensor& weight) {
   for (int64_t d = 1; d < weight.dim(); ++d) dims.push_back(d);
   // Per unit (row / output channel), never summed over the whole layer: that published bug
   // makes every factor 2 (spec §10.6).
-  return weight.detach().abs().sum(dims);
+  // The L1 norm reduces |w| without materialising |W| (abs().sum() would copy the whole
+  // weight every batch: a visible part of GRAPES' per-step overhead on small batches).
+  return at::linalg_vector_norm(weight.detach(), 1, dims);
 }
 
 torch::Tensor grapes_factor(const torch::Tensor& importance, bool clip) {

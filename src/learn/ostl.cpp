@@ -171,8 +171,9 @@ int64_t SNUOstlLayer::carried_bytes() const {
   return b;
 }
 
-Ostl::Ostl(std::vector<std::shared_ptr<OstlLayer>> layers, std::vector<torch::Tensor> stateless)
-    : layers_(std::move(layers)), stateless_(std::move(stateless)) {
+Ostl::Ostl(std::vector<std::shared_ptr<OstlLayer>> layers, std::vector<torch::Tensor> stateless,
+           Between between)
+    : layers_(std::move(layers)), stateless_(std::move(stateless)), between_(std::move(between)) {
   TORCH_CHECK(!layers_.empty(), "Ostl needs at least one recurrent layer");
   for (const auto& p : stateless_) g_stateless_.push_back(torch::zeros_like(p).detach());
 }
@@ -185,9 +186,10 @@ void Ostl::begin(int64_t batch, const torch::TensorOptions& options) {
 torch::Tensor Ostl::step(const torch::Tensor& x) {
   ys_.clear();
   torch::Tensor h = x;
-  for (auto& l : layers_) {
-    h = l->step(h);
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    h = layers_[l]->step(h);
     ys_.push_back(h);
+    if (between_) h = between_(l, h);
   }
   return h;
 }

@@ -19,6 +19,8 @@ struct OstlModel {
   torch::nn::Linear readout = nullptr;
 };
 
+Ostl::Between hidden_hook_of(nn::NetImpl& model);
+
 class OstlRule : public Rule {
  public:
   // `read` is called every batch: a checkpoint load may have replaced the tensors.
@@ -26,7 +28,7 @@ class OstlRule : public Rule {
       : in_(in), read_(std::move(read)), update_(update) {}
   std::string name() const override { return "ostl"; }
 
-  BatchResult train_batch(nn::NetImpl& /*model*/, const torch::Tensor& x,
+  BatchResult train_batch(nn::NetImpl& model, const torch::Tensor& x,
                           const torch::Tensor& labels, const std::string& loss,
                           torch::optim::Optimizer& optimizer) override {
     if (x.dim() < 3 || x.flatten(2).size(2) != in_) {
@@ -38,7 +40,8 @@ class OstlRule : public Rule {
 
     OstlModel m = read_();
     Ostl ostl(std::move(m.layers),
-              m.readout ? m.readout->parameters() : std::vector<torch::Tensor>{});
+              m.readout ? m.readout->parameters() : std::vector<torch::Tensor>{},
+              hidden_hook_of(model));
     torch::nn::Linear readout = m.readout;
 
     optimizer.zero_grad();
@@ -72,6 +75,17 @@ class OstlRule : public Rule {
   std::function<OstlModel()> read_;
   OstlUpdate update_;
 };
+
+// The model's hidden-layer hook (a modulation such as GRAPES) between the traced layers:
+// OSTL layer l is the model's l-th hidden producer (the SNU layers below the output layer,
+// in order), so the hook sees the same producers as in the model's own forward pass.
+Ostl::Between hidden_hook_of(nn::NetImpl& model) {
+  if (!model.hidden_hook()) return {};
+  auto producers = model.hidden_producers();
+  return [hook = model.hidden_hook(), producers](std::size_t l, const torch::Tensor& y) {
+    return l < producers.size() ? hook(*producers[l], y) : y;
+  };
+}
 
 OstlModel read_snu_mlp(nn::SNUMLPImpl& net) {
   OstlModel m;

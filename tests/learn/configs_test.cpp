@@ -6,6 +6,7 @@
 
 #include "neurocore/core/error.h"
 #include "neurocore/data/registry.h"
+#include "neurocore/learn/continual.h"
 #include "neurocore/learn/experiment.h"
 
 namespace {
@@ -25,7 +26,14 @@ TEST(Configs, EveryShippedExperimentConfigIsValid) {
     bool available = false;
     for (const auto& d : nc::data::list_datasets()) available |= d.name == data && d.available;
     if (!available) continue;
-    EXPECT_NO_THROW(nc::learn::Experiment::build(c)) << entry.path();
+    // Continual configs add a `continual` section, read by its own reader.
+    if (entry.path().filename().string().rfind("continual", 0) == 0) {
+      EXPECT_NO_THROW(nc::learn::continual_options(c.root().section("continual")))
+          << entry.path();
+      EXPECT_NO_THROW(nc::learn::Experiment::build(c, {"continual"})) << entry.path();
+    } else {
+      EXPECT_NO_THROW(nc::learn::Experiment::build(c)) << entry.path();
+    }
     ++checked;
   }
   if (checked == 0) GTEST_SKIP() << "no dataset installed";
@@ -35,20 +43,23 @@ TEST(Configs, EveryShippedExperimentConfigIsValid) {
 
 namespace {
 
-TEST(Configs, OstlWithAModulationIsRefusedNotIgnored) {
+TEST(Configs, OstlTakesPropagatingGrapesAndRefusesTheLocalVersion) {
   bool available = false;
   for (const auto& d : nc::data::list_datasets()) available |= d.name == "mnist-10k" && d.available;
   if (!available) GTEST_SKIP() << "MNIST-10k not installed";
-  auto c = nc::Config::from_string(
+  const std::string base =
       "threads: 1\ndata: {name: mnist-10k, limit_train: 16, limit_test: 16}\n"
-      "model: {name: snu-mlp, hidden: [8], readout: linear}\n"
-      "learn: {rule: ostl, modulation: grapes}\n",
-      "t.yaml");
+      "model: {name: snu-mlp, hidden: [8], readout: linear}\n";
+  auto ok = nc::Config::from_string(base + "learn: {rule: ostl, modulation: grapes}\n", "t.yaml");
+  EXPECT_EQ(nc::learn::Experiment::build(ok).modulation->name(), "grapes");
+  auto local = nc::Config::from_string(
+      base + "learn: {rule: ostl, modulation: grapes, grapes: {version: local}}\n", "t.yaml");
   try {
-    nc::learn::Experiment::build(c);
+    nc::learn::Experiment::build(local);
     FAIL() << "expected a UserError";
   } catch (const nc::UserError& e) {
-    EXPECT_NE(std::string(e.what()).find("not supported with learn.rule: ostl"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("local is not supported with learn.rule: ostl"),
+              std::string::npos)
         << e.what();
   }
 }

@@ -11,6 +11,7 @@
 #include "neurocore/nn/lenet.h"
 #include "neurocore/nn/mlp.h"
 #include "neurocore/nn/resnet.h"
+#include "learn/ostl_testing.h"
 #include "nn/numerics.h"
 
 namespace {
@@ -132,7 +133,7 @@ TEST(Grapes, ConvImportanceIsOnePerOutputChannel) {
   const auto K = torch::randn({4, 3, 2, 2}, torch::kDouble);
   const auto I = nc::learn::grapes_importance(K);
   ASSERT_EQ(I.sizes(), torch::IntArrayRef({4}));
-  EXPECT_TRUE(torch::equal(I, K.abs().sum({1, 2, 3})));
+  EXPECT_TRUE(torch::allclose(I, K.abs().sum({1, 2, 3}), 1e-14, 0));
   EXPECT_NEAR(I[2].item<double>(), K[2].abs().sum().item<double>(), 1e-14);
 }
 
@@ -404,4 +405,34 @@ TEST(Grapes, RejectsAModelWithoutHiddenLayers) {
   EXPECT_THROW(from_yaml("learn: {modulation: grapes}\n", *m), nc::UserError);
 }
 
+// GRAPES with OSTL: the modulation sits between OSTL's traced layer and the readout, so for
+// one SNU layer + linear readout OSTL+GRAPES must equal BPTT through the GRAPES-hooked model
+// exactly (the factor is a fixed per-unit scale of the learning signal at every step).
+TEST(Grapes, WithOstlEqualsBpttWithGrapesOnOneSnuLayer) {
+  for (const std::string soft : {"false", "true"}) {
+    SCOPED_TRACE("soft=" + soft);
+    torch::manual_seed(5);
+    auto [model, rule] = nc::learn::testing::make_model_and_rule(
+        "model: {name: snu-mlp, hidden: [6], readout: linear, soft: " + soft +
+        "}\nlearn: {rule: ostl}\n");
+    const auto x = torch::rand({10, 4, 1, 2, 3}, torch::kFloat64) * 2;
+    const auto labels = torch::randint(0, 4, {4}, torch::kLong);
+    // Plain BPTT gradient of the hidden weight, for the check that GRAPES changed it.
+    const auto out = model->forward(x);
+    Tensor E = torch::zeros({}, torch::kFloat64);
+    for (int64_t t = 0; t < out.size(0); ++t) {
+      E = E + nc::learn::classification_loss(out[t], labels, "cross_entropy") / 10.0;
+    }
+    const auto plain = torch::autograd::grad({E}, {model->parameters()[0]})[0];
+
+    Grapes grapes(*model);
+    grapes.before_batch(*model);
+    ASSERT_GT((grapes.factors()[0] - 1).abs().max().item<double>(), 0.01);
+    const auto ref = nc::learn::testing::expect_rule_equals_per_step_bptt(*rule, *model, x,
+                                                                           labels, "cross_entropy");
+    EXPECT_GT(relative_error(ref[0], plain), 1e-3);  // the reference is really modulated
+  }
+}
+
 }  // namespace
+

@@ -11,6 +11,7 @@
 // Memory carried between steps does not depend on the sequence length T. docs/ostl.md.
 #include <torch/types.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -91,7 +92,14 @@ enum class OstlUpdate { step, sequence };
 /// then write_gradients() adds every G to the parameters' .grad() (any optimizer works).
 class Ostl {
  public:
-  Ostl(std::vector<std::shared_ptr<OstlLayer>> layers, std::vector<torch::Tensor> stateless);
+  /// Applied to layer l's output y_l^t before it goes up (to layer l+1 or the readout):
+  /// the model's hidden-layer hook, where a modulation such as GRAPES acts. The learning
+  /// signal of layer l is taken at y_l^t, below the hook, so the hook's backward reaches
+  /// layer l and, through it, the layers below (GRAPES' propagating version).
+  using Between = std::function<torch::Tensor(std::size_t layer, const torch::Tensor& y)>;
+
+  Ostl(std::vector<std::shared_ptr<OstlLayer>> layers, std::vector<torch::Tensor> stateless,
+       Between between = {});
 
   /// Starts a sequence (zero states and traces; accumulated G kept).
   void begin(int64_t batch, const torch::TensorOptions& options);
@@ -110,6 +118,7 @@ class Ostl {
  private:
   std::vector<std::shared_ptr<OstlLayer>> layers_;
   std::vector<torch::Tensor> stateless_, g_stateless_;
+  Between between_;
   std::vector<torch::Tensor> ys_;  // y_l^t of the current step, with its graph
 };
 
