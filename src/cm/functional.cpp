@@ -14,6 +14,36 @@ namespace nc::cm {
 namespace {
 
 int64_t width_of(const Shape& s) { return s.size() == 3 ? s[2] : 1; }
+
+// y[q] = sum_k v[k] W[row[k], q] for B consecutive columns (W row-major with `cols` columns),
+// accumulated in float in k order: the same sums, in the same order, as a plain row-by-row
+// loop, so the result is bit for bit that loop's. B fixed: the accumulators stay in registers.
+template <int B>
+inline __attribute__((always_inline)) void column_block(const float* v, const int32_t* row, int64_t k,
+                                                        const float* w, int64_t cols, float* y) {
+  float acc[B] = {};
+  for (int64_t i = 0; i < k; ++i) {
+    const float x = v[i];
+    const float* wr = w + static_cast<int64_t>(row[i]) * cols;
+    for (int q = 0; q < B; ++q) acc[q] += x * wr[q];
+  }
+  for (int q = 0; q < B; ++q) y[q] = acc[q];
+}
+
+// The crossbar product over the non-zero inputs (v, row: k of them, rows ascending). Compiled
+// twice (function multiversioning): for AVX2 and for the baseline, picked when the program
+// loads. AVX2 without FMA rounds every product and sum as the baseline does.
+__attribute__((target_clones("avx2", "default"))) void matvec(const float* v, const int32_t* row,
+                                                               int64_t k, const float* w,
+                                                               int64_t cols, float* y) {
+  // Each column's sum is one dependent chain of adds: speed comes from many columns at once.
+  int64_t q = 0;
+  for (; q + 64 <= cols; q += 64) column_block<64>(v, row, k, w + q, cols, y + q);
+  if (q + 32 <= cols) column_block<32>(v, row, k, w + q, cols, y + q), q += 32;
+  if (q + 16 <= cols) column_block<16>(v, row, k, w + q, cols, y + q), q += 16;
+  if (q + 8 <= cols) column_block<8>(v, row, k, w + q, cols, y + q), q += 8;
+  for (; q < cols; ++q) column_block<1>(v, row, k, w + q, cols, y + q);
+}
 int64_t iterations_of(const Shape& s) { return s.size() == 3 ? s[1] * s[2] : 1; }
 int64_t channels_of(const Shape& s) { return s.size() == 3 ? s[0] : numel(s); }
 
@@ -43,6 +73,7 @@ struct TileState {
   double w_max = 0;
   std::mt19937_64 rng;
   std::deque<std::vector<float>> psums;  // non-accumulating tiles: partial sums in flight
+  std::vector<std::vector<float>> spare;  // consumed partial-sum vectors, reused (no allocation per MVM)
   std::vector<int> peers;           // accumulating tile: the other row blocks of its columns
 };
 
@@ -78,7 +109,11 @@ struct FunctionalSimulator::Impl {
   const std::vector<std::vector<float>>* images = nullptr;
   std::vector<std::vector<float>> outputs;
   std::normal_distribution<double> normal{0.0, 1.0};
-  std::vector<float> x;  // the MVM input vector (scratch)
+  std::vector<float> x;       // the MVM input vector (scratch)
+  std::vector<float> nz;      // its non-zero entries ...
+  std::vector<int32_t> nz_row;  // ... and their rows
+  std::vector<float> y;       // an MVM's output (scratch)
+  std::vector<const float*> src;  // an element-wise op's input pointers (scratch)
 
   Impl(const Graph& g_, const Mapping& m_, const PolyModel& p_, const Hardware& hw_,
        const FunctionalOptions& o)
@@ -119,6 +154,9 @@ struct FunctionalSimulator::Impl {
     for (ValueId v : g.outputs()) {
       output_offset[static_cast<std::size_t>(g.value(v).producer)] = output_size;
       output_size += numel(g.value(v).shape);
+    }
+    for (std::size_t n = 0; n < nn; ++n) {
+      node_iters.push_back(iterations_of(g.value(g.node(static_cast<NodeId>(n)).output).shape));
     }
     program_tiles();
     resolve_programs();
@@ -249,31 +287,45 @@ struct FunctionalSimulator::Impl {
     return v.empty() ? std::numeric_limits<int64_t>::max() : *std::min_element(v.begin(), v.end());
   }
 
-  int64_t iters(NodeId n) const { return iterations_of(g.value(g.node(n).output).shape); }
+  std::vector<int64_t> node_iters;  // per node: iterations per image (looked up on every statement)
+  int64_t iters(NodeId n) const { return node_iters[static_cast<std::size_t>(n)]; }
 
   // The analog MVM of one tile: y = W^T x (+ non-idealities).
   void mvm(TileState& t, const float* base, std::vector<float>& y) {
+    // A row whose input is 0 adds +0 or -0 to a sum that is never -0: skipping it changes no bit.
     ++mvms;
+    const auto& a = opt.analog;
+    nz.resize(static_cast<std::size_t>(t.rows));
+    nz_row.resize(static_cast<std::size_t>(t.rows));
+    y.resize(static_cast<std::size_t>(t.cols));
+    if (a.ideal()) {  // gather the non-zero inputs in one pass
+      int64_t k = 0;
+      for (int64_t r = 0; r < t.rows; ++r) {
+        const float xv = base[t.gather[static_cast<std::size_t>(r)]];
+        nz[static_cast<std::size_t>(k)] = xv;
+        nz_row[static_cast<std::size_t>(k)] = static_cast<int32_t>(r);
+        k += xv != 0.0f;
+      }
+      matvec(nz.data(), nz_row.data(), k, t.w.data(), t.cols, y.data());
+      return;
+    }
     x.resize(static_cast<std::size_t>(t.rows));
     for (int64_t r = 0; r < t.rows; ++r) x[static_cast<std::size_t>(r)] = base[t.gather[static_cast<std::size_t>(r)]];
-    const auto& a = opt.analog;
     double xmax = 0, xnorm2 = 0;
-    if (!a.ideal()) {
-      for (float v : x) xmax = std::max(xmax, static_cast<double>(std::fabs(v)));
-      if (a.quantize && xmax > 0) {
-        const double levels = std::ldexp(1.0, static_cast<int>(hw.dac_bits - 1)) - 1;
-        for (float& v : x) v = static_cast<float>(std::nearbyint(v / xmax * levels) * xmax / levels);
-      }
-      for (float v : x) xnorm2 += static_cast<double>(v) * v;
+    for (float v : x) xmax = std::max(xmax, static_cast<double>(std::fabs(v)));
+    if (a.quantize && xmax > 0) {
+      const double levels = std::ldexp(1.0, static_cast<int>(hw.dac_bits - 1)) - 1;
+      for (float& v : x) v = static_cast<float>(std::nearbyint(v / xmax * levels) * xmax / levels);
     }
-    y.assign(static_cast<std::size_t>(t.cols), 0.0f);
+    for (float v : x) xnorm2 += static_cast<double>(v) * v;
+    int64_t k = 0;
     for (int64_t r = 0; r < t.rows; ++r) {
       const float xv = x[static_cast<std::size_t>(r)];
-      if (xv == 0.0f) continue;
-      const float* wr = t.w.data() + r * t.cols;
-      for (int64_t q = 0; q < t.cols; ++q) y[static_cast<std::size_t>(q)] += xv * wr[q];
+      nz[static_cast<std::size_t>(k)] = xv;
+      nz_row[static_cast<std::size_t>(k)] = static_cast<int32_t>(r);
+      k += xv != 0.0f;
     }
-    if (a.ideal()) return;
+    matvec(nz.data(), nz_row.data(), k, t.w.data(), t.cols, y.data());
     if (a.read_noise > 0) {
       const double sd = a.read_noise * t.w_max * std::sqrt(xnorm2);
       for (float& v : y) v += static_cast<float>(sd * normal(t.rng));
@@ -317,16 +369,20 @@ struct FunctionalSimulator::Impl {
         const Shape& os = in_shape(n, 0);
         base = node.conv().stride().h * h * os[2] + node.conv().stride().w * w;
       }
-      std::vector<float> y;
-      mvm(t, src.data() + base, y);
       if (t.tile->row_block != 0) {
-        t.psums.push_back(std::move(y));
+        std::vector<float> psum;
+        if (!t.spare.empty()) psum = std::move(t.spare.back()), t.spare.pop_back();
+        mvm(t, src.data() + base, psum);
+        t.psums.push_back(std::move(psum));
         return true;
       }
+      mvm(t, src.data() + base, y);
       for (int p : t.peers) {
-        auto& q = tiles[static_cast<std::size_t>(p)].psums;
-        for (std::size_t i = 0; i < y.size(); ++i) y[i] += q.front()[i];
-        q.pop_front();
+        TileState& peer = tiles[static_cast<std::size_t>(p)];
+        const std::vector<float>& ps = peer.psums.front();
+        for (std::size_t i = 0; i < y.size(); ++i) y[i] += ps[i];
+        peer.spare.push_back(std::move(peer.psums.front()));
+        peer.psums.pop_front();
       }
       for (int64_t q = 0; q < t.cols; ++q) {
         const int64_t k = t.tile->col_begin + q;
@@ -356,11 +412,38 @@ struct FunctionalSimulator::Impl {
       case OpKind::kBatchNorm:
       case OpKind::kAdd: {
         const Shape& s = in_shape(n, 0);
+        // Input k's channel c at this pixel: src[k][c * plane] (the buffers are read with input
+        // 0's layout, as the objects of one element-wise op share it).
+        const std::size_t inputs = node.inputs.size();
+        src.resize(inputs);
+        const int64_t plane = s.size() == 3 ? s[1] * s[2] : 1;
+        for (std::size_t k = 0; k < inputs; ++k) {
+          src[k] = in_obj(n, k).data() + (s.size() == 3 ? h * s[2] + w : 0);
+        }
+        // The two commonest cases without the general loop's switches, same arithmetic.
+        if (node.kind == OpKind::kActivation && node.activation().kind() == ActKind::kReLU) {
+          const float* in0 = src[0];
+          for (std::size_t c = 0; c < out.size(); ++c) {
+            double v = 0;
+            v += in0[static_cast<int64_t>(c) * plane];
+            out[c] = static_cast<float>(std::max(v, 0.0));
+          }
+          return true;
+        }
+        if (node.kind == OpKind::kAdd && inputs == 2) {
+          const float* in0 = src[0];
+          const float* in1 = src[1];
+          for (std::size_t c = 0; c < out.size(); ++c) {
+            double v = 0;
+            v += in0[static_cast<int64_t>(c) * plane];
+            v += in1[static_cast<int64_t>(c) * plane];
+            out[c] = static_cast<float>(v);
+          }
+          return true;
+        }
         for (std::size_t c = 0; c < out.size(); ++c) {
           double v = 0;
-          for (std::size_t k = 0; k < node.inputs.size(); ++k) {
-            v += s.size() == 3 ? at(in_obj(n, k), s, static_cast<int64_t>(c), h, w) : in_obj(n, k)[c];
-          }
+          for (std::size_t k = 0; k < inputs; ++k) v += src[k][static_cast<int64_t>(c) * plane];
           if (node.kind == OpKind::kBatchNorm) {
             const double sc = node.weight[c] / std::sqrt(static_cast<double>(node.running_var[c]) + node.batch_norm().eps());
             v = sc * (v - node.running_mean[c]) + node.bias[c];
