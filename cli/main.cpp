@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   nc::cli::add_quantize(app, global);
   nc::cli::add_pipeline(app, global);
   nc::cli::add_fabric(app, global);
+  nc::cli::add_continual(app, global);
 
   try {
     app.parse(argc, argv);

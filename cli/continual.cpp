@@ -1,0 +1,58 @@
+// neurocore continual: train one model on a sequence of permuted-pixel tasks and measure
+// forgetting (docs/continual.md).
+#include <spdlog/spdlog.h>
+
+#include "commands.h"
+#include "neurocore/core/config.h"
+#include "neurocore/core/io.h"
+#include "neurocore/core/run_dir.h"
+#include "neurocore/learn/continual.h"
+
+namespace nc::cli {
+
+namespace {
+
+struct ContinualArgs {
+  std::string config;
+  std::vector<std::string> sets;
+};
+
+void run_continual_cmd(const ContinualArgs& a, const Global& g) {
+  Config config = Config::load(a.config);
+  for (const auto& s : a.sets) config.set(s);
+  if (g.threads >= 0) config.set("threads=" + std::to_string(g.threads));
+  // The continual section first: a typo there fails before any data is loaded.
+  const learn::ContinualOptions options =
+      learn::continual_options(config.root().section("continual"));
+  learn::Experiment exp = learn::Experiment::build(config, {"continual"});
+  exp.effective_yaml = config.effective_yaml();
+  RunDir run = RunDir::create(exp.runs_dir, exp.name);
+  write_file_atomic(run.file("config.yaml"), exp.effective_yaml);
+  spdlog::info("run directory: {}", run.path());
+  learn::run_continual(exp, options, run);
+  spdlog::info("report: {}", run.file("report.md"));
+}
+
+}  // namespace
+
+void add_continual(CLI::App& app, const Global& global) {
+  auto args = std::make_shared<ContinualArgs>();
+  auto* cmd = app.add_subcommand(
+      "continual",
+      "Continual learning on permuted-pixel tasks: train one model on task 1, 2, ... in "
+      "sequence (train.epochs each) and report the accuracy on every task after each one.\n"
+      "The config is a training config plus a `continual` section: tasks (5), "
+      "permutation_seed (0), identity_first (false).\n\nExamples:\n"
+      "  neurocore continual configs/continual-mnist10k.yaml\n"
+      "  neurocore continual configs/continual-mnist10k.yaml --set learn.modulation=grapes "
+      "--set seed=2");
+  cmd->add_option("CONFIG", args->config, "experiment config (YAML), see docs/continual.md")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--set", args->sets, "override a config value: key.path=value (repeatable)")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->callback([args, &global] { run_continual_cmd(*args, global); });
+}
+
+}  // namespace nc::cli
