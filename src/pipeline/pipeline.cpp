@@ -9,17 +9,16 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "neurocore/cm/accuracy.h"
 #include "neurocore/cm/fabric.h"
 #include "neurocore/cm/fabric_report.h"
 #include "neurocore/cm/graphviz.h"
 #include "neurocore/cm/int_weights.h"
-#include "neurocore/cm/functional.h"
 #include "neurocore/cm/mapping.h"
 #include "neurocore/cm/placement.h"
 #include "neurocore/cm/poly.h"
 #include "neurocore/cm/timing.h"
 #include "neurocore/cm/topology.h"
-#include "neurocore/cm/torch_eval.h"
 #include "neurocore/cm/torch_import.h"
 #include "neurocore/compress/int_model.h"
 #include "neurocore/core/error.h"
@@ -182,57 +181,22 @@ json simulate_stage(const Compiled& c, const Settings& s, const json& place, con
             {"total", r.energy.total_pj() / 1e3}}}};
 }
 
-// Accuracy of the compiled graph (BatchNorms folded) on the test set, evaluated two ways: with
-// LibTorch's kernels on `limit` images (exact arithmetic: checks that compilation kept the
-// function), and by the functional simulator with the accelerator's non-idealities on the
-// first `images` of them (what the chip would score), next to the float model on the same ones.
+// Accuracy of the compiled graph (BatchNorms folded) on the test set, by the one evaluation
+// `neurocore compile --eval` uses too (cm/accuracy.h): LibTorch's kernels on `limit` images
+// (exact arithmetic: checks that compilation kept the function), and the functional simulator
+// with the accelerator's non-idealities on the first `images` of them (what the chip would
+// score), next to the float model on the same ones.
 json evaluate_stage(const Compiled& c, const learn::Experiment& exp, const Settings& s,
                     const std::string& out) {
   const auto& test = exp.test_set;
-  const int64_t n = s.evaluate.limit > 0 ? std::min(s.evaluate.limit, test.size()) : test.size();
-  const auto inputs = [&](int64_t b, int64_t e) {
-    return (test.images.slice(0, b, e) - exp.norm.mean) / exp.norm.std;
-  };
-  const auto hits = [&](const torch::Tensor& logits, int64_t b, int64_t e) {
-    return logits.argmax(1).eq(test.labels.slice(0, b, e)).sum().item<int64_t>();
-  };
-  int64_t correct = 0;
-  for (int64_t b = 0; b < n; b += 256) {
-    const int64_t e = std::min(n, b + 256);
-    correct += hits(cm::evaluate_with_torch(c.graph, inputs(b, e))[0], b, e);
-  }
-  json r{{"images", n}, {"compiled_accuracy", 100.0 * static_cast<double>(correct) / static_cast<double>(n)}};
-
-  const int64_t m = std::min(s.evaluate.images, n);
-  if (m > 0) {
-    cm::FunctionalOptions fo;
-    fo.analog = s.evaluate.analog;
-    cm::FunctionalSimulator sim(c.graph, c.mapping, *c.poly, s.compile.hw, fo);
-    const auto x = inputs(0, m).contiguous();
-    const int64_t per = x.numel() / m;
-    std::vector<std::vector<float>> images;
-    for (int64_t i = 0; i < m; ++i) {
-      const float* p = x.data_ptr<float>() + i * per;
-      images.emplace_back(p, p + per);
-    }
-    const auto outputs = sim.run(images);
-    int64_t chip = 0;
-    for (int64_t i = 0; i < m; ++i) {
-      const auto& o = outputs[static_cast<std::size_t>(i)];
-      const auto best = std::max_element(o.begin(), o.end()) - o.begin();
-      chip += best == test.labels[i].item<int64_t>() ? 1 : 0;
-    }
-    const int64_t ideal = hits(cm::evaluate_with_torch(c.graph, inputs(0, m))[0], 0, m);
-    const auto& a = s.evaluate.analog;
-    r["accelerator_images"] = m;
-    r["accelerator_accuracy"] = 100.0 * static_cast<double>(chip) / static_cast<double>(m);
-    r["float_accuracy_same_images"] = 100.0 * static_cast<double>(ideal) / static_cast<double>(m);
-    r["non_idealities"] = fmt::format(
-        "DAC {} / ADC {} bits{}, programming noise {}, read noise {} (relative to w_max)",
-        s.compile.hw.dac_bits, s.compile.hw.adc_bits, a.quantize ? "" : " (off)",
-        a.programming_noise, a.read_noise);
-    r["mvms"] = sim.mvms();
-  }
+  cm::AccuracyOptions o;
+  o.limit = s.evaluate.limit;
+  o.sim_images = s.evaluate.images;
+  o.analog = s.evaluate.analog;
+  const cm::AccuracyReport a = cm::evaluate_accuracy(
+      c.graph, c.mapping, *c.poly, s.compile.hw, (test.images - exp.norm.mean) / exp.norm.std,
+      test.labels, o);
+  const json r = a.to_json();
   write_file_atomic(in_dir(out, "evaluate.json"), r.dump(2) + "\n");
   return r;
 }
