@@ -16,7 +16,7 @@ SEEDS=${4:-"1 2 3"}
 EPOCHS=${5:-10}
 LRS=${6:-"0.003 0.01 0.03 0.1"}
 TUNE_EPOCHS=${7:-3}
-NC=${NC:-build/neurocore}
+NC=${NC:-build/neurocore}  # THREADS (default 1): threads per run
 CONFIG=${CONFIG:-configs/grapes-mlp-mnist10k.yaml}
 mkdir -p "$OUT"
 
@@ -27,7 +27,7 @@ train() {  # name depth modulation lr seed epochs
   "$NC" --log-level warn train "$CONFIG" --set runs_dir="$OUT/runs" --set name="$1" \
     --set data.name="$DATASET" --set model.hidden="$(hidden "$2")" \
     --set learn.modulation="$3" --set train.learning_rate="$4" --set seed="$5" \
-    --set train.epochs="$6" > "$OUT/runs-$1.log" 2>&1 || echo "run $1 failed: $(tail -n 1 "$OUT/runs-$1.log")"
+    --set train.epochs="$6" --set threads="${THREADS:-1}" > "$OUT/runs-$1.log" 2>&1 || echo "run $1 failed: $(tail -n 1 "$OUT/runs-$1.log")"
 }
 # The last epoch's training loss; 1e9 when the run diverged (the trainer stops on NaN/Inf).
 final_train_loss() {
