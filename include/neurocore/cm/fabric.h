@@ -71,7 +71,9 @@ class Router {
 
  private:
   const std::vector<int>& dist_from(int s);
-  const Topology& topo_;
+  // A copy, not a reference: `Router r(Topology::mesh(4, 4))` must not dangle (found by
+  // AddressSanitizer); a topology is a node count and a link list, cheap to copy.
+  Topology topo_;
   std::vector<std::vector<int>> dist_;  // lazily, per source
   std::vector<std::vector<std::vector<int>>> path_, chan_;  // lazily, [a][b]
 };
