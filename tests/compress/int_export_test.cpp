@@ -24,6 +24,7 @@
 #include "neurocore/nn/lenet.h"
 #include "neurocore/nn/mlp.h"
 #include "neurocore/nn/resnet.h"
+#include "compress/resnet_testing.h"
 
 namespace nc::compress {
 namespace {
@@ -177,20 +178,7 @@ TEST(IntModel, CorruptOrTruncatedFilesAreUserErrorsNamingTheField) {
 }
 
 std::shared_ptr<nn::ResNetImpl> resnet8(uint64_t seed) {
-  torch::manual_seed(seed);
-  auto net = std::make_shared<nn::ResNetImpl>(
-      nn::ResNetOptions(8, 10).in_channels(1).width(4).shortcut(nn::Shortcut::B));
-  torch::NoGradGuard no_grad;
-  for (auto& m : net->modules()) {
-    if (auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(m.get())) {
-      bn->running_mean.uniform_(-0.5, 0.5);
-      bn->running_var.uniform_(0.5, 2.0);
-      bn->weight.uniform_(0.5, 1.5);
-      bn->bias.uniform_(-0.2, 0.2);
-    }
-  }
-  net->eval();
-  return net;
+  return nc::compress::testing::small_resnet(seed, nn::Shortcut::B);
 }
 
 struct Case {

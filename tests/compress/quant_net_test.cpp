@@ -8,26 +8,13 @@
 #include "neurocore/nn/mlp.h"
 #include "neurocore/nn/resnet.h"
 #include "neurocore/nn/snu.h"
+#include "compress/resnet_testing.h"
 
 namespace nc::compress {
 namespace {
 
 std::shared_ptr<nn::ResNetImpl> small_resnet(nn::Shortcut shortcut) {
-  torch::manual_seed(5);
-  auto net = std::make_shared<nn::ResNetImpl>(
-      nn::ResNetOptions(8, 10).in_channels(1).width(4).shortcut(shortcut));
-  // Non-trivial BN statistics and affine parameters, so folding has work to do.
-  torch::NoGradGuard no_grad;
-  for (auto& m : net->modules()) {
-    if (auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(m.get())) {
-      bn->running_mean.uniform_(-0.5, 0.5);
-      bn->running_var.uniform_(0.5, 2.0);
-      bn->weight.uniform_(0.5, 1.5);
-      bn->bias.uniform_(-0.2, 0.2);
-    }
-  }
-  net->eval();
-  return net;
+  return nc::compress::testing::small_resnet(5, shortcut);
 }
 
 TEST(FoldBatchNorm, FoldedResNetEqualsUnfoldedInEvalMode) {
