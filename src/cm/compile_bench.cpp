@@ -15,11 +15,10 @@
 
 #include "neurocore/cm/control.h"
 #include "neurocore/cm/functional.h"
-#include "neurocore/cm/model_zoo.h"
-#include "neurocore/cm/onnx_import.h"
 #include "neurocore/cm/reference_eval.h"
 #include "neurocore/cm/timing.h"
 #include "neurocore/core/error.h"
+#include "bench_model.h"
 
 int main(int argc, char** argv) {
   using clock = std::chrono::steady_clock;
@@ -37,14 +36,7 @@ int main(int argc, char** argv) {
 
     const std::clock_t cpu0 = std::clock();
     const auto t0 = clock::now();
-    nc::cm::Graph g;
-    if (model.rfind("resnet", 0) == 0) {
-      g = nc::cm::resnet_cifar(std::atoll(model.c_str() + 6));
-      nc::cm::fill_random(g, 1);
-    } else {
-      g = nc::cm::import_onnx(model).graph;
-    }
-    g.fold_batch_norms();
+    nc::cm::Graph g = nc::cm::bench_graph(model);
     const auto t1 = clock::now();
     const nc::cm::Mapping m = nc::cm::map_graph(g, hw);
     const auto t2 = clock::now();

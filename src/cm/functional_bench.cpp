@@ -19,10 +19,9 @@
 #include <string>
 
 #include "neurocore/cm/functional.h"
-#include "neurocore/cm/model_zoo.h"
-#include "neurocore/cm/onnx_import.h"
 #include "neurocore/cm/torch_eval.h"
 #include "neurocore/core/error.h"
+#include "bench_model.h"
 
 namespace {
 
@@ -50,14 +49,7 @@ int main(int argc, char** argv) {
     torch::set_num_threads(1);
     torch::manual_seed(5);
 
-    nc::cm::Graph g;
-    if (model.rfind("resnet", 0) == 0) {
-      g = nc::cm::resnet_cifar(std::atoll(model.c_str() + 6));
-      nc::cm::fill_random(g, 1);
-    } else {
-      g = nc::cm::import_onnx(model).graph;
-    }
-    g.fold_batch_norms();
+    nc::cm::Graph g = nc::cm::bench_graph(model);
     const nc::cm::Hardware hw;
     const nc::cm::Mapping m = nc::cm::map_graph(g, hw);
     const nc::cm::PolyModel poly(g);
