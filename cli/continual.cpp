@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
+#include "load_config.h"
 #include "neurocore/core/config.h"
 #include "neurocore/core/io.h"
 #include "neurocore/core/run_dir.h"
@@ -18,9 +19,7 @@ struct ContinualArgs {
 };
 
 void run_continual_cmd(const ContinualArgs& a, const Global& g) {
-  Config config = Config::load(a.config);
-  for (const auto& s : a.sets) config.set(s);
-  if (g.threads >= 0) config.set("threads=" + std::to_string(g.threads));
+  Config config = load_config(a.config, a.sets, g);
   // The continual section first: a typo there fails before any data is loaded.
   const learn::ContinualOptions options =
       learn::continual_options(config.root().section("continual"));

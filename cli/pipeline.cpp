@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
+#include "load_config.h"
 #include "neurocore/core/config.h"
 #include "neurocore/core/error.h"
 #include "neurocore/pipeline/pipeline.h"
@@ -18,9 +19,7 @@ struct PipelineArgs {
 };
 
 void run_pipeline_command(const PipelineArgs& a, const Global& g) {
-  Config config = Config::load(a.config);
-  for (const auto& s : a.sets) config.set(s);
-  if (g.threads >= 0) config.set("threads=" + std::to_string(g.threads));
+  Config config = load_config(a.config, a.sets, g);
   const auto r = pipeline::run_pipeline(config, a.until);
   const std::string ran = r.ran.empty() ? "none (everything was up to date)" : [&] {
     std::string s;

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "commands.h"
+#include "load_config.h"
 #include "neurocore/compress/efqat.h"
 #include "neurocore/compress/int_export.h"
 #include "neurocore/compress/torchscript_export.h"
@@ -76,9 +77,7 @@ void run_quantize(const QuantizeArgs& a, const Global& g) {
   if (a.epochs < 0) throw UserError(fmt::format("--epochs: expected >= 0, got {}", a.epochs));
 
   RunDir src = RunDir::open(a.run_dir);
-  Config config = Config::load(src.file("config.yaml"));
-  for (const auto& s : a.sets) config.set(s);
-  if (g.threads >= 0) config.set("threads=" + std::to_string(g.threads));
+  Config config = load_config(src.file("config.yaml"), a.sets, g);
   learn::Experiment exp = learn::Experiment::build(config);
   const std::string ckpt = learn::last_checkpoint(src.checkpoints());
   if (ckpt.empty()) throw UserError(src.path() + ": no checkpoint yet (train at least one epoch)");

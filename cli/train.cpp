@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "commands.h"
+#include "load_config.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"
 #include "neurocore/learn/trainer.h"
@@ -24,9 +25,7 @@ void run_train(const TrainArgs& a, const Global& g) {
   const std::string config_path =
       a.resume.empty() ? a.config : (std::filesystem::path(a.resume) / "config.yaml").string();
   if (!a.resume.empty()) RunDir::open(a.resume);  // validates the folder before any work
-  Config config = Config::load(config_path);
-  for (const auto& s : a.sets) config.set(s);
-  if (g.threads >= 0) config.set("threads=" + std::to_string(g.threads));
+  Config config = load_config(config_path, a.sets, g);
   learn::Experiment exp = learn::Experiment::build(config);
 
   RunDir run = a.resume.empty() ? RunDir::create(exp.runs_dir, exp.name) : RunDir::open(a.resume);
