@@ -34,3 +34,18 @@ function(nc_plain_library name)
   target_link_libraries(${name} PUBLIC ${ARG_DEPS})
   target_compile_options(${name} PRIVATE -Wall -Wextra)
 endfunction()
+
+# Sources kept out of the unity batches: their file-local helpers share a name with another
+# file's of the same target (kept short and local on purpose; renaming them all buys nothing).
+function(nc_unity_exclude)
+  set(files
+    src/cm/control.cpp src/cm/functional.cpp src/cm/reference_eval.cpp cli/fabric.cpp
+    tests/learn/ostl_test.cpp tests/cm/functional_test.cpp tests/cm/mapping_picture_test.cpp
+    tests/cm_torch/torchscript_import_test.cpp)
+  list(TRANSFORM files PREPEND ${PROJECT_SOURCE_DIR}/)
+  set(dirs src/cm cli)
+  if(NC_BUILD_TESTS)
+    list(APPEND dirs tests)
+  endif()
+  set_source_files_properties(${files} DIRECTORY ${dirs} PROPERTIES SKIP_UNITY_BUILD_INCLUSION ON)
+endfunction()
