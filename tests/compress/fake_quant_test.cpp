@@ -107,6 +107,56 @@ TEST(FakeQuant, LsqGradientOfClippedValuesMatchesFiniteDifferences) {
   EXPECT_NEAR(fd, 2 * (0 - 2.0) + 2 * (15 - 2.0), 1e-6);
 }
 
+// The definition of efqat.md §3 written with differentiable LibTorch ops (STE by detach, LSQ
+// gradient scaling by s + (a − a)): the reference the fused kernel must reproduce.
+torch::Tensor composed_fake_quantize(const torch::Tensor& x, const torch::Tensor& scale,
+                                     const torch::Tensor& zero_point, int64_t qmin,
+                                     int64_t qmax, double g) {
+  std::vector<int64_t> shape(x.dim(), 1);
+  shape[0] = scale.numel();
+  auto bcast = [&](const torch::Tensor& p) {
+    return scale.numel() == 1 ? p.reshape({}) : p.reshape(shape);
+  };
+  const auto sc = scale.to(x.scalar_type());
+  const auto s = bcast(sc.detach() + (sc * g - (sc * g).detach()));
+  const auto z = bcast(zero_point.to(x.scalar_type()));
+  const auto c = torch::clamp(x / s + z, static_cast<double>(qmin), static_cast<double>(qmax));
+  return (c + (torch::round(c) - c).detach() - z) * s;
+}
+
+TEST(FakeQuant, FusedKernelEqualsComposedDefinition) {
+  torch::manual_seed(5);
+  using Fq = torch::Tensor (*)(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&,
+                               int64_t, int64_t, double);
+  for (auto dtype : {torch::kFloat, torch::kDouble}) {
+    for (bool per_channel : {false, true}) {
+      // 70,000 elements per channel: several of the kernel's blocks per channel.
+      const auto x0 = torch::randn({3, 70000}, dtype) * 3;
+      const auto cot = torch::randn({3, 70000}, dtype);
+      const auto s0 = torch::rand({per_channel ? 3 : 1}) * 0.2 + 0.05;  // float, as held
+      const auto z = per_channel ? torch::tensor({0.0, 3.0, -2.0}) : torch::tensor({4.0});
+      // Returns the output and the gradients of <output, cot> in x and in the scale.
+      auto run = [&](Fq fq) {
+        const auto x = x0.clone().requires_grad_(true), s = s0.clone().requires_grad_(true);
+        const auto y = fq(x, s, z, -8, 7, 0.37);
+        (y * cot).sum().backward();
+        return std::make_tuple(y.detach(), x.grad(), s.grad());
+      };
+      const auto [y1, dx1, ds1] = run(&fake_quantize);
+      const auto [y2, dx2, ds2] = run(&composed_fake_quantize);
+      EXPECT_TRUE(torch::equal(y1, y2)) << "forward differs, dtype " << dtype;
+      // The same STE mask; the composed version computes (g·s)/s, which rounds.
+      EXPECT_TRUE(torch::equal(dx1 != 0, dx2 != 0)) << "STE masks differ";
+      const double x_rtol = dtype == torch::kFloat ? 1e-6 : 1e-14;
+      EXPECT_TRUE(torch::allclose(dx1, dx2, x_rtol, 0)) << (dx1 - dx2).abs().max();
+      // Summation orders differ (blocks vs LibTorch's reduction): float to its precision.
+      const double rtol = dtype == torch::kFloat ? 1e-4 : 1e-10;
+      EXPECT_TRUE(torch::allclose(ds1, ds2, rtol, 0)) << ds1 << ds2;
+      EXPECT_EQ(ds1.scalar_type(), torch::kFloat);
+    }
+  }
+}
+
 TEST(Observer, RangesOrderedAndMseNoWorseThanMinMax) {
   torch::manual_seed(3);
   auto w = torch::randn({8, 64}, torch::kDouble);

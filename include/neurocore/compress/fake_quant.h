@@ -29,6 +29,7 @@ void check_bits(int bits, const std::string& what);
 /// Gradients: ∂x̂/∂x = 1 inside [Qn, Qp] (after + z), 0 outside (STE);
 /// ∂x̂/∂s = round(x/s) − x/s inside, Qn − z below, Qp − z above, times grad_factor
 /// (LSQ uses g = 1/sqrt(numel_per_scale · Qp)). Any floating dtype (double for tests).
+/// One fused pass forward and one backward (an autograd Function, not composed ops).
 torch::Tensor fake_quantize(const torch::Tensor& x, const torch::Tensor& scale,
                             const torch::Tensor& zero_point, int64_t qmin, int64_t qmax,
                             double grad_factor = 1.0);
