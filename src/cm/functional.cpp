@@ -67,6 +67,7 @@ struct Op {
 struct TileState {
   const Tile* tile = nullptr;
   NodeId node = -1;
+  const InputQuant* quant = nullptr;  // the node's input quantizer (a quantized model), if any
   int64_t rows = 0, cols = 0;
   std::vector<float> w;             // rows x cols, row-major
   std::vector<int64_t> gather;      // per row: offset in the input buffer from the pixel base
@@ -174,6 +175,7 @@ struct FunctionalSimulator::Impl {
         TileState ts;
         ts.tile = &t;
         ts.node = l.node;
+        if (node.input_quant) ts.quant = &*node.input_quant;
         ts.rows = t.row_end - t.row_begin;
         ts.cols = t.col_end - t.col_begin;
         ts.w.assign(static_cast<std::size_t>(ts.rows * ts.cols), 0.0f);
@@ -301,7 +303,8 @@ struct FunctionalSimulator::Impl {
     if (a.ideal()) {  // gather the non-zero inputs in one pass
       int64_t k = 0;
       for (int64_t r = 0; r < t.rows; ++r) {
-        const float xv = base[t.gather[static_cast<std::size_t>(r)]];
+        float xv = base[t.gather[static_cast<std::size_t>(r)]];
+        if (t.quant) xv = t.quant->apply(xv);
         nz[static_cast<std::size_t>(k)] = xv;
         nz_row[static_cast<std::size_t>(k)] = static_cast<int32_t>(r);
         k += xv != 0.0f;
@@ -311,6 +314,7 @@ struct FunctionalSimulator::Impl {
     }
     x.resize(static_cast<std::size_t>(t.rows));
     for (int64_t r = 0; r < t.rows; ++r) x[static_cast<std::size_t>(r)] = base[t.gather[static_cast<std::size_t>(r)]];
+    if (t.quant) t.quant->apply(x);
     double xmax = 0, xnorm2 = 0;
     for (float v : x) xmax = std::max(xmax, static_cast<double>(std::fabs(v)));
     if (a.quantize && xmax > 0) {

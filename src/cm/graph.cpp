@@ -12,6 +12,17 @@
 
 namespace nc::cm {
 
+float InputQuant::apply(float x) const {
+  const float v = x / scale + zero_point;
+  const float lo = static_cast<float>(qmin), hi = static_cast<float>(qmax);
+  const float c = v < lo ? lo : (v > hi ? hi : v);
+  return (std::nearbyint(c) - zero_point) * scale;
+}
+
+void InputQuant::apply(std::vector<float>& xs) const {
+  for (float& x : xs) x = apply(x);
+}
+
 std::string shape_str(const Shape& s) {
   std::string out = "[";
   for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);

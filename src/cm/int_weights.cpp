@@ -40,6 +40,8 @@ int apply_int_model(Graph& g, const compress::IntModel& m, const std::string& or
     }
     node.weight = l.weight.dequantize();
     node.bias = l.bias;
+    node.input_quant = InputQuant{l.input.scale, static_cast<float>(l.input.zero_point),
+                                  l.input.qmin, l.input.qmax};
     if (conv) {
       std::get<Conv2dOptions>(node.options).bias(!l.bias.empty());
     } else {

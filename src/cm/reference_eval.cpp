@@ -55,6 +55,12 @@ Tensor conv2d(const Node& n, const Tensor& x, const Shape& in, const Shape& out)
   return y;
 }
 
+// A matrix node's input after the node's quantizer (a quantized model), else unchanged.
+Tensor quantized_input(const Node& n, Tensor x) {
+  if (n.input_quant) n.input_quant->apply(x);
+  return x;
+}
+
 Tensor linear(const Node& n, const Tensor& x) {
   const auto& o = n.linear();
   const int64_t I = o.in_features(), O = o.out_features();
@@ -149,8 +155,8 @@ std::vector<std::vector<float>> evaluate_all(const Graph& g, const std::vector<f
         offset += size;
         break;
       }
-      case OpKind::kConv2d: y = conv2d(n, in(0), in_shape(0), out); break;
-      case OpKind::kLinear: y = linear(n, in(0)); break;
+      case OpKind::kConv2d: y = conv2d(n, quantized_input(n, in(0)), in_shape(0), out); break;
+      case OpKind::kLinear: y = linear(n, quantized_input(n, in(0))); break;
       case OpKind::kBatchNorm: {
         const int64_t C = out[0], per = numel(out) / C;
         for (const auto* p : {&n.weight, &n.bias, &n.running_mean, &n.running_var}) {

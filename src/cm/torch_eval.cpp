@@ -78,15 +78,26 @@ torch::Tensor eval_activation(const Node& n, const torch::Tensor& x) {
   throw UserError("graph node '" + n.name + "': unknown activation");
 }
 
+// A matrix node's input after the node's quantizer, computed in float by InputQuant itself
+// (the quantized model's arithmetic), else unchanged.
+torch::Tensor quantized_input(const Node& n, const torch::Tensor& x) {
+  if (!n.input_quant) return x;
+  auto q = x.to(torch::kFloat).contiguous().clone();
+  float* p = q.data_ptr<float>();
+  for (int64_t i = 0; i < q.numel(); ++i) p[i] = n.input_quant->apply(p[i]);
+  return q.to(x.scalar_type());
+}
+
 torch::Tensor eval_node(const Node& n, const std::vector<torch::Tensor>& in) {
   switch (n.kind) {
-    case OpKind::kConv2d: return eval_conv(n, in[0]);
+    case OpKind::kConv2d: return eval_conv(n, quantized_input(n, in[0]));
     case OpKind::kLinear: {
       const auto& o = n.linear();
-      const auto w = param(n, n.weight, {o.out_features(), o.in_features()}, "weight", in[0]);
+      const auto x = quantized_input(n, in[0]);
+      const auto w = param(n, n.weight, {o.out_features(), o.in_features()}, "weight", x);
       torch::Tensor b;
-      if (o.bias()) b = param(n, n.bias, {o.out_features()}, "bias", in[0]);
-      return torch::linear(in[0], w, b);
+      if (o.bias()) b = param(n, n.bias, {o.out_features()}, "bias", x);
+      return torch::linear(x, w, b);
     }
     case OpKind::kBatchNorm: {
       const int64_t c = n.batch_norm().num_features();

@@ -13,6 +13,7 @@
 // importer (or left empty for shape-only graphs, e.g. for mapping and dependency analysis).
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -175,6 +176,17 @@ struct Value {
   std::vector<NodeId> consumers;  // in node order; a node reading it twice appears twice
 };
 
+/// A quantized model's activation quantizer on a matrix node's input (int_weights.h):
+/// x -> (round(clamp(x / scale + zero_point, qmin, qmax)) - zero_point) * scale, evaluated in
+/// float with the fake quantizer's own sequence of operations, so the value is bit-exact.
+/// zero_point is an integer in [qmin, qmax], so 0 (also the padding) maps to 0.
+struct InputQuant {
+  float scale = 1.0f, zero_point = 0.0f;
+  int64_t qmin = 0, qmax = 255;
+  float apply(float x) const;
+  void apply(std::vector<float>& xs) const;
+};
+
 struct Node {
   std::string name;
   OpKind kind = OpKind::kInput;
@@ -185,6 +197,9 @@ struct Node {
   // Linear: weight [out, in], bias [out]; BatchNorm: weight = gamma, bias = beta,
   // running_mean, running_var, each [C]. Empty = not filled (a shape-only graph).
   std::vector<float> weight, bias, running_mean, running_var;
+  // Matrix nodes of a quantized model: the quantizer of the input (applied by every
+  // evaluator before the matrix product; the padding stays 0).
+  std::optional<InputQuant> input_quant;
 
   const Conv2dOptions& conv() const { return std::get<Conv2dOptions>(options); }
   const LinearOptions& linear() const { return std::get<LinearOptions>(options); }
