@@ -10,8 +10,7 @@
 #include <map>
 #include <memory>
 
-#include "neurocore/compress/efqat.h"
-#include "neurocore/nn/resnet.h"
+#include "efqat_setup.h"
 
 namespace {
 
@@ -31,29 +30,11 @@ std::map<std::string, Measured>& results() {
 // fake-quant backward from the GEMM work the cost model counts.
 void backward(benchmark::State& state) {
   const int64_t rho_percent = state.range(0), batch = state.range(1), quant = state.range(2);
-  torch::manual_seed(0);
-  auto model = std::make_shared<nc::nn::ResNetImpl>(nc::nn::ResNetOptions(20, 10).in_channels(1));
-  model->eval();
-  QuantConfig cfg;
-  cfg.bits = parse_bits("W4A4");
-  QuantNetImpl net(model, cfg);
-  const auto x = torch::randn({batch, 1, 28, 28});
-  const auto y = torch::randint(10, {batch}, torch::kLong);
-  net.calibrate({x}, false);
-  net.set_quantization(quant != 0);
-  std::unique_ptr<Efqat> efqat;
-  if (rho_percent >= 0) {
-    efqat = std::make_unique<Efqat>(
-        net, EfqatOptions{SelectMode::cwpn, static_cast<double>(rho_percent) / 100.0, 4096, true, true});
-    efqat->reselect(nullptr);
-    net.set_partial_backward(true);
-  }
-  net.train();
-  const auto params = net.parameters();
+  nc::bench::EfqatSetup setup(static_cast<double>(rho_percent) / 100.0, batch, quant != 0);
+  auto& net = *setup.net;
   Measured m;
   for (auto _ : state) {
-    for (auto p : params) p.mutable_grad().reset();
-    const auto loss = torch::nn::functional::cross_entropy(net.forward(x), y);
+    const auto loss = setup.loss();
     const auto t0 = std::chrono::steady_clock::now();
     loss.backward();
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

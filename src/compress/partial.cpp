@@ -1,5 +1,6 @@
 #include "neurocore/compress/partial.h"
 
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 
 namespace nc::compress {
@@ -11,6 +12,10 @@ using torch::autograd::variable_list;
 
 // Full dW when every row is selected (no gather/scatter); dW[S] from gY[:, S] otherwise.
 bool all_rows(const torch::Tensor& rows, int64_t n) { return rows.numel() == n; }
+
+// Profiler scopes (free when no profiler runs): bench/efqat_profile.cpp splits the backward
+// time by them.
+#define NC_SCOPE(name) RECORD_FUNCTION(name, std::vector<c10::IValue>())
 
 class PartialConv2d : public torch::autograd::Function<PartialConv2d> {
  public:
@@ -46,17 +51,21 @@ class PartialConv2d : public torch::autograd::Function<PartialConv2d> {
         need_b ? c10::OptionalIntArrayRef(bias_sizes) : c10::nullopt;
     torch::Tensor dx, dw, db;
     if (need_w && all_rows(rows, w.size(0))) {
+      NC_SCOPE("nc::input+weight_grad");
       std::tie(dx, dw, db) =
           at::convolution_backward(gy, x, w, bias_opt, stride, padding, dilation, false,
                                    no_out_pad, groups, {need_x, true, need_b});
     } else {
-      if (need_x || need_b) {
-        auto r = at::convolution_backward(gy, x, w, bias_opt, stride, padding, dilation, false,
-                                          no_out_pad, groups, {need_x, false, need_b});
-        dx = std::get<0>(r);
-        db = std::get<2>(r);
+      if (need_x) {
+        NC_SCOPE("nc::input_grad");
+        // The bias gradient is not asked of convolution_backward: oneDNN computes it with the
+        // weight gradient, so asking for it would run the full weight-gradient pass.
+        dx = std::get<0>(at::convolution_backward(gy, x, w, c10::nullopt, stride, padding, dilation,
+                                                  false, no_out_pad, groups, {true, false, false}));
       }
+      if (need_b) db = gy.sum({0, 2, 3});
       if (need_w) {
+        NC_SCOPE("nc::weight_grad");
         dw = torch::zeros_like(w);
         // Grouped convs would need the selected channels' input groups; the models here use
         // groups = 1.
@@ -90,8 +99,12 @@ class PartialLinear : public torch::autograd::Function<PartialLinear> {
     const auto &x = saved[0], &w = saved[1], &rows = saved[2];
     const auto& gy = grads[0];
     torch::Tensor dx, dw, db;
-    if (ctx->needs_input_grad(0)) dx = gy.mm(w);
+    if (ctx->needs_input_grad(0)) {
+      NC_SCOPE("nc::input_grad");
+      dx = gy.mm(w);
+    }
     if (ctx->needs_input_grad(1)) {
+      NC_SCOPE("nc::weight_grad");
       if (all_rows(rows, w.size(0))) {
         dw = gy.t().mm(x);
       } else {
