@@ -1,6 +1,7 @@
 #include "neurocore/compress/efqat.h"
 
 #include <c10/util/string_utils.h>
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <numeric>
 
 #include "neurocore/core/error.h"
+#include "neurocore/core/progress.h"
 #include "neurocore/core/seed.h"
 
 namespace nc::compress {
@@ -217,6 +219,10 @@ QatStats train_quantized(QuantNetImpl& net, const torch::Tensor& images,
   for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
     auto gen = make_generator(o.seed, "quantize-shuffle", static_cast<uint64_t>(epoch));
     const auto order = torch::randperm(n, gen, torch::TensorOptions().dtype(torch::kLong));
+    Progress progress(fmt::format("{} epoch {}/{}", o.efqat ? "efqat" : "qat", epoch + 1, o.epochs),
+                      o.max_steps >= 0 ? std::clamp<int64_t>(o.max_steps - st.steps, 0, steps_per_epoch)
+                                       : steps_per_epoch,
+                      "batch");
     for (int64_t s = 0; s < steps_per_epoch; ++s) {
       if (o.max_steps >= 0 && st.steps >= o.max_steps) break;
       if (efqat) efqat->maybe_reselect(st.steps, &opt);
@@ -243,6 +249,7 @@ QatStats train_quantized(QuantNetImpl& net, const torch::Tensor& images,
       }
       loss_sum += l;
       ++st.steps;
+      progress.advance(1, fmt::format("loss {:.4f}", loss_sum / static_cast<double>(st.steps)));
       if (on_step) on_step(st.steps, l);
     }
   }
