@@ -1,14 +1,19 @@
-// Where the backward time of full QAT and of EfQAT goes (docs/results/efqat.md, "Profile"):
-// every op LibTorch records (RecordFunction) during the backward passes is timed, and each
-// op's self time (its duration minus that of the ops nested in it) is summed into categories.
+// Backward-pass time of EfQAT versus full QAT on the same fake-quantized ResNet-20 and batch,
+// in one process (docs/results/efqat.md):
+//   1. wall time of loss.backward() without any instrumentation, the configurations
+//      interleaved pass by pass (on a shared machine much steadier than timing each in a
+//      block), with the counted backward GEMM MACs and the ideal ratio of efqat.md §7;
+//   2. where the time goes: every op LibTorch records (RecordFunction) during the backward
+//      passes is timed, and each op's self time is summed into categories;
+//   3. a per-layer microbenchmark of LibTorch's conv backward (both gradients, input only,
+//      the weight gradient of 10 % of the output channels).
 //
-//   nc_efqat_profile [RHO_PERCENT ...]   (default: 10; QAT is always profiled first)
-//
-// It also times the backward passes without the profiler, interleaved (see interleaved_wall):
-// on a shared machine that is steadier than timing each configuration in a block.
+//   nc_bench_efqat [RHO_PERCENT ...]   (default: 10; full QAT is always the reference)
 #include <fmt/format.h>
 #include <ATen/record_function.h>
 #include <torch/torch.h>
+
+#include <malloc.h>
 
 #include <algorithm>
 #include <array>
@@ -86,6 +91,7 @@ void on_end(const at::RecordFunction&, at::ObserverContext*) {
 // median, minimum and maximum over `reps` passes, in ms.
 struct Wall {
   double median, min, max;
+  int64_t macs, full_macs;  // counted backward GEMM MACs (efqat.md §7) and full QAT's
 };
 std::vector<Wall> interleaved_wall(const std::vector<double>& rhos, int reps) {
   std::vector<std::unique_ptr<nc::bench::EfqatSetup>> setups;
@@ -101,9 +107,11 @@ std::vector<Wall> interleaved_wall(const std::vector<double>& rhos, int reps) {
     }
   }
   std::vector<Wall> out;
-  for (auto& v : ms) {
-    std::sort(v.begin(), v.end());
-    out.push_back({v[v.size() / 2], v.front(), v.back()});
+  for (auto& v : ms) std::sort(v.begin(), v.end());
+  for (std::size_t i = 0; i < ms.size(); ++i) {
+    auto& v = ms[i];
+    out.push_back({v[v.size() / 2], v.front(), v.back(), setups[i]->net->backward_macs(),
+                   setups[i]->net->full_backward_macs()});
   }
   return out;
 }
@@ -167,6 +175,10 @@ std::map<std::string, double> profile(double rho, int reps) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Large tensors stay in the heap instead of being mmap-ed and unmapped on every allocation:
+  // the page faults of fresh mappings made single passes vary by 3x on this kind of VM.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   std::vector<double> rhos;
   for (int i = 1; i < argc; ++i) rhos.push_back(std::stod(argv[i]) / 100.0);
   if (rhos.empty()) rhos.push_back(0.1);
@@ -204,11 +216,14 @@ int main(int argc, char** argv) {
   const int wall_reps = 41;
   const auto wall = interleaved_wall(all, wall_reps);
   fmt::print("\nbackward wall time without the profiler, configurations interleaved, {} passes each\n\n"
-             "| configuration | median ms | min | max | speedup vs QAT (medians) |\n|---|---|---|---|---|\n",
+             "| configuration | median ms | min | max | speedup vs QAT (medians) | counted backward MACs (G) | "
+             "ideal speedup (MACs) |\n|---|---|---|---|---|---|---|\n",
              wall_reps);
   for (std::size_t i = 0; i < all.size(); ++i) {
-    fmt::print("| {} | {:.1f} | {:.1f} | {:.1f} | {:.2f}x |\n", runs[i].first, wall[i].median, wall[i].min,
-               wall[i].max, wall[0].median / wall[i].median);
+    fmt::print("| {} | {:.1f} | {:.1f} | {:.1f} | {:.2f}x | {:.3f} | {:.2f}x |\n", runs[i].first,
+               wall[i].median, wall[i].min, wall[i].max, wall[0].median / wall[i].median,
+               static_cast<double>(wall[i].macs) / 1e9,
+               static_cast<double>(wall[i].full_macs) / static_cast<double>(wall[i].macs));
   }
   conv_microbenchmark();
   // The ops behind the categories: the largest self times of each run.
