@@ -48,19 +48,22 @@ for bits in bits_all:
     lines.append(f"### {bits}\n")
     lines.append(f"PTQ {fmt(ptq)} %, QAT (1 epoch) {fmt(qat)} %.\n")
     if eff:
-        lines.append("| mode | " + " | ".join(f"rho {100 * r:g} %" for r in rhos) + " |")
-        lines.append("|---|" + "---|" * len(rhos))
+        # PTQ is the starting point; rho = 1 is QAT exactly (test Efqat.RhoOneIsPlainQat).
+        lines.append("| mode | PTQ | " + " | ".join(f"{100 * r:g} %" for r in rhos) + " | 100 % (= QAT) |")
+        lines.append("|---|---|" + "---|" * len(rhos) + "---|")
         for mode in ("cwpn", "cwpl", "lwpn"):
             if mode in eff:
-                lines.append(f"| {mode} | " + " | ".join(fmt(eff[mode].get(r, {}).get("acc")) for r in rhos) + " |")
+                lines.append(f"| {mode} | {fmt(ptq)} | " + " | ".join(fmt(eff[mode].get(r, {}).get("acc")) for r in rhos)
+                             + f" | {fmt(qat)} |")
         lines.append("")
         lines.append("Counted backward GEMM MACs as a fraction of full QAT's (CWPN): " + ", ".join(
             f"{100 * r:g} %: {eff['cwpn'][r]['backward_macs'] / eff['cwpn'][r]['full_backward_macs']:.3f}"
             for r in rhos if "cwpn" in eff and r in eff["cwpn"]) + "\n")
     if eff and shutil.which("gnuplot"):
         dat = os.path.join(out, f"efqat-{bits}.dat")
+        modes = [m for m in ("cwpn", "cwpl", "lwpn") if m in eff]
         with open(dat, "w") as f:
-            for mode in ("cwpn", "cwpl", "lwpn"):
+            for mode in modes:
                 f.write(f'"{mode}"\n')
                 for r in rhos:
                     if r in eff.get(mode, {}):
@@ -74,9 +77,10 @@ set title '{title}, {bits}: EfQAT (1 epoch) vs unfrozen fraction'
 set xlabel 'unfrozen fraction rho (%)'
 set ylabel 'test accuracy (%)'
 set logscale x
+set xrange [0.8:100]
 set key bottom right
 set grid
-plot for [i=0:2] '{dat}' index i using 1:2 with linespoints title columnheader(1), \\
+plot for [i=0:{len(modes) - 1}] '{dat}' index i using 1:2 with linespoints title columnheader(1), \\
      {ptq if ptq is not None else 'NaN'} with lines dashtype 2 title 'PTQ', \\
      {qat if qat is not None else 'NaN'} with lines dashtype 3 title 'QAT (1 epoch)'
 """
