@@ -23,7 +23,7 @@ shift $(( $# < 3 ? $# : 3 ))
 NC=${NC:-build/neurocore}
 JOBS=${JOBS:-2}
 FULL_BITS=${FULL_BITS:-W4A4}
-OTHER_BITS=${OTHER_BITS:-"W8A8 W4A8"}
+OTHER_BITS=${OTHER_BITS-"W8A8 W4A8"}  # empty: none
 RHOS=${RHOS:-"0.01 0.05 0.1 0.25 0.5"}
 MODES=${MODES:-"cwpn cwpl lwpn"}
 QUANT_ARGS=${QUANT_ARGS:-}
