@@ -9,7 +9,6 @@
 #include "neurocore/compress/int_export.h"
 #include "neurocore/compress/quant_net.h"
 #include "neurocore/core/io.h"
-#include "neurocore/core/progress.h"
 
 namespace nc::pipeline {
 
@@ -71,12 +70,8 @@ json quantize_model(learn::Experiment& exp, const QuantizeSettings& s, const std
     o.efqat = s.method == "efqat";
     o.efqat_options.mode = compress::parse_select_mode(s.mode, "quantize.mode");
     o.efqat_options.rho = s.fraction;
-    const int64_t batches_per_epoch = (train_x.size(0) + o.batch_size - 1) / o.batch_size;
-    Progress progress(s.method + " " + s.bits, o.epochs * batches_per_epoch, "batch");
-    const auto st = compress::train_quantized(
-        *q, train_x, exp.train_set.labels, o,
-        [&](int64_t, double loss) { progress.advance(1, fmt::format("loss {:.4f}", loss)); });
-    progress.finish();
+    // train_quantized shows its own progress line per epoch.
+    const auto st = compress::train_quantized(*q, train_x, exp.train_set.labels, o);
     r["steps"] = st.steps;
     r["backward_mac_fraction"] =
         st.full_backward_macs ? static_cast<double>(st.backward_macs) / static_cast<double>(st.full_backward_macs) : 1.0;
