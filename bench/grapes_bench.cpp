@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "neurocore/core/threads.h"
 #include "neurocore/learn/grapes.h"
 #include "neurocore/nn/mlp.h"
 
@@ -41,6 +42,26 @@ BENCHMARK(train_step)
     ->Unit(benchmark::kMicrosecond)
     ->MinTime(1.0);
 
+// The factor computation alone (Grapes::before_batch): the part of GRAPES' overhead that does
+// not scale with the batch size.
+void factors_only(benchmark::State& state) {
+  const int64_t depth = state.range(0);
+  torch::manual_seed(0);
+  auto model = std::make_shared<nc::nn::MLPImpl>(
+      nc::nn::MLPOptions(784, 10).hidden(std::vector<int64_t>(depth, 256)));
+  nc::learn::Grapes grapes(*model);
+  for (auto _ : state) grapes.before_batch(*model);
+}
+
+BENCHMARK(factors_only)->Arg(1)->Arg(3)->Arg(8)->ArgName("depth")->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  nc::keep_freed_memory();  // as the neurocore executable does
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

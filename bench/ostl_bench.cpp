@@ -14,7 +14,6 @@
 //
 //   nc_bench_ostl [--threads=1] [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
-#include <malloc.h>
 #include <torch/torch.h>
 
 #include <cstdlib>
@@ -22,6 +21,7 @@
 #include <vector>
 
 #include "neurocore/core/counting_allocator.h"
+#include "neurocore/core/threads.h"
 #include "neurocore/learn/ostl.h"
 #include "neurocore/nn/snu.h"
 
@@ -113,8 +113,7 @@ int main(int argc, char** argv) {
   at::set_num_threads(threads);
   // As the neurocore executable (cli/main.cpp): malloc keeps freed memory, so the traces'
   // buffers are not page-faulted back in at every step.
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  nc::keep_freed_memory();
   nc::CountingAllocatorScope counting;
   int n = static_cast<int>(args.size());
   benchmark::Initialize(&n, args.data());

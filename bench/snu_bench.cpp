@@ -14,7 +14,6 @@
 // and pays more of these faults), then with malloc keeping its memory (M_TRIM_THRESHOLD and
 // M_MMAP_THRESHOLD raised, as a training process may set them, or MALLOC_TRIM_THRESHOLD_=...).
 #include <benchmark/benchmark.h>
-#include <malloc.h>
 #include <sys/resource.h>
 #include <torch/torch.h>
 
@@ -25,6 +24,7 @@
 #include <cstring>
 #include <vector>
 
+#include "neurocore/core/threads.h"
 #include "neurocore/nn/mlp.h"
 
 namespace {
@@ -180,8 +180,7 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   compare(rounds, "default malloc");
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  nc::keep_freed_memory();
   compare(rounds, "malloc keeping memory");
   return 0;
 }

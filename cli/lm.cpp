@@ -1,0 +1,67 @@
+// neurocore lm: character-level language modelling on a text corpus, by BPTT or OSTL
+// (docs/lm.md).
+#include <spdlog/spdlog.h>
+
+#include "commands.h"
+#include "load_config.h"
+#include "neurocore/core/config.h"
+#include "neurocore/core/io.h"
+#include "neurocore/core/run_dir.h"
+#include "neurocore/core/seed.h"
+#include "neurocore/core/threads.h"
+#include "neurocore/learn/charlm.h"
+
+namespace nc::cli {
+
+namespace {
+
+struct LmArgs {
+  std::string config;
+  std::vector<std::string> sets;
+};
+
+void run_lm_cmd(const LmArgs& a, const Global& g) {
+  Config config = load_config(a.config, a.sets, g);
+  auto root = config.root();
+  std::string name = root.string("name", "");
+  const auto seed = static_cast<uint64_t>(root.integer("seed", 42, 0));
+  set_threads(static_cast<int>(root.integer("threads", 0, 0, 1024)));
+  const std::string runs_dir = root.string("runs_dir", "runs");
+  const auto text = data::TextOptions::from_config(root.section("data"));
+  const auto options =
+      learn::lm_options(root.section("model"), root.section("learn"), root.section("train"));
+  root.finish();
+  // Everything is validated before the data is read and before the run directory exists.
+  const auto corpus = data::load_text(text);
+  seed_everything(seed);
+  learn::CharLm model(static_cast<int64_t>(corpus.vocabulary.size()), options);
+  RunDir run = RunDir::create(runs_dir, name);
+  write_file_atomic(run.file("config.yaml"), config.effective_yaml());
+  spdlog::info("run directory: {}", run.path());
+  learn::run_lm(model, options, corpus, run);
+  spdlog::info("report: {}", run.file("report.md"));
+}
+
+}  // namespace
+
+void add_lm(CLI::App& app, const Global& global) {
+  auto args = std::make_shared<LmArgs>();
+  auto* cmd = app.add_subcommand(
+      "lm",
+      "Character-level language modelling: one recurrent layer (snu, ssnu, lstm, gru) and a "
+      "linear readout predict the next character of a text (default: the King James Bible, "
+      "split by book), trained by truncated BPTT or OSTL; reports bits per character.\n\n"
+      "Examples:\n"
+      "  neurocore lm configs/lm-kjv-ssnu.yaml\n"
+      "  neurocore lm configs/lm-kjv-ssnu.yaml --set learn.rule=ostl\n"
+      "  neurocore lm configs/lm-kjv-lstm.yaml --set data.path=mytext.txt");
+  cmd->add_option("CONFIG", args->config, "language-model config (YAML), see docs/lm.md")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--set", args->sets, "override a config value: key.path=value (repeatable)")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->callback([args, &global] { run_lm_cmd(*args, global); });
+}
+
+}  // namespace nc::cli
