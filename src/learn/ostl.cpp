@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "neurocore/core/error.h"
+#include "ostl_kernels.h"
 
 namespace nc::learn {
 namespace {
@@ -29,7 +30,14 @@ SNUOstlLayer::SNUOstlLayer(nn::SNUCell cell) : cell_(std::move(cell)) {
   }
 }
 
+void SNUOstlLayer::flush_pending() {
+  if (!pending_alpha_.defined()) return;
+  kernels::trace_update(eps_w_, pending_alpha_, pending_gp_, pending_x_);
+  pending_alpha_ = pending_gp_ = pending_x_ = torch::Tensor();
+}
+
 void SNUOstlLayer::begin(int64_t batch, const torch::TensorOptions& options) {
+  pending_alpha_ = pending_gp_ = pending_x_ = torch::Tensor();
   // G follows the parameters' dtype and device (the model may be converted after creation).
   auto ensure = [](torch::Tensor& g, const torch::Tensor& p) {
     if (p.defined() && (!g.defined() || g.dtype() != p.dtype() || g.device() != p.device())) {
@@ -55,6 +63,7 @@ void SNUOstlLayer::begin(int64_t batch, const torch::TensorOptions& options) {
 
 torch::Tensor SNUOstlLayer::step(const torch::Tensor& x) {
   TORCH_CHECK(state_.s.defined(), "SNUOstlLayer::step before begin");
+  flush_pending();  // the previous step's trace update, when no learning signal consumed it
   const nn::SNUState prev = state_;
   auto [y, next] = cell_->forward(x, prev);
 
@@ -90,7 +99,13 @@ torch::Tensor SNUOstlLayer::step(const torch::Tensor& x) {
   if (!o.recurrent()) {
     const torch::Tensor alpha = gp * a;  // ostl.md §4
     // In place: the [B, n, m] trace is the largest tensor of a step; no temporaries of its size.
-    eps_w_.mul_(alpha.unsqueeze(2)).addcmul_(gp.unsqueeze(2), xd.unsqueeze(1));
+    if (kernels::fused_applicable(eps_w_, g_w_)) {
+      pending_alpha_ = alpha;
+      pending_gp_ = gp;
+      pending_x_ = xd.to(eps_w_.dtype());
+    } else {
+      eps_w_.mul_(alpha.unsqueeze(2)).addcmul_(gp.unsqueeze(2), xd.unsqueeze(1));
+    }
     eps_th_ = alpha * eps_th_ + m_th;
     if (eps_d_.defined()) eps_d_ = alpha * eps_d_ + gp * sp * reset;
   } else {
@@ -122,7 +137,15 @@ void SNUOstlLayer::accumulate(const torch::Tensor& signal) {
   const int64_t B = L.size(0), n = o.out(), m = o.in();
   if (!o.recurrent()) {
     // G_W[j,i] += sum_b Lh_bj epsW_bji, batched over j.
-    g_w_ += torch::bmm(Lh.t().unsqueeze(1), eps_w_.transpose(0, 1)).view({n, m});
+    if (pending_alpha_.defined()) {
+      kernels::trace_update_contract(eps_w_, pending_alpha_, pending_gp_, pending_x_, g_w_,
+                                     Lh.to(eps_w_.dtype()));
+      pending_alpha_ = pending_gp_ = pending_x_ = torch::Tensor();
+    } else if (kernels::fused_applicable(eps_w_, g_w_)) {
+      kernels::trace_contract(g_w_, Lh.to(eps_w_.dtype()), eps_w_);
+    } else {
+      g_w_ += torch::bmm(Lh.t().unsqueeze(1), eps_w_.transpose(0, 1)).view({n, m});
+    }
     g_th_ += (Lh * (eps_th_ - 1)).sum(0);
     if (eps_d_.defined()) {
       const torch::Tensor d = cell_->decay().detach();
@@ -165,7 +188,7 @@ void SNUOstlLayer::zero_gradients() {
 int64_t SNUOstlLayer::carried_bytes() const {
   int64_t b = 0;
   for (const auto* t : {&state_.s, &state_.y, &hp_, &eps_w_, &eps_h_, &eps_th_, &eps_d_, &g_w_,
-                        &g_h_, &g_th_, &g_rho_}) {
+                        &g_h_, &g_th_, &g_rho_, &pending_alpha_, &pending_gp_, &pending_x_}) {
     b += bytes_of(*t);
   }
   return b;

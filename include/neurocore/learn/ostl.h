@@ -76,6 +76,11 @@ class SNUOstlLayer : public OstlLayer {
   torch::Tensor hp_;      // h'^t [B, n] (h'^{t-1} before a step; 0 at t = 0: y^0 is constant)
   torch::Tensor eps_w_, eps_h_, eps_th_, eps_d_;  // traces epsilon (state derivatives)
   torch::Tensor g_w_, g_h_, g_th_, g_rho_;        // accumulated gradients G
+  // Diagonal layer on CPU: step t's update of eps_w_ (alpha, g', x) is held back and done by
+  // accumulate() in the same pass as the contraction with the learning signal, or by the next
+  // step() when no signal came (one pass over the largest tensor instead of two).
+  torch::Tensor pending_alpha_, pending_gp_, pending_x_;
+  void flush_pending();
 };
 
 /// When OSTL applies the accumulated gradient (ostl.md §2): after every time step (fully

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# OSTL versus truncated BPTT on character-level language modelling of the King James Bible
+# (issue #3, docs/results/ostl.md): configs/lm-kjv-ssnu.yaml and configs/lm-kjv-lstm.yaml,
+# each trained by both rules with the same seed, then a table of test bits per character.
+#
+#   scripts/reproduce/ostl-kjv.sh OUT [SEEDS] [EXTRA --set ARGS...]
+#   e.g. scripts/reproduce/ostl-kjv.sh /tmp/ostl-kjv "1"
+set -euo pipefail
+OUT=${1:?output folder}
+SEEDS=${2:-1}
+shift $(( $# < 2 ? $# : 2 ))
+NC=${NC:-build/neurocore}
+mkdir -p "$OUT"
+for S in $SEEDS; do
+  for CELL in ssnu lstm; do
+    for RULE in bptt ostl; do
+      name="$CELL-$RULE-s$S"
+      [ -f "$OUT/runs/$name/report.md" ] && continue
+      rm -rf "$OUT/runs/$name"
+      "$NC" --log-level warn lm "configs/lm-kjv-$CELL.yaml" --set runs_dir="$OUT/runs" \
+        --set name="$name" --set learn.rule="$RULE" --set seed="$S" --set threads=1 "$@" \
+        > "$OUT/$name.log" 2>&1 || echo "run $name failed: $(tail -n 1 "$OUT/$name.log")"
+      echo "done $name"
+    done
+  done
+done
+python3 - "$OUT" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+print("| run | train chars | test bpc | valid bpc | train bpc | train time (s) | chars/s | OSTL carried bytes |")
+print("|---|---|---|---|---|---|---|---|")
+for r in sorted(os.listdir(os.path.join(out, "runs"))):
+    recs = [json.loads(l) for l in open(os.path.join(out, "runs", r, "metrics.jsonl"))]
+    t = [x for x in recs if x["kind"] == "test"][-1]
+    chars = max(x["chars"] for x in recs if x["kind"] == "valid")
+    print(f"| {r} | {chars} | {t['test_bpc']:.4f} | {t['valid_bpc']:.4f} | {t['train_bpc']:.4f} | "
+          f"{t['train_time_s']:.0f} | {t['chars_per_s']:.0f} | {t.get('ostl_carried_bytes', '')} |")
+PY
