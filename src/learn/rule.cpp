@@ -10,9 +10,16 @@ BatchResult BpttRule::train_batch(nn::NetImpl& model, const torch::Tensor& x,
                                   const torch::Tensor& labels, const std::string& loss,
                                   torch::optim::Optimizer& optimizer) {
   optimizer.zero_grad();
-  auto scores = class_scores(model.forward(x), model.temporal(), loss);
+  const auto out = model.forward(x);
+  auto scores = class_scores(out, model.temporal(), loss);
   auto l = classification_loss(scores, labels, loss);
-  l.backward();
+  if (per_step_ && model.temporal()) {
+    torch::Tensor e = torch::zeros({}, out.options());
+    for (int64_t t = 0; t < out.size(0); ++t) e = e + classification_loss(out[t], labels, loss);
+    (e / static_cast<double>(out.size(0))).backward();
+  } else {
+    l.backward();
+  }
   optimizer.step();
   return {scores.detach(), l.item<double>()};
 }
@@ -20,7 +27,10 @@ BatchResult BpttRule::train_batch(nn::NetImpl& model, const torch::Tensor& x,
 std::unique_ptr<Rule> make_rule(ConfigSection learn, nn::NetImpl& model) {
   const std::string rule = learn.choice("rule", "bptt", {"bptt", "ostl"});
   if (rule == "ostl") return make_ostl_rule(learn.section("ostl"), model);  // docs/ostl.md
-  return std::make_unique<BpttRule>();
+  auto bptt = learn.section("bptt");
+  const bool per_step = bptt.choice("loss", "average", {"average", "per_step"}) == "per_step";
+  bptt.finish();
+  return std::make_unique<BpttRule>(per_step);
 }
 
 std::unique_ptr<Modulation> make_modulation(ConfigSection learn, nn::NetImpl& model) {

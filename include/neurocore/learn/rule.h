@@ -36,11 +36,19 @@ class Rule {
 };
 
 /// Backpropagation (through time, for temporal nets) by autograd.
+/// per_step (`learn.bptt.loss: per_step`, temporal nets): the loss is the mean over steps of
+/// the configured loss of each step's output, E = sum_t l(o^t, label) / T, the loss OSTL
+/// trains (ostl.md §9: "BPTT baselines must use the same per-step loss"); the reported batch
+/// loss stays l on the time-averaged scores. Default: l on the time-averaged scores.
 class BpttRule : public Rule {
  public:
+  explicit BpttRule(bool per_step = false) : per_step_(per_step) {}
   std::string name() const override { return "bptt"; }
   BatchResult train_batch(nn::NetImpl& model, const torch::Tensor& x, const torch::Tensor& labels,
                           const std::string& loss, torch::optim::Optimizer& optimizer) override;
+
+ private:
+  bool per_step_;
 };
 
 class Modulation {
