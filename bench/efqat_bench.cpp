@@ -18,6 +18,8 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <iterator>
 #include <map>
 #include <string>
@@ -180,7 +182,16 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   std::vector<double> rhos;
-  for (int i = 1; i < argc; ++i) rhos.push_back(std::stod(argv[i]) / 100.0);
+  for (int i = 1; i < argc; ++i) {
+    char* end = nullptr;
+    const double pct = std::strtod(argv[i], &end);
+    if (end == argv[i] || *end != '\0' || !(pct >= 0 && pct <= 100)) {
+      std::fprintf(stderr, "nc_bench_efqat: RHO must be a percentage in [0, 100], got '%s'\n"
+                           "usage: nc_bench_efqat [RHO_PERCENT ...]   (default 10)\n", argv[i]);
+      return 2;
+    }
+    rhos.push_back(pct / 100.0);
+  }
   if (rhos.empty()) rhos.push_back(0.1);
   const int reps = 5;
   std::vector<std::pair<std::string, std::map<std::string, double>>> runs;

@@ -47,6 +47,21 @@ inline T round_even(T v) {
   return (v + magic) - magic;
 }
 
+// v = x/s + z and v clamped to [lo, hi]: the grid position every pass computes, forward and
+// backward, in the forward's exact order of operations (so the backward's "inside" test sees
+// the same v as the forward's rounding).
+template <typename T>
+struct GridPoint {
+  T v, c;
+};
+template <typename T>
+inline GridPoint<T> grid_point(T x, T sc, T zc, T lo, T hi) {
+  const T v = x / sc + zc;
+  T c = v < lo ? lo : v;
+  c = c > hi ? hi : c;
+  return {v, c};
+}
+
 // The element range of block b: blocks never straddle channels, so each block's partial sum
 // of the scale gradient belongs to one channel, and the sum over blocks (in block order) does
 // not depend on the number of threads.
@@ -76,10 +91,8 @@ struct Blocks {
 template <typename T>
 void ste_grad(const T* x, const T* g, T* dx, int64_t n, T sc, T zc, T lo, T hi) {
   for (int64_t i = 0; i < n; ++i) {
-    const T v = x[i] / sc + zc, gi = g[i];
-    T c = v < lo ? lo : v;
-    c = c > hi ? hi : c;
-    dx[i] = c == v ? gi : T(0);  // lo <= v <= hi
+    const auto p = grid_point(x[i], sc, zc, lo, hi);
+    dx[i] = p.c == p.v ? g[i] : T(0);  // lo <= v <= hi
   }
 }
 
@@ -88,11 +101,9 @@ T scale_grad_sum(const T* x, const T* g, int64_t n, T sc, T zc, T lo, T hi) {
   constexpr int kLanes = 8;
   T lane[kLanes] = {};
   auto term = [&](int64_t i) {
-    const T v = x[i] / sc + zc, gi = g[i];
-    T c = v < lo ? lo : v;
-    c = c > hi ? hi : c;
-    const T inside = round_even(c) - v, outside = c - zc;
-    return gi * (c == v ? inside : outside);
+    const auto p = grid_point(x[i], sc, zc, lo, hi);
+    const T inside = round_even(p.c) - p.v, outside = p.c - zc;
+    return g[i] * (p.c == p.v ? inside : outside);
   };
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
@@ -132,9 +143,7 @@ class FakeQuantize : public torch::autograd::Function<FakeQuantize> {
         for (int64_t b = b0; b < b1; ++b) {
           const scalar_t sc = sp[blocks.channel(b)], zc = zp[blocks.channel(b)];
           for (int64_t i = blocks.begin(b); i < blocks.end(b); ++i) {
-            const scalar_t v = xp[i] / sc + zc;
-            const scalar_t c = v < lo ? lo : (v > hi ? hi : v);
-            op[i] = (round_even(c) - zc) * sc;
+            op[i] = (round_even(grid_point(xp[i], sc, zc, lo, hi).c) - zc) * sc;
           }
         }
       });
