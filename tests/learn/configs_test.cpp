@@ -1,11 +1,14 @@
 // Every shipped config in configs/ (but hardware specs and pipeline configs, checked by
-// tests/pipeline) is valid: it builds an experiment.
+// tests/pipeline) is valid: it builds an experiment, or for `neurocore lm` configs (lm-*),
+// its sections pass the language-model readers.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
 #include "neurocore/core/error.h"
 #include "neurocore/data/registry.h"
+#include "neurocore/data/text.h"
+#include "neurocore/learn/charlm.h"
 #include "neurocore/learn/continual.h"
 #include "neurocore/learn/experiment.h"
 
@@ -19,6 +22,15 @@ TEST(Configs, EveryShippedExperimentConfigIsValid) {
     if (entry.path().extension() != ".yaml") continue;
     if (entry.path().filename().string().rfind("pipeline", 0) == 0) continue;
     auto c = nc::Config::load(entry.path().string());
+    if (entry.path().filename().string().rfind("lm-", 0) == 0) {
+      auto r = c.root();
+      EXPECT_NO_THROW(nc::data::TextOptions::from_config(r.section("data"))) << entry.path();
+      EXPECT_NO_THROW(nc::learn::lm_options(r.section("model"), r.section("learn"),
+                                            r.section("train")))
+          << entry.path();
+      ++checked;
+      continue;
+    }
     c.set("data.limit_train=16");
     c.set("data.limit_test=16");
     c.set("threads=1");
