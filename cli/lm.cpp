@@ -8,7 +8,6 @@
 #include "neurocore/core/io.h"
 #include "neurocore/core/run_dir.h"
 #include "neurocore/core/seed.h"
-#include "neurocore/core/threads.h"
 #include "neurocore/learn/charlm.h"
 
 namespace nc::cli {
@@ -23,19 +22,16 @@ struct LmArgs {
 void run_lm_cmd(const LmArgs& a, const Global& g) {
   Config config = load_config(a.config, a.sets, g);
   auto root = config.root();
-  std::string name = root.string("name", "");
-  const auto seed = static_cast<uint64_t>(root.integer("seed", 42, 0));
-  set_threads(static_cast<int>(root.integer("threads", 0, 0, 1024)));
-  const std::string runs_dir = root.string("runs_dir", "runs");
+  const RunKeys keys = RunKeys::from_config(root);
   const auto text = data::TextOptions::from_config(root.section("data"));
   const auto options =
       learn::lm_options(root.section("model"), root.section("learn"), root.section("train"));
   root.finish();
   // Everything is validated before the data is read and before the run directory exists.
   const auto corpus = data::load_text(text);
-  seed_everything(seed);
+  seed_everything(keys.seed);
   learn::CharLm model(static_cast<int64_t>(corpus.vocabulary.size()), options);
-  RunDir run = RunDir::create(runs_dir, name);
+  RunDir run = RunDir::create(keys.runs_dir, keys.name);
   write_file_atomic(run.file("config.yaml"), config.effective_yaml());
   spdlog::info("run directory: {}", run.path());
   learn::run_lm(model, options, corpus, run);

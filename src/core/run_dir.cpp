@@ -4,12 +4,23 @@
 #include <filesystem>
 #include <sstream>
 
+#include "neurocore/core/config.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"
+#include "neurocore/core/threads.h"
 
 namespace nc {
 
 namespace fs = std::filesystem;
+
+RunKeys RunKeys::from_config(ConfigSection root) {
+  RunKeys k;
+  k.name = root.string("name", k.name);
+  k.seed = static_cast<uint64_t>(root.integer("seed", static_cast<int64_t>(k.seed), 0));
+  k.threads = set_threads(static_cast<int>(root.integer("threads", k.threads, 0, 1024)));
+  k.runs_dir = root.string("runs_dir", k.runs_dir);
+  return k;
+}
 
 RunDir::RunDir(std::string path) : path_(std::move(path)) {}
 

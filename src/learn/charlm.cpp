@@ -1,5 +1,6 @@
 #include "neurocore/learn/charlm.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -105,12 +106,7 @@ std::unique_ptr<torch::optim::Optimizer> lm_optimizer(CharLm& model, const LmOpt
   return make_optimizer(t, model->parameters());
 }
 
-std::string fmt_bpc(double v) {
-  std::ostringstream s;
-  s.precision(4);
-  s << std::fixed << v;
-  return s.str();
-}
+std::string fmt_bpc(double v) { return fmt::format("{:.4f}", v); }
 
 void write_report(RunDir& run, const LmOptions& o, const data::TextCorpus& corpus,
                   const std::vector<nlohmann::json>& evals, const nlohmann::json& final, bool plotted) {

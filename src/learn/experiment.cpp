@@ -4,7 +4,7 @@
 
 #include "neurocore/core/error.h"
 #include "neurocore/core/seed.h"
-#include "neurocore/core/threads.h"
+#include "neurocore/core/run_dir.h"
 #include "neurocore/learn/grapes.h"
 
 namespace nc::learn {
@@ -12,10 +12,11 @@ namespace nc::learn {
 Experiment Experiment::build(Config& config, const std::vector<std::string>& other_sections) {
   Experiment e;
   auto root = config.root();
-  e.name = root.string("name", "");
-  e.seed = static_cast<uint64_t>(root.integer("seed", 42, 0));
-  e.threads = set_threads(static_cast<int>(root.integer("threads", 0, 0, 1024)));
-  e.runs_dir = root.string("runs_dir", "runs");
+  const RunKeys keys = RunKeys::from_config(root);
+  e.name = keys.name;
+  e.seed = keys.seed;
+  e.threads = keys.threads;
+  e.runs_dir = keys.runs_dir;
   e.data = data::DataOptions::from_config(root.section("data"));
   e.encoder = data::EncoderOptions::from_config(root.section("encoder"));
   e.train = TrainOptions::from_config(root.section("train"));

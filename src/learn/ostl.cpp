@@ -30,9 +30,10 @@ SNUOstlLayer::SNUOstlLayer(nn::SNUCell cell) : cell_(std::move(cell)) {
   }
 }
 
-void SNUOstlLayer::flush_pending() {
+void SNUOstlLayer::apply_pending(const torch::Tensor& c) {
   if (!pending_alpha_.defined()) return;
-  kernels::trace_update(eps_w_, pending_alpha_, pending_gp_, pending_x_);
+  kernels::trace_update_contract(eps_w_, pending_alpha_, pending_gp_, pending_x_, g_w_,
+                                 c.defined() ? c : torch::zeros_like(pending_alpha_));
   pending_alpha_ = pending_gp_ = pending_x_ = torch::Tensor();
 }
 
@@ -63,7 +64,7 @@ void SNUOstlLayer::begin(int64_t batch, const torch::TensorOptions& options) {
 
 torch::Tensor SNUOstlLayer::step(const torch::Tensor& x) {
   TORCH_CHECK(state_.s.defined(), "SNUOstlLayer::step before begin");
-  flush_pending();  // the previous step's trace update, when no learning signal consumed it
+  apply_pending({});  // the previous step's trace update, when no learning signal consumed it
   const nn::SNUState prev = state_;
   auto [y, next] = cell_->forward(x, prev);
 
@@ -138,11 +139,7 @@ void SNUOstlLayer::accumulate(const torch::Tensor& signal) {
   if (!o.recurrent()) {
     // G_W[j,i] += sum_b Lh_bj epsW_bji, batched over j.
     if (pending_alpha_.defined()) {
-      kernels::trace_update_contract(eps_w_, pending_alpha_, pending_gp_, pending_x_, g_w_,
-                                     Lh.to(eps_w_.dtype()));
-      pending_alpha_ = pending_gp_ = pending_x_ = torch::Tensor();
-    } else if (kernels::fused_applicable(eps_w_, g_w_)) {
-      kernels::trace_contract(g_w_, Lh.to(eps_w_.dtype()), eps_w_);
+      apply_pending(Lh.to(eps_w_.dtype()));
     } else {
       g_w_ += torch::bmm(Lh.t().unsqueeze(1), eps_w_.transpose(0, 1)).view({n, m});
     }

@@ -12,48 +12,6 @@ bool fused_applicable(const torch::Tensor& eps, const torch::Tensor& g) {
          g.scalar_type() == t && eps.is_contiguous() && g.is_contiguous();
 }
 
-void trace_update(torch::Tensor& eps, const torch::Tensor& alpha, const torch::Tensor& gp,
-                  const torch::Tensor& x) {
-  const int64_t B = eps.size(0), n = eps.size(1), m = eps.size(2);
-  const auto a = alpha.contiguous(), g = gp.contiguous(), xc = x.contiguous();
-  AT_DISPATCH_FLOATING_TYPES(eps.scalar_type(), "ostl_trace_update", [&] {
-    scalar_t* e = eps.data_ptr<scalar_t>();
-    const scalar_t* ap = a.data_ptr<scalar_t>();
-    const scalar_t* gpp = g.data_ptr<scalar_t>();
-    const scalar_t* xp = xc.data_ptr<scalar_t>();
-    at::parallel_for(0, B * n, 16, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r) {
-        const scalar_t ar = ap[r], gr = gpp[r];
-        const scalar_t* xr = xp + (r / n) * m;
-        scalar_t* row = e + r * m;
-        for (int64_t i = 0; i < m; ++i) row[i] = ar * row[i] + gr * xr[i];
-      }
-    });
-  });
-}
-
-void trace_contract(torch::Tensor& g, const torch::Tensor& c, const torch::Tensor& eps) {
-  const int64_t B = eps.size(0), n = eps.size(1), m = eps.size(2);
-  const auto cc = c.contiguous();
-  AT_DISPATCH_FLOATING_TYPES(eps.scalar_type(), "ostl_trace_contract", [&] {
-    scalar_t* gp = g.data_ptr<scalar_t>();
-    const scalar_t* cp = cc.data_ptr<scalar_t>();
-    const scalar_t* e = eps.data_ptr<scalar_t>();
-    // Parallel over units j: each thread owns rows of g, no reduction across threads.
-    at::parallel_for(0, n, 4, [&](int64_t begin, int64_t end) {
-      for (int64_t b = 0; b < B; ++b) {
-        for (int64_t j = begin; j < end; ++j) {
-          const scalar_t cbj = cp[b * n + j];
-          if (cbj == scalar_t(0)) continue;
-          const scalar_t* row = e + (b * n + j) * m;
-          scalar_t* gj = gp + j * m;
-          for (int64_t i = 0; i < m; ++i) gj[i] += cbj * row[i];
-        }
-      }
-    });
-  });
-}
-
 void trace_update_contract(torch::Tensor& eps, const torch::Tensor& alpha, const torch::Tensor& gp,
                            const torch::Tensor& x, torch::Tensor& g, const torch::Tensor& c) {
   const int64_t B = eps.size(0), n = eps.size(1), m = eps.size(2);

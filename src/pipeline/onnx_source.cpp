@@ -9,7 +9,7 @@
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"
 #include "neurocore/core/seed.h"
-#include "neurocore/core/threads.h"
+#include "neurocore/core/run_dir.h"
 #include "neurocore/data/registry.h"
 #include "neurocore/pipeline/stages.h"
 
@@ -27,10 +27,11 @@ OnnxSource prepare_onnx(Config& config, learn::Experiment& exp,
                                   "nothing; remove the {} section", origin, key, key));
     }
   }
-  exp.name = root.string("name", "");
-  exp.seed = static_cast<uint64_t>(root.integer("seed", 42, 0));
-  exp.threads = set_threads(static_cast<int>(root.integer("threads", 0, 0, 1024)));
-  exp.runs_dir = root.string("runs_dir", "runs");
+  const RunKeys keys = RunKeys::from_config(root);
+  exp.name = keys.name;
+  exp.seed = keys.seed;
+  exp.threads = keys.threads;
+  exp.runs_dir = keys.runs_dir;
   seed_everything(exp.seed);
 
   OnnxSource src;

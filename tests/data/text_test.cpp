@@ -22,6 +22,12 @@ std::string fake_bible(int books) {
   return s;
 }
 
+nc::data::TextOptions options_for(const std::string& path) {
+  nc::data::TextOptions o;
+  o.path = path;
+  return o;
+}
+
 TEST(Text, ParseVerse) {
   nc::data::Verse v;
   ASSERT_TRUE(nc::data::parse_verse("Ge1:1 In the beginning God created", v));
@@ -53,9 +59,7 @@ TEST(Text, BibleFileIsSplitByBookWithoutReferences) {
   TempDir dir;
   const std::string path = dir.str() + "/kjv.txt";
   write_text(path, fake_bible(66));
-  nc::data::TextOptions o;
-  o.path = path;
-  const auto c = nc::data::load_text(o);
+  const auto c = nc::data::load_text(options_for(path));
   EXPECT_EQ(c.split_rule, "books");
   EXPECT_EQ(c.test.substr(0, 9), "book 10.\n");
   EXPECT_EQ(c.valid.substr(0, 8), "book 5.\n");
@@ -70,8 +74,7 @@ TEST(Text, BadBibleFilesAreUserErrors) {
   TempDir dir;
   const std::string path = dir.str() + "/kjv.txt";
   write_text(path, fake_bible(65));
-  nc::data::TextOptions o;
-  o.path = path;
+  auto o = options_for(path);
   auto msg = user_error([&] { nc::data::load_text(o); });
   EXPECT_NE(msg.find("65 books"), std::string::npos) << msg;
   write_text(path, "Ge1:1 In the beginning\nGenesis 1\n");
@@ -88,8 +91,7 @@ TEST(Text, PlainFileIsSplitByFractionAtLineEnds) {
   for (int i = 0; i < 100; ++i) text += "line " + std::to_string(i % 10) + "\n";  // 7 chars each
   const std::string path = dir.str() + "/plain.txt";
   write_text(path, text);
-  nc::data::TextOptions o;
-  o.path = path;
+  auto o = options_for(path);
   o.limit_train = 14;
   const auto c = nc::data::load_text(o);
   EXPECT_EQ(c.split_rule, "fraction");

@@ -3,10 +3,25 @@
 // (one JSON object per epoch or evaluation), checkpoints/ and report.md with plots.
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 namespace nc {
+
+class ConfigSection;
+
+/// The keys at the root of every command's config that say where and how a run goes.
+struct RunKeys {
+  std::string name;               ///< "" = a timestamp
+  uint64_t seed = 42;             ///< >= 0
+  int threads = 0;                ///< LibTorch's intra-op pool; 0 = one per core
+  std::string runs_dir = "runs";  ///< parent of the run directory
+
+  /// Reads name, seed, threads (0 to 1024) and runs_dir from `root` and sets the thread pool
+  /// (set_threads); the returned `threads` is the size set. Throws UserError naming the key.
+  static RunKeys from_config(ConfigSection root);
+};
 
 class RunDir {
  public:

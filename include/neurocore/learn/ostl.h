@@ -80,7 +80,8 @@ class SNUOstlLayer : public OstlLayer {
   // accumulate() in the same pass as the contraction with the learning signal, or by the next
   // step() when no signal came (one pass over the largest tensor instead of two).
   torch::Tensor pending_alpha_, pending_gp_, pending_x_;
-  void flush_pending();
+  // Does the held-back update, adding c . eps to G_W in the same pass (c undefined: none).
+  void apply_pending(const torch::Tensor& c);
 };
 
 /// When OSTL applies the accumulated gradient (ostl.md §2): after every time step (fully
