@@ -31,6 +31,8 @@
 #include "neurocore/core/plot.h"
 #include "neurocore/core/strings.h"
 #include "neurocore/core/threads.h"
+#include "neurocore/core/seed.h"
+#include "neurocore/data/encoder.h"
 #include "neurocore/data/registry.h"
 
 namespace nc::cli {
@@ -155,6 +157,7 @@ const char* kind_name(ModelKind k) {
 struct Imported {
   cm::OnnxImport model;                      // graph, opset (ONNX only) and notes
   std::optional<data::Normalization> norm;   // a run directory's own input normalisation
+  data::EncoderOptions encoder;              // a spiking run's: its graph's input frames
 };
 
 // Every kind ends as an OnnxImport-shaped record for the report. `shape`: the input shape a
@@ -182,6 +185,7 @@ Imported import_model_file(const std::string& path, ModelKind kind, const cm::Sh
                                         r.int_model.empty() ? fmt::format("checkpoint after epoch {}", r.epochs)
                                                             : "integer weights from " + r.int_model));
   out.norm = r.norm;
+  out.encoder = r.encoder;
   return out;
 }
 
@@ -363,9 +367,11 @@ void run_compile(const CompileArgs& a, const Global& global) {
     ao.analog.seed = static_cast<uint64_t>(a.seed);
     spdlog::info("--eval {}: float model on {} test images (LibTorch), functional simulation on {}",
                  a.eval, eval->test.size(), std::min(a.eval_images, eval->test.size()));
-    acc = cm::evaluate_accuracy(g, mapping, poly, hw,
-                                (eval->test.images - eval->norm.mean) / eval->norm.std,
-                                eval->test.labels, ao);
+    // A spiking model's test images become spike trains [T, N, ...] by the run's encoder.
+    const torch::Tensor inputs =
+        g.temporal() ? data::encode(eval->test.images, model.encoder, make_generator(static_cast<uint64_t>(a.seed), "eval-encode"))
+                     : (eval->test.images - eval->norm.mean) / eval->norm.std;
+    acc = cm::evaluate_accuracy(g, mapping, poly, hw, inputs, eval->test.labels, ao);
     spdlog::info("accuracy: float model {:.2f}%, functional simulation {:.2f}% on {} images "
                  "(float on the same: {:.2f}%)", acc->compiled_accuracy, acc->accelerator_accuracy,
                  acc->sim_images, acc->float_accuracy_same_images);
@@ -455,8 +461,13 @@ void run_compile(const CompileArgs& a, const Global& global) {
     md += fmt::format("- non-idealities: {}{}\n", acc->non_idealities, a.ideal ? " (--ideal)" : "");
     md += fmt::format("- predictions equal to the float model's: {:.2f}% of the simulated images\n",
                       acc->agreement);
-    md += fmt::format("- input normalisation: (pixel - {:.4f}) / {:.4f}, {}\n", eval->norm.mean,
-                      eval->norm.std, eval->norm_from_run ? "the run's own" : "from the training split");
+    if (g.temporal()) {
+      md += fmt::format("- input: {} coding over {} time steps (the run's encoder, seed {})\n",
+                        model.encoder.coding, model.encoder.steps, a.seed);
+    } else {
+      md += fmt::format("- input normalisation: (pixel - {:.4f}) / {:.4f}, {}\n", eval->norm.mean,
+                        eval->norm.std, eval->norm_from_run ? "the run's own" : "from the training split");
+    }
     md += fmt::format("- functional simulation: {} MVMs in {:.1f} s\n\n", acc->mvms, acc->sim_seconds);
   }
   md += "## Timing\n\n";

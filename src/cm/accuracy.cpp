@@ -20,11 +20,15 @@ double percent(int64_t hits, int64_t n) {
   return n > 0 ? 100.0 * static_cast<double>(hits) / static_cast<double>(n) : 0.0;
 }
 
-// Predicted classes of images [b, e) by LibTorch on the compiled graph, 256 at a time.
+// Predicted classes of images [b, e) by LibTorch on the compiled graph, 256 at a time. A
+// temporal graph's class is the argmax of its outputs summed over the T steps (snu.md §6).
 torch::Tensor torch_predictions(const Graph& g, const torch::Tensor& inputs, int64_t b, int64_t e) {
+  const int64_t batch_dim = g.temporal() ? 1 : 0;
   std::vector<torch::Tensor> out;
   for (int64_t i = b; i < e; i += 256) {
-    out.push_back(evaluate_with_torch(g, inputs.slice(0, i, std::min(e, i + 256)))[0].argmax(1));
+    torch::Tensor y = evaluate_with_torch(g, inputs.slice(batch_dim, i, std::min(e, i + 256)))[0];
+    if (g.temporal()) y = y.sum(0);
+    out.push_back(y.argmax(1));
   }
   return torch::cat(out);
 }
@@ -54,19 +58,25 @@ AccuracyReport evaluate_accuracy(const Graph& g, const Mapping& m, const PolyMod
                                 graph_inputs.size()));
   }
   const Shape& want = g.value(graph_inputs[0]).shape;
-  if (inputs.dim() < 1 || inputs.sizes().slice(1).vec() != want) {
+  const int64_t lead = g.temporal() ? 2 : 1;  // [T, N, ...] or [N, ...]
+  const Shape got = inputs.dim() < lead ? Shape{} : inputs.sizes().slice(lead).vec();
+  if (got != want) {
     throw UserError(fmt::format("accuracy: the model's input is {} per image, the data's images "
-                                "are {}", shape_str(want),
-                                shape_str(inputs.dim() < 1 ? Shape{} : inputs.sizes().slice(1).vec())));
+                                "are {}", shape_str(want), shape_str(got)));
   }
-  if (inputs.size(0) != labels.size(0) || inputs.size(0) == 0) {
+  if (g.temporal() && inputs.size(0) != g.time_steps()) {
+    throw UserError(fmt::format("accuracy: the graph runs {} time steps, the inputs have {}",
+                                g.time_steps(), inputs.size(0)));
+  }
+  const int64_t count = inputs.size(lead - 1);
+  if (count != labels.size(0) || count == 0) {
     throw UserError(fmt::format("accuracy: {} images and {} labels (need the same, at least one)",
-                                inputs.size(0), labels.size(0)));
+                                count, labels.size(0)));
   }
   torch::NoGradGuard no_grad;
   const torch::Tensor x = inputs.to(torch::kFloat).contiguous();
   AccuracyReport r;
-  r.images = o.limit > 0 ? std::min(o.limit, x.size(0)) : x.size(0);
+  r.images = o.limit > 0 ? std::min(o.limit, count) : count;
   const torch::Tensor pred = torch_predictions(g, x, 0, r.images);
   const torch::Tensor truth = labels.slice(0, 0, r.images).to(torch::kLong);
   r.compiled_accuracy = percent(pred.eq(truth).sum().item<int64_t>(), r.images);
@@ -76,7 +86,7 @@ AccuracyReport evaluate_accuracy(const Graph& g, const Mapping& m, const PolyMod
   FunctionalOptions fo;
   fo.analog = o.analog;
   FunctionalSimulator sim(g, m, poly, hw, fo);
-  const int64_t per = x[0].numel();
+  const int64_t per = numel(want), steps = g.frames_per_sample();
   const float* data = x.data_ptr<float>();
   const auto t0 = std::chrono::steady_clock::now();
   Progress progress(o.progress ? "functional simulation" : "", o.progress ? r.sim_images : 0, "image");
@@ -84,12 +94,21 @@ AccuracyReport evaluate_accuracy(const Graph& g, const Mapping& m, const PolyMod
   constexpr int64_t kChunk = 10;
   for (int64_t b = 0; b < r.sim_images; b += kChunk) {
     const int64_t e = std::min(r.sim_images, b + kChunk);
-    std::vector<std::vector<float>> images;
-    for (int64_t i = b; i < e; ++i) images.emplace_back(data + i * per, data + (i + 1) * per);
-    const auto outputs = sim.run(images);
+    std::vector<std::vector<float>> frames;  // image i's step t is x[t][i]
+    for (int64_t i = b; i < e; ++i) {
+      for (int64_t t = 0; t < steps; ++t) {
+        const float* f = data + (t * count + i) * per;
+        frames.emplace_back(f, f + per);
+      }
+    }
+    const auto outputs = sim.run(frames);
     r.mvms += sim.mvms();
     for (int64_t i = b; i < e; ++i) {
-      const auto& out = outputs[static_cast<std::size_t>(i - b)];
+      std::vector<float> out = outputs[static_cast<std::size_t>((i - b) * steps)];
+      for (int64_t t = 1; t < steps; ++t) {
+        const auto& f = outputs[static_cast<std::size_t>((i - b) * steps + t)];
+        for (std::size_t k = 0; k < out.size(); ++k) out[k] += f[k];
+      }
       const int64_t best = std::max_element(out.begin(), out.end()) - out.begin();
       const int64_t want_label = truth[i].item<int64_t>();
       const int64_t float_best = pred[i].item<int64_t>();

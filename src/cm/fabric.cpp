@@ -191,8 +191,10 @@ CoreGraph build_core_graph(const Graph& g, const Mapping& m, const Hardware& hw)
     }
     prov[static_cast<std::size_t>(n.output)] = std::move(res);
   }
+  // Per image: a temporal graph moves every frame's activations, T frames per image.
+  const int64_t frames = g.frames_per_sample();
   for (const auto& [key, bits] : acc) {
-    cg.flows.push_back({std::get<0>(key), std::get<1>(key), bits, static_cast<FlowKind>(std::get<2>(key))});
+    cg.flows.push_back({std::get<0>(key), std::get<1>(key), bits * frames, static_cast<FlowKind>(std::get<2>(key))});
   }
   return cg;
 }

@@ -7,6 +7,7 @@
 #include <map>
 #include <random>
 
+#include "neurocore/cm/spiking.h"
 #include "neurocore/core/error.h"
 
 namespace nc::cm {
@@ -115,6 +116,10 @@ struct FunctionalSimulator::Impl {
   std::vector<int32_t> nz_row;  // ... and their rows
   std::vector<float> y;       // an MVM's output (scratch)
   std::vector<const float*> src;  // an element-wise op's input pointers (scratch)
+  struct SpikeState {
+    std::vector<float> s, y;  // per unit, (c H + h) W + w
+  };
+  std::vector<SpikeState> spike_state;  // per node (Spiking nodes only: sized)
 
   Impl(const Graph& g_, const Mapping& m_, const PolyModel& p_, const Hardware& hw_,
        const FunctionalOptions& o)
@@ -156,8 +161,19 @@ struct FunctionalSimulator::Impl {
       output_offset[static_cast<std::size_t>(g.value(v).producer)] = output_size;
       output_size += numel(g.value(v).shape);
     }
+    spike_state.resize(nn);
     for (std::size_t n = 0; n < nn; ++n) {
-      node_iters.push_back(iterations_of(g.value(g.node(static_cast<NodeId>(n)).output).shape));
+      const Node& node = g.node(static_cast<NodeId>(n));
+      node_iters.push_back(iterations_of(g.value(node.output).shape));
+      if (node.kind != OpKind::kSpiking) continue;
+      const int64_t c = channels_of(g.value(node.output).shape);
+      if (static_cast<int64_t>(node.weight.size()) != c || static_cast<int64_t>(node.bias.size()) != c) {
+        throw UserError("functional simulation: node '" + node.name +
+                        "' has no decay and threshold (fill them before simulating)");
+      }
+      const auto units = static_cast<std::size_t>(numel(g.value(node.output).shape));
+      spike_state[n].s.assign(units, 0.0f);
+      spike_state[n].y.assign(units, 0.0f);
     }
     program_tiles();
     resolve_programs();
@@ -467,6 +483,23 @@ struct FunctionalSimulator::Impl {
         }
         return true;
       }
+      case OpKind::kSpiking: {
+        // The units of this pixel, channel by channel; their state restarts with each sample.
+        const Shape& s = in_shape(n, 0);
+        const int64_t plane = s.size() == 3 ? s[1] * s[2] : 1;
+        const float* in0 = in_obj(n, 0).data() + (s.size() == 3 ? h * s[2] + w : 0);
+        auto& st = spike_state[static_cast<std::size_t>(n)];
+        const int64_t out_plane = oshape.size() == 3 ? oshape[1] * oshape[2] : 1;
+        const int64_t pixel = oshape.size() == 3 ? h * oshape[2] + w : 0;
+        const bool first = image % g.frames_per_sample() == 0;
+        for (std::size_t c = 0; c < out.size(); ++c) {
+          const auto u = static_cast<std::size_t>(static_cast<int64_t>(c) * out_plane + pixel);
+          if (first) st.s[u] = 0.0f, st.y[u] = 0.0f;
+          out[c] = spiking_step(node.spiking(), in0[static_cast<int64_t>(c) * plane], node.weight[c],
+                                node.bias[c], st.s[u], st.y[u]);
+        }
+        return true;
+      }
       case OpKind::kMaxPool:
       case OpKind::kAvgPool: {
         const auto& o = node.pool();
@@ -640,6 +673,11 @@ struct FunctionalSimulator::Impl {
                         std::to_string(imgs[i].size()) + " values, the graph inputs need " +
                         std::to_string(input_size));
       }
+    }
+    if (static_cast<int64_t>(imgs.size()) % g.frames_per_sample() != 0) {
+      throw UserError("functional simulation: a temporal graph takes whole samples of " +
+                      std::to_string(g.frames_per_sample()) + " frames, got " +
+                      std::to_string(imgs.size()) + " frames");
     }
     images = &imgs;
     const auto count = static_cast<int64_t>(imgs.size());

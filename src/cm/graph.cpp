@@ -50,6 +50,7 @@ const char* op_name(OpKind k) {
     case OpKind::kFlatten: return "Flatten";
     case OpKind::kPad: return "Pad";
     case OpKind::kSlice: return "Slice";
+    case OpKind::kSpiking: return "Spiking";
   }
   return "?";
 }
@@ -191,6 +192,16 @@ Shape infer_shape(const Node& n, const std::vector<Shape>& in) {
       }
       return in[0];
     }
+    case OpKind::kSpiking: {
+      need_inputs(1);
+      const ActKind g = n.spiking().g();
+      if (g != ActKind::kIdentity && g != ActKind::kReLU && g != ActKind::kLeakyReLU) {
+        bad(n, std::string("the membrane function g must be Identity, ReLU or LeakyReLU, got ") +
+                   act_name(g));
+      }
+      if (in[0].empty()) bad(n, "input must have at least one dimension");
+      return in[0];
+    }
     case OpKind::kAdd: {
       if (in.size() < 2) bad(n, "expects at least 2 inputs, got " + std::to_string(in.size()));
       for (std::size_t i = 1; i < in.size(); ++i) {
@@ -329,6 +340,15 @@ void Graph::check_params(const Node& n) const {
     for (float v : n.running_var) {
       if (!(v >= 0)) bad(n, "running_var must be >= 0, got " + std::to_string(v));
     }
+  } else if (n.kind == OpKind::kSpiking) {
+    const Shape& s = values_[static_cast<std::size_t>(n.inputs.at(0))].shape;
+    const int64_t c = s.size() == 3 ? s[0] : numel(s);
+    need(n.weight, c, "decay [C]");
+    need(n.bias, c, "threshold [C]");
+    if (n.weight.empty() != n.bias.empty()) bad(n, "needs both decay and threshold, or neither");
+    if (!temporal()) {
+      bad(n, "a Spiking node needs a temporal graph (set_time_steps before adding it)");
+    }
   } else if (!n.weight.empty() || !n.bias.empty()) {
     bad(n, "this op has no parameters");
   }
@@ -423,6 +443,21 @@ ValueId Graph::batch_norm(ValueId x, const BatchNormOptions& o, const std::strin
   n.running_mean = std::move(mean);
   n.running_var = std::move(var);
   return add_node(std::move(n));
+}
+
+ValueId Graph::spiking(ValueId x, const SpikingOptions& o, const std::string& name,
+                       std::vector<float> decay, std::vector<float> threshold) {
+  Node n = make(OpKind::kSpiking, {x}, o, name);
+  n.weight = std::move(decay);
+  n.bias = std::move(threshold);
+  return add_node(std::move(n));
+}
+
+void Graph::set_time_steps(int64_t steps) {
+  if (steps < 1) {
+    throw UserError("graph: time steps must be at least 1, got " + std::to_string(steps));
+  }
+  time_steps_ = steps;
 }
 
 ValueId Graph::activation(ValueId x, const ActivationOptions& o, const std::string& name) {
@@ -621,6 +656,12 @@ std::string options_str(const Node& n) {
       s << "step=(" << o.step()[0] << "," << o.step()[1] << "," << o.step()[2] << ")";
       break;
     }
+    case OpKind::kSpiking: {
+      const auto& o = n.spiking();
+      s << (o.soft() ? "sSNU" : "SNU") << " g=" << act_name(o.g());
+      if (o.g() == ActKind::kLeakyReLU) s << " alpha=" << o.alpha();
+      break;
+    }
     default:
       break;
   }
@@ -671,6 +712,10 @@ nlohmann::json options_json(const Node& n) {
     case OpKind::kSlice:
       j = {{"start", n.slice().start()}, {"end", n.slice().end()}, {"step", n.slice().step()}};
       break;
+    case OpKind::kSpiking:
+      j = {{"soft", n.spiking().soft()}, {"g", act_name(n.spiking().g())},
+           {"alpha", n.spiking().alpha()}};
+      break;
     default:
       break;
   }
@@ -690,6 +735,7 @@ std::string dot_escape(const std::string& s) {
 
 std::string Graph::to_string() const {
   std::ostringstream s;
+  if (temporal()) s << "# temporal graph: " << time_steps_ << " time steps per sample\n";
   for (const auto& n : nodes_) {
     const Value& out = values_[static_cast<std::size_t>(n.output)];
     s << n.name << " = " << op_name(n.kind) << "(";
@@ -757,7 +803,9 @@ std::string Graph::to_json() const {
   }
   json outs = json::array();
   for (ValueId v : outputs_) outs.push_back(values_[static_cast<std::size_t>(v)].name);
-  return json({{"nodes", nodes}, {"outputs", outs}}).dump(2) + "\n";
+  json j{{"nodes", nodes}, {"outputs", outs}};
+  if (temporal()) j["time_steps"] = time_steps_;
+  return j.dump(2) + "\n";
 }
 
 }  // namespace nc::cm

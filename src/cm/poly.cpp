@@ -128,6 +128,7 @@ isl::map read_relation(isl::ctx ctx, const Graph& g, NodeId reader, int input,
       break;
     case OpKind::kBatchNorm:
     case OpKind::kActivation:
+    case OpKind::kSpiking:
     case OpKind::kAdd:
       if (obj.size() == 3) body = "h = oh and w = ow";
       break;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "neurocore/cm/spiking.h"
 #include "neurocore/core/error.h"
 
 namespace nc::cm {
@@ -131,17 +132,17 @@ Tensor pool(const Node& n, const Tensor& x, const Shape& in, const Shape& out, b
   return y;
 }
 
-}  // namespace
+// The state (s, y) of one Spiking node's units between the frames of one sample (empty: the
+// zero state); the evaluators keep one per node, indexed by NodeId.
+struct SpikeState {
+  Tensor s, y;
+};
 
-std::vector<std::vector<float>> evaluate_all(const Graph& g, const std::vector<float>& input) {
+// One frame: `input` is [begin, end) of the caller's vector.
+std::vector<Tensor> evaluate_frame(const Graph& g, std::vector<float>::const_iterator input,
+                                   std::vector<SpikeState>& state) {
   std::vector<Tensor> v(g.values().size());
   std::size_t offset = 0;
-  for (ValueId in : g.inputs()) offset += static_cast<std::size_t>(numel(g.value(in).shape));
-  if (offset != input.size()) {
-    throw UserError("evaluate: the input has " + std::to_string(input.size()) +
-                    " values, the graph inputs need " + std::to_string(offset));
-  }
-  offset = 0;
   for (const Node& n : g.nodes()) {
     const Shape& out = g.value(n.output).shape;
     auto in = [&](std::size_t k) -> const Tensor& { return v[static_cast<std::size_t>(n.inputs[k])]; };
@@ -150,8 +151,8 @@ std::vector<std::vector<float>> evaluate_all(const Graph& g, const std::vector<f
     switch (n.kind) {
       case OpKind::kInput: {
         const auto size = static_cast<std::size_t>(numel(out));
-        y.assign(input.begin() + static_cast<std::ptrdiff_t>(offset),
-                 input.begin() + static_cast<std::ptrdiff_t>(offset + size));
+        y.assign(input + static_cast<std::ptrdiff_t>(offset),
+                 input + static_cast<std::ptrdiff_t>(offset + size));
         offset += size;
         break;
       }
@@ -177,6 +178,20 @@ std::vector<std::vector<float>> evaluate_all(const Graph& g, const std::vector<f
         y = in(0);
         for (float& t : y) t = activate(n.activation(), t);
         break;
+      case OpKind::kSpiking: {
+        const int64_t C = out.size() == 3 ? out[0] : numel(out);
+        need_params(n, n.weight, C, "decay");
+        need_params(n, n.bias, C, "threshold");
+        SpikeState& st = state[static_cast<std::size_t>(&n - g.nodes().data())];
+        y = in(0);
+        st.s.resize(y.size(), 0.0f);
+        st.y.resize(y.size(), 0.0f);
+        for (std::size_t i = 0; i < y.size(); ++i) {
+          const auto c = static_cast<std::size_t>(spiking_channel(out, static_cast<int64_t>(i)));
+          y[i] = spiking_step(n.spiking(), y[i], n.weight[c], n.bias[c], st.s[i], st.y[i]);
+        }
+        break;
+      }
       case OpKind::kAdd: {
         std::vector<double> acc(in(0).begin(), in(0).end());
         for (std::size_t k = 1; k < n.inputs.size(); ++k) {
@@ -251,12 +266,39 @@ std::vector<std::vector<float>> evaluate_all(const Graph& g, const std::vector<f
   return v;
 }
 
-std::vector<float> evaluate(const Graph& g, const std::vector<float>& input) {
-  const auto v = evaluate_all(g, input);
-  std::vector<float> out;
-  for (ValueId o : g.outputs()) {
-    out.insert(out.end(), v[static_cast<std::size_t>(o)].begin(), v[static_cast<std::size_t>(o)].end());
+// Runs every frame of one sample, handing each frame's values to `use`.
+template <class F>
+void evaluate_frames(const Graph& g, const std::vector<float>& input, F use) {
+  std::size_t frame = 0;
+  for (ValueId in : g.inputs()) frame += static_cast<std::size_t>(numel(g.value(in).shape));
+  const auto frames = static_cast<std::size_t>(g.frames_per_sample());
+  if (frame * frames != input.size()) {
+    throw UserError("evaluate: the input has " + std::to_string(input.size()) +
+                    " values, the graph inputs need " + std::to_string(frame) +
+                    (g.temporal() ? " per time step, times " + std::to_string(frames) + " steps"
+                                  : std::string()));
   }
+  std::vector<SpikeState> state(g.nodes().size());
+  for (std::size_t t = 0; t < frames; ++t) {
+    use(evaluate_frame(g, input.begin() + static_cast<std::ptrdiff_t>(t * frame), state));
+  }
+}
+
+}  // namespace
+
+std::vector<std::vector<float>> evaluate_all(const Graph& g, const std::vector<float>& input) {
+  std::vector<Tensor> last;
+  evaluate_frames(g, input, [&](std::vector<Tensor> v) { last = std::move(v); });
+  return last;
+}
+
+std::vector<float> evaluate(const Graph& g, const std::vector<float>& input) {
+  std::vector<float> out;
+  evaluate_frames(g, input, [&](const std::vector<Tensor>& v) {
+    for (ValueId o : g.outputs()) {
+      out.insert(out.end(), v[static_cast<std::size_t>(o)].begin(), v[static_cast<std::size_t>(o)].end());
+    }
+  });
   return out;
 }
 

@@ -42,6 +42,8 @@ int64_t digital_ops(const Graph& g, const Node& n) {
     case OpKind::kActivation:
     case OpKind::kBatchNorm:
       return c;
+    case OpKind::kSpiking:  // per unit and step: d s, 1 - y, their product, + x, the threshold
+      return 5 * c;
     case OpKind::kAdd:
       return static_cast<int64_t>(n.inputs.size() - 1) * c;
     case OpKind::kMaxPool:
@@ -322,16 +324,24 @@ TimingReport simulate_timing(const Graph& g, const Mapping& m, const PolyModel& 
     b.streams.push_back(&es.frees);
   }
 
+  // A temporal graph runs T frames (time steps) per image, one after the other through the
+  // same pipeline: every rule above applies per frame, and an image is done with its last.
+  const int64_t steps = g.frames_per_sample();
+  const int64_t frames = options.images * steps;
   TimingReport rep;
   rep.images = options.images;
+  rep.time_steps = g.time_steps();
   rep.clock_ghz = hw.clock_ghz;
   rep.energy = energy;
+  for (double* e : {&rep.energy.mvm_pj, &rep.energy.adc_pj, &rep.energy.digital_pj, &rep.energy.comm_pj}) {
+    *e *= static_cast<double>(steps);
+  }
   if (options.trace) {
     rep.nodes.resize(nn);
     for (std::size_t n = 0; n < nn; ++n) {
       rep.nodes[n].iterations = iters[n];
-      rep.nodes[n].start.reserve(static_cast<std::size_t>(iters[n] * options.images));
-      rep.nodes[n].finish.reserve(static_cast<std::size_t>(iters[n] * options.images));
+      rep.nodes[n].start.reserve(static_cast<std::size_t>(iters[n] * frames));
+      rep.nodes[n].finish.reserve(static_cast<std::size_t>(iters[n] * frames));
     }
     rep.arrivals.resize(edges.size());
   }
@@ -339,10 +349,10 @@ TimingReport simulate_timing(const Graph& g, const Mapping& m, const PolyModel& 
   std::vector<std::vector<int64_t>> finish(nn);
   for (std::size_t n = 0; n < nn; ++n) finish[n].assign(static_cast<std::size_t>(iters[n]), 0);
   std::vector<int64_t> last_finish(nn, 0);
-  std::vector<int64_t> image_start(static_cast<std::size_t>(options.images),
+  std::vector<int64_t> image_start(static_cast<std::size_t>(frames),
                                    std::numeric_limits<int64_t>::max());
 
-  for (int64_t img = 0; img < options.images; ++img) {
+  for (int64_t img = 0; img < frames; ++img) {  // img: a frame (an image of a static graph)
     for (std::size_t n = 0; n < nn; ++n) {
       const int64_t c = comp[n];
       int64_t prev = last_finish[n];
@@ -421,6 +431,15 @@ TimingReport simulate_timing(const Graph& g, const Mapping& m, const PolyModel& 
   }
   for (auto& b : buffers) b.drain(std::numeric_limits<int64_t>::max());
 
+  if (steps > 1) {  // per image: its first frame's start, its last frame's end
+    std::vector<int64_t> done, start;
+    for (int64_t k = 0; k < options.images; ++k) {
+      start.push_back(image_start[static_cast<std::size_t>(k * steps)]);
+      done.push_back(rep.image_done[static_cast<std::size_t>(k * steps + steps - 1)]);
+    }
+    image_start = std::move(start);
+    rep.image_done = std::move(done);
+  }
   const int64_t n_img = options.images;
   rep.total_cycles = rep.image_done.back();
   rep.first_latency_cycles = rep.image_done[0] - image_start[0];
@@ -447,7 +466,7 @@ TimingReport simulate_timing(const Graph& g, const Mapping& m, const PolyModel& 
   for (std::size_t n = 0; n < nn; ++n) {
     const Node& node = g.nodes()[n];
     if (node.kind == OpKind::kInput) continue;  // the GCU streams inputs; not a core's work
-    const int64_t busy = iters[n] * n_img;
+    const int64_t busy = iters[n] * frames;
     if (node.has_matrix()) {
       for (const auto& t : layer_of[n]->tiles) {
         auto& ct = cores[static_cast<std::size_t>(t.core + 1)];
@@ -488,7 +507,9 @@ TimingReport simulate_timing(const Graph& g, const Mapping& m, const PolyModel& 
 std::string TimingReport::report_markdown() const {
   std::ostringstream s;
   const double ns = 1.0 / clock_ghz;
-  s << "Timing simulation: " << images << " image(s), clock " << fmt(clock_ghz) << " GHz.\n\n";
+  s << "Timing simulation: " << images << " image(s)";
+  if (time_steps > 0) s << " of " << time_steps << " time steps each";
+  s << ", clock " << fmt(clock_ghz) << " GHz.\n\n";
   s << "| metric | value |\n|---|---|\n";
   s << "| latency of the first image | " << first_latency_cycles << " cycles ("
     << fmt(first_latency_cycles * ns / 1e3) << " us) |\n";
@@ -524,6 +545,7 @@ std::string TimingReport::to_json() const {
                   {"max_buffer_bytes", c.max_buffer_bytes}});
   }
   return json({{"images", images},
+               {"time_steps", time_steps},
                {"clock_ghz", clock_ghz},
                {"total_cycles", total_cycles},
                {"first_latency_cycles", first_latency_cycles},

@@ -134,9 +134,51 @@ torch::Tensor eval_node(const Node& n, const std::vector<torch::Tensor>& in) {
       }
       return y;
     }
-    case OpKind::kInput: break;
+    case OpKind::kInput:
+    case OpKind::kSpiking:  // stateful: eval_spiking
+      break;
   }
   throw UserError("graph node '" + n.name + "': op " + op_name(n.kind) + " cannot be evaluated");
+}
+
+
+// One Spiking node's step on a batch, with LibTorch ops in nn::SNUCell's order; `s`, `y` are
+// its state (undefined: zero), updated.
+torch::Tensor eval_spiking(const Node& n, const torch::Tensor& x, torch::Tensor& s, torch::Tensor& y) {
+  const Shape shape(x.sizes().begin() + 1, x.sizes().end());
+  const int64_t c = shape.size() == 3 ? shape[0] : numel(shape);
+  Shape per_channel{c};  // broadcast over the pixels of an image-like value
+  if (shape.size() == 3) per_channel = {c, 1, 1};
+  const auto d = param(n, n.weight, per_channel, "decay", x);
+  const auto th = param(n, n.bias, per_channel, "threshold", x);
+  if (!s.defined()) s = torch::zeros_like(x), y = torch::zeros_like(x);
+  torch::Tensor u = x + d * s * (1 - y);
+  const auto& o = n.spiking();
+  if (o.g() == ActKind::kReLU) u = torch::relu(u);
+  if (o.g() == ActKind::kLeakyReLU) u = torch::leaky_relu(u, o.alpha());
+  s = u;
+  const torch::Tensor z = u - th;
+  y = o.soft() ? torch::sigmoid(z) : z.gt(0).to(z.scalar_type());
+  return y;
+}
+
+// Every value of one frame; `state` holds the Spiking nodes' (s, y), indexed by NodeId.
+std::vector<torch::Tensor> evaluate_frame(const Graph& g, const torch::Tensor& input,
+                                          std::vector<std::pair<torch::Tensor, torch::Tensor>>& state) {
+  std::vector<torch::Tensor> values(g.values().size());
+  for (std::size_t i = 0; i < g.nodes().size(); ++i) {
+    const Node& n = g.nodes()[i];
+    if (n.kind == OpKind::kInput) {
+      values[static_cast<std::size_t>(n.output)] = input;
+      continue;
+    }
+    std::vector<torch::Tensor> in;
+    for (ValueId v : n.inputs) in.push_back(values[static_cast<std::size_t>(v)]);
+    values[static_cast<std::size_t>(n.output)] =
+        n.kind == OpKind::kSpiking ? eval_spiking(n, in[0], state[i].first, state[i].second)
+                                   : eval_node(n, in);
+  }
+  return values;
 }
 
 }  // namespace
@@ -148,27 +190,28 @@ std::vector<torch::Tensor> evaluate_with_torch(const Graph& g, const torch::Tens
                     " inputs; exactly one is supported");
   }
   const Shape& expected = g.value(graph_inputs[0]).shape;
-  if (input.dim() != static_cast<int64_t>(expected.size()) + 1 ||
-      input.sizes().slice(1).vec() != expected) {
-    throw UserError("evaluate_with_torch: input must be [B, " +
-                    shape_str(expected).substr(1) + ", got " + shape_str(input.sizes().vec()));
+  const int64_t lead = g.temporal() ? 2 : 1;  // [T, B, ...] or [B, ...]
+  if (input.dim() != static_cast<int64_t>(expected.size()) + lead ||
+      input.sizes().slice(lead).vec() != expected ||
+      (g.temporal() && input.size(0) != g.time_steps())) {
+    throw UserError("evaluate_with_torch: input must be [" +
+                    (g.temporal() ? std::to_string(g.time_steps()) + " (time steps), " : std::string()) +
+                    "B, " + shape_str(expected).substr(1) + ", got " + shape_str(input.sizes().vec()));
   }
   torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> values(g.values().size());
-  for (const Node& n : g.nodes()) {
-    if (n.kind == OpKind::kInput) {
-      values[static_cast<std::size_t>(n.output)] = input;
-      continue;
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> state(g.nodes().size());
+  std::vector<std::vector<torch::Tensor>> frames;  // per output: its value at every frame
+  for (int64_t t = 0; t < g.frames_per_sample(); ++t) {
+    const auto values = evaluate_frame(g, g.temporal() ? input[t] : input, state);
+    std::vector<ValueId> outs = g.outputs();
+    if (outs.empty() && !g.nodes().empty()) outs.push_back(g.nodes().back().output);
+    frames.resize(outs.size());
+    for (std::size_t k = 0; k < outs.size(); ++k) {
+      frames[k].push_back(values[static_cast<std::size_t>(outs[k])]);
     }
-    std::vector<torch::Tensor> in;
-    for (ValueId v : n.inputs) in.push_back(values[static_cast<std::size_t>(v)]);
-    values[static_cast<std::size_t>(n.output)] = eval_node(n, in);
   }
   std::vector<torch::Tensor> out;
-  for (ValueId v : g.outputs()) out.push_back(values[static_cast<std::size_t>(v)]);
-  if (out.empty() && !g.nodes().empty()) {
-    out.push_back(values[static_cast<std::size_t>(g.nodes().back().output)]);
-  }
+  for (auto& f : frames) out.push_back(g.temporal() ? torch::stack(f) : f[0]);
   return out;
 }
 

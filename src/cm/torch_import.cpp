@@ -17,6 +17,7 @@
 #include "neurocore/nn/lenet.h"
 #include "neurocore/nn/mlp.h"
 #include "neurocore/nn/resnet.h"
+#include "neurocore/nn/snu.h"
 
 namespace nc::cm {
 
@@ -136,19 +137,60 @@ Graph import_resnet(nn::ResNetImpl& m, const nn::InputShape& in) {
   return g;
 }
 
+// An SNU layer: its feed-forward weights on a crossbar (a Linear without bias), its neurons
+// a Spiking node. Recurrent weights and lateral inhibition read the layer's own previous
+// output, a cycle the per-step graph cannot hold: refused.
+ValueId add_snu(Graph& g, ValueId x, nn::SNUImpl& snu, const std::string& name) {
+  const nn::SNUOptions& o = snu.options;
+  if (o.recurrent() || o.lateral_inhibition()) {
+    throw UserError(name + ": an SNU layer with " +
+                    (o.recurrent() ? "recurrent weights" : "lateral inhibition") +
+                    " cannot be compiled for a CM accelerator (the per-step graph has no "
+                    "cycles); compile layers without recurrent/lateral_inhibition");
+  }
+  nn::SNUCellImpl& cell = *snu.cell;
+  const ValueId wx = g.linear(x, LinearOptions(o.in(), o.out()).bias(false), name,
+                              values_of(cell.weight));
+  SpikingOptions so;
+  so.soft(o.soft()).alpha(o.g_slope());
+  if (o.g() == nn::Activation::relu) so.g(ActKind::kReLU);
+  if (o.g() == nn::Activation::leaky_relu) so.g(ActKind::kLeakyReLU);
+  return g.spiking(wx, so, name + ".neurons", values_of(cell.decay()), values_of(cell.threshold));
+}
+
+Graph import_snu_mlp(nn::SNUMLPImpl& m, const nn::InputShape& in, int64_t steps) {
+  Graph g;
+  g.set_time_steps(steps);
+  ValueId h = g.flatten(g.input("input", {in.channels, in.height, in.width}), "flatten");
+  for (std::size_t i = 0; i < m.layers->size(); ++i) {
+    const std::string name = "layers." + std::to_string(i);
+    if (auto* snu = m.layers[i]->as<nn::SNUImpl>()) {
+      h = add_snu(g, h, *snu, name);
+    } else {
+      h = add_linear(g, h, *m.layers[i]->as<torch::nn::Linear>(), name);
+    }
+  }
+  g.mark_output(h);
+  return g;
+}
+
 }  // namespace
 
-Graph import_model(nn::NetImpl& model, const nn::InputShape& in) {
+Graph import_model(nn::NetImpl& model, const nn::InputShape& in, int64_t time_steps) {
   if (auto* m = dynamic_cast<nn::MLPImpl*>(&model)) return import_mlp(*m, in);
   if (auto* m = dynamic_cast<nn::LeNet5Impl*>(&model)) return import_lenet(*m, in);
   if (auto* m = dynamic_cast<nn::ResNetImpl*>(&model)) return import_resnet(*m, in);
-  if (model.temporal()) {
-    throw UserError("cannot compile the spiking model '" + model.name() +
-                    "' for a CM accelerator yet: supported models are mlp, lenet5 and the "
-                    "resnets (or any ONNX file)");
+  if (auto* m = dynamic_cast<nn::SNUMLPImpl*>(&model)) {
+    if (time_steps < 1) {
+      throw UserError("import of the spiking model '" + model.name() +
+                      "': give the time steps per sample (the encoder's steps), got " +
+                      std::to_string(time_steps));
+    }
+    return import_snu_mlp(*m, in, time_steps);
   }
   throw UserError("cannot import the model '" + model.name() +
-                  "': supported models are mlp, lenet5 and the resnets (or any ONNX file)");
+                  "': supported models are mlp, lenet5, the resnets and snu-mlp (or any ONNX "
+                  "file)");
 }
 
 RunImport import_run_dir(const std::string& run_dir) {
@@ -170,7 +212,8 @@ RunImport import_run_dir(const std::string& run_dir) {
   const auto& sizes = exp.test_set.images.sizes();
   r.input = {sizes[1], sizes[2], sizes[3]};
   r.norm = exp.norm;
-  r.graph = import_model(*exp.model, r.input);
+  r.encoder = exp.encoder;
+  r.graph = import_model(*exp.model, r.input, exp.model->temporal() ? exp.encoder.steps : 0);
   if (quantized) {
     apply_int_model(r.graph, compress::read_int_model(int_model), int_model);
     r.int_model = int_model;

@@ -48,28 +48,53 @@ int64_t Trainer::resume() {
   return epochs_done_;
 }
 
-torch::Tensor Trainer::prepare(const torch::Tensor& images, at::Generator& gen) const {
-  if (exp_.model->temporal()) return data::encode(images, exp_.encoder, gen);
-  return (images - exp_.norm.mean) / exp_.norm.std;
+namespace {
+
+// An experiment without a model (the pipeline's ONNX source) takes images like a static one.
+bool temporal(const Experiment& exp) { return exp.model && exp.model->temporal(); }
+
+}  // namespace
+
+torch::Tensor model_input(const Experiment& exp, const torch::Tensor& images, at::Generator& gen) {
+  if (temporal(exp)) return data::encode(images, exp.encoder, gen);
+  return (images - exp.norm.mean) / exp.norm.std;
+}
+
+namespace {
+
+// Evaluation's batches of `images`, each handed to `use(first, end, model input)`; a fixed
+// encoder stream, so evaluating twice gives the same number.
+template <class F>
+void for_each_eval_batch(const Experiment& exp, const torch::Tensor& images, F use) {
+  auto gen = make_generator(exp.seed, "eval-encode");
+  const int64_t n = images.size(0), bs = exp.train.eval_batch_size;
+  for (int64_t i = 0; i < n; i += bs) {
+    const int64_t end = std::min(n, i + bs);
+    use(i, end, model_input(exp, images.slice(0, i, end), gen));
+  }
+}
+
+}  // namespace
+
+torch::Tensor evaluation_input(const Experiment& exp, const torch::Tensor& images) {
+  std::vector<torch::Tensor> parts;
+  for_each_eval_batch(exp, images, [&](int64_t, int64_t, torch::Tensor x) { parts.push_back(std::move(x)); });
+  return torch::cat(parts, temporal(exp) ? 1 : 0);
 }
 
 EvalResult Trainer::evaluate(const data::Dataset& d) {
   torch::NoGradGuard no_grad;
   exp_.model->eval();
-  // A fixed encoder stream: evaluating twice gives the same number.
-  auto gen = make_generator(exp_.seed, "eval-encode");
   EvalResult r;
   double loss_sum = 0;
   int64_t correct = 0;
-  const int64_t n = d.size(), bs = exp_.train.eval_batch_size;
-  for (int64_t i = 0; i < n; i += bs) {
-    const int64_t end = std::min(n, i + bs);
-    auto x = prepare(d.images.slice(0, i, end), gen);
+  const int64_t n = d.size();
+  for_each_eval_batch(exp_, d.images, [&](int64_t i, int64_t end, const torch::Tensor& x) {
     auto y = d.labels.slice(0, i, end);
     auto scores = class_scores(exp_.model->forward(x), exp_.model->temporal(), loss_);
     loss_sum += classification_loss(scores, y, loss_).item<double>() * (end - i);
     correct += scores.argmax(1).eq(y).sum().item<int64_t>();
-  }
+  });
   r.examples = n;
   r.loss = n ? loss_sum / n : 0;
   r.accuracy = n ? 100.0 * correct / n : 0;
@@ -97,7 +122,7 @@ void Trainer::fit() {
     int64_t correct = 0;
     for (int64_t step = 0; step < steps; ++step) {
       const auto idx = order.slice(0, step * o.batch_size, std::min(n, (step + 1) * o.batch_size));
-      auto x = prepare(d.images.index_select(0, idx), encode_gen);
+      auto x = model_input(exp_, d.images.index_select(0, idx), encode_gen);
       auto y = d.labels.index_select(0, idx);
       if (exp_.modulation) exp_.modulation->before_batch(*exp_.model);
       const BatchResult r = exp_.rule->train_batch(*exp_.model, x, y, loss_, *optimizer_);

@@ -106,6 +106,7 @@ json compile_stage(const Compiled& c, const cm::Hardware& hw, int64_t model_bits
   write_file_atomic(in_dir(out, "mapping.json"), c.mapping.to_json());
   const int64_t weights = weight_count(c.graph);
   return {{"nodes", c.graph.nodes().size()},
+          {"time_steps", c.graph.time_steps()},
           {"batch_norms_folded", c.folded},
           {"layers", c.mapping.layers.size()},
           {"cores", c.mapping.total_cores},
@@ -181,21 +182,28 @@ json simulate_stage(const Compiled& c, const Settings& s, const json& place, con
             {"total", r.energy.total_pj() / 1e3}}}};
 }
 
+// The first `limit` images (0: all).
+torch::Tensor limited(const torch::Tensor& images, int64_t limit) {
+  return limit > 0 ? images.slice(0, 0, std::min(limit, images.size(0))) : images;
+}
+
 // Accuracy of the compiled graph (BatchNorms folded) on the test set, by the one evaluation
 // `neurocore compile --eval` uses too (cm/accuracy.h): LibTorch's kernels on `limit` images
 // (exact arithmetic: checks that compilation kept the function), and the functional simulator
 // with the accelerator's non-idealities on the first `images` of them (what the chip would
 // score), next to the float model on the same ones.
+// A spiking model sees the spike trains its trained accuracy was measured on (only the
+// `limit` images are encoded: T frames of every image are large).
 json evaluate_stage(const Compiled& c, const learn::Experiment& exp, const Settings& s,
                     const std::string& out) {
   const auto& test = exp.test_set;
   cm::AccuracyOptions o;
-  o.limit = s.evaluate.limit;
   o.sim_images = s.evaluate.images;
   o.analog = s.evaluate.analog;
+  const int64_t limit = s.evaluate.limit;
   const cm::AccuracyReport a = cm::evaluate_accuracy(
-      c.graph, c.mapping, *c.poly, s.compile.hw, (test.images - exp.norm.mean) / exp.norm.std,
-      test.labels, o);
+      c.graph, c.mapping, *c.poly, s.compile.hw,
+      learn::evaluation_input(exp, limited(test.images, limit)), limited(test.labels, limit), o);
   const json r = a.to_json();
   write_file_atomic(in_dir(out, "evaluate.json"), r.dump(2) + "\n");
   return r;
@@ -225,12 +233,18 @@ Prepared prepare(Config& config) {
     return p;
   }
   Prepared p{learn::Experiment::build(config, settings_sections()), {}, nullptr};
-  if (p.exp.model->temporal()) {
-    throw UserError(config.origin() + ": model.name: " + p.exp.model_name +
-                    ": spiking models cannot be compiled for a CM accelerator yet; the pipeline "
-                    "takes mlp, lenet5 or a resnet");
-  }
   p.settings = Settings::from_config(config);
+  if (p.exp.model->temporal()) {
+    if (p.settings.quantize.method != "none") {
+      throw UserError(config.origin() + ": quantize.method: the spiking model '" +
+                      p.exp.model_name + "' cannot be quantized yet; expected none, got '" +
+                      p.settings.quantize.method + "'");
+    }
+    // Refuses what the compiler cannot map (recurrent SNU layers) before training starts.
+    const auto& images = p.exp.test_set.images;
+    cm::import_model(*p.exp.model, {images.size(1), images.size(2), images.size(3)},
+                     p.exp.encoder.steps);
+  }
   return p;
 }
 
@@ -283,7 +297,8 @@ PipelineResult run_pipeline(Config& config, const std::string& until) {
       key = "onnx=" + onnx->file_key + "\n" + key;
     } else {
       const auto& images = exp.test_set.images;
-      graph = cm::import_model(*exp.model, {images.size(1), images.size(2), images.size(3)});
+      graph = cm::import_model(*exp.model, {images.size(1), images.size(2), images.size(3)},
+                               exp.model->temporal() ? exp.encoder.steps : 0);
     }
     compiled = compile_model(std::move(graph), int_model, s.compile.hw);
     result.summary["compile"] = runner.run("compile", key, [&](const std::string& out) {

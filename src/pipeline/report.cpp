@@ -72,6 +72,11 @@ Report build_report(const std::string& dir, const json& s) {
     for (const auto& note : s["compile"]["import_notes"]) model.rows.emplace_back("import note", note.get<std::string>());
   }
   if (auto* v = get("train", "parameters")) model.rows.emplace_back("parameters", std::to_string(v->get<int64_t>()));
+  if (auto* v = get("compile", "time_steps"); v && v->get<int64_t>() > 0) {
+    model.rows.emplace_back("time steps per image", fmt::format("{} (spiking: every MVM, neuron update and transfer "
+                                                                "repeats each step; the figures below are per image)",
+                                                                v->get<int64_t>()));
+  }
   if (auto* v = get("compile", "model_bits")) {
     model.rows.emplace_back("model size", fmt::format("{} bits ({} weights and biases, {})", v->get<int64_t>(),
                             s["compile"]["weights"].get<int64_t>(),

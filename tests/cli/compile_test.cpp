@@ -146,6 +146,31 @@ TEST(CliCompile, RunDirectoryOfATrainedLeNetCompiles) {
   fs::remove_all(out);
 }
 
+// A spiking run compiles to a temporal graph; --eval encodes the test images with the run's
+// encoder and the simulator runs T frames per image.
+TEST(CliCompile, RunDirectoryOfASpikingNetworkCompilesAndEvaluates) {
+  if (!fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")) {
+    GTEST_SKIP() << "Fashion-MNIST not installed";
+  }
+  const fs::path runs = temp_out("snu_runs");
+  auto r = run("train " + kSource + "/configs/snu-mlp-fashion.yaml --threads 1 --set runs_dir=" +
+               runs.string() + " --set name=snu --set train.epochs=1 --set model.hidden=[32]" +
+               " --set encoder.steps=3 --set data.limit_train=64 --set data.limit_test=32");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const fs::path out = temp_out("snu_out");
+  r = run("compile " + (runs / "snu").string() + " --hw " + kHw + " --images 2 --out " +
+          out.string() + " --eval fashion-mnist --eval-images 4");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string md = slurp(out / "report.md");
+  EXPECT_NE(md.find("rate coding over 3 time steps"), std::string::npos) << md;
+  EXPECT_NE(md.find("layers.0.neurons"), std::string::npos) << md;
+  const auto j = nlohmann::json::parse(slurp(out / "report.json"));
+  EXPECT_EQ(j.at("eval").at("images").get<int>(), 10000);
+  EXPECT_EQ(j.at("eval").at("mvms").get<int>() % 3, 0);
+  fs::remove_all(runs);
+  fs::remove_all(out);
+}
+
 // A TorchScript LeNet-like module with random weights, written here and saved as a file.
 fs::path save_torchscript(const fs::path& dir) {
   torch::manual_seed(4);

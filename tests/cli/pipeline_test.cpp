@@ -89,6 +89,56 @@ TEST(CliPipeline, SmokeRunFillsEveryReportFieldAndResumesAfterAnInterruption) {
   fs::remove_all(fresh);
 }
 
+// A spiking network through every stage (configs/pipeline-snu.yaml, small): trained online by
+// OSTL, compiled as a temporal graph, simulated T steps per image. The compiled graph sees the
+// spike trains the trained model was evaluated on, so it must score exactly the same.
+std::string snu_args(const fs::path& runs) {
+  return "pipeline " + kSource + "/configs/pipeline-snu.yaml --threads 1 --set runs_dir=" + runs.string() +
+         " --set data.limit_train=256 --set data.limit_test=64 --set encoder.steps=5" +
+         " --set simulate.images=2 --set evaluate.limit=0 --set evaluate.images=8 --set compile.hw=" +
+         kSource + "/configs/hw/default.yaml";
+}
+
+TEST(CliPipeline, SpikingNetworkTrainedByOstlRunsEveryStage) {
+  if (!have_fashion()) GTEST_SKIP() << "Fashion-MNIST not installed";
+  const auto runs = temp_runs("snu");
+  const auto dir = runs / "pipeline-snu";
+  auto r = run(snu_args(runs));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(log_lines(dir), (std::vector<std::string>{"run train", "run quantize", "run compile", "run place",
+                                                      "run simulate", "run evaluate"}));
+  auto summary = [&](const char* stage) {
+    return nlohmann::json::parse(slurp(dir / stage / "stage.json"))["summary"];
+  };
+  const auto train = summary("train"), compile = summary("compile"), eval = summary("evaluate");
+  EXPECT_EQ(compile["time_steps"].get<int64_t>(), 5);
+  EXPECT_EQ(eval["images"].get<int64_t>(), 64);
+  EXPECT_DOUBLE_EQ(eval["compiled_accuracy"].get<double>(), train["test_accuracy"].get<double>());
+  // One MVM per tile (here one tile per core) per time step of every simulated image.
+  EXPECT_EQ(eval["mvms"].get<int64_t>(), 8 * 5 * compile["cores"].get<int64_t>());
+  const std::string md = slurp(dir / "report.md");
+  for (const char* field : {"time steps per image", "latency of the first image", "energy per image",
+                            "simulated accelerator", "maximum channel load"}) {
+    EXPECT_NE(md.find(field), std::string::npos) << field << "\n" << md;
+  }
+  EXPECT_NE(slurp(dir / "compile" / "graph.txt").find("Spiking"), std::string::npos);
+  fs::remove_all(runs);
+}
+
+TEST(CliPipeline, SpikingNetworkWhatCannotBeCompiledFailsBeforeAnyStage) {
+  const auto runs = temp_runs("snu-bad");
+  const std::vector<std::pair<std::string, std::string>> bad{
+      {"quantize.method", " --set quantize.method=efqat"},
+      {"recurrent weights", " --set model.recurrent=true"}};
+  for (const auto& [message, args] : bad) {
+    auto r = run(snu_args(runs) + args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << args << "\n" << r.output;
+    EXPECT_FALSE(fs::exists(runs / "pipeline-snu")) << "a stage ran before validation finished";
+  }
+  fs::remove_all(runs);
+}
+
 // A pipeline config from an ONNX file (model.onnx), with extra lines.
 fs::path onnx_config(const fs::path& runs, const std::string& onnx, const std::string& extra) {
   fs::create_directories(runs);

@@ -87,14 +87,15 @@ TEST(TorchImport, NodeNamesFollowTheModulesAndOutputIsMarked) {
   EXPECT_EQ(g.value(g.outputs()[0]).shape, (cm::Shape{10}));
 }
 
-TEST(TorchImport, SpikingModelIsAUserErrorNamingIt) {
+TEST(TorchImport, SpikingModelWithoutTimeStepsIsAUserErrorNamingIt) {
   nn::SNUMLP m(nn::SNUMLPOptions(28 * 28, 10));
   try {
     cm::import_model(*m, {1, 28, 28});
     FAIL() << "expected a UserError";
   } catch (const UserError& e) {
-    EXPECT_NE(std::string(e.what()).find("spiking"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("time steps"), std::string::npos) << e.what();
   }
+  EXPECT_TRUE(cm::import_model(*m, {1, 28, 28}, 3).temporal());  // spiking_test.cpp: the rest
 }
 
 TEST(TorchEval, ShapeOnlyGraphAndWrongInputAreUserErrors) {

@@ -52,7 +52,8 @@ struct AccuracyReport {
 
 /// Accuracy (argmax of the graph's single output against `labels`) of `g` mapped as `m` on
 /// `hw`. `inputs`: [N, ...the graph input's shape], already normalised as the model expects,
-/// float32; `labels`: [N] int64. Throws UserError when the inputs do not have the graph's
+/// float32; `labels`: [N] int64. A temporal graph takes [T, N, ...] (e.g. data::encode's
+/// spike trains) and its class is the argmax of the outputs summed over the T steps. Throws UserError when the inputs do not have the graph's
 /// input shape (naming both shapes), when N differs from the label count or is 0, and any
 /// error of FunctionalSimulator.
 AccuracyReport evaluate_accuracy(const Graph& g, const Mapping& m, const PolyModel& poly,

@@ -17,6 +17,9 @@
 //   - digital ops (activation, BatchNorm, Add, pooling, global pooling, Flatten, Pad, Slice,
 //     Concat) on the pixel of their iteration, reading their input buffers.
 // Outputs are collected per image index, so they come back in the order the images were fed.
+// A temporal graph (graph.h) is fed frames: each sample's T frames in order, samples one after
+// the other; a Spiking node keeps its units' state (s, y) in its digital unit and restarts it
+// at every sample's first frame (frame index a multiple of T).
 //
 // Analog non-idealities (OPTION, aihwkit-style; all off by default), per tile:
 //   - DAC: the input vector x of an MVM is quantized to dac_bits (signed, symmetric) over
@@ -69,7 +72,9 @@ class FunctionalSimulator {
 
   /// Streams `images` (each: the graph inputs concatenated, as reference_eval's evaluate)
   /// through the pipeline; returns each image's outputs (concatenated in g.outputs() order)
-  /// in the order fed. Throws UserError on a wrong image size; InternalError on a deadlock.
+  /// in the order fed. For a temporal graph every entry is a frame, and the count must be a
+  /// multiple of T (whole samples). Throws UserError on a wrong image size or frame count;
+  /// InternalError on a deadlock.
   std::vector<std::vector<float>> run(const std::vector<std::vector<float>>& images);
 
   const std::vector<CoreProgram>& programs() const;

@@ -77,6 +77,7 @@ enum class OpKind {
   kFlatten,
   kPad,
   kSlice,
+  kSpiking,
 };
 /// "Conv2d", "MaxPool", ...
 const char* op_name(OpKind k);
@@ -163,11 +164,26 @@ struct SliceOptions {
   NC_CM_ARG(std::vector<int64_t>, step) = std::vector<int64_t>{1, 1, 1};
 };
 
+/// A layer of spiking neural units (SNU, Wozniak et al. 2020; docs/cm.md "Spiking graphs"):
+/// the stateful element-wise part of an SNU layer, whose weights are the Linear (or Conv2d)
+/// before it. Only in a temporal graph (Graph::time_steps() >= 1), which runs T time steps
+/// per sample; the state s, y of every unit starts at 0 for each sample and is kept from one
+/// step to the next. At step t, for input x_t and unit i of channel c:
+///   u = x_t + (d[c] s_{t-1}) (1 - y_{t-1});  s_t = g(u);  y_t = h(s_t - theta[c])
+/// g: identity, ReLU or LeakyReLU (slope `alpha`); h: the step [z > 0] (SNU) or, when `soft`,
+/// sigmoid(z) (sSNU). The node's output is y_t. Parameters: weight = decay d, bias =
+/// threshold theta, each [C] (C = channels of an image-like value, features of a flat one).
+struct SpikingOptions {
+  NC_CM_ARG(bool, soft) = false;
+  NC_CM_ARG(ActKind, g) = ActKind::kIdentity;
+  NC_CM_ARG(double, alpha) = 0.1;
+};
+
 #undef NC_CM_ARG
 
 using NodeOptions = std::variant<std::monostate, Conv2dOptions, LinearOptions, BatchNormOptions,
                                  ActivationOptions, PoolOptions, ConcatOptions, PadOptions,
-                                 SliceOptions>;
+                                 SliceOptions, SpikingOptions>;
 
 struct Value {
   std::string name;
@@ -195,7 +211,8 @@ struct Node {
   NodeOptions options;
   // Parameters, PyTorch layouts. Conv2d: weight [out, in/groups, kh, kw], bias [out];
   // Linear: weight [out, in], bias [out]; BatchNorm: weight = gamma, bias = beta,
-  // running_mean, running_var, each [C]. Empty = not filled (a shape-only graph).
+  // running_mean, running_var, each [C]; Spiking: weight = decay, bias = threshold, each [C].
+  // Empty = not filled (a shape-only graph).
   std::vector<float> weight, bias, running_mean, running_var;
   // Matrix nodes of a quantized model: the quantizer of the input (applied by every
   // evaluator before the matrix product; the padding stays 0).
@@ -209,6 +226,7 @@ struct Node {
   const ConcatOptions& concat() const { return std::get<ConcatOptions>(options); }
   const PadOptions& pad() const { return std::get<PadOptions>(options); }
   const SliceOptions& slice() const { return std::get<SliceOptions>(options); }
+  const SpikingOptions& spiking() const { return std::get<SpikingOptions>(options); }
   /// True for the ops that hold a weight matrix (mapped onto crossbars): Conv2d, Linear.
   bool has_matrix() const { return kind == OpKind::kConv2d || kind == OpKind::kLinear; }
 };
@@ -243,6 +261,19 @@ class Graph {
   ValueId flatten(ValueId x, const std::string& name = "");
   ValueId pad(ValueId x, const PadOptions& o, const std::string& name = "");
   ValueId slice(ValueId x, const SliceOptions& o, const std::string& name = "");
+  /// Needs a temporal graph (set_time_steps first), else UserError.
+  ValueId spiking(ValueId x, const SpikingOptions& o, const std::string& name = "",
+                  std::vector<float> decay = {}, std::vector<float> threshold = {});
+
+  /// Makes the graph temporal: every sample is `steps` >= 1 consecutive frames (time steps)
+  /// of the graph's inputs, each giving one frame of outputs; Spiking nodes keep their state
+  /// across the frames of a sample. Throws UserError when steps < 1.
+  void set_time_steps(int64_t steps);
+  /// T for a temporal graph, 0 for a static one (one frame per sample, no state).
+  int64_t time_steps() const { return time_steps_; }
+  bool temporal() const { return time_steps_ > 0; }
+  /// Frames per sample: T, or 1 for a static graph.
+  int64_t frames_per_sample() const { return time_steps_ > 0 ? time_steps_ : 1; }
 
   /// Generic form of the builders (used by importers and graph rewrites).
   ValueId add_node(Node node);
@@ -289,6 +320,7 @@ class Graph {
   std::vector<Value> values_;
   std::vector<ValueId> outputs_;
   int counter_ = 0;
+  int64_t time_steps_ = 0;
 };
 
 /// The output shape of `node` given its input shapes. Throws UserError on a mismatch.

@@ -12,10 +12,13 @@ namespace nc::cm {
 /// Evaluates `g` (weights filled, BatchNorms folded or not) on one image. `input` holds the
 /// graph inputs' values concatenated in g.inputs() order, each row-major ([C, H, W]: index
 /// (c H + h) W + w). Returns the graph outputs concatenated in g.outputs() order.
+/// A temporal graph's sample is its T frames one after the other (the input T times as
+/// long), evaluated from the zero state; the result is the T frames' outputs, in order.
 /// Throws UserError when the input size or a node's parameters do not fit.
 std::vector<float> evaluate(const Graph& g, const std::vector<float>& input);
 
-/// Every value of `g` (indexed by ValueId) for one image.
+/// Every value of `g` (indexed by ValueId) for one image (of a temporal graph: after its
+/// last frame).
 std::vector<std::vector<float>> evaluate_all(const Graph& g, const std::vector<float>& input);
 
 }  // namespace nc::cm

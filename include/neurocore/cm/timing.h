@@ -33,6 +33,13 @@
 //     sharing a channel therefore share its cycles: the busier it is, the later each ends.
 //     The GCU is not a fabric node: its input and output transfers keep their own channels.
 //
+// A temporal graph (Graph::time_steps() = T) streams T frames per image through the same
+// pipeline, frame after frame (each node's process runs its iterations frame by frame, so a
+// Spiking node's step t follows its step t - 1); an image's latency runs from its first
+// frame's first input to its last frame's last output, and its energy is T frames' energy.
+// A Spiking node costs 5 digital ops per unit and step; its state (s, y) stays in the digital
+// unit and is not counted in the buffers.
+//
 // Stalls come from the per-edge relations of the PolyModel, as compact tables (EdgeSchedule):
 //   RAW: reader iteration (n, i2) starts only after writer iteration (n, need[i2]) arrived,
 //        need[] derived from M exactly as the runtime's max_iter (spec §5): the writer's
@@ -117,6 +124,7 @@ struct NodeTrace {
 
 struct TimingReport {
   int64_t images = 0;
+  int64_t time_steps = 0;            // a temporal graph's frames per image (0: static graph)
   double clock_ghz = 1.0;
   int64_t total_cycles = 0;          // last output of the last image at the GCU
   int64_t first_latency_cycles = 0;  // image 0: first input pixel sent -> last output received

@@ -13,6 +13,8 @@ namespace nc::cm {
 /// Runs `g` on a batch: `input` is [B, ...shape of the graph's single input]. Returns one
 /// tensor per graph output ([B, ...]), in the order of g.outputs(); a graph with no marked
 /// output returns the last node's value. Computes in input's dtype (float or double).
+/// A temporal graph takes [T, B, ...] (T = g.time_steps(), from the zero state) and returns
+/// [T, B, ...] per output.
 /// Throws UserError when the graph has no weights for a layer, more than one input, or the
 /// input's shape differs from the graph's.
 std::vector<torch::Tensor> evaluate_with_torch(const Graph& g, const torch::Tensor& input);

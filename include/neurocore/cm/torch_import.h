@@ -3,14 +3,16 @@
 // "Importing a neurocore model"; issue #5 item 2). Lives in nc_cm_torch, the LibTorch side of
 // the compiler; the cm core itself stays free of LibTorch.
 //
-// Supported: mlp (ReLU / tanh / sigmoid), lenet5 and the CIFAR-style ResNets (option A and B
-// shortcuts). Spiking models (snu-mlp) have no crossbar mapping in neurocore yet: importing
-// one is a UserError naming the model. BatchNorms are imported as BatchNorm nodes with their
+// Supported: mlp (ReLU / tanh / sigmoid), lenet5, the CIFAR-style ResNets (option A and B
+// shortcuts) and snu-mlp, as a temporal graph (graph.h): every SNU layer becomes a Linear
+// without bias (W) and a Spiking node (decay, threshold, g, SNU or sSNU); SNU layers with
+// recurrent weights or lateral inhibition are refused. BatchNorms are imported as BatchNorm nodes with their
 // running statistics (the model must be evaluated in eval mode to match); call
 // Graph::fold_batch_norms to fold them.
 #include <string>
 
 #include "neurocore/cm/graph.h"
+#include "neurocore/data/encoder.h"
 #include "neurocore/data/registry.h"
 #include "neurocore/nn/net.h"
 
@@ -18,8 +20,9 @@ namespace nc::cm {
 
 /// The graph of `model` for one input sample of shape `in`; node names follow the model's
 /// module names ("conv1", "stage2.0.conv1", "fc", "layers.0"). The graph's output is marked.
-/// Throws UserError for a model kind the importer does not know.
-Graph import_model(nn::NetImpl& model, const nn::InputShape& in);
+/// A spiking model needs `time_steps` >= 1 (its encoder's steps: the graph's T); static
+/// models ignore it. Throws UserError for a model kind the importer does not know.
+Graph import_model(nn::NetImpl& model, const nn::InputShape& in, int64_t time_steps = 0);
 
 struct RunImport {
   Graph graph;                        // BatchNorms not yet folded
@@ -27,6 +30,7 @@ struct RunImport {
   std::string data_name;              // the dataset trained on
   nn::InputShape input;               // of one sample
   data::Normalization norm{0.0, 1.0}; // applied to pixels before the graph's input
+  data::EncoderOptions encoder;       // a temporal graph: how pixels become its T input frames
   int64_t epochs = 0;                 // of the checkpoint imported
   std::string int_model;              // a `neurocore quantize` run: its integer model file,
                                       // whose weights the graph holds (BatchNorms folded)

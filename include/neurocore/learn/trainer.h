@@ -16,6 +16,15 @@
 
 namespace nc::learn {
 
+/// What the model takes for `images` ([B, C, H, W], pixels in [0, 1]): the normalised images,
+/// or, for a spiking model, their encoding [T, B, C, H, W] drawn from `gen`. An experiment
+/// without a model (a pipeline from an ONNX file) gets the normalised images.
+torch::Tensor model_input(const Experiment& exp, const torch::Tensor& images, at::Generator& gen);
+
+/// The whole input Trainer::evaluate feeds for `images`: the same batches from the same
+/// encoder stream, so a spiking model sees exactly the spikes its test accuracy was measured on.
+torch::Tensor evaluation_input(const Experiment& exp, const torch::Tensor& images);
+
 struct EvalResult {
   double loss = 0, accuracy = 0;  // accuracy in percent
   int64_t examples = 0;
@@ -42,7 +51,6 @@ class Trainer {
   void stop_after(int64_t epochs) { stop_after_ = epochs; }
 
  private:
-  torch::Tensor prepare(const torch::Tensor& images, at::Generator& gen) const;
   void write_report() const;
 
   Experiment& exp_;
