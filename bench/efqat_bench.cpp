@@ -6,9 +6,11 @@
 //   2. where the time goes: every op LibTorch records (RecordFunction) during the backward
 //      passes is timed, and each op's self time is summed into categories;
 //   3. a per-layer microbenchmark of LibTorch's conv backward (both gradients, input only,
-//      the weight gradient of 10 % of the output channels).
+//      the weight gradient of S output channels, the bias gradient) and of the direct forms
+//      of row_weight_grad.h.
 //
 //   nc_bench_efqat [RHO_PERCENT ...]   (default: 10; full QAT is always the reference)
+//   nc_bench_efqat layers               (3. only)
 #include <fmt/format.h>
 #include <ATen/record_function.h>
 #include <torch/torch.h>
@@ -26,6 +28,7 @@
 #include <vector>
 
 #include "efqat_setup.h"
+#include "neurocore/compress/row_weight_grad.h"
 #include "neurocore/core/threads.h"
 
 namespace {
@@ -132,14 +135,16 @@ double best_ms(F f) {
 }
 
 // One 3x3 conv of each ResNet-20 stage (batch 64): LibTorch's backward with both gradients,
-// with the input gradient only, and the weight gradient of 10 % of the output channels the
-// way the partial Function computes it (gather gY's rows, weight-only backward, scatter).
+// with the input gradient only, and the weight gradient of S output channels by LibTorch
+// (gather gY's rows, weight-only backward, scatter) and by the direct form; the bias gradient.
 void conv_microbenchmark() {
   fmt::print("\nper-layer conv backward (ms, best of 15), batch 64, 3x3, LibTorch's CPU kernels\n\n"
-             "| layer | both gradients | input gradient only | weight gradient of 10 % of rows (S) | "
-             "input + S rows |\n|---|---|---|---|---|\n");
-  for (int64_t c : {16, 32, 64}) {
-    const int64_t h = 28 * 16 / c, s = std::max<int64_t>(1, c / 10);
+             "| layer | both gradients | input gradient only | weight gradient of S rows, LibTorch | "
+             "the same, direct form | bias gradient, LibTorch / direct | input + S rows + bias, "
+             "faster forms |\n|---|---|---|---|---|---|---|\n");
+  for (const auto& [c, s] : {std::pair<int64_t, int64_t>{16, 1}, {16, 2}, {16, 4}, {32, 1}, {32, 3},
+                             {32, 8}, {64, 2}, {64, 6}, {64, 16}}) {
+    const int64_t h = 28 * 16 / c;
     const auto x = torch::randn({64, c, h, h}), w = torch::randn({c, c, 3, 3});
     const auto gy = torch::randn({64, c, h, h});
     const auto rows = torch::arange(s, torch::kLong) * (c / s);
@@ -153,8 +158,14 @@ void conv_microbenchmark() {
       auto r = bwd(gy.index_select(1, rows).contiguous(), w.index_select(0, rows), {false, true, false});
       torch::zeros_like(w).index_copy_(0, rows, std::get<1>(r));
     });
-    fmt::print("| {}->{} ch, {}x{} (S = {}) | {:.2f} | {:.2f} | {:.2f} | {:.2f} ({:.2f}x) |\n", c, c, h, h,
-               s, both, input, sel, input + sel, both / (input + sel));
+    const double direct = best_ms([&] {
+      torch::zeros_like(w).index_copy_(0, rows, nc::compress::selected_rows_weight_grad(gy, x, rows, 3, 3, {1, 1}));
+    });
+    const double bias_torch = best_ms([&] { gy.sum({0, 2, 3}); });
+    const double bias_direct = best_ms([&] { nc::compress::bias_grad(gy); });
+    const double fast = input + std::min(sel, direct) + std::min(bias_torch, bias_direct);
+    fmt::print("| {}->{} ch, {}x{} (S = {}) | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.2f} / {:.2f} | {:.2f} ({:.2f}x) |\n",
+               c, c, h, h, s, both, input, sel, direct, bias_torch, bias_direct, fast, both / fast);
   }
 }
 
@@ -183,13 +194,18 @@ int main(int argc, char** argv) {
   // page faults of fresh mappings made single passes vary by 3x on this kind of VM).
   nc::keep_freed_memory();
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  if (argc == 2 && std::string(argv[1]) == "layers") {
+    conv_microbenchmark();
+    return 0;
+  }
   std::vector<double> rhos;
   for (int i = 1; i < argc; ++i) {
     char* end = nullptr;
     const double pct = std::strtod(argv[i], &end);
     if (end == argv[i] || *end != '\0' || !(pct >= 0 && pct <= 100)) {
       std::fprintf(stderr, "nc_bench_efqat: RHO must be a percentage in [0, 100], got '%s'\n"
-                           "usage: nc_bench_efqat [RHO_PERCENT ...]   (default 10)\n", argv[i]);
+                           "usage: nc_bench_efqat [RHO_PERCENT ...]   (default 10)\n"
+                           "       nc_bench_efqat layers               (the per-layer table only)\n", argv[i]);
       return 2;
     }
     rhos.push_back(pct / 100.0);

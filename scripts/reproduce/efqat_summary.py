@@ -6,9 +6,9 @@
 """
 import json
 import os
-import shutil
-import subprocess
 import sys
+
+from efqat_plot import plot_rho
 
 out = sys.argv[1]
 runs = {}
@@ -59,33 +59,9 @@ for bits in bits_all:
         lines.append("Counted backward GEMM MACs as a fraction of full QAT's (CWPN): " + ", ".join(
             f"{100 * r:g} %: {eff['cwpn'][r]['backward_macs'] / eff['cwpn'][r]['full_backward_macs']:.3f}"
             for r in rhos if "cwpn" in eff and r in eff["cwpn"]) + "\n")
-    if eff and shutil.which("gnuplot"):
-        dat = os.path.join(out, f"efqat-{bits}.dat")
-        modes = [m for m in ("cwpn", "cwpl", "lwpn") if m in eff]
-        with open(dat, "w") as f:
-            for mode in modes:
-                f.write(f'"{mode}"\n')
-                for r in rhos:
-                    if r in eff.get(mode, {}):
-                        f.write(f"{100 * r} {eff[mode][r]['acc']}\n")
-                f.write("\n\n")
-        svg = os.path.join(out, f"efqat-{bits}.svg")
-        script = f"""
-set terminal svg size 640,420 dynamic
-set output '{svg}'
-set title '{title}, {bits}: EfQAT (1 epoch) vs unfrozen fraction'
-set xlabel 'unfrozen fraction rho (%)'
-set ylabel 'test accuracy (%)'
-set logscale x
-set xrange [0.8:100]
-set key bottom right
-set grid
-plot for [i=0:{len(modes) - 1}] '{dat}' index i using 1:2 with linespoints title columnheader(1), \\
-     {ptq if ptq is not None else 'NaN'} with lines dashtype 2 title 'PTQ', \\
-     {qat if qat is not None else 'NaN'} with lines dashtype 3 title 'QAT (1 epoch)'
-"""
-        subprocess.run(["gnuplot"], input=script, text=True, check=True)
-        lines.append(f"![{bits}](efqat-{bits}.svg)\n")
+    svg = plot_rho(out, bits, title, {m: {r: v["acc"] for r, v in eff[m].items()} for m in eff}, ptq, qat) if eff else None
+    if svg:
+        lines.append(f"![{bits}]({svg})\n")
 text = "\n".join(lines)
 with open(os.path.join(out, "summary.md"), "w") as f:
     f.write(text)

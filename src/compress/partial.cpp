@@ -3,6 +3,8 @@
 #include <ATen/record_function.h>
 #include <torch/torch.h>
 
+#include "neurocore/compress/row_weight_grad.h"
+
 namespace nc::compress {
 
 namespace {
@@ -63,14 +65,18 @@ class PartialConv2d : public torch::autograd::Function<PartialConv2d> {
         dx = std::get<0>(at::convolution_backward(gy, x, w, c10::nullopt, stride, padding, dilation,
                                                   false, no_out_pad, groups, {true, false, false}));
       }
-      if (need_b) db = gy.sum({0, 2, 3});
+      if (need_b) db = bias_grad(gy);
       if (need_w) {
         NC_SCOPE("nc::weight_grad");
         dw = torch::zeros_like(w);
         // Grouped convs would need the selected channels' input groups; the models here use
         // groups = 1.
         TORCH_CHECK(groups == 1 || rows.numel() == 0, "partial_conv2d: groups > 1");
-        if (rows.numel() > 0) {
+        if (rows.numel() > 0 &&
+            prefer_direct_weight_grad(rows.numel(), w.size(0), gy.size(3), stride, dilation, groups)) {
+          dw.index_copy_(0, rows, selected_rows_weight_grad(gy, x.contiguous(), rows, w.size(2),
+                                                            w.size(3), padding));
+        } else if (rows.numel() > 0) {
           const auto gs = gy.index_select(1, rows).contiguous();
           const auto ws = w.index_select(0, rows);
           auto r = at::convolution_backward(gs, x, ws, c10::nullopt, stride, padding, dilation,
