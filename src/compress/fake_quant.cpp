@@ -115,6 +115,43 @@ T scale_grad_sum(const T* x, const T* g, int64_t n, T sc, T zc, T lo, T hi) {
   return acc;
 }
 
+// Float instances compiled once per instruction set (the executable targets baseline x86-64;
+// these loops are memory- and divide-bound, and wider vectors halve their time). Every clone
+// performs the same IEEE operations in the same order, so results do not depend on the CPU.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void ste_grad_f(const float* x, const float* g, float* dx, int64_t n, float sc, float zc, float lo,
+                float hi) {
+  ste_grad(x, g, dx, n, sc, zc, lo, hi);
+}
+__attribute__((target_clones("avx512f", "avx2", "default")))
+float scale_grad_sum_f(const float* x, const float* g, int64_t n, float sc, float zc, float lo,
+                       float hi) {
+  return scale_grad_sum(x, g, n, sc, zc, lo, hi);
+}
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void fake_quant_f(const float* x, float* out, int64_t n, float sc, float zc, float lo, float hi) {
+  for (int64_t i = 0; i < n; ++i) out[i] = (round_even(grid_point(x[i], sc, zc, lo, hi).c) - zc) * sc;
+}
+
+template <typename T>
+void ste_grad_any(const T* x, const T* g, T* dx, int64_t n, T sc, T zc, T lo, T hi) {
+  if constexpr (std::is_same_v<T, float>) return ste_grad_f(x, g, dx, n, sc, zc, lo, hi);
+  else return ste_grad(x, g, dx, n, sc, zc, lo, hi);
+}
+template <typename T>
+T scale_grad_sum_any(const T* x, const T* g, int64_t n, T sc, T zc, T lo, T hi) {
+  if constexpr (std::is_same_v<T, float>) return scale_grad_sum_f(x, g, n, sc, zc, lo, hi);
+  else return scale_grad_sum(x, g, n, sc, zc, lo, hi);
+}
+template <typename T>
+void fake_quant_any(const T* x, T* out, int64_t n, T sc, T zc, T lo, T hi) {
+  if constexpr (std::is_same_v<T, float>) {
+    fake_quant_f(x, out, n, sc, zc, lo, hi);
+  } else {
+    for (int64_t i = 0; i < n; ++i) out[i] = (round_even(grid_point(x[i], sc, zc, lo, hi).c) - zc) * sc;
+  }
+}
+
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
@@ -142,9 +179,8 @@ class FakeQuantize : public torch::autograd::Function<FakeQuantize> {
       at::parallel_for(0, blocks.total, 1, [&](int64_t b0, int64_t b1) {
         for (int64_t b = b0; b < b1; ++b) {
           const scalar_t sc = sp[blocks.channel(b)], zc = zp[blocks.channel(b)];
-          for (int64_t i = blocks.begin(b); i < blocks.end(b); ++i) {
-            op[i] = (round_even(grid_point(xp[i], sc, zc, lo, hi).c) - zc) * sc;
-          }
+          const int64_t i0 = blocks.begin(b);
+          fake_quant_any(xp + i0, op + i0, blocks.end(b) - i0, sc, zc, lo, hi);
         }
       });
     });
@@ -176,8 +212,8 @@ class FakeQuantize : public torch::autograd::Function<FakeQuantize> {
         for (int64_t b = b0; b < b1; ++b) {
           const scalar_t sc = sp[blocks.channel(b)], zc = zp[blocks.channel(b)];
           const int64_t i0 = blocks.begin(b), i1 = blocks.end(b);
-          if (need_x) ste_grad(xp + i0, gp + i0, dxp + i0, i1 - i0, sc, zc, lo, hi);
-          if (need_s) partial[b] = scale_grad_sum(xp + i0, gp + i0, i1 - i0, sc, zc, lo, hi);
+          if (need_x) ste_grad_any(xp + i0, gp + i0, dxp + i0, i1 - i0, sc, zc, lo, hi);
+          if (need_s) partial[b] = scale_grad_sum_any(xp + i0, gp + i0, i1 - i0, sc, zc, lo, hi);
         }
       });
     });

@@ -1,6 +1,7 @@
 #include "neurocore/compress/row_weight_grad.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <type_traits>
 
 namespace nc::compress {
@@ -23,28 +24,83 @@ double dot(const double* a, const double* b, int64_t n) {
   return acc;
 }
 
-// The nine dot products of a 3x3 kernel's taps, g with x shifted by i * Wp + j, in one pass:
-// g is loaded once for all nine, and nine independent sums keep the multiply-adds busy.
+// The nine dot products of a 3x3 kernel's taps in one pass over n (a multiple of kLanes)
+// elements: g times x_j shifted by i rows (x_j: the plane pre-shifted by j columns, rows Wp
+// apart, Wp a multiple of kLanes, so that every load is aligned; shifting by one or two floats
+// instead made most loads straddle two cache lines). g is loaded once for all nine taps, and the
+// sums stay kLanes partial sums per tap in `acc` ([9][kLanes], added to), reduced once at the end.
+constexpr int64_t kLanes = 16;
 __attribute__((target_clones("avx512f", "avx2", "default")))
-void dot3x3(const float* g, const float* x, int64_t Wp, int64_t n, float* out) {
-  const float *x0 = x, *x1 = x + Wp, *x2 = x + 2 * Wp;
-  float a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0, a8 = 0;
-#pragma omp simd reduction(+ : a0, a1, a2, a3, a4, a5, a6, a7, a8)
-  for (int64_t k = 0; k < n; ++k) {
-    const float v = g[k];
-    a0 += v * x0[k], a1 += v * x0[k + 1], a2 += v * x0[k + 2];
-    a3 += v * x1[k], a4 += v * x1[k + 1], a5 += v * x1[k + 2];
-    a6 += v * x2[k], a7 += v * x2[k + 1], a8 += v * x2[k + 2];
+void dot3x3(const float* __restrict__ g, const float* __restrict__ x0, const float* __restrict__ x1,
+            const float* __restrict__ x2, int64_t Wp, int64_t n, float* __restrict__ acc) {
+  float a[9][kLanes];
+  for (int t = 0; t < 9; ++t)
+    for (int l = 0; l < kLanes; ++l) a[t][l] = acc[t * kLanes + l];
+  for (int64_t k = 0; k < n; k += kLanes) {
+#pragma omp simd
+    for (int l = 0; l < kLanes; ++l) {
+      const float v = g[k + l];
+      a[0][l] += v * x0[k + l], a[1][l] += v * x1[k + l], a[2][l] += v * x2[k + l];
+      a[3][l] += v * x0[k + Wp + l], a[4][l] += v * x1[k + Wp + l], a[5][l] += v * x2[k + Wp + l];
+      a[6][l] += v * x0[k + 2 * Wp + l], a[7][l] += v * x1[k + 2 * Wp + l], a[8][l] += v * x2[k + 2 * Wp + l];
+    }
   }
-  out[0] += a0, out[1] += a1, out[2] += a2, out[3] += a3, out[4] += a4;
-  out[5] += a5, out[6] += a6, out[7] += a7, out[8] += a8;
+  for (int t = 0; t < 9; ++t)
+    for (int l = 0; l < kLanes; ++l) acc[t * kLanes + l] = a[t][l];
+}
+
+// A float buffer of n elements whose data() is 64-byte aligned.
+struct Aligned {
+  std::vector<float> storage;
+  float* p;
+  explicit Aligned(int64_t n) : storage(static_cast<std::size_t>(n + 16), 0.0f) {
+    auto addr = reinterpret_cast<std::uintptr_t>(storage.data());
+    p = storage.data() + ((64 - addr % 64) % 64) / sizeof(float);
+  }
+};
+
+// The float 3x3 case with the aligned layout above.
+void direct3x3(const float* gy, const float* x, const int64_t* rows, float* dw, int64_t B, int64_t K,
+               int64_t C, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t R, int64_t ph,
+               int64_t pw) {
+  const int64_t Wp = (OW + 2 + kLanes - 1) / kLanes * kLanes, n = OH * Wp;
+  std::vector<float> acc(static_cast<std::size_t>(R * C * 9 * kLanes), 0.0f);
+  Aligned gp(R * n);
+  std::vector<Aligned> xs;  // the padded plane shifted by j = 0, 1, 2 columns
+  for (int j = 0; j < 3; ++j) xs.emplace_back((OH + 2) * Wp);
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t r = 0; r < R; ++r) {
+      const float* g = gy + (b * K + rows[r]) * OH * OW;
+      for (int64_t oh = 0; oh < OH; ++oh) std::copy(g + oh * OW, g + (oh + 1) * OW, gp.p + r * n + oh * Wp);
+    }
+    for (int64_t c = 0; c < C; ++c) {
+      const float* xc = x + (b * C + c) * H * W;
+      // x_j[hp][w] = x[hp - ph][w + j - pw] inside the image, 0 in the padding (every plane
+      // writes the same cells, so the zeros written at allocation stay).
+      for (int j = 0; j < 3; ++j) {
+        float* d = xs[static_cast<std::size_t>(j)].p;
+        for (int64_t hp = 0; hp < OH + 2; ++hp) {
+          const int64_t h = hp - ph;
+          float* row = d + hp * Wp;
+          if (h < 0 || h >= H) continue;
+          const int64_t w0 = std::max<int64_t>(0, pw - j), w1 = std::min<int64_t>(Wp, W + pw - j);
+          if (w1 > w0) std::copy(xc + h * W + w0 + j - pw, xc + h * W + w1 + j - pw, row + w0);
+        }
+      }
+      for (int64_t r = 0; r < R; ++r) {
+        dot3x3(gp.p + r * n, xs[0].p, xs[1].p, xs[2].p, Wp, n, acc.data() + (r * C + c) * 9 * kLanes);
+      }
+    }
+  }
+  for (int64_t e = 0; e < R * C * 9; ++e) {
+    float sum = 0;
+    for (int64_t l = 0; l < kLanes; ++l) sum += acc[static_cast<std::size_t>(e * kLanes + l)];
+    dw[e] = sum;
+  }
 }
 
 template <class T>
 void taps(const T* g, const T* x, int64_t Wp, int64_t n, int64_t kh, int64_t kw, T* out) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (kh == 3 && kw == 3) return dot3x3(g, x, Wp, n, out);
-  }
   for (int64_t i = 0; i < kh; ++i) {
     for (int64_t j = 0; j < kw; ++j) out[i * kw + j] += dot(g, x + i * Wp + j, n);
   }
@@ -72,15 +128,16 @@ template <class T>
 void direct(const T* gy, const T* x, const int64_t* rows, T* dw, int64_t B, int64_t K, int64_t C,
             int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t R, int64_t kh, int64_t kw,
             int64_t ph, int64_t pw) {
-  const int64_t Wp = OW + kw - 1, Hp = OH + kh - 1;
-  std::vector<T> xp(static_cast<std::size_t>(Hp * Wp + kw - 1), T(0));
-  std::vector<T> gp(static_cast<std::size_t>(R * OH * Wp), T(0));
+  if constexpr (std::is_same_v<T, float>) {
+    if (kh == 3 && kw == 3) return direct3x3(gy, x, rows, dw, B, K, C, H, W, OH, OW, R, ph, pw);
+  }
+  const int64_t Wp = OW + kw - 1, Hp = OH + kh - 1, n = OH * Wp;
+  std::vector<T> xp(static_cast<std::size_t>(Hp * Wp + kw), T(0));
+  std::vector<T> gp(static_cast<std::size_t>(R * n), T(0));
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t r = 0; r < R; ++r) {
       const T* g = gy + (b * K + rows[r]) * OH * OW;
-      for (int64_t oh = 0; oh < OH; ++oh) {
-        std::copy(g + oh * OW, g + (oh + 1) * OW, gp.begin() + (r * OH + oh) * Wp);
-      }
+      for (int64_t oh = 0; oh < OH; ++oh) std::copy(g + oh * OW, g + (oh + 1) * OW, gp.begin() + r * n + oh * Wp);
     }
     for (int64_t c = 0; c < C; ++c) {
       const T* xc = x + (b * C + c) * H * W;
@@ -89,9 +146,7 @@ void direct(const T* gy, const T* x, const int64_t* rows, T* dw, int64_t B, int6
       for (int64_t h = std::max<int64_t>(0, -ph); h < std::min<int64_t>(H, Hp - ph); ++h) {
         std::copy(xc + h * W + w0, xc + h * W + w1, xp.begin() + (h + ph) * Wp + w0 + pw);
       }
-      for (int64_t r = 0; r < R; ++r) {
-        taps(gp.data() + r * OH * Wp, xp.data(), Wp, OH * Wp, kh, kw, dw + (r * C + c) * kh * kw);
-      }
+      for (int64_t r = 0; r < R; ++r) taps(gp.data() + r * n, xp.data(), Wp, n, kh, kw, dw + (r * C + c) * kh * kw);
     }
   }
 }
@@ -123,11 +178,13 @@ bool prefer_direct_weight_grad(int64_t selected, int64_t out_channels, int64_t o
   if (groups != 1 || stride[0] != 1 || stride[1] != 1 || dilation[0] != 1 || dilation[1] != 1) {
     return false;
   }
-  // Measured (nc_bench_efqat layers, ResNet-20's 3x3 layers at batch 64): the direct form
-  // costs about 0.3 ms per selected channel of a 28x28 or 14x14 map, LibTorch 0.6-1.4 ms for
-  // any number of them; at 7x7 LibTorch is faster from the first channel.
+  // Measured (nc_bench_efqat layers, ResNet-20's 3x3 layers at batch 64, AVX-512): LibTorch
+  // takes about the same time for any number of channels (1.5 ms at 28x28, 0.7 ms at 14x14,
+  // 0.35 ms at 7x7); the direct form about 0.14 + 0.165 S ms at 28x28 and 0.2 + 0.08 S ms at
+  // 14x14, and more than LibTorch at 7x7 from the first channel.
   (void)out_channels;
-  return out_width >= 14 && selected <= 4;
+  if (out_width >= 28) return selected <= 7;
+  return out_width >= 14 && selected <= 5;
 }
 
 torch::Tensor bias_grad(const torch::Tensor& gy) {

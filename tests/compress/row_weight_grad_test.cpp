@@ -51,7 +51,8 @@ TEST(RowWeightGrad, BiasGradientIsTheSumOverBatchAndPixels) {
 TEST(RowWeightGrad, PartialConvTakesTheDirectFormWithTheSameGradients) {
   ASSERT_TRUE(prefer_direct_weight_grad(2, 16, 28, {1, 1}, {1, 1}, 1));
   ASSERT_FALSE(prefer_direct_weight_grad(2, 16, 28, {2, 2}, {1, 1}, 1));
-  ASSERT_FALSE(prefer_direct_weight_grad(8, 64, 7, {1, 1}, {1, 1}, 1));
+  ASSERT_FALSE(prefer_direct_weight_grad(2, 64, 7, {1, 1}, {1, 1}, 1));
+  ASSERT_FALSE(prefer_direct_weight_grad(12, 16, 28, {1, 1}, {1, 1}, 1));
   torch::manual_seed(5);
   const auto x = torch::randn({4, 16, 28, 28}).requires_grad_(true);
   const auto w = torch::randn({16, 16, 3, 3}).requires_grad_(true);

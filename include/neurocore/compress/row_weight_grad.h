@@ -22,8 +22,8 @@ torch::Tensor selected_rows_weight_grad(const torch::Tensor& gy, const torch::Te
                                         const std::vector<int64_t>& padding);
 
 /// Whether the direct form above applies and is the faster one: stride 1, dilation 1, groups 1,
-/// a feature map at least 14 wide and at most 4 selected channels (bench/efqat_bench.cpp
-/// `layers` measures both).
+/// at most 7 selected channels of a map at least 28 wide, or 5 of one at least 14 wide
+/// (bench/efqat_bench.cpp `layers` measures both forms).
 bool prefer_direct_weight_grad(int64_t selected, int64_t out_channels, int64_t out_width,
                                const std::vector<int64_t>& stride,
                                const std::vector<int64_t>& dilation, int64_t groups);
