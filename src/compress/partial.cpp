@@ -73,7 +73,7 @@ class PartialConv2d : public torch::autograd::Function<PartialConv2d> {
         // groups = 1.
         TORCH_CHECK(groups == 1 || rows.numel() == 0, "partial_conv2d: groups > 1");
         if (rows.numel() > 0 &&
-            prefer_direct_weight_grad(rows.numel(), w.size(0), gy.size(3), stride, dilation, groups)) {
+            prefer_direct_weight_grad(rows.numel(), gy.size(3), w.size(2), w.size(3), stride, dilation, groups)) {
           dw.index_copy_(0, rows, selected_rows_weight_grad(gy, x.contiguous(), rows, w.size(2),
                                                             w.size(3), padding));
         } else if (rows.numel() > 0) {

@@ -49,10 +49,11 @@ TEST(RowWeightGrad, BiasGradientIsTheSumOverBatchAndPixels) {
 // A stride-1 layer on a 28-wide map with two selected channels takes the direct form inside the
 // partial convolution: the same gradients as autograd.
 TEST(RowWeightGrad, PartialConvTakesTheDirectFormWithTheSameGradients) {
-  ASSERT_TRUE(prefer_direct_weight_grad(2, 16, 28, {1, 1}, {1, 1}, 1));
-  ASSERT_FALSE(prefer_direct_weight_grad(2, 16, 28, {2, 2}, {1, 1}, 1));
-  ASSERT_FALSE(prefer_direct_weight_grad(2, 64, 7, {1, 1}, {1, 1}, 1));
-  ASSERT_FALSE(prefer_direct_weight_grad(12, 16, 28, {1, 1}, {1, 1}, 1));
+  ASSERT_TRUE(prefer_direct_weight_grad(2, 28, 3, 3, {1, 1}, {1, 1}, 1));
+  ASSERT_FALSE(prefer_direct_weight_grad(2, 28, 3, 3, {2, 2}, {1, 1}, 1));
+  ASSERT_FALSE(prefer_direct_weight_grad(2, 28, 5, 5, {1, 1}, {1, 1}, 1));
+  ASSERT_FALSE(prefer_direct_weight_grad(2, 7, 3, 3, {1, 1}, {1, 1}, 1));
+  ASSERT_FALSE(prefer_direct_weight_grad(12, 28, 3, 3, {1, 1}, {1, 1}, 1));
   torch::manual_seed(5);
   const auto x = torch::randn({4, 16, 28, 28}).requires_grad_(true);
   const auto w = torch::randn({16, 16, 3, 3}).requires_grad_(true);

@@ -21,10 +21,11 @@ torch::Tensor selected_rows_weight_grad(const torch::Tensor& gy, const torch::Te
                                         const torch::Tensor& rows, int64_t kh, int64_t kw,
                                         const std::vector<int64_t>& padding);
 
-/// Whether the direct form above applies and is the faster one: stride 1, dilation 1, groups 1,
+/// Whether the direct form above applies and is the faster one: a 3x3 kernel, stride 1,
+/// dilation 1, groups 1,
 /// at most 7 selected channels of a map at least 28 wide, or 5 of one at least 14 wide
 /// (bench/efqat_bench.cpp `layers` measures both forms).
-bool prefer_direct_weight_grad(int64_t selected, int64_t out_channels, int64_t out_width,
+bool prefer_direct_weight_grad(int64_t selected, int64_t out_width, int64_t kh, int64_t kw,
                                const std::vector<int64_t>& stride,
                                const std::vector<int64_t>& dilation, int64_t groups);
 
