@@ -42,7 +42,8 @@ void add_pipeline(CLI::App& app, const Global& global) {
       "changed late stage re-runs only from there. Writes report.md and report.html.\n\n"
       "Examples:\n  neurocore pipeline configs/pipeline.yaml\n"
       "  neurocore pipeline configs/pipeline.yaml --set place.topology=mesh\n"
-      "  neurocore pipeline configs/pipeline.yaml --until compile");
+      "  neurocore pipeline configs/pipeline.yaml --until compile\n"
+      "  neurocore pipeline configs/pipeline-snu.yaml      # spiking network trained by OSTL");
   cmd->add_option("CONFIG", args->config, "pipeline config (YAML), see docs/pipeline.md")
       ->required()
       ->check(CLI::ExistingFile);
