@@ -67,6 +67,7 @@ void direct3x3(const float* gy, const float* x, const int64_t* rows, float* dw, 
   std::vector<float> acc(static_cast<std::size_t>(R * C * 9 * kLanes), 0.0f);
   Aligned gp(R * n);
   std::vector<Aligned> xs;  // the padded plane shifted by j = 0, 1, 2 columns
+  xs.reserve(3);            // (a moved Aligned keeps its buffer, so p stays valid anyway)
   for (int j = 0; j < 3; ++j) xs.emplace_back((OH + 2) * Wp);
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t r = 0; r < R; ++r) {
