@@ -21,8 +21,9 @@ T spiking_step(const SpikingOptions& o, T x, T decay, T threshold, T& s, T& y) {
   return y;
 }
 
-/// Units whose state a Spiking node (or any node) of output shape `s` holds: C*H*W.
-/// Channel of unit i: i / (H*W) for an image-like value, i for a flat one.
+/// The channel (index into decay and threshold) of unit `unit` of a Spiking node whose value
+/// has shape `s`: unit / (H*W) for an image-like [C, H, W] value (units row-major), the unit
+/// itself for a flat one.
 inline int64_t spiking_channel(const Shape& s, int64_t unit) {
   return s.size() == 3 ? unit / (s[1] * s[2]) : unit;
 }
