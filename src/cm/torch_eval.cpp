@@ -141,7 +141,6 @@ torch::Tensor eval_node(const Node& n, const std::vector<torch::Tensor>& in) {
   throw UserError("graph node '" + n.name + "': op " + op_name(n.kind) + " cannot be evaluated");
 }
 
-
 // One Spiking node's step on a batch, with LibTorch ops in nn::SNUCell's order; `s`, `y` are
 // its state (undefined: zero), updated.
 torch::Tensor eval_spiking(const Node& n, const torch::Tensor& x, torch::Tensor& s, torch::Tensor& y) {
@@ -200,12 +199,11 @@ std::vector<torch::Tensor> evaluate_with_torch(const Graph& g, const torch::Tens
   }
   torch::NoGradGuard no_grad;
   std::vector<std::pair<torch::Tensor, torch::Tensor>> state(g.nodes().size());
-  std::vector<std::vector<torch::Tensor>> frames;  // per output: its value at every frame
+  std::vector<ValueId> outs = g.outputs();
+  if (outs.empty() && !g.nodes().empty()) outs.push_back(g.nodes().back().output);
+  std::vector<std::vector<torch::Tensor>> frames(outs.size());  // per output: every frame's value
   for (int64_t t = 0; t < g.frames_per_sample(); ++t) {
     const auto values = evaluate_frame(g, g.temporal() ? input[t] : input, state);
-    std::vector<ValueId> outs = g.outputs();
-    if (outs.empty() && !g.nodes().empty()) outs.push_back(g.nodes().back().output);
-    frames.resize(outs.size());
     for (std::size_t k = 0; k < outs.size(); ++k) {
       frames[k].push_back(values[static_cast<std::size_t>(outs[k])]);
     }

@@ -128,9 +128,13 @@ float scale_grad_sum_f(const float* x, const float* g, int64_t n, float sc, floa
                        float hi) {
   return scale_grad_sum(x, g, n, sc, zc, lo, hi);
 }
+template <typename T>
+void fake_quant_loop(const T* x, T* out, int64_t n, T sc, T zc, T lo, T hi) {
+  for (int64_t i = 0; i < n; ++i) out[i] = (round_even(grid_point(x[i], sc, zc, lo, hi).c) - zc) * sc;
+}
 __attribute__((target_clones("avx512f", "avx2", "default")))
 void fake_quant_f(const float* x, float* out, int64_t n, float sc, float zc, float lo, float hi) {
-  for (int64_t i = 0; i < n; ++i) out[i] = (round_even(grid_point(x[i], sc, zc, lo, hi).c) - zc) * sc;
+  fake_quant_loop(x, out, n, sc, zc, lo, hi);
 }
 
 template <typename T>
@@ -145,11 +149,8 @@ T scale_grad_sum_any(const T* x, const T* g, int64_t n, T sc, T zc, T lo, T hi) 
 }
 template <typename T>
 void fake_quant_any(const T* x, T* out, int64_t n, T sc, T zc, T lo, T hi) {
-  if constexpr (std::is_same_v<T, float>) {
-    fake_quant_f(x, out, n, sc, zc, lo, hi);
-  } else {
-    for (int64_t i = 0; i < n; ++i) out[i] = (round_even(grid_point(x[i], sc, zc, lo, hi).c) - zc) * sc;
-  }
+  if constexpr (std::is_same_v<T, float>) return fake_quant_f(x, out, n, sc, zc, lo, hi);
+  else return fake_quant_loop(x, out, n, sc, zc, lo, hi);
 }
 
 using torch::autograd::AutogradContext;
