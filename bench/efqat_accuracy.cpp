@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "neurocore/compress/efqat.h"
+#include "neurocore/core/threads.h"
 #include "neurocore/data/registry.h"
 #include "neurocore/nn/mlp.h"
 
@@ -24,7 +25,7 @@ double accuracy(nc::nn::NetImpl& net, const torch::Tensor& x, const torch::Tenso
 }  // namespace
 
 int main(int argc, char** argv) {
-  torch::set_num_threads(1);
+  nc::set_threads(1);
   const int64_t fp32_epochs = argc > 1 ? std::stoll(argv[1]) : 3;
   std::vector<std::string> bits_list{"W8A8", "W4A8", "W4A4"};
   if (argc > 2) {

@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
       args.push_back(argv[i]);
     }
   }
-  at::set_num_threads(threads);
+  nc::set_threads(threads);
   // As the neurocore executable (cli/main.cpp): malloc keeps freed memory, so the traces'
   // buffers are not page-faulted back in at every step.
   nc::keep_freed_memory();

@@ -173,7 +173,7 @@ int main(int argc, char** argv) {
       args.push_back(argv[i]);
     }
   }
-  at::set_num_threads(threads);
+  nc::set_threads(threads);
   int n = static_cast<int>(args.size());
   benchmark::Initialize(&n, args.data());
   if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;

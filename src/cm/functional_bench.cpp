@@ -21,6 +21,7 @@
 #include "neurocore/cm/functional.h"
 #include "neurocore/cm/torch_eval.h"
 #include "neurocore/core/error.h"
+#include "neurocore/core/threads.h"
 #include "bench_model.h"
 
 namespace {
@@ -46,7 +47,7 @@ int main(int argc, char** argv) {
     const std::string model = argc > 1 ? argv[1] : std::string(NC_SOURCE_DIR) + "/tests/cm/data/resnet20-cifar.onnx";
     const int64_t n = argc > 2 ? std::atoll(argv[2]) : 20;
     const int repeats = argc > 3 ? std::atoi(argv[3]) : 3;
-    torch::set_num_threads(1);
+    nc::set_threads(1);
     torch::manual_seed(5);
 
     nc::cm::Graph g = nc::cm::bench_graph(model);

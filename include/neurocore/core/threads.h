@@ -3,7 +3,8 @@
 
 namespace nc {
 
-/// Sets the intra-op pool to n threads; n = 0 means one per core.
+/// Sets the intra-op pool, and the BLAS library's threads when it is OpenBLAS, to n threads;
+/// n = 0 means one per core.
 /// Throws UserError when n < 0. Returns the number set.
 int set_threads(int n);
 /// The current size of the intra-op pool.
