@@ -8,6 +8,8 @@
 #
 #   scripts/reproduce/ostl-fashion.sh OUT [EPOCHS] [SEEDS] [EXTRA --set ARGS...]
 #   e.g. scripts/reproduce/ostl-fashion.sh /tmp/ostl-fashion 3 "42"
+#   NETS="h256x2-snu" RULES="bpttps ostl" scripts/reproduce/ostl-fashion.sh OUT 3 "1 2"
+#   (a subset: NETS from h256-linear h256x2-snu, RULES from bptt bpttps ostl)
 set -euo pipefail
 OUT=${1:?output folder}
 EPOCHS=${2:-3}
@@ -16,12 +18,12 @@ shift $(( $# < 3 ? $# : 3 ))
 NC=${NC:-build/neurocore}
 mkdir -p "$OUT"
 for S in $SEEDS; do
-  for NET in h256-linear h256x2-snu; do
+  for NET in ${NETS:-h256-linear h256x2-snu}; do
     case $NET in
       h256-linear) net=(--set model.hidden=[256] --set model.readout=linear) ;;
       h256x2-snu) net=(--set model.hidden=[256,256] --set model.readout=snu) ;;
     esac
-    for RULE in bptt bpttps ostl; do
+    for RULE in ${RULES:-bptt bpttps ostl}; do
       name="$NET-$RULE-s$S"
       case $RULE in
         bptt) rule=(--set learn.rule=bptt) ;;

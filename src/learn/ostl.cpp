@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <utility>
+
 #include "neurocore/core/error.h"
 #include "ostl_kernels.h"
 
@@ -23,22 +25,26 @@ void add_grad(torch::Tensor& p, const torch::Tensor& g) {
 
 }  // namespace
 
-SNUOstlLayer::SNUOstlLayer(nn::SNUCell cell) : cell_(std::move(cell)) {
+SNUOstlLayer::SNUOstlLayer(nn::SNUCell cell, int64_t trace_chunk)
+    : cell_(std::move(cell)), chunk_(trace_chunk) {
   if (cell_->options.lateral_inhibition()) {
     throw UserError("ostl: SNU layers with lateral_inhibition are not supported; supported: " +
                     ostl_supported());
   }
+  if (chunk_ < 1) {
+    throw UserError("ostl: trace_chunk must be >= 1, got " + std::to_string(chunk_));
+  }
 }
 
-void SNUOstlLayer::apply_pending(const torch::Tensor& c) {
-  if (!pending_alpha_.defined()) return;
-  kernels::trace_update_contract(eps_w_, pending_alpha_, pending_gp_, pending_x_, g_w_,
-                                 c.defined() ? c : torch::zeros_like(pending_alpha_));
-  pending_alpha_ = pending_gp_ = pending_x_ = torch::Tensor();
+void SNUOstlLayer::apply_held() const {
+  if (held_.steps == 0) return;
+  kernels::trace_update_contract(eps_w_, held_.alpha, held_.gp, held_.x, g_w_, held_.c,
+                                 held_.steps);
+  held_.steps = 0;
 }
 
 void SNUOstlLayer::begin(int64_t batch, const torch::TensorOptions& options) {
-  pending_alpha_ = pending_gp_ = pending_x_ = torch::Tensor();
+  apply_held();  // their contributions to G belong to the previous sequence
   // G follows the parameters' dtype and device (the model may be converted after creation).
   auto ensure = [](torch::Tensor& g, const torch::Tensor& p) {
     if (p.defined() && (!g.defined() || g.dtype() != p.dtype() || g.device() != p.device())) {
@@ -60,11 +66,18 @@ void SNUOstlLayer::begin(int64_t batch, const torch::TensorOptions& options) {
   eps_d_ = !cell_->options.trainable_decay() ? torch::Tensor()
            : rec                             ? torch::zeros({batch, n, n}, o)
                                              : torch::zeros({batch, n}, o);
+  held_ = HeldSteps{};
+  if (!rec && kernels::fused_applicable(eps_w_, g_w_)) {
+    held_.alpha = torch::empty({chunk_, batch, n}, o);
+    held_.gp = torch::empty({chunk_, batch, n}, o);
+    held_.c = torch::empty({chunk_, batch, n}, o);
+    held_.x = torch::empty({chunk_, batch, m}, o);
+  }
 }
 
 torch::Tensor SNUOstlLayer::step(const torch::Tensor& x) {
   TORCH_CHECK(state_.s.defined(), "SNUOstlLayer::step before begin");
-  apply_pending({});  // the previous step's trace update, when no learning signal consumed it
+  if (held_.alpha.defined() && held_.steps == chunk_) apply_held();
   const nn::SNUState prev = state_;
   auto [y, next] = cell_->forward(x, prev);
 
@@ -100,10 +113,12 @@ torch::Tensor SNUOstlLayer::step(const torch::Tensor& x) {
   if (!o.recurrent()) {
     const torch::Tensor alpha = gp * a;  // ostl.md §4
     // In place: the [B, n, m] trace is the largest tensor of a step; no temporaries of its size.
-    if (kernels::fused_applicable(eps_w_, g_w_)) {
-      pending_alpha_ = alpha;
-      pending_gp_ = gp;
-      pending_x_ = xd.to(eps_w_.dtype());
+    if (held_.alpha.defined()) {
+      const int64_t k = held_.steps++;
+      held_.alpha[k].copy_(alpha);
+      held_.gp[k].copy_(gp);
+      held_.x[k].copy_(xd);
+      held_.c[k].zero_();
     } else {
       eps_w_.mul_(alpha.unsqueeze(2)).addcmul_(gp.unsqueeze(2), xd.unsqueeze(1));
     }
@@ -138,8 +153,9 @@ void SNUOstlLayer::accumulate(const torch::Tensor& signal) {
   const int64_t B = L.size(0), n = o.out(), m = o.in();
   if (!o.recurrent()) {
     // G_W[j,i] += sum_b Lh_bj epsW_bji, batched over j.
-    if (pending_alpha_.defined()) {
-      apply_pending(Lh.to(eps_w_.dtype()));
+    if (held_.alpha.defined()) {
+      TORCH_CHECK(held_.steps > 0, "SNUOstlLayer::accumulate before step");
+      held_.c[held_.steps - 1] += Lh;  // applied with the held-back trace update
     } else {
       g_w_ += torch::bmm(Lh.t().unsqueeze(1), eps_w_.transpose(0, 1)).view({n, m});
     }
@@ -169,6 +185,7 @@ std::vector<torch::Tensor> SNUOstlLayer::parameters() const {
 }
 
 std::vector<torch::Tensor> SNUOstlLayer::gradients() const {
+  apply_held();
   std::vector<torch::Tensor> g{g_w_};
   if (g_h_.defined()) g.push_back(g_h_);
   g.push_back(g_th_);
@@ -177,6 +194,7 @@ std::vector<torch::Tensor> SNUOstlLayer::gradients() const {
 }
 
 void SNUOstlLayer::zero_gradients() {
+  apply_held();  // the trace must advance; G then drops their contributions with the rest
   for (auto& g : {g_w_, g_h_, g_th_, g_rho_}) {
     if (g.defined()) g.detach().zero_();
   }
@@ -185,7 +203,8 @@ void SNUOstlLayer::zero_gradients() {
 int64_t SNUOstlLayer::carried_bytes() const {
   int64_t b = 0;
   for (const auto* t : {&state_.s, &state_.y, &hp_, &eps_w_, &eps_h_, &eps_th_, &eps_d_, &g_w_,
-                        &g_h_, &g_th_, &g_rho_, &pending_alpha_, &pending_gp_, &pending_x_}) {
+                        &g_h_, &g_th_, &g_rho_, &std::as_const(held_.alpha),
+                        &std::as_const(held_.gp), &std::as_const(held_.x), &std::as_const(held_.c)}) {
     b += bytes_of(*t);
   }
   return b;

@@ -56,9 +56,16 @@ class OstlLayer {
 /// Parameters covered: weight, recurrent_weight (when recurrent), threshold, rho (when
 /// trainable_decay); those with requires_grad false get no gradient written.
 /// Throws UserError for a cell with lateral_inhibition (not supported by OSTL here).
+///
+/// trace_chunk (diagonal layer on the CPU): the update of epsW, the largest tensor of a step,
+/// is held back for up to this many steps and applied in one pass (docs/ostl.md, "Cost"); it
+/// costs trace_chunk * B * (3n + m) numbers of buffers. 1 updates the trace at every step.
+/// The held-back steps are applied before G is read (gradients(), zero_gradients()) and
+/// before begin() resets the traces, so the results do not depend on it (up to rounding).
 class SNUOstlLayer : public OstlLayer {
  public:
-  explicit SNUOstlLayer(nn::SNUCell cell);
+  static constexpr int64_t kDefaultTraceChunk = 8;
+  explicit SNUOstlLayer(nn::SNUCell cell, int64_t trace_chunk = kDefaultTraceChunk);
 
   void begin(int64_t batch, const torch::TensorOptions& options) override;
   torch::Tensor step(const torch::Tensor& x) override;
@@ -76,12 +83,17 @@ class SNUOstlLayer : public OstlLayer {
   torch::Tensor hp_;      // h'^t [B, n] (h'^{t-1} before a step; 0 at t = 0: y^0 is constant)
   torch::Tensor eps_w_, eps_h_, eps_th_, eps_d_;  // traces epsilon (state derivatives)
   torch::Tensor g_w_, g_h_, g_th_, g_rho_;        // accumulated gradients G
-  // Diagonal layer on CPU: step t's update of eps_w_ (alpha, g', x) is held back and done by
-  // accumulate() in the same pass as the contraction with the learning signal, or by the next
-  // step() when no signal came (one pass over the largest tensor instead of two).
-  torch::Tensor pending_alpha_, pending_gp_, pending_x_;
-  // Does the held-back update, adding c . eps to G_W in the same pass (c undefined: none).
-  void apply_pending(const torch::Tensor& c);
+  // Diagonal layer on CPU: the held-back steps of eps_w_'s update, slot k holding step k's
+  // alpha, g' [B, n], x [B, m] and learning signal c = L h' [B, n] (0 until accumulate()).
+  // Mutable: applying them changes how the state is stored, not what it is.
+  struct HeldSteps {
+    torch::Tensor alpha, gp, x, c;  // [chunk, B, n] ([chunk, B, m] for x)
+    int64_t steps = 0;
+  };
+  int64_t chunk_;
+  mutable HeldSteps held_;
+  // Applies the held-back steps to eps_w_ and their contractions to g_w_.
+  void apply_held() const;
 };
 
 /// When OSTL applies the accumulated gradient (ostl.md §2): after every time step (fully
