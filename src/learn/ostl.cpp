@@ -31,16 +31,17 @@ SNUOstlLayer::SNUOstlLayer(nn::SNUCell cell, int64_t trace_chunk)
     throw UserError("ostl: SNU layers with lateral_inhibition are not supported; supported: " +
                     ostl_supported());
   }
-  if (chunk_ < 1) {
-    throw UserError("ostl: trace_chunk must be >= 1, got " + std::to_string(chunk_));
+  if (chunk_ < 0) {
+    throw UserError("ostl: trace_chunk must be >= 0, got " + std::to_string(chunk_));
   }
 }
 
 void SNUOstlLayer::apply_held() const {
   if (held_.steps == 0) return;
   kernels::trace_update_contract(eps_w_, held_.alpha, held_.gp, held_.x, g_w_, held_.c,
-                                 held_.steps);
+                                 held_.steps, held_.fresh);
   held_.steps = 0;
+  held_.fresh = false;
 }
 
 void SNUOstlLayer::begin(int64_t batch, const torch::TensorOptions& options) {
@@ -60,24 +61,40 @@ void SNUOstlLayer::begin(int64_t batch, const torch::TensorOptions& options) {
   auto o = options.requires_grad(false);
   state_ = cell_->initial_state(batch, o);
   hp_ = torch::zeros({batch, n}, o);
-  eps_w_ = rec ? torch::zeros({batch, n, n, m}, o) : torch::zeros({batch, n, m}, o);
+  // A buffer of this shape and these options: the previous sequence's when it matches.
+  auto reuse = [&](torch::Tensor& t, at::IntArrayRef sizes) {
+    if (!t.defined() || t.sizes() != sizes || t.options().dtype() != o.dtype() ||
+        t.device() != o.device()) {
+      t = torch::empty(sizes, o);
+    }
+  };
+  if (rec) {
+    eps_w_ = torch::zeros({batch, n, n, m}, o);
+  } else {
+    reuse(eps_w_, {batch, n, m});
+  }
   eps_h_ = rec ? torch::zeros({batch, n, n, n}, o) : torch::Tensor();
   eps_th_ = rec ? torch::zeros({batch, n, n}, o) : torch::zeros({batch, n}, o);
   eps_d_ = !cell_->options.trainable_decay() ? torch::Tensor()
            : rec                             ? torch::zeros({batch, n, n}, o)
                                              : torch::zeros({batch, n}, o);
-  held_ = HeldSteps{};
-  if (!rec && kernels::fused_applicable(eps_w_, g_w_)) {
-    held_.alpha = torch::empty({chunk_, batch, n}, o);
-    held_.gp = torch::empty({chunk_, batch, n}, o);
-    held_.c = torch::empty({chunk_, batch, n}, o);
-    held_.x = torch::empty({chunk_, batch, m}, o);
+  const bool held = !rec && chunk_ > 0 && kernels::fused_applicable(eps_w_, g_w_);
+  if (held) {
+    reuse(held_.alpha, {chunk_, batch, n});
+    reuse(held_.gp, {chunk_, batch, n});
+    reuse(held_.c, {chunk_, batch, n});
+    reuse(held_.x, {chunk_, batch, m});
+  } else {
+    held_ = HeldSteps{};
+    if (!rec) eps_w_.zero_();
   }
+  held_.steps = 0;
+  held_.fresh = held;  // the first chunk reads epsW as zeros: no pass to clear it
 }
 
 torch::Tensor SNUOstlLayer::step(const torch::Tensor& x) {
   TORCH_CHECK(state_.s.defined(), "SNUOstlLayer::step before begin");
-  if (held_.alpha.defined() && held_.steps == chunk_) apply_held();
+  if (held_.alpha.defined()) return step_fused(x);
   const nn::SNUState prev = state_;
   auto [y, next] = cell_->forward(x, prev);
 
@@ -113,15 +130,7 @@ torch::Tensor SNUOstlLayer::step(const torch::Tensor& x) {
   if (!o.recurrent()) {
     const torch::Tensor alpha = gp * a;  // ostl.md §4
     // In place: the [B, n, m] trace is the largest tensor of a step; no temporaries of its size.
-    if (held_.alpha.defined()) {
-      const int64_t k = held_.steps++;
-      held_.alpha[k].copy_(alpha);
-      held_.gp[k].copy_(gp);
-      held_.x[k].copy_(xd);
-      held_.c[k].zero_();
-    } else {
-      eps_w_.mul_(alpha.unsqueeze(2)).addcmul_(gp.unsqueeze(2), xd.unsqueeze(1));
-    }
+    eps_w_.mul_(alpha.unsqueeze(2)).addcmul_(gp.unsqueeze(2), xd.unsqueeze(1));
     eps_th_ = alpha * eps_th_ + m_th;
     if (eps_d_.defined()) eps_d_ = alpha * eps_d_ + gp * sp * reset;
   } else {
@@ -144,21 +153,47 @@ torch::Tensor SNUOstlLayer::step(const torch::Tensor& x) {
   return y;
 }
 
+// The same step as below with the cell's fused kernel, the per-unit updates in one pass
+// (kernels::diag_step) and epsW's update held back (apply_held): a handful of passes instead of
+// some thirty tensor operations, which dominated a step once the trace pass was cheap.
+torch::Tensor SNUOstlLayer::step_fused(const torch::Tensor& x) {
+  if (held_.steps == chunk_) apply_held();
+  const nn::SNUState prev = state_;
+  auto [y, next] = cell_->forward_fused(x, prev);
+
+  torch::NoGradGuard no_grad;
+  const auto& o = cell_->options;
+  const torch::Tensor s = next.s.detach(), yd = y.detach();
+  const torch::Tensor hp = o.soft() ? yd * (1 - yd)
+                                    : nn::surrogate_derivative(s - cell_->threshold.detach(),
+                                                               o.surrogate());
+  const int64_t k = held_.steps++;
+  kernels::diag_step({s, prev.s, prev.y, hp_, cell_->decay().detach(), o.g(), o.g_slope(),
+                      o.detach_reset(), held_.gp[k], held_.alpha[k], eps_th_, eps_d_});
+  held_.x[k].copy_(x.detach());
+  held_.c[k].zero_();
+  hp_ = hp;
+  state_ = {s, yd};
+  return y;
+}
+
 void SNUOstlLayer::accumulate(const torch::Tensor& signal) {
   if (!signal.defined()) return;
   torch::NoGradGuard no_grad;
+  if (held_.alpha.defined()) {
+    TORCH_CHECK(held_.steps > 0, "SNUOstlLayer::accumulate before step");
+    // c joins the held-back step: its contraction with epsW is done by apply_held().
+    kernels::diag_accumulate(signal.detach(), hp_, eps_th_, eps_d_, cell_->decay().detach(),
+                             held_.c[held_.steps - 1], g_th_, eps_d_.defined() ? g_rho_ : torch::Tensor());
+    return;
+  }
   const auto& o = cell_->options;
   const torch::Tensor L = signal.detach();
   const torch::Tensor Lh = L * hp_;  // L_j h'_j: e = h' eps (+ the direct theta term)
   const int64_t B = L.size(0), n = o.out(), m = o.in();
   if (!o.recurrent()) {
     // G_W[j,i] += sum_b Lh_bj epsW_bji, batched over j.
-    if (held_.alpha.defined()) {
-      TORCH_CHECK(held_.steps > 0, "SNUOstlLayer::accumulate before step");
-      held_.c[held_.steps - 1] += Lh;  // applied with the held-back trace update
-    } else {
-      g_w_ += torch::bmm(Lh.t().unsqueeze(1), eps_w_.transpose(0, 1)).view({n, m});
-    }
+    g_w_ += torch::bmm(Lh.t().unsqueeze(1), eps_w_.transpose(0, 1)).view({n, m});
     g_th_ += (Lh * (eps_th_ - 1)).sum(0);
     if (eps_d_.defined()) {
       const torch::Tensor d = cell_->decay().detach();

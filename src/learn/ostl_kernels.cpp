@@ -5,6 +5,8 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <type_traits>
+#include <vector>
 
 namespace nc::learn::kernels {
 namespace {
@@ -23,6 +25,7 @@ struct Chunk {
   const T* x;
   const T* c;
   int64_t steps, B, n, m;
+  bool fresh;
 };
 
 // One block of `len` elements of trace row (b, j) through every step of the chunk. W > 0: a
@@ -33,7 +36,7 @@ __attribute__((always_inline)) inline void block(const Chunk<T>& p, T* row, T* g
   if constexpr (W > 0) len = W;
   const int64_t BN = p.B * p.n, Bm = p.B * p.m;
   T v[cap], acc[cap];
-  for (int64_t i = 0; i < len; ++i) v[i] = row[i], acc[i] = T(0);
+  for (int64_t i = 0; i < len; ++i) v[i] = p.fresh ? T(0) : row[i], acc[i] = T(0);
   bool signal = false;
   for (int64_t k = 0; k < p.steps; ++k) {
     const T a = p.alpha[k * BN + r], gk = p.gp[k * BN + r], ck = p.c[k * BN + r];
@@ -77,7 +80,110 @@ void rows_cloned(const Chunk<float>& p, int64_t j0, int64_t j1) { rows(p, j0, j1
 __attribute__((target_clones("avx512f", "avx2", "default")))
 void rows_cloned(const Chunk<double>& p, int64_t j0, int64_t j1) { rows(p, j0, j1); }
 
+template <class T>
+const T* ptr(const torch::Tensor& t) {
+  return t.defined() ? t.data_ptr<T>() : nullptr;
+}
+
+template <class T>
+T* mut(const torch::Tensor& t) {
+  return t.defined() ? t.data_ptr<T>() : nullptr;
+}
+
 }  // namespace
+
+// The loop of diag_step with the activation and the reset choice fixed, so that it has no
+// branches left and vectorises.
+template <class T, nn::Activation G, bool DetachReset>
+void diag_step_loop(const T* __restrict__ s, const T* __restrict__ sp, const T* __restrict__ yp,
+                    const T* __restrict__ hpp, const T* __restrict__ d, T* __restrict__ gp,
+                    T* __restrict__ alpha, T* __restrict__ eth, T* __restrict__ ed, int64_t B,
+                    int64_t n, T slope) {
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t i = b * n + j;
+      // u > 0 iff s > 0 for relu and leaky relu (slope >= 0), as in their backward.
+      T g = T(1);
+      if constexpr (G == nn::Activation::relu) g = s[i] > 0 ? T(1) : T(0);
+      if constexpr (G == nn::Activation::leaky_relu) g = s[i] > 0 ? T(1) : slope;
+      const T reset = T(1) - yp[i];
+      const T a = DetachReset ? d[j] * reset : d[j] * (reset - sp[i] * hpp[i]);
+      const T al = g * a;
+      gp[i] = g;
+      alpha[i] = al;
+      eth[i] = DetachReset ? al * eth[i] : al * eth[i] + g * d[j] * sp[i] * hpp[i];
+      if (ed) ed[i] = al * ed[i] + g * sp[i] * reset;
+    }
+  }
+}
+
+void diag_step(const DiagStep& p) {
+  const int64_t B = p.s.size(0), n = p.s.size(1);
+  for (const auto* t : {&p.s, &p.s_prev, &p.y_prev, &p.hp_prev, &p.gp, &p.alpha, &p.eps_th}) {
+    TORCH_CHECK(t->is_contiguous() && t->sizes() == p.s.sizes(), "diag_step: [B, n] expected");
+  }
+  TORCH_CHECK(!p.eps_d.defined() || p.eps_d.sizes() == p.s.sizes(), "diag_step: eps_d [B, n]");
+  const auto d = p.d.contiguous();
+  AT_DISPATCH_FLOATING_TYPES(p.s.scalar_type(), "ostl_diag_step", [&] {
+    using T = scalar_t;
+    auto run = [&](auto g, auto detach) {
+      diag_step_loop<T, decltype(g)::value, decltype(detach)::value>(
+          ptr<T>(p.s), ptr<T>(p.s_prev), ptr<T>(p.y_prev), ptr<T>(p.hp_prev), ptr<T>(d),
+          mut<T>(p.gp), mut<T>(p.alpha), mut<T>(p.eps_th), mut<T>(p.eps_d), B, n,
+          static_cast<T>(p.g_slope));
+    };
+    auto with_g = [&](auto detach) {
+      using nn::Activation;
+      switch (p.g) {
+        case Activation::identity: run(std::integral_constant<Activation, Activation::identity>{}, detach); break;
+        case Activation::relu: run(std::integral_constant<Activation, Activation::relu>{}, detach); break;
+        case Activation::leaky_relu: run(std::integral_constant<Activation, Activation::leaky_relu>{}, detach); break;
+      }
+    };
+    if (p.detach_reset) {
+      with_g(std::true_type{});
+    } else {
+      with_g(std::false_type{});
+    }
+  });
+}
+
+void diag_accumulate(const torch::Tensor& L, const torch::Tensor& hp, const torch::Tensor& eps_th,
+                     const torch::Tensor& eps_d, const torch::Tensor& d, const torch::Tensor& c,
+                     const torch::Tensor& g_th, const torch::Tensor& g_rho) {
+  const int64_t B = hp.size(0), n = hp.size(1);
+  const auto Lc = L.contiguous().to(hp.scalar_type());
+  const auto dc = d.contiguous();
+  for (const auto* t : {&hp, &eps_th, &c}) {
+    TORCH_CHECK(t->is_contiguous() && t->sizes() == hp.sizes(), "diag_accumulate: [B, n]");
+  }
+  TORCH_CHECK(g_th.is_contiguous() && g_th.numel() == n && Lc.sizes() == hp.sizes(),
+              "diag_accumulate: bad shapes");
+  TORCH_CHECK(eps_d.defined() == g_rho.defined(), "diag_accumulate: eps_d and g_rho together");
+  AT_DISPATCH_FLOATING_TYPES(hp.scalar_type(), "ostl_diag_accumulate", [&] {
+    using T = scalar_t;
+    const T *l = ptr<T>(Lc), *h = ptr<T>(hp), *eth = ptr<T>(eps_th), *ed = ptr<T>(eps_d),
+            *dd = ptr<T>(dc);
+    T *cc = mut<T>(c), *gth = mut<T>(g_th), *grho = mut<T>(g_rho);
+    // Sums over b in per-unit accumulators, j innermost (contiguous, vectorised).
+    std::vector<T> sum_th(n, T(0)), sum_d(n, T(0));
+    for (int64_t b = 0; b < B; ++b) {
+      const int64_t o = b * n;
+      for (int64_t j = 0; j < n; ++j) {
+        const T ci = l[o + j] * h[o + j];
+        cc[o + j] += ci;
+        sum_th[j] += ci * (eth[o + j] - T(1));
+      }
+      if (ed) {
+        for (int64_t j = 0; j < n; ++j) sum_d[j] += l[o + j] * h[o + j] * ed[o + j];
+      }
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      gth[j] += sum_th[j];
+      if (grho) grho[j] += sum_d[j] * (dd[j] * (T(1) - dd[j]));
+    }
+  });
+}
 
 bool fused_applicable(const torch::Tensor& eps, const torch::Tensor& g) {
   const auto t = eps.scalar_type();
@@ -87,7 +193,7 @@ bool fused_applicable(const torch::Tensor& eps, const torch::Tensor& g) {
 
 void trace_update_contract(const torch::Tensor& eps, const torch::Tensor& alpha,
                            const torch::Tensor& gp, const torch::Tensor& x, const torch::Tensor& g,
-                           const torch::Tensor& c, int64_t steps) {
+                           const torch::Tensor& c, int64_t steps, bool fresh) {
   TORCH_CHECK(fused_applicable(eps, g) && alpha.is_contiguous() && gp.is_contiguous() &&
                   x.is_contiguous() && c.is_contiguous(),
               "trace_update_contract: CPU float/double contiguous tensors expected");
@@ -101,7 +207,7 @@ void trace_update_contract(const torch::Tensor& eps, const torch::Tensor& alpha,
     const Chunk<scalar_t> p{eps.data_ptr<scalar_t>(),  g.data_ptr<scalar_t>(),
                             alpha.data_ptr<scalar_t>(), gp.data_ptr<scalar_t>(),
                             x.data_ptr<scalar_t>(),     c.data_ptr<scalar_t>(),
-                            steps, B, n, m};
+                            steps, B, n, m, fresh};
     at::parallel_for(0, n, 4, [&](int64_t j0, int64_t j1) { rows_cloned(p, j0, j1); });
   });
 }

@@ -8,6 +8,8 @@
 // through memory once per chunk instead of once per step (docs/results/ostl.md, "Cost").
 #include <torch/types.h>
 
+#include "neurocore/nn/snu.h"
+
 namespace nc::learn::kernels {
 
 /// For k = 0 .. steps-1, in order, in one pass over eps:
@@ -17,9 +19,34 @@ namespace nc::learn::kernels {
 /// eps [B, n, m] and g [n, m] contiguous; alpha, gp, c [K, B, n] and x [K, B, m] contiguous
 /// with K >= steps; CPU, all float or all double.
 /// eps and g are written in place (their handles are const, their data is not).
+/// fresh: eps holds no values yet and is read as zeros (a new sequence's trace: no memset).
 void trace_update_contract(const torch::Tensor& eps, const torch::Tensor& alpha,
                            const torch::Tensor& gp, const torch::Tensor& x, const torch::Tensor& g,
-                           const torch::Tensor& c, int64_t steps);
+                           const torch::Tensor& c, int64_t steps, bool fresh = false);
+
+/// The per-unit part of a diagonal layer's step t, in one pass over [B, n] (the tensor-op
+/// form in SNUOstlLayer::step is the reference; each operation there is a pass of its own):
+///   g'   = g'(u^t), read from s^t               -> gp (written)
+///   a    = d (1 - y^{t-1}) [- d s^{t-1} h'^{t-1} unless detach_reset]
+///   alpha = g' a                                 -> alpha (written)
+///   eps_th = alpha eps_th [+ g' d s^{t-1} h'^{t-1} unless detach_reset]   (in place)
+///   eps_d  = alpha eps_d + g' s^{t-1} (1 - y^{t-1})    (in place; skipped when undefined)
+/// s, s_prev, y_prev, hp_prev, eps_th, eps_d, gp, alpha: [B, n]; d: [n]; contiguous CPU.
+struct DiagStep {
+  torch::Tensor s, s_prev, y_prev, hp_prev, d;
+  nn::Activation g = nn::Activation::identity;
+  double g_slope = 0;
+  bool detach_reset = false;
+  torch::Tensor gp, alpha, eps_th, eps_d;
+};
+void diag_step(const DiagStep& step);
+
+/// The per-unit part of accumulate(), in one pass over [B, n]:
+///   c += L h';  g_th += sum_b c (eps_th - 1);  g_rho += sum_b c eps_d * d (1 - d)
+/// c [B, n], g_th, g_rho [n] are added to (g_rho and eps_d may be undefined).
+void diag_accumulate(const torch::Tensor& L, const torch::Tensor& hp, const torch::Tensor& eps_th,
+                     const torch::Tensor& eps_d, const torch::Tensor& d, const torch::Tensor& c,
+                     const torch::Tensor& g_th, const torch::Tensor& g_rho);
 
 /// Whether the loop above applies: CPU, float or double, eps and g contiguous.
 bool fused_applicable(const torch::Tensor& eps, const torch::Tensor& g);

@@ -87,11 +87,11 @@ Ostl::Between hidden_hook_of(nn::NetImpl& model) {
   };
 }
 
-OstlModel read_snu_mlp(nn::SNUMLPImpl& net) {
+OstlModel read_snu_mlp(nn::SNUMLPImpl& net, int64_t trace_chunk) {
   OstlModel m;
   for (const auto& layer : *net.layers) {
     if (auto* snu = layer->as<nn::SNUImpl>()) {
-      m.layers.push_back(std::make_shared<SNUOstlLayer>(snu->cell));
+      m.layers.push_back(std::make_shared<SNUOstlLayer>(snu->cell, trace_chunk));
     } else {
       m.readout = torch::nn::Linear(std::dynamic_pointer_cast<torch::nn::LinearImpl>(layer));
     }
@@ -120,6 +120,8 @@ std::string ostl_supported() {
 
 std::unique_ptr<Rule> make_ostl_rule(ConfigSection section, nn::NetImpl& model) {
   const std::string update = section.choice("update", "sequence", {"sequence", "step"});
+  const int64_t chunk =
+      section.integer("trace_chunk", SNUOstlLayer::kDefaultTraceChunk, 0, 1024);
   section.finish();
   const OstlUpdate u = update == "step" ? OstlUpdate::step : OstlUpdate::sequence;
   if (auto* rnn = dynamic_cast<nn::RNNClassifierImpl*>(&model)) {
@@ -136,7 +138,8 @@ std::unique_ptr<Rule> make_ostl_rule(ConfigSection section, nn::NetImpl& model) 
                       "supported: " + ostl_supported());
     }
   }
-  return std::make_unique<OstlRule>(net->options.in(), [net] { return read_snu_mlp(*net); }, u);
+  return std::make_unique<OstlRule>(
+      net->options.in(), [net, chunk] { return read_snu_mlp(*net, chunk); }, u);
 }
 
 }  // namespace nc::learn

@@ -109,6 +109,25 @@ std::tuple<torch::Tensor, SNUState> SNUCellImpl::forward(const torch::Tensor& x,
   return dynamics(torch::nn::functional::linear(x, weight), state);
 }
 
+std::tuple<torch::Tensor, SNUState> SNUCellImpl::forward_fused(const torch::Tensor& x,
+                                                               const SNUState& state) {
+  if (options.lateral_inhibition() || !x.device().is_cpu()) return forward(x, state);
+  if (x.dim() != 2 || x.size(1) != options.in()) {
+    throw UserError("SNU: input must be [B, in] with in=" + std::to_string(options.in()) +
+                    ", got " + shape_of(x));
+  }
+  check_state(state, x.size(0), options.out());
+  // The recurrent input H y_{t-1} is known before the step: it joins W x as in dynamics().
+  torch::Tensor wx = torch::nn::functional::linear(x, weight);
+  if (options.recurrent() && state.y.defined()) {
+    wx = wx + torch::nn::functional::linear(state.y, recurrent_weight);
+  }
+  const detail::SNUDynamicsConfig c{options.g(), options.g_slope(), options.soft(),
+                                    options.surrogate(), options.detach_reset()};
+  auto [y, s] = detail::snu_dynamics(wx.unsqueeze(0), decay(), threshold, state.s, state.y, c);
+  return {y[0], SNUState{s[0], y[0]}};
+}
+
 std::tuple<torch::Tensor, SNUState> SNUCellImpl::dynamics(const torch::Tensor& wx,
                                                           const SNUState& state) {
   if (wx.dim() != 2 || wx.size(1) != options.out()) {

@@ -25,12 +25,14 @@ struct Case {
   bool readout = true;
   int64_t T = 10, B = 3;
   uint64_t seed = 1;
+  int64_t chunk = SNUOstlLayer::kDefaultTraceChunk;  // 0: the tensor-operation path
 
   std::string str() const {
     std::ostringstream os;
     os << (soft ? "sSNU" : "SNU") << (recurrent ? "+H" : "") << " g=" << static_cast<int>(g)
        << (trainable_decay ? " trainable_decay" : "") << (detach_reset ? " detach_reset" : "")
-       << (readout ? " readout" : "") << " T=" << T << " B=" << B << " seed=" << seed;
+       << (readout ? " readout" : "") << " T=" << T << " B=" << B << " seed=" << seed
+       << " trace_chunk=" << chunk;
     return os.str();
   }
 };
@@ -141,15 +143,16 @@ std::vector<torch::Tensor> bptt_grads(Net& net, const Data& d, double* spike_fra
   return net.grads();
 }
 
-Ostl make_ostl(Net& net) {
+Ostl make_ostl(Net& net, int64_t chunk = SNUOstlLayer::kDefaultTraceChunk) {
   std::vector<std::shared_ptr<OstlLayer>> layers;
-  for (auto& c : net.cells) layers.push_back(std::make_shared<SNUOstlLayer>(c));
+  for (auto& c : net.cells) layers.push_back(std::make_shared<SNUOstlLayer>(c, chunk));
   return Ostl(layers, net.readout ? net.readout->parameters() : std::vector<torch::Tensor>{});
 }
 
-std::vector<torch::Tensor> ostl_grads(Net& net, const Data& d) {
+std::vector<torch::Tensor> ostl_grads(Net& net, const Data& d,
+                                      int64_t chunk = SNUOstlLayer::kDefaultTraceChunk) {
   net.zero_grad();
-  Ostl ostl = make_ostl(net);
+  Ostl ostl = make_ostl(net, chunk);
   ostl.begin(d.x.size(1), d.x.options());
   for (int64_t t = 0; t < d.x.size(0); ++t) {
     torch::Tensor y = ostl.step(d.x[t]);
@@ -174,7 +177,7 @@ double expect_exact(const Case& c) {
   const Data d = make_data(c, c.readout ? kOut : kUnits);
   double spikes = 0;
   const auto ref = bptt_grads(net, d, &spikes);
-  const auto got = ostl_grads(net, d);
+  const auto got = ostl_grads(net, d, c.chunk);
   // Every parameter matters (at T = 1, H and rho do not: y^0 = s^0 = 0).
   if (c.T > 1) {
     for (const auto& g : ref) EXPECT_GT(g.norm().item<double>(), 0) << "a zero reference gradient";
@@ -199,7 +202,12 @@ void sweep(bool soft, bool recurrent) {
             Case c;
             c.soft = soft, c.recurrent = recurrent, c.g = g, c.trainable_decay = td;
             c.detach_reset = dr, c.readout = ro, c.T = T, c.B = B, c.seed = seed;
-            worst = std::max(worst, expect_exact(c));
+            // Diagonal layers: the fused path holding back 3 or 8 trace updates (chunks
+            // that do and do not divide T) and the tensor-operation path.
+            for (int64_t chunk : recurrent ? std::vector<int64_t>{0} : std::vector<int64_t>{0, 3, 8}) {
+              c.chunk = chunk;
+              worst = std::max(worst, expect_exact(c));
+            }
           }
         }
       }
@@ -263,6 +271,37 @@ TEST(Ostl, DeepStackIsApproximateAndExactWithoutMemory) {
   }
 }
 
+// Reading G in the middle of a chunk (update: step reads it after every step) applies the
+// held-back trace updates first: the per-step gradients equal the tensor path's, across two
+// sequences (the second starts from a reused, not cleared, trace buffer).
+TEST(Ostl, HeldBackTraceUpdatesGiveTheSameGradientAtEveryStep) {
+  for (Activation g : {Activation::identity, Activation::leaky_relu}) {
+    Case c;
+    c.g = g, c.trainable_decay = true, c.T = 11, c.B = 3, c.seed = 5;
+    SCOPED_TRACE(c.str());
+    Net net = make_net(c);
+    const Data d = make_data(c, kOut);
+    std::vector<std::vector<torch::Tensor>> per_step[2];
+    for (int path = 0; path < 2; ++path) {
+      Ostl ostl = make_ostl(net, path == 0 ? 0 : 4);
+      for (int sequence = 0; sequence < 2; ++sequence) {
+        ostl.begin(c.B, d.x.options());
+        for (int64_t t = 0; t < c.T; ++t) {
+          net.zero_grad();
+          torch::Tensor y = ostl.step(d.x[t]);
+          ostl.backward(step_loss(net.readout->forward(y), d.target[t]));
+          ostl.write_gradients();
+          per_step[path].push_back(net.grads());
+        }
+      }
+    }
+    ASSERT_EQ(per_step[0].size(), per_step[1].size());
+    for (std::size_t k = 0; k < per_step[0].size(); ++k) {
+      EXPECT_LT(max_rel_err(per_step[1][k], per_step[0][k]), 1e-12) << "step " << k;
+    }
+  }
+}
+
 TEST(Ostl, PeakMemoryOfAStepDoesNotGrowWithT) {
   CountingAllocatorScope scope;
   for (bool recurrent : {false, true}) {
@@ -305,7 +344,8 @@ TEST(Ostl, RuleOnSnuMlpEqualsBpttOfPerStepLoss) {
       SCOPED_TRACE(loss + " soft=" + neuron);
       torch::manual_seed(3);
       const std::string yaml = "model: {name: snu-mlp, hidden: [6], readout: linear, soft: " +
-                               neuron + "}\nlearn: {rule: ostl, ostl: {update: sequence}}\n";
+                               neuron + "}\nlearn: {rule: ostl, ostl: {update: sequence, " +
+                               "trace_chunk: " + (neuron == "true" ? "0" : "5") + "}}\n";
       auto [model, rule] = testing::make_model_and_rule(yaml);
       ASSERT_EQ(rule->name(), "ostl");
       const auto x = torch::rand({12, 5, 1, 2, 3}, torch::kFloat64) * 2;
@@ -357,6 +397,8 @@ TEST(Ostl, UnsupportedModelsAndKeysAreUserErrors) {
   expect_error("model: {name: snu-mlp}\nlearn: {rule: ostl, ostl: {update: epoch}}\n",
                "update");
   expect_error("model: {name: snu-mlp}\nlearn: {rule: ostl, ostl: {updat: step}}\n", "updat");
+  expect_error("model: {name: snu-mlp}\nlearn: {rule: ostl, ostl: {trace_chunk: -1}}\n",
+               "trace_chunk");
 }
 
 }  // namespace

@@ -16,10 +16,11 @@ using nc::nn::SNUState;
 using nc::nn::testing::relative_error;
 
 // Steps the cell over x_seq [T, B, in] from the zero state: the reference for the layer.
-torch::Tensor run_cell(SNUCell& cell, const torch::Tensor& x_seq, SNUState state = {}) {
+torch::Tensor run_cell(SNUCell& cell, const torch::Tensor& x_seq, SNUState state = {},
+                       bool fused = false) {
   std::vector<torch::Tensor> ys;
   for (int64_t t = 0; t < x_seq.size(0); ++t) {
-    auto [y, next] = cell->forward(x_seq[t], state);
+    auto [y, next] = fused ? cell->forward_fused(x_seq[t], state) : cell->forward(x_seq[t], state);
     ys.push_back(y);
     state = next;
   }
@@ -206,6 +207,63 @@ TEST(SNU, LayerGradientEqualsCellAutograd) {
     for (std::size_t i = 0; i < params.size(); ++i) {
       EXPECT_LT(relative_error(fast[i], ref[i]), 1e-12)
           << c.surrogate << " soft=" << c.soft << " param " << i;
+    }
+  }
+}
+
+// The fused step (one autograd node) computes the same outputs and gradients as the cell's
+// operations, recurrent or not, from the zero state or a given one.
+TEST(SNU, FusedStepEqualsCellStep) {
+  torch::manual_seed(6);
+  struct Case {
+    Activation g;
+    bool soft, detach_reset, trainable_decay, recurrent;
+    std::string surrogate;
+  };
+  const std::vector<Case> cases = {
+      {Activation::identity, false, false, false, false, "tanh"},
+      {Activation::relu, false, false, true, true, "fast_sigmoid"},
+      {Activation::leaky_relu, false, true, false, true, "arctan"},
+      {Activation::leaky_relu, false, false, true, false, "triangle"},
+      {Activation::identity, true, false, true, true, "tanh"},
+      {Activation::leaky_relu, true, true, false, false, "tanh"},
+  };
+  for (const auto& c : cases) {
+    SNUCell cell(SNUOptions(7, 5)
+                     .g(c.g)
+                     .soft(c.soft)
+                     .detach_reset(c.detach_reset)
+                     .trainable_decay(c.trainable_decay)
+                     .recurrent(c.recurrent)
+                     .surrogate(nc::nn::parse_surrogate(c.surrogate, 0))
+                     .threshold_init(0.4));
+    cell->to(torch::kDouble);
+    const auto x = torch::rand({9, 3, 7}, torch::kDouble).requires_grad_(true);
+    const auto s0 = torch::rand({3, 5}, torch::kDouble).requires_grad_(true);
+    const auto y0 = torch::bernoulli(torch::full({3, 5}, 0.5, torch::kDouble)).requires_grad_(true);
+    for (const bool from_state : {false, true}) {
+      const SNUState st = from_state ? SNUState{s0, y0} : SNUState{};
+      std::vector<torch::Tensor> params = cell->parameters();
+      params.push_back(x);
+      if (from_state) params.insert(params.end(), {s0, y0});
+      const auto fused = run_cell(cell, x, st, /*fused=*/true);
+      const auto ref = run_cell(cell, x, st);
+      // Spikes are equal; the sSNU's sigmoid is LibTorch's in the cell, the kernel's own in the
+      // fused step (1 ulp apart).
+      if (c.soft) {
+        EXPECT_LT(relative_error(fused, ref), 1e-14) << c.surrogate;
+      } else {
+        EXPECT_TRUE(torch::equal(fused, ref)) << c.surrogate;
+      }
+      const auto w = torch::rand_like(ref);
+      const auto gf = torch::autograd::grad({(fused * w).sum()}, params, {}, false, false, true);
+      const auto gr = torch::autograd::grad({(ref * w).sum()}, params, {}, false, false, true);
+      for (std::size_t i = 0; i < params.size(); ++i) {
+        // The fused step returns zeros where the cell's graph has no path (y0 with detach_reset).
+        const auto ref_i = gr[i].defined() ? gr[i] : torch::zeros_like(params[i]);
+        ASSERT_TRUE(gf[i].defined()) << c.surrogate << " param " << i;
+        EXPECT_LT(relative_error(gf[i], ref_i), 1e-12) << c.surrogate << " param " << i;
+      }
     }
   }
 }

@@ -57,11 +57,13 @@ class OstlLayer {
 /// trainable_decay); those with requires_grad false get no gradient written.
 /// Throws UserError for a cell with lateral_inhibition (not supported by OSTL here).
 ///
-/// trace_chunk (diagonal layer on the CPU): the update of epsW, the largest tensor of a step,
-/// is held back for up to this many steps and applied in one pass (docs/ostl.md, "Cost"); it
-/// costs trace_chunk * B * (3n + m) numbers of buffers. 1 updates the trace at every step.
-/// The held-back steps are applied before G is read (gradients(), zero_gradients()) and
-/// before begin() resets the traces, so the results do not depend on it (up to rounding).
+/// trace_chunk (diagonal layer, CPU, float or double): the update of epsW, the largest tensor
+/// of a step, is held back for up to this many steps and applied in one pass, and the step's
+/// other work runs in fused loops (docs/ostl.md, "Cost"); the held steps cost
+/// trace_chunk * B * (3n + m) numbers. The held-back steps are applied before G is read
+/// (gradients(), zero_gradients()) and before begin() resets the traces, so the results do
+/// not depend on it (up to rounding). 0: plain tensor operations, one pass each (any device;
+/// the reference the fused path is tested against).
 class SNUOstlLayer : public OstlLayer {
  public:
   static constexpr int64_t kDefaultTraceChunk = 8;
@@ -89,11 +91,13 @@ class SNUOstlLayer : public OstlLayer {
   struct HeldSteps {
     torch::Tensor alpha, gp, x, c;  // [chunk, B, n] ([chunk, B, m] for x)
     int64_t steps = 0;
+    bool fresh = false;  // eps_w_ not written yet in this sequence: it is zero (not stored)
   };
   int64_t chunk_;
   mutable HeldSteps held_;
   // Applies the held-back steps to eps_w_ and their contractions to g_w_.
   void apply_held() const;
+  torch::Tensor step_fused(const torch::Tensor& x);
 };
 
 /// When OSTL applies the accumulated gradient (ostl.md §2): after every time step (fully
@@ -145,6 +149,7 @@ std::string ostl_supported();
 
 /// The `learn: {rule: ostl, ostl: {...}}` rule for `model` (keys in docs/ostl.md):
 ///   update: sequence (default) | step
+///   trace_chunk: 8 (default) | 0 .. 1024   SNU layers: SNUOstlLayer's trace_chunk
 /// The Trainer's loss ℓ (on time-averaged scores) becomes the per-step loss
 ///   E^t = ℓ(o^t, label) / T    (o^t: the model's output at step t; ostl.md §9)
 /// and the reported batch loss is ℓ on the time-averaged outputs, as for BPTT.

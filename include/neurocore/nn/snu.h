@@ -80,6 +80,12 @@ class SNUCellImpl : public torch::nn::Cloneable<SNUCellImpl> {
   /// layer uses after one matmul over all time steps). Throws as forward.
   std::tuple<torch::Tensor, SNUState> dynamics(const torch::Tensor& wx, const SNUState& state);
 
+  /// forward() with the element-wise part in the SNU layer's fused kernel: one autograd node
+  /// instead of about seven, for callers that step one time step at a time (OSTL). The same
+  /// numbers and gradients as forward(); CPU without lateral inhibition (else forward()).
+  std::tuple<torch::Tensor, SNUState> forward_fused(const torch::Tensor& x,
+                                                    const SNUState& state);
+
   /// The per-unit decay d, [out]: sigmoid(rho) when trainable, else the buffer.
   torch::Tensor decay() const;
 
