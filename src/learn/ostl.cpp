@@ -184,7 +184,8 @@ void SNUOstlLayer::accumulate(const torch::Tensor& signal) {
     TORCH_CHECK(held_.steps > 0, "SNUOstlLayer::accumulate before step");
     // c joins the held-back step: its contraction with epsW is done by apply_held().
     kernels::diag_accumulate(signal.detach(), hp_, eps_th_, eps_d_, cell_->decay().detach(),
-                             held_.c[held_.steps - 1], g_th_, eps_d_.defined() ? g_rho_ : torch::Tensor());
+                             held_.c[held_.steps - 1], g_th_,
+                             eps_d_.defined() ? g_rho_ : torch::Tensor());
     return;
   }
   const auto& o = cell_->options;
@@ -237,9 +238,10 @@ void SNUOstlLayer::zero_gradients() {
 
 int64_t SNUOstlLayer::carried_bytes() const {
   int64_t b = 0;
-  for (const auto* t : {&state_.s, &state_.y, &hp_, &eps_w_, &eps_h_, &eps_th_, &eps_d_, &g_w_,
-                        &g_h_, &g_th_, &g_rho_, &std::as_const(held_.alpha),
-                        &std::as_const(held_.gp), &std::as_const(held_.x), &std::as_const(held_.c)}) {
+  for (const auto* t :
+       {&state_.s, &state_.y, &hp_, &eps_w_, &eps_h_, &eps_th_, &eps_d_, &g_w_, &g_h_, &g_th_,
+        &g_rho_, &std::as_const(held_.alpha), &std::as_const(held_.gp), &std::as_const(held_.x),
+        &std::as_const(held_.c)}) {
     b += bytes_of(*t);
   }
   return b;

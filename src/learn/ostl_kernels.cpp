@@ -31,7 +31,8 @@ struct Chunk {
 // One block of `len` elements of trace row (b, j) through every step of the chunk. W > 0: a
 // full block (compile-time length, so the loops vectorise without a remainder); W = 0: the tail.
 template <class T, int64_t W>
-__attribute__((always_inline)) inline void block(const Chunk<T>& p, T* row, T* grow, const T* x, int64_t r, int64_t len) {
+__attribute__((always_inline)) inline void block(const Chunk<T>& p, T* row, T* grow, const T* x,
+                                                 int64_t r, int64_t len) {
   constexpr int64_t cap = W > 0 ? W : kBlock;
   if constexpr (W > 0) len = W;
   const int64_t BN = p.B * p.n, Bm = p.B * p.m;
@@ -67,7 +68,8 @@ __attribute__((always_inline)) inline void rows(const Chunk<T>& p, int64_t j0, i
       T* grow = p.g + j * p.m;
       const T* x = p.x + b * p.m;
       int64_t i = 0;
-      for (; i + kBlock <= p.m; i += kBlock) block<T, kBlock>(p, row + i, grow + i, x + i, r, kBlock);
+      for (; i + kBlock <= p.m; i += kBlock)
+        block<T, kBlock>(p, row + i, grow + i, x + i, r, kBlock);
       if (i < p.m) block<T, 0>(p, row + i, grow + i, x + i, r, p.m - i);
     }
   }
@@ -75,10 +77,15 @@ __attribute__((always_inline)) inline void rows(const Chunk<T>& p, int64_t j0, i
 
 // Compiled once per instruction set: the executable targets baseline x86-64, and this loop is
 // compute-bound once the trace stays in registers across steps.
-__attribute__((target_clones("avx512f", "avx2", "default")))
-void rows_cloned(const Chunk<float>& p, int64_t j0, int64_t j1) { rows(p, j0, j1); }
-__attribute__((target_clones("avx512f", "avx2", "default")))
-void rows_cloned(const Chunk<double>& p, int64_t j0, int64_t j1) { rows(p, j0, j1); }
+__attribute__((target_clones("avx512f", "avx2", "default"))) void rows_cloned(const Chunk<float>& p,
+                                                                              int64_t j0,
+                                                                              int64_t j1) {
+  rows(p, j0, j1);
+}
+__attribute__((target_clones("avx512f", "avx2", "default"))) void rows_cloned(
+    const Chunk<double>& p, int64_t j0, int64_t j1) {
+  rows(p, j0, j1);
+}
 
 template <class T>
 const T* ptr(const torch::Tensor& t) {
@@ -135,9 +142,15 @@ void diag_step(const DiagStep& p) {
     auto with_g = [&](auto detach) {
       using nn::Activation;
       switch (p.g) {
-        case Activation::identity: run(std::integral_constant<Activation, Activation::identity>{}, detach); break;
-        case Activation::relu: run(std::integral_constant<Activation, Activation::relu>{}, detach); break;
-        case Activation::leaky_relu: run(std::integral_constant<Activation, Activation::leaky_relu>{}, detach); break;
+        case Activation::identity:
+          run(std::integral_constant<Activation, Activation::identity>{}, detach);
+          break;
+        case Activation::relu:
+          run(std::integral_constant<Activation, Activation::relu>{}, detach);
+          break;
+        case Activation::leaky_relu:
+          run(std::integral_constant<Activation, Activation::leaky_relu>{}, detach);
+          break;
       }
     };
     if (p.detach_reset) {
@@ -204,10 +217,17 @@ void trace_update_contract(const torch::Tensor& eps, const torch::Tensor& alpha,
               "trace_update_contract: shapes do not match the trace");
   if (steps == 0) return;
   AT_DISPATCH_FLOATING_TYPES(eps.scalar_type(), "ostl_trace_update_contract", [&] {
-    const Chunk<scalar_t> p{eps.data_ptr<scalar_t>(),  g.data_ptr<scalar_t>(),
-                            alpha.data_ptr<scalar_t>(), gp.data_ptr<scalar_t>(),
-                            x.data_ptr<scalar_t>(),     c.data_ptr<scalar_t>(),
-                            steps, B, n, m, fresh};
+    const Chunk<scalar_t> p{eps.data_ptr<scalar_t>(),
+                            g.data_ptr<scalar_t>(),
+                            alpha.data_ptr<scalar_t>(),
+                            gp.data_ptr<scalar_t>(),
+                            x.data_ptr<scalar_t>(),
+                            c.data_ptr<scalar_t>(),
+                            steps,
+                            B,
+                            n,
+                            m,
+                            fresh};
     at::parallel_for(0, n, 4, [&](int64_t j0, int64_t j1) { rows_cloned(p, j0, j1); });
   });
 }

@@ -204,7 +204,8 @@ void sweep(bool soft, bool recurrent) {
             c.detach_reset = dr, c.readout = ro, c.T = T, c.B = B, c.seed = seed;
             // Diagonal layers: the fused path holding back 3 or 8 trace updates (chunks
             // that do and do not divide T) and the tensor-operation path.
-            for (int64_t chunk : recurrent ? std::vector<int64_t>{0} : std::vector<int64_t>{0, 3, 8}) {
+            for (int64_t chunk :
+                 recurrent ? std::vector<int64_t>{0} : std::vector<int64_t>{0, 3, 8}) {
               c.chunk = chunk;
               worst = std::max(worst, expect_exact(c));
             }
