@@ -1,7 +1,9 @@
 // The OSTL learning rule for the Trainer (`learn: {rule: ostl}`), docs/ostl.md.
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <functional>
+#include <memory>
 
 #include "neurocore/core/error.h"
 #include "neurocore/learn/loss.h"
@@ -23,7 +25,8 @@ Ostl::Between hidden_hook_of(nn::NetImpl& model);
 
 class OstlRule : public Rule {
  public:
-  // `read` is called every batch: a checkpoint load may have replaced the tensors.
+  // `read` builds the traced layers; it is called again whenever the model's parameter tensors
+  // are not those of the last call (a checkpoint load may have replaced them).
   OstlRule(int64_t in, std::function<OstlModel()> read, OstlUpdate update)
       : in_(in), read_(std::move(read)), update_(update) {}
   std::string name() const override { return "ostl"; }
@@ -38,11 +41,8 @@ class OstlRule : public Rule {
     const torch::Tensor xs = x.flatten(2);
     const int64_t T = xs.size(0), B = xs.size(1);
 
-    OstlModel m = read_();
-    Ostl ostl(std::move(m.layers),
-              m.readout ? m.readout->parameters() : std::vector<torch::Tensor>{},
-              hidden_hook_of(model));
-    torch::nn::Linear readout = m.readout;
+    Ostl& ostl = traced(model);
+    torch::nn::Linear readout = readout_;
 
     optimizer.zero_grad();
     ostl.begin(B, xs.options());
@@ -71,9 +71,42 @@ class OstlRule : public Rule {
   }
 
  private:
+  // The layers persist from batch to batch so that their traces' buffers are reused: a new
+  // [B, n, m] trace every batch (51 MB for a 784-256 layer at batch 64, above malloc's mmap
+  // threshold) cost a fresh mapping and its page faults each time.
+  Ostl& traced(nn::NetImpl& model) {
+    const auto params = model.parameters();
+    const bool same =
+        ostl_ && params.size() == params_.size() &&
+        std::equal(params.begin(), params.end(), params_.begin(),
+                   [](const torch::Tensor& p, const Seen& s) {
+                     return p.is_same(s.tensor) && p.dtype() == s.dtype && p.device() == s.device;
+                   });
+    if (!same) {
+      OstlModel m = read_();
+      ostl_ = std::make_unique<Ostl>(
+          std::move(m.layers), m.readout ? m.readout->parameters() : std::vector<torch::Tensor>{},
+          hidden_hook_of(model));
+      readout_ = m.readout;
+      params_.clear();
+      for (const auto& p : params) params_.push_back({p, p.dtype(), p.device()});
+    }
+    return *ostl_;
+  }
+
   int64_t in_;
   std::function<OstlModel()> read_;
   OstlUpdate update_;
+  std::unique_ptr<Ostl> ostl_;
+  torch::nn::Linear readout_ = nullptr;
+  // The model's parameters when ostl_ was built, with their dtype and device then (a model
+  // converted in place keeps its tensors but not the buffers built for them).
+  struct Seen {
+    torch::Tensor tensor;
+    caffe2::TypeMeta dtype;
+    torch::Device device;
+  };
+  std::vector<Seen> params_;
 };
 
 // The model's hidden-layer hook (a modulation such as GRAPES) between the traced layers:

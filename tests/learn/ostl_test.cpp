@@ -357,6 +357,39 @@ TEST(Ostl, RuleOnSnuMlpEqualsBpttOfPerStepLoss) {
   }
 }
 
+// The rule keeps its traced layers (and their trace buffers) from batch to batch: later
+// batches, of another size, and a model converted to float in between still get BPTT's
+// gradient (float: to float rounding).
+TEST(Ostl, RuleReusedAcrossBatchesEqualsBpttOfPerStepLoss) {
+  torch::manual_seed(8);
+  auto [model, rule] = testing::make_model_and_rule(
+      "model: {name: snu-mlp, hidden: [6], readout: linear, trainable_decay: true}\n"
+      "learn: {rule: ostl}\n");
+  for (const int64_t B : {5, 5, 3}) {
+    const auto x = torch::rand({12, B, 1, 2, 3}, torch::kFloat64) * 2;
+    const auto labels = torch::randint(0, 4, {B}, torch::kLong);
+    testing::expect_rule_equals_per_step_bptt(*rule, *model, x, labels, "mse_rate");
+  }
+  model->to(torch::kFloat32);
+  for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();  // to() keeps them
+  const auto x = torch::rand({12, 4, 1, 2, 3}) * 2;
+  const auto labels = torch::randint(0, 4, {4}, torch::kLong);
+  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.0));
+  rule->train_batch(*model, x, labels, "mse_rate", sgd);
+  std::vector<torch::Tensor> got;
+  for (const auto& p : model->parameters()) {
+    ASSERT_EQ(p.grad().scalar_type(), torch::kFloat32);
+    got.push_back(p.grad().clone());
+  }
+  model->to(torch::kFloat64);
+  for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
+  const auto ref = testing::expect_rule_equals_per_step_bptt(*rule, *model, x.to(torch::kFloat64),
+                                                             labels, "mse_rate");
+  for (std::size_t k = 0; k < ref.size(); ++k) {
+    EXPECT_LT(rel_err(got[k].to(torch::kFloat64), ref[k]), 1e-4) << "parameter " << k;
+  }
+}
+
 TEST(Ostl, StepUpdatesChangeWeightsEveryStep) {
   torch::manual_seed(4);
   auto cfg = Config::from_string("model: {name: snu-mlp, hidden: [6], readout: linear}\n"
