@@ -26,13 +26,14 @@ struct Case {
   int64_t T = 10, B = 3;
   uint64_t seed = 1;
   int64_t chunk = SNUOstlLayer::kDefaultTraceChunk;  // 0: the tensor-operation path
+  int64_t inputs = 0;                                // 0: kIn
 
   std::string str() const {
     std::ostringstream os;
     os << (soft ? "sSNU" : "SNU") << (recurrent ? "+H" : "") << " g=" << static_cast<int>(g)
        << (trainable_decay ? " trainable_decay" : "") << (detach_reset ? " detach_reset" : "")
        << (readout ? " readout" : "") << " T=" << T << " B=" << B << " seed=" << seed
-       << " trace_chunk=" << chunk;
+       << " trace_chunk=" << chunk << " inputs=" << inputs;
     return os.str();
   }
 };
@@ -87,7 +88,7 @@ nn::SNUOptions options_of(const Case& c, int64_t in, int64_t out) {
 Net make_net(const Case& c, int layers = 1) {
   torch::manual_seed(c.seed);
   Net net;
-  int64_t in = kIn;
+  int64_t in = c.inputs ? c.inputs : kIn;
   for (int l = 0; l < layers; ++l) {
     nn::SNUCell cell(options_of(c, in, kUnits));
     cell->to(torch::kFloat64);
@@ -116,7 +117,7 @@ struct Data {
 Data make_data(const Case& c, int64_t out) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(c.seed + 1000);
   Data d;
-  d.x = torch::rand({c.T, c.B, kIn}, gen, torch::kFloat64) * 1.5;
+  d.x = torch::rand({c.T, c.B, c.inputs ? c.inputs : kIn}, gen, torch::kFloat64) * 1.5;
   d.target = torch::rand({c.T, c.B, out}, gen, torch::kFloat64);
   return d;
 }
@@ -221,6 +222,19 @@ TEST(Ostl, SNUDiagonalEqualsBptt) { sweep(/*soft=*/false, /*recurrent=*/false); 
 TEST(Ostl, SSNUDiagonalEqualsBptt) { sweep(/*soft=*/true, /*recurrent=*/false); }
 TEST(Ostl, SNURecurrentEqualsBptt) { sweep(/*soft=*/false, /*recurrent=*/true); }
 TEST(Ostl, SSNURecurrentEqualsBptt) { sweep(/*soft=*/true, /*recurrent=*/true); }
+
+// Wide inputs take every block width of the trace pass (64, 16 and the rest: 83 = 64 + 16 + 3,
+// 150 = 2 x 64 + 16 + 6); the sweeps above use 5 inputs, the rest alone.
+TEST(Ostl, WideInputsEqualBptt) {
+  for (const int64_t inputs : {83, 150}) {
+    for (const int64_t chunk : {0, 8}) {
+      Case c;
+      c.g = Activation::leaky_relu, c.trainable_decay = true, c.T = 20, c.B = 3, c.seed = 9;
+      c.inputs = inputs, c.chunk = chunk;
+      expect_exact(c);
+    }
+  }
+}
 
 TEST(Ostl, OtherSurrogatesEqualBptt) {
   for (auto kind : {nn::SurrogateKind::fast_sigmoid, nn::SurrogateKind::arctan,
