@@ -1,9 +1,9 @@
 #pragma once
 // The pass over the [B, n, m] eligibility trace of a diagonal SNU layer, as a plain loop
 // (ostl.md §4). The trace is the largest tensor of an OSTL step and a pass over it is
-// memory-bound: one step's update and contraction cost a read and a write of the whole trace,
-// while its arithmetic (three multiply-adds per element) is that of the forward and backward
-// products. So the layer holds back several steps and this loop applies them together: each
+// memory-bound: one step's update and contraction cost a read and a write of the whole trace
+// for three vector operations per element. So the layer holds back several steps and this
+// loop applies them together: each
 // block of trace elements stays in registers across the held-back steps and the trace goes
 // through memory once per chunk instead of once per step (docs/results/ostl.md, "Cost").
 #include <torch/types.h>
@@ -42,7 +42,7 @@ struct DiagStep {
 void diag_step(const DiagStep& step);
 
 /// The per-unit part of accumulate(), in one pass over [B, n]:
-///   c += L h';  g_th += sum_b c (eps_th - 1);  g_rho += sum_b c eps_d * d (1 - d)
+///   l = L h';  c += l;  g_th += sum_b l (eps_th - 1);  g_rho += sum_b l eps_d * d (1 - d)
 /// c [B, n], g_th, g_rho [n] are added to (g_rho and eps_d may be undefined).
 void diag_accumulate(const torch::Tensor& L, const torch::Tensor& hp, const torch::Tensor& eps_th,
                      const torch::Tensor& eps_d, const torch::Tensor& d, const torch::Tensor& c,

@@ -59,7 +59,7 @@ class OstlLayer {
 ///
 /// trace_chunk (diagonal layer, CPU, float or double): the update of epsW, the largest tensor
 /// of a step, is held back for up to this many steps and applied in one pass, and the step's
-/// other work runs in fused loops (docs/ostl.md, "Cost"); the held steps cost
+/// other work runs in fused loops (docs/ostl.md, "How a diagonal step runs"); the held steps cost
 /// trace_chunk * B * (3n + m) numbers. The held-back steps are applied before G is read
 /// (gradients(), zero_gradients()) and before begin() resets the traces, so the results do
 /// not depend on it (up to rounding). 0: plain tensor operations, one pass each (any device;
