@@ -83,7 +83,13 @@ void SNUOstlLayer::begin(int64_t batch, const torch::TensorOptions& options) {
     reuse(held_.alpha, {chunk_, batch, n});
     reuse(held_.gp, {chunk_, batch, n});
     reuse(held_.c, {chunk_, batch, n});
-    reuse(held_.x, {chunk_, batch, m});
+    // x with the slack the trace pass reads past its end (zeros: no garbage is ever read).
+    if (!held_.x.defined() || held_.x.sizes() != at::IntArrayRef{chunk_, batch, m} ||
+        held_.x.dtype() != o.dtype()) {
+      held_.x = torch::zeros({chunk_ * batch * m + kernels::kXSlack}, o)
+                    .narrow(0, 0, chunk_ * batch * m)
+                    .view({chunk_, batch, m});
+    }
   } else {
     held_ = HeldSteps{};
     if (!rec) eps_w_.zero_();

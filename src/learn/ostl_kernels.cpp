@@ -13,8 +13,8 @@ namespace {
 
 // Trace elements of one row carried through all held-back steps at a time: small enough to
 // stay in vector registers (four AVX-512 registers of floats), large enough to amortise the
-// per-step scalars.
-constexpr int64_t kBlock = 64;
+// per-step scalars. (It is also the slack x must have: kXSlack in the header.)
+constexpr int64_t kBlock = kXSlack;
 
 template <class T>
 struct Chunk {
@@ -28,26 +28,31 @@ struct Chunk {
   bool fresh;
 };
 
-// One block of `len` elements of trace row (b, j) through every step of the chunk. W > 0: a
-// full block (compile-time length, so the loops vectorise without a remainder); W = 0: the tail.
+// One block of trace row (b, j) through every step of the chunk: W lanes (compile-time, so
+// the step loop vectorises without a scalar remainder), of which the first `len` are the row's
+// elements. The tail of a row takes a block of the next multiple of 16 lanes: the extra lanes
+// read x past the row (the held x has kBlock elements of slack at its end) and are never
+// stored. A 63-element row (a one-hot vocabulary) had its last 15 elements done one by one
+// at every step.
 template <class T, int64_t W>
 __attribute__((always_inline)) inline void block(const Chunk<T>& p, T* row, T* grow, const T* x,
                                                  int64_t r, int64_t len) {
-  constexpr int64_t cap = W > 0 ? W : kBlock;
-  if constexpr (W > 0) len = W;
   const int64_t BN = p.B * p.n, Bm = p.B * p.m;
-  T v[cap], acc[cap];
-  for (int64_t i = 0; i < len; ++i) v[i] = p.fresh ? T(0) : row[i], acc[i] = T(0);
+  T v[W], acc[W];
+  for (int64_t i = 0; i < W; ++i) v[i] = T(0), acc[i] = T(0);
+  if (!p.fresh) {
+    for (int64_t i = 0; i < len; ++i) v[i] = row[i];
+  }
   bool signal = false;
   for (int64_t k = 0; k < p.steps; ++k) {
     const T a = p.alpha[k * BN + r], gk = p.gp[k * BN + r], ck = p.c[k * BN + r];
     const T* xk = x + k * Bm;
     if (ck == T(0)) {
-      for (int64_t i = 0; i < len; ++i) v[i] = a * v[i] + gk * xk[i];
+      for (int64_t i = 0; i < W; ++i) v[i] = a * v[i] + gk * xk[i];
       continue;
     }
     signal = true;
-    for (int64_t i = 0; i < len; ++i) {
+    for (int64_t i = 0; i < W; ++i) {
       v[i] = a * v[i] + gk * xk[i];
       acc[i] += ck * v[i];
     }
@@ -73,7 +78,16 @@ __attribute__((always_inline)) inline void rows(const Chunk<T>& p, int64_t j0, i
       for (; i + kBlock <= p.m; i += kBlock) {
         block<T, kBlock>(p, row + i, grow + i, x + i, r, kBlock);
       }
-      if (i < p.m) block<T, 0>(p, row + i, grow + i, x + i, r, p.m - i);
+      const int64_t rest = p.m - i;
+      if (rest > 48) {
+        block<T, 64>(p, row + i, grow + i, x + i, r, rest);
+      } else if (rest > 32) {
+        block<T, 48>(p, row + i, grow + i, x + i, r, rest);
+      } else if (rest > 16) {
+        block<T, 32>(p, row + i, grow + i, x + i, r, rest);
+      } else if (rest > 0) {
+        block<T, 16>(p, row + i, grow + i, x + i, r, rest);
+      }
     }
   }
 }
@@ -218,6 +232,9 @@ void trace_update_contract(const torch::Tensor& eps, const torch::Tensor& alpha,
                   alpha.size(2) == n && gp.sizes() == alpha.sizes() && c.sizes() == alpha.sizes() &&
                   x.dim() == 3 && x.size(0) == alpha.size(0) && x.size(1) == B && x.size(2) == m,
               "trace_update_contract: shapes do not match the trace");
+  TORCH_CHECK(x.storage().nbytes() >=
+                  static_cast<size_t>((x.storage_offset() + x.numel() + kBlock) * x.itemsize()),
+              "trace_update_contract: x needs ", kBlock, " elements of slack after its end");
   if (steps == 0) return;
   AT_DISPATCH_FLOATING_TYPES(eps.scalar_type(), "ostl_trace_update_contract", [&] {
     const Chunk<scalar_t> p{eps.data_ptr<scalar_t>(),
