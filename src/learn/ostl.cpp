@@ -61,11 +61,13 @@ void SNUOstlLayer::begin(int64_t batch, const torch::TensorOptions& options) {
   auto o = options.requires_grad(false);
   state_ = cell_->initial_state(batch, o);
   hp_ = torch::zeros({batch, n}, o);
-  // A buffer of this shape and these options: the previous sequence's when it matches.
-  auto reuse = [&](torch::Tensor& t, at::IntArrayRef sizes) {
+  // A buffer of this shape and these options: the previous sequence's when it matches; a new
+  // one is zeros with `slack` more elements after its end (never stored to, only read).
+  auto reuse = [&](torch::Tensor& t, at::IntArrayRef sizes, int64_t slack = 0) {
     if (!t.defined() || t.sizes() != sizes || t.options().dtype() != o.dtype() ||
         t.device() != o.device()) {
-      t = torch::empty(sizes, o);
+      const int64_t numel = c10::multiply_integers(sizes);
+      t = torch::zeros({numel + slack}, o).narrow(0, 0, numel).view(sizes);
     }
   };
   if (rec) {
@@ -83,13 +85,7 @@ void SNUOstlLayer::begin(int64_t batch, const torch::TensorOptions& options) {
     reuse(held_.alpha, {chunk_, batch, n});
     reuse(held_.gp, {chunk_, batch, n});
     reuse(held_.c, {chunk_, batch, n});
-    // x with the slack the trace pass reads past its end (zeros: no garbage is ever read).
-    if (!held_.x.defined() || held_.x.sizes() != at::IntArrayRef{chunk_, batch, m} ||
-        held_.x.dtype() != o.dtype()) {
-      held_.x = torch::zeros({chunk_ * batch * m + kernels::kXSlack}, o)
-                    .narrow(0, 0, chunk_ * batch * m)
-                    .view({chunk_, batch, m});
-    }
+    reuse(held_.x, {chunk_, batch, m}, kernels::kXSlack);  // the trace pass reads past x
   } else {
     held_ = HeldSteps{};
     if (!rec) eps_w_.zero_();

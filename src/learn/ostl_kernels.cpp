@@ -157,18 +157,7 @@ void diag_step(const DiagStep& p) {
           static_cast<T>(p.g_slope));
     };
     auto with_g = [&](auto detach) {
-      using nn::Activation;
-      switch (p.g) {
-        case Activation::identity:
-          run(std::integral_constant<Activation, Activation::identity>{}, detach);
-          break;
-        case Activation::relu:
-          run(std::integral_constant<Activation, Activation::relu>{}, detach);
-          break;
-        case Activation::leaky_relu:
-          run(std::integral_constant<Activation, Activation::leaky_relu>{}, detach);
-          break;
-      }
+      nn::dispatch_activation(p.g, [&](auto g) { run(g, detach); });
     };
     if (p.detach_reset) {
       with_g(std::true_type{});

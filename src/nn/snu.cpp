@@ -43,6 +43,17 @@ void check_state(const SNUState& state, int64_t batch, int64_t out) {
   }
 }
 
+void check_input(const torch::Tensor& x, const SNUOptions& options) {
+  if (x.dim() != 2 || x.size(1) != options.in()) {
+    throw UserError("SNU: input must be [B, in] with in=" + std::to_string(options.in()) +
+                    ", got " + shape_of(x));
+  }
+}
+
+detail::SNUDynamicsConfig dynamics_config(const SNUOptions& o) {
+  return {o.g(), o.g_slope(), o.soft(), o.surrogate(), o.detach_reset()};
+}
+
 const char* activation_name(Activation g) {
   switch (g) {
     case Activation::identity: return "identity";
@@ -102,29 +113,22 @@ torch::Tensor SNUCellImpl::decay() const {
 
 std::tuple<torch::Tensor, SNUState> SNUCellImpl::forward(const torch::Tensor& x,
                                                          const SNUState& state) {
-  if (x.dim() != 2 || x.size(1) != options.in()) {
-    throw UserError("SNU: input must be [B, in] with in=" + std::to_string(options.in()) +
-                    ", got " + shape_of(x));
-  }
+  check_input(x, options);
   return dynamics(torch::nn::functional::linear(x, weight), state);
 }
 
 std::tuple<torch::Tensor, SNUState> SNUCellImpl::forward_fused(const torch::Tensor& x,
                                                                const SNUState& state) {
   if (options.lateral_inhibition() || !x.device().is_cpu()) return forward(x, state);
-  if (x.dim() != 2 || x.size(1) != options.in()) {
-    throw UserError("SNU: input must be [B, in] with in=" + std::to_string(options.in()) +
-                    ", got " + shape_of(x));
-  }
+  check_input(x, options);
   check_state(state, x.size(0), options.out());
   // The recurrent input H y_{t-1} is known before the step: it joins W x as in dynamics().
   torch::Tensor wx = torch::nn::functional::linear(x, weight);
   if (options.recurrent() && state.y.defined()) {
     wx = wx + torch::nn::functional::linear(state.y, recurrent_weight);
   }
-  const detail::SNUDynamicsConfig c{options.g(), options.g_slope(), options.soft(),
-                                    options.surrogate(), options.detach_reset()};
-  auto [y, s] = detail::snu_dynamics(wx.unsqueeze(0), decay(), threshold, state.s, state.y, c);
+  auto [y, s] = detail::snu_dynamics(wx.unsqueeze(0), decay(), threshold, state.s, state.y,
+                                     dynamics_config(options));
   return {y[0], SNUState{s[0], y[0]}};
 }
 
@@ -182,9 +186,8 @@ std::tuple<torch::Tensor, SNUState> SNUImpl::unroll(const torch::Tensor& x_seq,
                                                          cell->weight)
                                .view({T, B, out});
   if (!options.recurrent() && !options.lateral_inhibition() && wx.device().is_cpu()) {
-    detail::SNUDynamicsConfig c{options.g(), options.g_slope(), options.soft(),
-                                options.surrogate(), options.detach_reset()};
-    auto [y, s] = detail::snu_dynamics(wx, cell->decay(), cell->threshold, state.s, state.y, c);
+    auto [y, s] = detail::snu_dynamics(wx, cell->decay(), cell->threshold, state.s, state.y,
+                                       dynamics_config(options));
     return {y, SNUState{s[T - 1], y[T - 1]}};
   }
   std::vector<torch::Tensor> ys;

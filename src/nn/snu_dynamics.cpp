@@ -79,18 +79,6 @@ void backward_step(const T* __restrict__ hp, const T* __restrict__ s, const T* _
 #pragma GCC pop_options
 #endif
 
-// Calls f(std::integral_constant<Activation, g>{}).
-template <class F>
-void dispatch_activation(Activation g, F&& f) {
-  switch (g) {
-    case Activation::identity: f(std::integral_constant<Activation, Activation::identity>{}); break;
-    case Activation::relu: f(std::integral_constant<Activation, Activation::relu>{}); break;
-    case Activation::leaky_relu:
-      f(std::integral_constant<Activation, Activation::leaky_relu>{});
-      break;
-  }
-}
-
 struct SNUDynamicsFunction : torch::autograd::Function<SNUDynamicsFunction> {
   static torch::autograd::tensor_list forward(torch::autograd::AutogradContext* ctx,
                                               const torch::Tensor& wx_in,

@@ -27,6 +27,25 @@ torch::Tensor run_cell(SNUCell& cell, const torch::Tensor& x_seq, SNUState state
   return torch::stack(ys);
 }
 
+// A neuron configuration of the gradient-equivalence tests below.
+struct NeuronCase {
+  Activation g;
+  bool soft, detach_reset, trainable_decay;
+  std::string surrogate;
+  bool recurrent = false;
+};
+
+SNUOptions options_of(const NeuronCase& c, int64_t in, int64_t out) {
+  return SNUOptions(in, out)
+      .g(c.g)
+      .soft(c.soft)
+      .detach_reset(c.detach_reset)
+      .trainable_decay(c.trainable_decay)
+      .recurrent(c.recurrent)
+      .surrogate(nc::nn::parse_surrogate(c.surrogate, 0))
+      .threshold_init(0.4);
+}
+
 TEST(SNU, OutputIsBinaryAndSoftOutputInOpenUnitInterval) {
   torch::manual_seed(1);
   const auto x = torch::rand({30, 8, 20}) * 2;
@@ -173,12 +192,7 @@ TEST(SNU, LayerPathEqualsStepByStepCell) {
 // The hand-written backward of the fused loop equals autograd through the cell's torch ops.
 TEST(SNU, LayerGradientEqualsCellAutograd) {
   torch::manual_seed(5);
-  struct Case {
-    Activation g;
-    bool soft, detach_reset, trainable_decay;
-    std::string surrogate;
-  };
-  const std::vector<Case> cases = {
+  const std::vector<NeuronCase> cases = {
       {Activation::identity, false, false, false, "tanh"},
       {Activation::relu, false, false, true, "fast_sigmoid"},
       {Activation::leaky_relu, false, true, false, "arctan"},
@@ -189,13 +203,7 @@ TEST(SNU, LayerGradientEqualsCellAutograd) {
       {Activation::leaky_relu, true, true, false, "tanh"},
   };
   for (const auto& c : cases) {
-    SNU layer(SNUOptions(12, 9)
-                  .g(c.g)
-                  .soft(c.soft)
-                  .detach_reset(c.detach_reset)
-                  .trainable_decay(c.trainable_decay)
-                  .surrogate(nc::nn::parse_surrogate(c.surrogate, 0))
-                  .threshold_init(0.4));
+    SNU layer(options_of(c, 12, 9));
     layer->to(torch::kDouble);
     const auto x = torch::rand({15, 4, 12}, torch::kDouble).requires_grad_(true);
     const auto target = torch::rand({15, 4, 9}, torch::kDouble);
@@ -215,28 +223,16 @@ TEST(SNU, LayerGradientEqualsCellAutograd) {
 // operations, recurrent or not, from the zero state or a given one.
 TEST(SNU, FusedStepEqualsCellStep) {
   torch::manual_seed(6);
-  struct Case {
-    Activation g;
-    bool soft, detach_reset, trainable_decay, recurrent;
-    std::string surrogate;
-  };
-  const std::vector<Case> cases = {
-      {Activation::identity, false, false, false, false, "tanh"},
-      {Activation::relu, false, false, true, true, "fast_sigmoid"},
-      {Activation::leaky_relu, false, true, false, true, "arctan"},
-      {Activation::leaky_relu, false, false, true, false, "triangle"},
-      {Activation::identity, true, false, true, true, "tanh"},
-      {Activation::leaky_relu, true, true, false, false, "tanh"},
+  const std::vector<NeuronCase> cases = {
+      {Activation::identity, false, false, false, "tanh", false},
+      {Activation::relu, false, false, true, "fast_sigmoid", true},
+      {Activation::leaky_relu, false, true, false, "arctan", true},
+      {Activation::leaky_relu, false, false, true, "triangle", false},
+      {Activation::identity, true, false, true, "tanh", true},
+      {Activation::leaky_relu, true, true, false, "tanh", false},
   };
   for (const auto& c : cases) {
-    SNUCell cell(SNUOptions(7, 5)
-                     .g(c.g)
-                     .soft(c.soft)
-                     .detach_reset(c.detach_reset)
-                     .trainable_decay(c.trainable_decay)
-                     .recurrent(c.recurrent)
-                     .surrogate(nc::nn::parse_surrogate(c.surrogate, 0))
-                     .threshold_init(0.4));
+    SNUCell cell(options_of(c, 7, 5));
     cell->to(torch::kDouble);
     const auto x = torch::rand({9, 3, 7}, torch::kDouble).requires_grad_(true);
     const auto s0 = torch::rand({3, 5}, torch::kDouble).requires_grad_(true);

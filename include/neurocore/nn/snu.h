@@ -6,6 +6,7 @@
 
 #include <ostream>
 #include <tuple>
+#include <type_traits>
 
 #include "neurocore/nn/surrogate.h"
 
@@ -16,6 +17,19 @@ namespace nc::nn {
 ///   relu:     g(u) = max(u, 0)
 ///   leaky_relu: g(u) = u if u > 0, else slope * u
 enum class Activation { identity, relu, leaky_relu };
+
+/// Calls f(std::integral_constant<Activation, g>{}): kernels fix g at compile time so that
+/// their loops have no branch on it left.
+template <class F>
+void dispatch_activation(Activation g, F&& f) {
+  switch (g) {
+    case Activation::identity: f(std::integral_constant<Activation, Activation::identity>{}); break;
+    case Activation::relu: f(std::integral_constant<Activation, Activation::relu>{}); break;
+    case Activation::leaky_relu:
+      f(std::integral_constant<Activation, Activation::leaky_relu>{});
+      break;
+  }
+}
 
 struct SNUOptions {
   SNUOptions(int64_t in, int64_t out) : in_(in), out_(out) {}
