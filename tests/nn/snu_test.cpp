@@ -99,8 +99,8 @@ TEST(SNU, SpikeResetsTheMembrane) {
     SNUCell cell(SNUOptions(6, 4).recurrent(true).g(g));
     cell->to(torch::kDouble);
     const auto x = torch::rand({3, 6}, torch::kDouble);
-    const auto y_prev = torch::tensor({{1., 0., 1., 0.}, {1., 1., 1., 1.}, {0., 0., 1., 0.}},
-                                      torch::kDouble);
+    const auto y_prev =
+        torch::tensor({{1., 0., 1., 0.}, {1., 1., 1., 1.}, {0., 0., 1., 0.}}, torch::kDouble);
     auto s_a = torch::rand({3, 4}, torch::kDouble) * 5;
     auto s_b = torch::rand({3, 4}, torch::kDouble) * -5;
     auto [ya, a] = cell->forward(x, {s_a, y_prev});
@@ -174,8 +174,7 @@ TEST(SNU, LayerPathEqualsStepByStepCell) {
         const auto ref = run_cell(layer->cell, x);
         if (soft) {
           // The sigmoid may differ by an ulp between LibTorch's vector kernel and std::exp.
-          EXPECT_LT((fast - ref).abs().max().item<double>(),
-                    dtype == torch::kFloat ? 1e-5 : 1e-13);
+          EXPECT_LT((fast - ref).abs().max().item<double>(), dtype == torch::kFloat ? 1e-5 : 1e-13);
         } else {
           EXPECT_TRUE(torch::equal(fast, ref)) << "g=" << static_cast<int>(g);
           EXPECT_GT(ref.sum().item<double>(), 0);
@@ -190,6 +189,8 @@ TEST(SNU, LayerPathEqualsStepByStepCell) {
 }
 
 // The hand-written backward of the fused loop equals autograd through the cell's torch ops.
+// Batches of 50 and 700 make the backward pass take dL/d(W x) in blocks of 2 steps and 1
+// step (128 rows at a time), the last block shorter.
 TEST(SNU, LayerGradientEqualsCellAutograd) {
   torch::manual_seed(5);
   const std::vector<NeuronCase> cases = {
@@ -202,19 +203,21 @@ TEST(SNU, LayerGradientEqualsCellAutograd) {
       {Activation::identity, true, false, true, "tanh"},
       {Activation::leaky_relu, true, true, false, "tanh"},
   };
-  for (const auto& c : cases) {
-    SNU layer(options_of(c, 12, 9));
-    layer->to(torch::kDouble);
-    const auto x = torch::rand({15, 4, 12}, torch::kDouble).requires_grad_(true);
-    const auto target = torch::rand({15, 4, 9}, torch::kDouble);
-    std::vector<torch::Tensor> params = layer->parameters();
-    params.push_back(x);
-    auto loss_of = [&](const torch::Tensor& y) { return (y - target).pow(2).sum(); };
-    const auto fast = torch::autograd::grad({loss_of(layer->forward(x))}, params);
-    const auto ref = torch::autograd::grad({loss_of(run_cell(layer->cell, x))}, params);
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      EXPECT_LT(relative_error(fast[i], ref[i]), 1e-12)
-          << c.surrogate << " soft=" << c.soft << " param " << i;
+  for (const int64_t batch : {4, 50, 700}) {
+    for (const auto& c : cases) {
+      SNU layer(options_of(c, 12, 9));
+      layer->to(torch::kDouble);
+      const auto x = torch::rand({15, batch, 12}, torch::kDouble).requires_grad_(true);
+      const auto target = torch::rand({15, batch, 9}, torch::kDouble);
+      std::vector<torch::Tensor> params = layer->parameters();
+      params.push_back(x);
+      auto loss_of = [&](const torch::Tensor& y) { return (y - target).pow(2).sum(); };
+      const auto fast = torch::autograd::grad({loss_of(layer->forward(x))}, params);
+      const auto ref = torch::autograd::grad({loss_of(run_cell(layer->cell, x))}, params);
+      for (std::size_t i = 0; i < params.size(); ++i) {
+        EXPECT_LT(relative_error(fast[i], ref[i]), 1e-12)
+            << c.surrogate << " soft=" << c.soft << " batch=" << batch << " param " << i;
+      }
     }
   }
 }
@@ -278,11 +281,11 @@ TEST(SNU, LayerGradientFromAStateEqualsCellAutograd) {
     if (!detach_reset) params.push_back(y0);  // else y0 feeds only the detached reset
     const auto fast =
         torch::autograd::grad({std::get<0>(layer->unroll(x, {s0, y0})).pow(2).sum()}, params);
-    const auto ref = torch::autograd::grad({run_cell(layer->cell, x, {s0, y0}).pow(2).sum()},
-                                           params);
+    const auto ref =
+        torch::autograd::grad({run_cell(layer->cell, x, {s0, y0}).pow(2).sum()}, params);
     for (std::size_t i = 0; i < params.size(); ++i) {
-      EXPECT_LT(relative_error(fast[i], ref[i]), 1e-12) << "detach_reset=" << detach_reset
-                                                        << " param " << i;
+      EXPECT_LT(relative_error(fast[i], ref[i]), 1e-12)
+          << "detach_reset=" << detach_reset << " param " << i;
     }
     EXPECT_GT(fast[layer->parameters().size()].abs().sum().item<double>(), 0);  // s0
   }
