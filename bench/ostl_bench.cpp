@@ -12,7 +12,8 @@
 //
 // malloc keeps freed memory, as in the neurocore executable.
 //
-//   nc_bench_ostl [--threads=1] [--benchmark_filter=...]
+//   nc_bench_ostl [--threads=1] [--trace_chunk=N] [--benchmark_filter=...]
+//   (--trace_chunk: SNUOstlLayer's, default its kDefaultTraceChunk)
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
@@ -28,6 +29,7 @@
 namespace {
 
 constexpr int64_t kBatch = 32, kIn = 256, kUnits = 256, kOut = 10;
+int64_t trace_chunk = nc::learn::SNUOstlLayer::kDefaultTraceChunk;
 
 struct Setup {
   nc::nn::SNU layer{nc::nn::SNUOptions(kIn, kUnits).decay(0.9)};
@@ -56,7 +58,7 @@ void report(benchmark::State& state, int64_t T, int64_t peak) {
 void BM_OstlSequence(benchmark::State& state) {
   const int64_t T = state.range(0);
   Setup s(T);
-  nc::learn::Ostl ostl({std::make_shared<nc::learn::SNUOstlLayer>(s.layer->cell)},
+  nc::learn::Ostl ostl({std::make_shared<nc::learn::SNUOstlLayer>(s.layer->cell, trace_chunk)},
                        s.readout->parameters());
   const auto run = [&] {
     s.zero_grad();
@@ -106,6 +108,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) {
     if (std::strncmp(argv[i], "--threads=", 10) == 0) {
       threads = std::max(1, std::atoi(argv[i] + 10));
+    } else if (std::strncmp(argv[i], "--trace_chunk=", 14) == 0) {
+      trace_chunk = std::max(0, std::atoi(argv[i] + 14));
     } else {
       args.push_back(argv[i]);
     }

@@ -5,16 +5,16 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstring>
 #include <type_traits>
 #include <vector>
 
 namespace nc::learn::kernels {
 namespace {
 
-// Trace elements of one row carried through all held-back steps at a time: small enough to
-// stay in vector registers (four AVX-512 registers of floats), large enough to amortise the
-// per-step scalars. (It is also the slack x must have: kXSlack in the header.)
+// The slack x has: the widest block (four 64-byte vectors) of floats.
 constexpr int64_t kBlock = kXSlack;
+static_assert(kBlock * sizeof(float) >= 4 * 64, "x's slack must cover a block");
 
 template <class T>
 struct Chunk {
@@ -28,38 +28,111 @@ struct Chunk {
   bool fresh;
 };
 
-// One block of trace row (b, j) through every step of the chunk: W lanes (compile-time, so
-// the step loop vectorises without a scalar remainder), of which the first `len` are the row's
-// elements. The tail of a row takes a block of the next multiple of 16 lanes: the extra lanes
-// read x past the row (the held x has kBlock elements of slack at its end) and are never
-// stored. A 63-element row (a one-hot vocabulary) had its last 15 elements done one by one
-// at every step.
-template <class T, int64_t W>
-__attribute__((always_inline)) inline void block(const Chunk<T>& p, T* row, T* grow, const T* x,
-                                                 int64_t r, int64_t len) {
-  const int64_t BN = p.B * p.n, Bm = p.B * p.m;
-  T v[W], acc[W];
-  for (int64_t i = 0; i < W; ++i) v[i] = T(0), acc[i] = T(0);
-  if (!p.fresh) {
-    for (int64_t i = 0; i < len; ++i) v[i] = row[i];
-  }
+// The held steps of one trace row (b, j) as coefficients of a linear map. With the trace e
+// before the chunk and k = 0 .. K-1 its steps, e_k = alpha_k e_{k-1} + gp_k x_k unrolls to
+//   e_{K-1}      = P e + sum_k d_k x_k,   P = prod_l alpha_l,  d_k = gp_k prod_{l>k} alpha_l
+//   sum_k c_k e_k = w e + sum_k f_k x_k,   f_k = gp_k r_k,  r_k = c_k + alpha_{k+1} r_{k+1},
+//                                          w = alpha_0 r_0
+// The pass over the trace then costs 2K + 2 multiply-adds per element instead of the 3K of the
+// step-by-step recursion (a multiply and a multiply-add for the update, one for the
+// contraction), and the K products are independent of each other. coef holds d then f.
+template <class T>
+__attribute__((always_inline)) inline bool row_coefficients(const Chunk<T>& p, int64_t r,
+                                                            T* coef, T& P, T& w) {
+  const int64_t BN = p.B * p.n;
+  T A = T(1), rk = T(0), a_next = T(0);
   bool signal = false;
-  for (int64_t k = 0; k < p.steps; ++k) {
-    const T a = p.alpha[k * BN + r], gk = p.gp[k * BN + r], ck = p.c[k * BN + r];
-    const T* xk = x + k * Bm;
-    if (ck == T(0)) {
-      for (int64_t i = 0; i < W; ++i) v[i] = a * v[i] + gk * xk[i];
-      continue;
-    }
-    signal = true;
-    for (int64_t i = 0; i < W; ++i) {
-      v[i] = a * v[i] + gk * xk[i];
-      acc[i] += ck * v[i];
+  for (int64_t k = p.steps - 1; k >= 0; --k) {
+    const T a = p.alpha[k * BN + r], g = p.gp[k * BN + r], c = p.c[k * BN + r];
+    signal |= c != T(0);
+    rk = c + a_next * rk;
+    coef[k] = g * A;
+    coef[p.steps + k] = g * rk;
+    A *= a;
+    a_next = a;
+  }
+  P = A;
+  w = a_next * rk;
+  return signal;
+}
+
+// GCC's generic vectors of 64 bytes: one AVX-512 register, two AVX2 or four SSE registers, as
+// the clone's instruction set allows. Written with them, a block's trace and contraction stay
+// in registers across the held steps; as plain arrays GCC kept them on the stack.
+template <class T>
+struct Vec {
+  typedef T type __attribute__((vector_size(64)));
+  static constexpr int64_t lanes = 64 / sizeof(T);
+};
+
+// Inlined everywhere, so the 64-byte return of the non-AVX-512 clones never crosses a call
+// (GCC warns of the ABI change such a call would have).
+#pragma GCC diagnostic ignored "-Wpsabi"
+template <class T>
+__attribute__((always_inline)) inline typename Vec<T>::type load(const T* p) {
+  typename Vec<T>::type v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <class T>
+__attribute__((always_inline)) inline void store(T* p, const typename Vec<T>::type& v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+// One block of trace row (b, j) through every step of the chunk: NV vectors (compile-time, so
+// the loops unroll into registers), of which the first `len` lanes are the row's elements. The
+// tail of a row takes the fewest vectors that cover it: the extra lanes read x past the row
+// (the held x has kXSlack elements of slack at its end) and are never stored. (A 63-element
+// row, a one-hot vocabulary, had its last 15 elements done one by one at every step.)
+template <class T, int NV>
+__attribute__((always_inline)) inline void block(const Chunk<T>& p, T* row, T* grow, const T* x,
+                                                 const T* coef, T P, T w, bool signal,
+                                                 int64_t len) {
+  using V = typename Vec<T>::type;
+  constexpr int64_t L = Vec<T>::lanes, W = NV * L;
+  const int64_t Bm = p.B * p.m;
+  const T* f = coef + p.steps;
+  V v[NV], acc[NV];
+  if (p.fresh) {
+    for (int q = 0; q < NV; ++q) v[q] = V{}, acc[q] = V{};
+  } else {
+    auto start = [&](const T* src) {
+      for (int q = 0; q < NV; ++q) {
+        const V e = load(src + q * L);
+        acc[q] = w * e;
+        v[q] = P * e;
+      }
+    };
+    if (len == W) {
+      start(row);
+    } else {
+      T part[W] = {};
+      std::memcpy(part, row, len * sizeof(T));
+      start(part);
     }
   }
-  for (int64_t i = 0; i < len; ++i) row[i] = v[i];
+  for (int64_t k = 0; k < p.steps; ++k) {
+    const T* xk = x + k * Bm;
+    const T dk = coef[k], fk = f[k];
+    for (int q = 0; q < NV; ++q) {
+      const V xv = load(xk + q * L);
+      v[q] += dk * xv;
+      if (signal) acc[q] += fk * xv;
+    }
+  }
+  if (len == W) {
+    for (int q = 0; q < NV; ++q) store(row + q * L, v[q]);
+    if (signal) {
+      for (int q = 0; q < NV; ++q) store(grow + q * L, load(grow + q * L) + acc[q]);
+    }
+    return;
+  }
+  T out[W], add[W];
+  for (int q = 0; q < NV; ++q) store(out + q * L, v[q]), store(add + q * L, acc[q]);
+  std::memcpy(row, out, len * sizeof(T));
   if (signal) {
-    for (int64_t i = 0; i < len; ++i) grow[i] += acc[i];
+    for (int64_t i = 0; i < len; ++i) grow[i] += add[i];
   }
 }
 
@@ -68,25 +141,30 @@ __attribute__((always_inline)) inline void block(const Chunk<T>& p, T* row, T* g
 // the batch, measured no faster, for 256 or 784 inputs.)
 template <class T>
 __attribute__((always_inline)) inline void rows(const Chunk<T>& p, int64_t j0, int64_t j1) {
+  std::vector<T> coef(2 * p.steps);
   for (int64_t b = 0; b < p.B; ++b) {
     const T* x = p.x + b * p.m;
     for (int64_t j = j0; j < j1; ++j) {
       const int64_t r = b * p.n + j;
       T* row = p.eps + r * p.m;
       T* grow = p.g + j * p.m;
+      T P, w;
+      const bool signal = row_coefficients(p, r, coef.data(), P, w);
+      const T* cf = coef.data();
+      constexpr int64_t L = Vec<T>::lanes;
       int64_t i = 0;
-      for (; i + kBlock <= p.m; i += kBlock) {
-        block<T, kBlock>(p, row + i, grow + i, x + i, r, kBlock);
+      for (; i + 4 * L <= p.m; i += 4 * L) {
+        block<T, 4>(p, row + i, grow + i, x + i, cf, P, w, signal, 4 * L);
       }
       const int64_t rest = p.m - i;
-      if (rest > 48) {
-        block<T, 64>(p, row + i, grow + i, x + i, r, rest);
-      } else if (rest > 32) {
-        block<T, 48>(p, row + i, grow + i, x + i, r, rest);
-      } else if (rest > 16) {
-        block<T, 32>(p, row + i, grow + i, x + i, r, rest);
+      if (rest > 3 * L) {
+        block<T, 4>(p, row + i, grow + i, x + i, cf, P, w, signal, rest);
+      } else if (rest > 2 * L) {
+        block<T, 3>(p, row + i, grow + i, x + i, cf, P, w, signal, rest);
+      } else if (rest > L) {
+        block<T, 2>(p, row + i, grow + i, x + i, cf, P, w, signal, rest);
       } else if (rest > 0) {
-        block<T, 16>(p, row + i, grow + i, x + i, r, rest);
+        block<T, 1>(p, row + i, grow + i, x + i, cf, P, w, signal, rest);
       }
     }
   }
