@@ -181,15 +181,15 @@ std::tuple<torch::Tensor, SNUState> SNUImpl::unroll(const torch::Tensor& x_seq,
   }
   const int64_t T = x_seq.size(0), B = x_seq.size(1), out = options.out();
   check_state(state, B, out);
-  if (!options.recurrent() && !options.lateral_inhibition() && x_seq.device().is_cpu()) {
-    // One matmul for all steps and the fused time loop, in one autograd node.
-    auto [y, s] = detail::snu_layer(x_seq, cell->weight, cell->decay(), cell->threshold, state.s,
-                                    state.y, dynamics_config(options));
+  // One matmul for all steps; only the element-wise dynamics loop over time.
+  const torch::Tensor wx = torch::nn::functional::linear(x_seq.reshape({T * B, options.in()}),
+                                                         cell->weight)
+                               .view({T, B, out});
+  if (!options.recurrent() && !options.lateral_inhibition() && wx.device().is_cpu()) {
+    auto [y, s] = detail::snu_dynamics(wx, cell->decay(), cell->threshold, state.s, state.y,
+                                       dynamics_config(options));
     return {y, SNUState{s[T - 1], y[T - 1]}};
   }
-  const torch::Tensor wx =
-      torch::nn::functional::linear(x_seq.reshape({T * B, options.in()}), cell->weight)
-          .view({T, B, out});
   std::vector<torch::Tensor> ys;
   ys.reserve(T);
   SNUState st = state;

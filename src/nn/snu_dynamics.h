@@ -23,20 +23,11 @@ struct SNUDynamicsConfig {
 /// one floating dtype on the CPU.
 /// Returns {y, s}, each [T, B, N]. The backward pass is hand-written (gradients to wx, d,
 /// theta, s0, y0) and equals autograd through SNUCellImpl::dynamics.
-std::pair<torch::Tensor, torch::Tensor> snu_dynamics(
-    const torch::Tensor& wx, const torch::Tensor& d, const torch::Tensor& theta,
-    const torch::Tensor& s0, const torch::Tensor& y0, const SNUDynamicsConfig& config);
-
-/// The whole layer, W x included (W: [N, M], x: [T, B, M], same dtype): the same outputs as
-/// snu_dynamics(x W^T, ...), with less memory. W x is computed into s and the recursion runs
-/// in place; the backward pass produces dL/d(W x) in blocks of `block_steps` steps (< 1: about
-/// 128 rows of steps x batch), each turned into its share of the gradients of W and x before the
-/// next. Gradients to x, W, d, theta, s0 and y0.
-std::pair<torch::Tensor, torch::Tensor> snu_layer(const torch::Tensor& x, const torch::Tensor& w,
-                                                  const torch::Tensor& d,
-                                                  const torch::Tensor& theta,
-                                                  const torch::Tensor& s0, const torch::Tensor& y0,
-                                                  const SNUDynamicsConfig& config,
-                                                  int64_t block_steps = 0);
+std::pair<torch::Tensor, torch::Tensor> snu_dynamics(const torch::Tensor& wx,
+                                                     const torch::Tensor& d,
+                                                     const torch::Tensor& theta,
+                                                     const torch::Tensor& s0,
+                                                     const torch::Tensor& y0,
+                                                     const SNUDynamicsConfig& config);
 
 }  // namespace nc::nn::detail

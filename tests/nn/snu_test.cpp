@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <functional>
+
+#include "neurocore/core/counting_allocator.h"
 #include "neurocore/core/error.h"
 #include "nn/numerics.h"
 
@@ -99,8 +102,8 @@ TEST(SNU, SpikeResetsTheMembrane) {
     SNUCell cell(SNUOptions(6, 4).recurrent(true).g(g));
     cell->to(torch::kDouble);
     const auto x = torch::rand({3, 6}, torch::kDouble);
-    const auto y_prev =
-        torch::tensor({{1., 0., 1., 0.}, {1., 1., 1., 1.}, {0., 0., 1., 0.}}, torch::kDouble);
+    const auto y_prev = torch::tensor({{1., 0., 1., 0.}, {1., 1., 1., 1.}, {0., 0., 1., 0.}},
+                                      torch::kDouble);
     auto s_a = torch::rand({3, 4}, torch::kDouble) * 5;
     auto s_b = torch::rand({3, 4}, torch::kDouble) * -5;
     auto [ya, a] = cell->forward(x, {s_a, y_prev});
@@ -174,7 +177,8 @@ TEST(SNU, LayerPathEqualsStepByStepCell) {
         const auto ref = run_cell(layer->cell, x);
         if (soft) {
           // The sigmoid may differ by an ulp between LibTorch's vector kernel and std::exp.
-          EXPECT_LT((fast - ref).abs().max().item<double>(), dtype == torch::kFloat ? 1e-5 : 1e-13);
+          EXPECT_LT((fast - ref).abs().max().item<double>(),
+                    dtype == torch::kFloat ? 1e-5 : 1e-13);
         } else {
           EXPECT_TRUE(torch::equal(fast, ref)) << "g=" << static_cast<int>(g);
           EXPECT_GT(ref.sum().item<double>(), 0);
@@ -189,8 +193,6 @@ TEST(SNU, LayerPathEqualsStepByStepCell) {
 }
 
 // The hand-written backward of the fused loop equals autograd through the cell's torch ops.
-// Batches of 50 and 700 make the backward pass take dL/d(W x) in blocks of 2 steps and 1
-// step (128 rows at a time), the last block shorter.
 TEST(SNU, LayerGradientEqualsCellAutograd) {
   torch::manual_seed(5);
   const std::vector<NeuronCase> cases = {
@@ -203,21 +205,19 @@ TEST(SNU, LayerGradientEqualsCellAutograd) {
       {Activation::identity, true, false, true, "tanh"},
       {Activation::leaky_relu, true, true, false, "tanh"},
   };
-  for (const int64_t batch : {4, 50, 700}) {
-    for (const auto& c : cases) {
-      SNU layer(options_of(c, 12, 9));
-      layer->to(torch::kDouble);
-      const auto x = torch::rand({15, batch, 12}, torch::kDouble).requires_grad_(true);
-      const auto target = torch::rand({15, batch, 9}, torch::kDouble);
-      std::vector<torch::Tensor> params = layer->parameters();
-      params.push_back(x);
-      auto loss_of = [&](const torch::Tensor& y) { return (y - target).pow(2).sum(); };
-      const auto fast = torch::autograd::grad({loss_of(layer->forward(x))}, params);
-      const auto ref = torch::autograd::grad({loss_of(run_cell(layer->cell, x))}, params);
-      for (std::size_t i = 0; i < params.size(); ++i) {
-        EXPECT_LT(relative_error(fast[i], ref[i]), 1e-12)
-            << c.surrogate << " soft=" << c.soft << " batch=" << batch << " param " << i;
-      }
+  for (const auto& c : cases) {
+    SNU layer(options_of(c, 12, 9));
+    layer->to(torch::kDouble);
+    const auto x = torch::rand({15, 4, 12}, torch::kDouble).requires_grad_(true);
+    const auto target = torch::rand({15, 4, 9}, torch::kDouble);
+    std::vector<torch::Tensor> params = layer->parameters();
+    params.push_back(x);
+    auto loss_of = [&](const torch::Tensor& y) { return (y - target).pow(2).sum(); };
+    const auto fast = torch::autograd::grad({loss_of(layer->forward(x))}, params);
+    const auto ref = torch::autograd::grad({loss_of(run_cell(layer->cell, x))}, params);
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      EXPECT_LT(relative_error(fast[i], ref[i]), 1e-12)
+          << c.surrogate << " soft=" << c.soft << " param " << i;
     }
   }
 }
@@ -281,14 +281,66 @@ TEST(SNU, LayerGradientFromAStateEqualsCellAutograd) {
     if (!detach_reset) params.push_back(y0);  // else y0 feeds only the detached reset
     const auto fast =
         torch::autograd::grad({std::get<0>(layer->unroll(x, {s0, y0})).pow(2).sum()}, params);
-    const auto ref =
-        torch::autograd::grad({run_cell(layer->cell, x, {s0, y0}).pow(2).sum()}, params);
+    const auto ref = torch::autograd::grad({run_cell(layer->cell, x, {s0, y0}).pow(2).sum()},
+                                           params);
     for (std::size_t i = 0; i < params.size(); ++i) {
-      EXPECT_LT(relative_error(fast[i], ref[i]), 1e-12)
-          << "detach_reset=" << detach_reset << " param " << i;
+      EXPECT_LT(relative_error(fast[i], ref[i]), 1e-12) << "detach_reset=" << detach_reset
+                                                        << " param " << i;
     }
     EXPECT_GT(fast[layer->parameters().size()].abs().sum().item<double>(), 0);  // s0
   }
+}
+
+// The backward pass writes dL/d(W x) over the incoming dL/dy when nothing else holds it, so
+// BPTT keeps three [T, B, N] tensors (s, y, one gradient), not four: the peak of a forward
+// and backward pass stays below 3.5 of them (input and weights excluded). A gradient of y that
+// someone else holds must be left intact.
+TEST(SNU, BackwardKeepsThreeSequenceTensorsAndLeavesHeldGradientsIntact) {
+  nc::CountingAllocatorScope counting;
+  torch::manual_seed(10);
+  const int64_t T = 200, B = 8, N = 64;
+  SNU layer(SNUOptions(16, N).decay(0.9).threshold_init(0.3));
+  const auto x = torch::bernoulli(torch::full({T, B, 16}, 0.3));
+  const int64_t seq_bytes = T * B * N * static_cast<int64_t>(sizeof(float));
+  // Two losses whose incoming gradient is a new tensor of the autograd engine's: weights on y
+  // (the gradient of a plain sum would be broadcast, and its contiguous copy ours anyway), and
+  // a linear readout (its gradient is a [T, B, N] view of a [T B, N] product).
+  const auto c = torch::rand({T, B, N});
+  torch::nn::Linear readout(N, 3);
+  const std::vector<std::function<torch::Tensor(const torch::Tensor&)>> losses = {
+      [&](const torch::Tensor& y) { return (y * c).sum(); },
+      [&](const torch::Tensor& y) { return readout->forward(y).pow(2).sum(); }};
+  for (std::size_t k = 0; k < losses.size(); ++k) {
+    torch::Tensor y;
+    const int64_t peak = nc::CountingAllocator::peak_bytes([&] {
+      y = layer->forward(x);
+      const auto loss = losses[k](y);  // temporaries of the loss are freed here
+      loss.backward();
+    });
+    EXPECT_LT(peak, seq_bytes * 7 / 2)
+        << "loss " << k << ": peak " << peak << " bytes, one [T, B, N] tensor " << seq_bytes;
+    EXPECT_GT(y.sum().item<double>(), 0);  // spikes, so the gradient path is exercised
+  }
+
+  SNU small(SNUOptions(6, 5).g(Activation::relu).threshold_init(0.3));
+  small->to(torch::kDouble);
+  const auto xs = torch::rand({7, 3, 6}, torch::kDouble);
+  const auto target = torch::rand({7, 3, 5}, torch::kDouble);
+  const auto w = small->cell->weight;
+  // A hook keeping the gradient of y (no copy): it must stay dL/dy = 2 (y - target).
+  auto ys = small->forward(xs);
+  torch::Tensor kept;
+  ys.register_hook([&](const torch::Tensor& g) { kept = g; });
+  (ys - target).pow(2).sum().backward();
+  EXPECT_LT(relative_error(kept, 2 * (ys - target).detach()), 1e-15);
+  const auto ref = torch::autograd::grad(
+      {(run_cell(small->cell, xs) - target).pow(2).sum()}, {w})[0];
+  EXPECT_LT(relative_error(w.grad(), ref), 1e-12);
+  // y feeding two terms (the engine sums their gradients into one buffer first).
+  auto both = [&](const torch::Tensor& y) { return y.sum() + (y - target).pow(2).sum(); };
+  const auto fast2 = torch::autograd::grad({both(small->forward(xs))}, {w})[0];
+  const auto ref2 = torch::autograd::grad({both(run_cell(small->cell, xs))}, {w})[0];
+  EXPECT_LT(relative_error(fast2, ref2), 1e-12);
 }
 
 TEST(SNU, UnrollContinuesFromAState) {
