@@ -3,9 +3,9 @@
 // (ostl.md §4). The trace is the largest tensor of an OSTL step and a pass over it is
 // memory-bound: one step's update and contraction cost a read and a write of the whole trace
 // for three vector operations per element. So the layer holds back several steps and this
-// loop applies them together: each
-// block of trace elements stays in registers across the held-back steps and the trace goes
-// through memory once per chunk instead of once per step (docs/results/ostl.md, "Cost").
+// loop applies them together, as one linear map per trace row (2K + 2 multiply-adds per
+// element for K steps): the trace goes through memory once per chunk instead of once per step
+// (docs/ostl.md, "How a diagonal step runs").
 #include <torch/types.h>
 
 #include "neurocore/nn/snu.h"
