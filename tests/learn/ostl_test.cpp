@@ -223,10 +223,11 @@ TEST(Ostl, SSNUDiagonalEqualsBptt) { sweep(/*soft=*/true, /*recurrent=*/false); 
 TEST(Ostl, SNURecurrentEqualsBptt) { sweep(/*soft=*/false, /*recurrent=*/true); }
 TEST(Ostl, SSNURecurrentEqualsBptt) { sweep(/*soft=*/true, /*recurrent=*/true); }
 
-// Wide inputs take every block width of the trace pass (64, 16 and the rest: 83 = 64 + 16 + 3,
-// 150 = 2 x 64 + 16 + 6); the sweeps above use 5 inputs, the rest alone.
+// Wide inputs take every block width of the trace pass: in double, full blocks of 32 lanes
+// and a rest of 2, 3 or 4 vectors of 8 (45 = 32 + 13, 83 = 2 x 32 + 19, 61 = 32 + 29); the
+// sweeps above use 5 inputs, a rest of one vector alone.
 TEST(Ostl, WideInputsEqualBptt) {
-  for (const int64_t inputs : {83, 150}) {
+  for (const int64_t inputs : {45, 61, 83}) {
     for (const int64_t chunk : {0, 8}) {
       Case c;
       c.g = Activation::leaky_relu, c.trainable_decay = true, c.T = 20, c.B = 3, c.seed = 9;
