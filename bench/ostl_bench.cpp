@@ -17,10 +17,10 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
-#include <cstdlib>
-#include <cstring>
+#include <algorithm>
 #include <vector>
 
+#include "int_flag.h"
 #include "neurocore/core/counting_allocator.h"
 #include "neurocore/core/threads.h"
 #include "neurocore/learn/ostl.h"
@@ -29,7 +29,7 @@
 namespace {
 
 constexpr int64_t kBatch = 32, kIn = 256, kUnits = 256, kOut = 10;
-int64_t trace_chunk = nc::learn::SNUOstlLayer::kDefaultTraceChunk;
+int trace_chunk = nc::learn::SNUOstlLayer::kDefaultTraceChunk;
 
 struct Setup {
   nc::nn::SNU layer{nc::nn::SNUOptions(kIn, kUnits).decay(0.9)};
@@ -106,11 +106,8 @@ int main(int argc, char** argv) {
   int threads = 1;
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--threads=", 10) == 0) {
-      threads = std::max(1, std::atoi(argv[i] + 10));
-    } else if (std::strncmp(argv[i], "--trace_chunk=", 14) == 0) {
-      trace_chunk = std::max(0, std::atoi(argv[i] + 14));
-    } else {
+    if (!nc::bench::int_flag(argv[i], "threads", 1, 1024, threads) &&
+        !nc::bench::int_flag(argv[i], "trace_chunk", 0, 1024, trace_chunk)) {
       args.push_back(argv[i]);
     }
   }

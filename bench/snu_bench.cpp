@@ -20,10 +20,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <vector>
 
+#include "int_flag.h"
 #include "neurocore/core/threads.h"
 #include "neurocore/nn/mlp.h"
 
@@ -165,11 +164,8 @@ int main(int argc, char** argv) {
   int rounds = 30, threads = 2;
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--rounds=", 9) == 0) {
-      rounds = std::max(1, std::atoi(argv[i] + 9));
-    } else if (std::strncmp(argv[i], "--threads=", 10) == 0) {
-      threads = std::max(1, std::atoi(argv[i] + 10));
-    } else {
+    if (!nc::bench::int_flag(argv[i], "rounds", 1, 1000000, rounds) &&
+        !nc::bench::int_flag(argv[i], "threads", 1, 1024, threads)) {
       args.push_back(argv[i]);
     }
   }

@@ -12,9 +12,8 @@
 namespace nc::learn::kernels {
 namespace {
 
-// The slack x has: the widest block (four 64-byte vectors) of floats.
-constexpr int64_t kBlock = kXSlack;
-static_assert(kBlock * sizeof(float) >= 4 * 64, "x's slack must cover a block");
+// x's slack covers the widest block (four 64-byte vectors) of floats.
+static_assert(kXSlack * sizeof(float) >= 4 * 64, "x's slack must cover a block");
 
 template <class T>
 struct Chunk {
@@ -300,8 +299,8 @@ void trace_update_contract(const torch::Tensor& eps, const torch::Tensor& alpha,
                   x.dim() == 3 && x.size(0) == alpha.size(0) && x.size(1) == B && x.size(2) == m,
               "trace_update_contract: shapes do not match the trace");
   TORCH_CHECK(x.storage().nbytes() >=
-                  static_cast<size_t>((x.storage_offset() + x.numel() + kBlock) * x.itemsize()),
-              "trace_update_contract: x needs ", kBlock, " elements of slack after its end");
+                  static_cast<size_t>((x.storage_offset() + x.numel() + kXSlack) * x.itemsize()),
+              "trace_update_contract: x needs ", kXSlack, " elements of slack after its end");
   if (steps == 0) return;
   AT_DISPATCH_FLOATING_TYPES(eps.scalar_type(), "ostl_trace_update_contract", [&] {
     const Chunk<scalar_t> p{eps.data_ptr<scalar_t>(),

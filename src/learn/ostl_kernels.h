@@ -18,7 +18,7 @@ constexpr int64_t kXSlack = 64;
 /// For k = 0 .. steps-1, in order, in one pass over eps:
 ///   eps[b, j, i] = alpha[k, b, j] * eps[b, j, i] + gp[k, b, j] * x[k, b, i]   (in place)
 ///   g[j, i]     += c[k, b, j] * eps[b, j, i]                      (with step k's eps)
-/// Where c[k, b, j] = 0 the multiply-add into g is skipped (no learning signal that step).
+/// Where c[k, b, j] = 0 for every step, row (b, j) adds nothing to g and skips those products.
 /// eps [B, n, m] and g [n, m] contiguous; alpha, gp, c [K, B, n] and x [K, B, m] contiguous
 /// with K >= steps; CPU, all float or all double.
 /// x must be readable for kXSlack elements past its end (they are read, not used).
