@@ -2,6 +2,8 @@
 // batch 32, float32) with a stateless linear readout (10 outputs) and a per-step MSE loss,
 // over sequences of T = 10 ... 10,000 steps (issue 3, docs/results/ostl.md):
 //   OstlSequence/T: nc::learn::Ostl, one step + learning signal + trace update per time step;
+//   OstlSteps/T:    the same with Ostl::steps, the held chunk's 8 steps per call (readout,
+//                   loss and learning signals once per 8 steps; the same gradient);
 //   BpttSequence/T: the SNU layer's own forward over the sequence (one matmul for W x of all
 //                   steps, the fused time loop) and one backward of the summed loss.
 // Both compute the gradient of the same loss (no optimizer step). Reported per benchmark:
@@ -77,6 +79,30 @@ void BM_OstlSequence(benchmark::State& state) {
                                                  benchmark::Counter::kIs1024);
 }
 
+void BM_OstlSteps(benchmark::State& state) {
+  const int64_t T = state.range(0);
+  const int64_t K = std::max(trace_chunk, 1);
+  Setup s(T);
+  nc::learn::Ostl ostl({std::make_shared<nc::learn::SNUOstlLayer>(s.layer->cell, trace_chunk)},
+                       s.readout->parameters());
+  const auto run = [&] {
+    s.zero_grad();
+    ostl.begin(kBatch, s.x.options());
+    for (int64_t t = 0; t < T; t += K) {
+      const int64_t k = std::min(K, T - t);
+      const torch::Tensor o = s.readout->forward(ostl.steps(s.x.narrow(0, t, k)));
+      ostl.backward(0.5 * (o - s.target.narrow(0, t, k)).pow(2).sum());
+    }
+    ostl.write_gradients();
+  };
+  int64_t peak = 0;
+  for (auto _ : state) peak = std::max(peak, nc::CountingAllocator::peak_bytes(run));
+  report(state, T, peak);
+  state.counters["carried"] = benchmark::Counter(static_cast<double>(ostl.carried_bytes()),
+                                                 benchmark::Counter::kDefaults,
+                                                 benchmark::Counter::kIs1024);
+}
+
 void BM_BpttSequence(benchmark::State& state) {
   const int64_t T = state.range(0);
   Setup s(T);
@@ -94,6 +120,10 @@ void BM_BpttSequence(benchmark::State& state) {
 BENCHMARK(BM_OstlSequence)->Name("OstlSequence")->Arg(10)->Arg(100)
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_OstlSequence)->Name("OstlSequence")->Arg(1000)->Arg(10000)->Iterations(1)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_OstlSteps)->Name("OstlSteps")->Arg(10)->Arg(100)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_OstlSteps)->Name("OstlSteps")->Arg(1000)->Arg(10000)->Iterations(1)
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BpttSequence)->Name("BpttSequence")->Arg(10)->Arg(100)->Arg(1000)
     ->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "neurocore/core/error.h"
@@ -23,7 +24,22 @@ void add_grad(torch::Tensor& p, const torch::Tensor& g) {
   }
 }
 
+// t as a buffer of these sizes and options: kept when it already is one; else new zeros with
+// `slack` more elements after its end (never stored to, only read).
+void reuse(torch::Tensor& t, at::IntArrayRef sizes, const torch::TensorOptions& o,
+           int64_t slack = 0) {
+  if (!t.defined() || t.sizes() != sizes || t.options().dtype() != o.dtype() ||
+      t.device() != o.device()) {
+    const int64_t numel = c10::multiply_integers(sizes);
+    t = torch::zeros({numel + slack}, o).narrow(0, 0, numel).view(sizes);
+  }
+}
+
 }  // namespace
+
+torch::Tensor OstlLayer::steps(const torch::Tensor&) {
+  throw InternalError("OstlLayer::steps on a layer that does not hold its steps");
+}
 
 SNUOstlLayer::SNUOstlLayer(nn::SNUCell cell, int64_t trace_chunk)
     : cell_(std::move(cell)), chunk_(trace_chunk) {
@@ -61,37 +77,41 @@ void SNUOstlLayer::begin(int64_t batch, const torch::TensorOptions& options) {
   auto o = options.requires_grad(false);
   state_ = cell_->initial_state(batch, o);
   hp_ = torch::zeros({batch, n}, o);
-  // A buffer of this shape and these options: the previous sequence's when it matches; a new
-  // one is zeros with `slack` more elements after its end (never stored to, only read).
-  auto reuse = [&](torch::Tensor& t, at::IntArrayRef sizes, int64_t slack = 0) {
-    if (!t.defined() || t.sizes() != sizes || t.options().dtype() != o.dtype() ||
-        t.device() != o.device()) {
-      const int64_t numel = c10::multiply_integers(sizes);
-      t = torch::zeros({numel + slack}, o).narrow(0, 0, numel).view(sizes);
-    }
-  };
   if (rec) {
     eps_w_ = torch::zeros({batch, n, n, m}, o);
   } else {
-    reuse(eps_w_, {batch, n, m});
+    reuse(eps_w_, {batch, n, m}, o);  // the previous sequence's buffer when it matches
   }
   eps_h_ = rec ? torch::zeros({batch, n, n, n}, o) : torch::Tensor();
   eps_th_ = rec ? torch::zeros({batch, n, n}, o) : torch::zeros({batch, n}, o);
   eps_d_ = !cell_->options.trainable_decay() ? torch::Tensor()
            : rec                             ? torch::zeros({batch, n, n}, o)
                                              : torch::zeros({batch, n}, o);
-  const bool held = !rec && chunk_ > 0 && kernels::fused_applicable(eps_w_, g_w_);
+  const bool held = !rec && chunk_ > 0 && kernels::fused_applicable(eps_w_, g_w_) &&
+                    cell_->fused_sequence(o.device());
   if (held) {
-    reuse(held_.alpha, {chunk_, batch, n});
-    reuse(held_.gp, {chunk_, batch, n});
-    reuse(held_.c, {chunk_, batch, n});
-    reuse(held_.x, {chunk_, batch, m}, kernels::kXSlack);  // the trace pass reads past x
+    // Keeps a capacity that steps() widened beyond chunk_.
+    hold(std::max(chunk_, held_.alpha.defined() ? held_.alpha.size(0) : 0), batch, o);
   } else {
     held_ = HeldSteps{};
     if (!rec) eps_w_.zero_();
   }
   held_.steps = 0;
+  held_.last = 0;
   held_.fresh = held;  // the first chunk reads epsW as zeros: no pass to clear it
+}
+
+void SNUOstlLayer::hold(int64_t capacity, int64_t batch, const torch::TensorOptions& o,
+                        bool steps_used) {
+  const int64_t n = cell_->options.out(), m = cell_->options.in();
+  for (auto* t : {&held_.alpha, &held_.gp, &held_.c}) reuse(*t, {capacity, batch, n}, o);
+  reuse(held_.x, {capacity, batch, m}, o, kernels::kXSlack);  // the trace pass reads past x
+  // steps()' own buffers, once it has been used.
+  if (steps_used || held_.eth.defined()) {
+    reuse(held_.eth, {capacity, batch, n}, o);
+    reuse(held_.hp, {capacity, batch, n}, o);
+    if (cell_->options.trainable_decay()) reuse(held_.ed, {capacity, batch, n}, o);
+  }
 }
 
 torch::Tensor SNUOstlLayer::step(const torch::Tensor& x) {
@@ -159,7 +179,7 @@ torch::Tensor SNUOstlLayer::step(const torch::Tensor& x) {
 // (kernels::diag_step) and epsW's update held back (apply_held): a handful of passes instead of
 // some thirty tensor operations, which dominated a step once the trace pass was cheap.
 torch::Tensor SNUOstlLayer::step_fused(const torch::Tensor& x) {
-  if (held_.steps == chunk_) apply_held();
+  if (held_.steps == held_.alpha.size(0)) apply_held();
   const nn::SNUState prev = state_;
   auto [y, next] = cell_->forward_fused(x, prev);
 
@@ -170,18 +190,85 @@ torch::Tensor SNUOstlLayer::step_fused(const torch::Tensor& x) {
                                     : nn::surrogate_derivative(s - cell_->threshold.detach(),
                                                                o.surrogate());
   const int64_t k = held_.steps++;
-  kernels::diag_step({s, prev.s, prev.y, hp_, cell_->decay().detach(), o.g(), o.g_slope(),
-                      o.detach_reset(), held_.gp[k], held_.alpha[k], eps_th_, eps_d_});
+  kernels::diag_step({s, {}, {}, prev.s, prev.y, hp_, cell_->decay().detach(), o.g(),
+                      o.g_slope(), o.detach_reset(), held_.gp[k], held_.alpha[k], eps_th_,
+                      eps_d_, {}, {}});  // one step, the traces in place
   held_.x[k].copy_(x.detach());
   held_.c[k].zero_();
+  held_.last = 1;
   hp_ = hp;
   state_ = {s, yd};
+  return y;
+}
+
+// K steps as step_fused() takes them one by one, with the per-step tensor operations done
+// once for all K: the matmul, the time loop, h'. What stays per step is diag_step, whose
+// epsTheta and epsD now go to the held slots, to be contracted when the signals arrive.
+torch::Tensor SNUOstlLayer::steps(const torch::Tensor& x) {
+  if (!holds_steps()) return OstlLayer::steps(x);
+  const auto& o = cell_->options;
+  const int64_t B = state_.s.size(0), n = o.out(), m = o.in();
+  if (x.dim() != 3 || x.size(0) < 1 || x.size(1) != B || x.size(2) != m) {
+    throw UserError("ostl: steps() input must be [K, " + std::to_string(B) + ", " +
+                    std::to_string(m) + "] with K >= 1, got " + c10::str(x.sizes()));
+  }
+  const int64_t K = x.size(0);
+  if (held_.steps + K > held_.alpha.size(0)) apply_held();
+  if (K > held_.alpha.size(0) || !held_.eth.defined()) {
+    hold(std::max(K, held_.alpha.size(0)), B, state_.s.options(), /*steps_used=*/true);
+  }
+  const int64_t k0 = held_.steps;
+  // A graph (to x only: the traces give W's gradient) when a lower layer waits for its
+  // learning signal through x.
+  const torch::Tensor wx =
+      torch::nn::functional::linear(x.reshape({K * B, m}), cell_->weight.detach())
+          .view({K, B, n});
+
+  torch::NoGradGuard no_grad;
+  auto [yv, s] = cell_->dynamics_sequence(wx.detach(), state_);
+  const torch::Tensor th = cell_->threshold.detach();
+  torch::Tensor hp = held_.hp.narrow(0, k0, K);
+  if (o.soft()) {
+    torch::mul_out(hp, yv, 1 - yv);
+  } else {
+    hp.copy_(nn::surrogate_derivative(s - th, o.surrogate()));
+  }
+  auto slots = [&](const torch::Tensor& t) {
+    return t.defined() ? t.narrow(0, k0, K) : torch::Tensor();
+  };
+  kernels::diag_step({s, yv, hp, state_.s, state_.y, hp_, cell_->decay().detach(), o.g(),
+                      o.g_slope(), o.detach_reset(), slots(held_.gp), slots(held_.alpha),
+                      eps_th_, eps_d_, slots(held_.eth), slots(held_.ed)});
+  held_.x.narrow(0, k0, K).copy_(x.detach());
+  held_.c.narrow(0, k0, K).zero_();
+  eps_th_.copy_(held_.eth[k0 + K - 1]);
+  if (eps_d_.defined()) eps_d_.copy_(held_.ed[k0 + K - 1]);
+  held_.steps += K;
+  held_.last = K;
+  hp_ = hp[K - 1].clone();  // the slot is overwritten by a later chunk
+  state_ = {s[K - 1], yv[K - 1]};
+
+  // y^t's graph to x^t alone (the previous state enters detached, as in step()):
+  // dy/d(W x) = h' g' per element; the value is the time loop's.
+  torch::Tensor y = yv;
+  if (wx.requires_grad()) {
+    torch::AutoGradMode grad(true);
+    const torch::Tensor local = hp * held_.gp.narrow(0, k0, K);
+    y = yv + local * (wx - wx.detach());
+  } else if (cell_->weight.requires_grad() || cell_->threshold.requires_grad() ||
+             (cell_->rho.defined() && cell_->rho.requires_grad())) {
+    y = yv.detach().requires_grad_(true);  // where the driver takes the learning signal
+  }
   return y;
 }
 
 void SNUOstlLayer::accumulate(const torch::Tensor& signal) {
   if (!signal.defined()) return;
   torch::NoGradGuard no_grad;
+  if (signal.dim() == 3) {
+    accumulate_steps(signal);
+    return;
+  }
   if (held_.alpha.defined()) {
     TORCH_CHECK(held_.steps > 0, "SNUOstlLayer::accumulate before step");
     // c joins the held-back step: its contraction with epsW is done by apply_held().
@@ -214,6 +301,21 @@ void SNUOstlLayer::accumulate(const torch::Tensor& signal) {
   }
 }
 
+// The K learning signals of the last steps(): each step's epsTheta, epsD and h' were held,
+// so their per-unit contractions are one pass over [K * B, n] rows.
+void SNUOstlLayer::accumulate_steps(const torch::Tensor& signal) {
+  const int64_t K = signal.size(0), B = signal.size(1), n = signal.size(2);
+  TORCH_CHECK(holds_steps() && K == held_.last && K <= held_.steps,
+              "SNUOstlLayer::accumulate: ", K, " signals for the last ", held_.last, " steps");
+  const int64_t k0 = held_.steps - K;
+  auto rows = [&](const torch::Tensor& t) {
+    return t.defined() ? t.narrow(0, k0, K).view({K * B, n}) : torch::Tensor();
+  };
+  kernels::diag_accumulate(signal.detach().reshape({K * B, n}), rows(held_.hp), rows(held_.eth),
+                           rows(held_.ed), cell_->decay().detach(), rows(held_.c), g_th_,
+                           eps_d_.defined() ? g_rho_ : torch::Tensor());
+}
+
 std::vector<torch::Tensor> SNUOstlLayer::parameters() const {
   std::vector<torch::Tensor> p{cell_->weight};
   if (g_h_.defined()) p.push_back(cell_->recurrent_weight);
@@ -240,10 +342,10 @@ void SNUOstlLayer::zero_gradients() {
 
 int64_t SNUOstlLayer::carried_bytes() const {
   int64_t b = 0;
-  for (const auto* t :
-       {&state_.s, &state_.y, &hp_, &eps_w_, &eps_h_, &eps_th_, &eps_d_, &g_w_, &g_h_, &g_th_,
-        &g_rho_, &std::as_const(held_.alpha), &std::as_const(held_.gp), &std::as_const(held_.x),
-        &std::as_const(held_.c)}) {
+  const HeldSteps& h = held_;
+  for (const auto* t : {&state_.s, &state_.y, &hp_, &eps_w_, &eps_h_, &eps_th_, &eps_d_, &g_w_,
+                        &g_h_, &g_th_, &g_rho_, &h.alpha, &h.gp, &h.x, &h.c, &h.eth, &h.ed,
+                        &h.hp}) {
     b += bytes_of(*t);
   }
   return b;
@@ -266,6 +368,26 @@ torch::Tensor Ostl::step(const torch::Tensor& x) {
   torch::Tensor h = x;
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     h = layers_[l]->step(h);
+    ys_.push_back(h);
+    if (between_) h = between_(l, h);
+  }
+  return h;
+}
+
+bool Ostl::holds_steps() const {
+  return std::all_of(layers_.begin(), layers_.end(), [](const auto& l) { return l->holds_steps(); });
+}
+
+torch::Tensor Ostl::steps(const torch::Tensor& x) {
+  if (!holds_steps()) {
+    throw UserError("ostl: several steps at once need every layer to hold its steps (an SNU or "
+                    "sSNU layer without recurrent weights, on the CPU, trace_chunk > 0); step "
+                    "one at a time instead");
+  }
+  ys_.clear();
+  torch::Tensor h = x;
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    h = layers_[l]->steps(h);
     ys_.push_back(h);
     if (between_) h = between_(l, h);
   }

@@ -198,8 +198,8 @@ T* mut(const torch::Tensor& t) {
 template <class T, nn::Activation G, bool DetachReset>
 void diag_step_loop(const T* __restrict__ s, const T* __restrict__ sp, const T* __restrict__ yp,
                     const T* __restrict__ hpp, const T* __restrict__ d, T* __restrict__ gp,
-                    T* __restrict__ alpha, T* __restrict__ eth, T* __restrict__ ed, int64_t B,
-                    int64_t n, T slope) {
+                    T* __restrict__ alpha, const T* eth, const T* ed, T* eth_out, T* ed_out,
+                    int64_t B, int64_t n, T slope) {
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t j = 0; j < n; ++j) {
       const int64_t i = b * n + j;
@@ -212,26 +212,53 @@ void diag_step_loop(const T* __restrict__ s, const T* __restrict__ sp, const T* 
       const T al = g * a;
       gp[i] = g;
       alpha[i] = al;
-      eth[i] = DetachReset ? al * eth[i] : al * eth[i] + g * d[j] * sp[i] * hpp[i];
-      if (ed) ed[i] = al * ed[i] + g * sp[i] * reset;
+      // eth_out may be eth (in place): element i is read before it is written.
+      eth_out[i] = DetachReset ? al * eth[i] : al * eth[i] + g * d[j] * sp[i] * hpp[i];
+      if (ed) ed_out[i] = al * ed[i] + g * sp[i] * reset;
     }
   }
 }
 
 void diag_step(const DiagStep& p) {
-  const int64_t B = p.s.size(0), n = p.s.size(1);
-  for (const auto* t : {&p.s, &p.s_prev, &p.y_prev, &p.hp_prev, &p.gp, &p.alpha, &p.eps_th}) {
-    TORCH_CHECK(t->is_contiguous() && t->sizes() == p.s.sizes(), "diag_step: [B, n] expected");
+  const bool one = p.s.dim() == 2;
+  const int64_t K = one ? 1 : p.s.size(0), B = p.s.size(-2), n = p.s.size(-1), BN = B * n;
+  const torch::Tensor& eth_out = p.eps_th_out.defined() ? p.eps_th_out : p.eps_th;
+  const torch::Tensor& ed_out = p.eps_d_out.defined() ? p.eps_d_out : p.eps_d;
+  auto check = [&](const torch::Tensor& t, bool steps, const char* name) {
+    TORCH_CHECK(t.is_contiguous() && t.scalar_type() == p.s.scalar_type() &&
+                    t.numel() == (steps ? K : 1) * BN && t.size(-1) == n,
+                "diag_step: ", name, " must be ", steps ? "[K, B, n]" : "[B, n]", ", got ",
+                t.sizes());
+  };
+  for (const auto& [t, name] : {std::pair{&p.s, "s"}, {&p.gp, "gp"}, {&p.alpha, "alpha"},
+                                {&eth_out, "eps_th_out"}}) {
+    check(*t, true, name);
   }
-  TORCH_CHECK(!p.eps_d.defined() || p.eps_d.sizes() == p.s.sizes(), "diag_step: eps_d [B, n]");
+  for (const auto& [t, name] : {std::pair{&p.s_prev, "s_prev"}, {&p.y_prev, "y_prev"},
+                                {&p.hp_prev, "hp_prev"}, {&p.eps_th, "eps_th"}}) {
+    check(*t, false, name);
+  }
+  TORCH_CHECK(p.eps_d.defined() == ed_out.defined(), "diag_step: eps_d and its output together");
+  if (p.eps_d.defined()) check(p.eps_d, false, "eps_d"), check(ed_out, true, "eps_d_out");
+  if (K > 1) {
+    TORCH_CHECK(p.eps_th_out.defined(), "diag_step: K > 1 needs eps_th_out");
+    check(p.y, true, "y"), check(p.hp, true, "hp");
+  }
   const auto d = p.d.contiguous();
   AT_DISPATCH_FLOATING_TYPES(p.s.scalar_type(), "ostl_diag_step", [&] {
     using T = scalar_t;
+    const T *s = ptr<T>(p.s), *y = ptr<T>(p.y), *hp = ptr<T>(p.hp), *eth = ptr<T>(p.eps_th),
+            *ed = ptr<T>(p.eps_d);
+    T *eo = mut<T>(eth_out), *dout = mut<T>(ed_out);
     auto run = [&](auto g, auto detach) {
-      diag_step_loop<T, decltype(g)::value, decltype(detach)::value>(
-          ptr<T>(p.s), ptr<T>(p.s_prev), ptr<T>(p.y_prev), ptr<T>(p.hp_prev), ptr<T>(d),
-          mut<T>(p.gp), mut<T>(p.alpha), mut<T>(p.eps_th), mut<T>(p.eps_d), B, n,
-          static_cast<T>(p.g_slope));
+      for (int64_t k = 0; k < K; ++k) {
+        const int64_t o = k * BN, q = o - BN;  // step k's and step k-1's rows
+        diag_step_loop<T, decltype(g)::value, decltype(detach)::value>(
+            s + o, k ? s + q : ptr<T>(p.s_prev), k ? y + q : ptr<T>(p.y_prev),
+            k ? hp + q : ptr<T>(p.hp_prev), ptr<T>(d), mut<T>(p.gp) + o, mut<T>(p.alpha) + o,
+            k ? eo + q : eth, !ed ? nullptr : k ? dout + q : ed, eo + o, dout ? dout + o : nullptr,
+            B, n, static_cast<T>(p.g_slope));
+      }
     };
     auto with_g = [&](auto detach) {
       nn::dispatch_activation(p.g, [&](auto g) { run(g, detach); });

@@ -28,20 +28,27 @@ void trace_update_contract(const torch::Tensor& eps, const torch::Tensor& alpha,
                            const torch::Tensor& gp, const torch::Tensor& x, const torch::Tensor& g,
                            const torch::Tensor& c, int64_t steps, bool fresh = false);
 
-/// The per-unit part of a diagonal layer's step t, in one pass over [B, n] (the tensor-op
-/// form in SNUOstlLayer::step is the reference; each operation there is a pass of its own):
+/// The per-unit part of a diagonal layer's steps t = 1 .. K, each in one pass over [B, n]
+/// (the tensor-op form in SNUOstlLayer::step is the reference; each operation there is a pass
+/// of its own):
 ///   g'   = g'(u^t), read from s^t               -> gp (written)
 ///   a    = d (1 - y^{t-1}) [- d s^{t-1} h'^{t-1} unless detach_reset]
 ///   alpha = g' a                                 -> alpha (written)
-///   eps_th = alpha eps_th [+ g' d s^{t-1} h'^{t-1} unless detach_reset]   (in place)
-///   eps_d  = alpha eps_d + g' s^{t-1} (1 - y^{t-1})    (in place; skipped when undefined)
-/// s, s_prev, y_prev, hp_prev, eps_th, eps_d, gp, alpha: [B, n]; d: [n]; contiguous CPU.
+///   eps_th = alpha eps_th [+ g' d s^{t-1} h'^{t-1} unless detach_reset]
+///   eps_d  = alpha eps_d + g' s^{t-1} (1 - y^{t-1})    (skipped when undefined)
+/// s, gp, alpha: [K, B, n], or [B, n] for K = 1. s_prev, y_prev, hp_prev: the state and h'
+/// before step 1, [B, n]; after it they are read from s, y and hp, [K, B, n] (y and hp may be
+/// undefined when K = 1). eps_th, eps_d: the traces before step 1, [B, n]; the traces after
+/// each step go to eps_th_out, eps_d_out, [K, B, n] (a chunk keeps every step's values for its
+/// learning signals); for K = 1 these may be undefined, and eps_th, eps_d are updated in place.
+/// d: [n]; all contiguous CPU tensors of one floating dtype.
 struct DiagStep {
-  torch::Tensor s, s_prev, y_prev, hp_prev, d;
+  torch::Tensor s, y, hp, s_prev, y_prev, hp_prev, d;
   nn::Activation g = nn::Activation::identity;
   double g_slope = 0;
   bool detach_reset = false;
   torch::Tensor gp, alpha, eps_th, eps_d;
+  torch::Tensor eps_th_out, eps_d_out;
 };
 void diag_step(const DiagStep& step);
 

@@ -27,8 +27,10 @@ class OstlRule : public Rule {
  public:
   // `read` builds the traced layers; it is called again whenever the model's parameter tensors
   // are not those of the last call (a checkpoint load may have replaced them).
-  OstlRule(int64_t in, std::function<OstlModel()> read, OstlUpdate update)
-      : in_(in), read_(std::move(read)), update_(update) {}
+  // steps: the steps taken per call of Ostl::steps with update: sequence, where the layers
+  // hold their steps (1: one step() per time step).
+  OstlRule(int64_t in, std::function<OstlModel()> read, OstlUpdate update, int64_t steps)
+      : in_(in), read_(std::move(read)), update_(update), steps_(steps) {}
   std::string name() const override { return "ostl"; }
 
   BatchResult train_batch(nn::NetImpl& model, const torch::Tensor& x,
@@ -46,15 +48,27 @@ class OstlRule : public Rule {
 
     optimizer.zero_grad();
     ostl.begin(B, xs.options());
-    std::vector<torch::Tensor> outputs;
-    outputs.reserve(T);
-    for (int64_t t = 0; t < T; ++t) {
-      torch::Tensor o = ostl.step(xs[t]);
-      if (readout) o = readout->forward(o);
+    std::vector<torch::Tensor> outputs;  // [K, B, C] each
+    const int64_t K =
+        update_ == OstlUpdate::sequence && ostl.holds_steps() ? std::max<int64_t>(steps_, 1) : 1;
+    for (int64_t t = 0; t < T; t += K) {
       // ostl.md §9: the per-step form of the configured loss, scaled so that sum_t E^t is
       // the mean over steps of the per-step losses.
+      if (K > 1) {
+        // K steps in one call (the same gradients, Ostl::steps). The loss is a mean over its
+        // rows, so over the k steps' rows at once it is the mean of their per-step losses.
+        const int64_t k = std::min(K, T - t);
+        torch::Tensor o = ostl.steps(xs.narrow(0, t, k));
+        if (readout) o = readout->forward(o);
+        ostl.backward(classification_loss(o.flatten(0, 1), labels.repeat({k}), loss) *
+                      (static_cast<double>(k) / static_cast<double>(T)));
+        outputs.push_back(o.detach());
+        continue;
+      }
+      torch::Tensor o = ostl.step(xs[t]);
+      if (readout) o = readout->forward(o);
       ostl.backward(classification_loss(o, labels, loss) / static_cast<double>(T));
-      outputs.push_back(o.detach());
+      outputs.push_back(o.detach().unsqueeze(0));
       if (update_ == OstlUpdate::step) {
         ostl.write_gradients();
         optimizer.step();
@@ -66,7 +80,7 @@ class OstlRule : public Rule {
       optimizer.step();
     }
     torch::NoGradGuard no_grad;
-    const torch::Tensor scores = class_scores(torch::stack(outputs), true, loss);
+    const torch::Tensor scores = class_scores(torch::cat(outputs), true, loss);
     return {scores, classification_loss(scores, labels, loss).item<double>()};
   }
 
@@ -97,6 +111,7 @@ class OstlRule : public Rule {
   int64_t in_;
   std::function<OstlModel()> read_;
   OstlUpdate update_;
+  int64_t steps_;
   std::unique_ptr<Ostl> ostl_;
   torch::nn::Linear readout_ = nullptr;
   // The model's parameters when ostl_ was built, with their dtype and device then (a model
@@ -155,10 +170,11 @@ std::unique_ptr<Rule> make_ostl_rule(ConfigSection section, nn::NetImpl& model) 
   const std::string update = section.choice("update", "sequence", {"sequence", "step"});
   const int64_t chunk =
       section.integer("trace_chunk", SNUOstlLayer::kDefaultTraceChunk, 0, 1024);
+  const int64_t signal_chunk = section.integer("signal_chunk", std::max<int64_t>(chunk, 1), 1, 1024);
   section.finish();
   const OstlUpdate u = update == "step" ? OstlUpdate::step : OstlUpdate::sequence;
   if (auto* rnn = dynamic_cast<nn::RNNClassifierImpl*>(&model)) {
-    return std::make_unique<OstlRule>(rnn->options.in(), [rnn] { return read_rnn(*rnn); }, u);
+    return std::make_unique<OstlRule>(rnn->options.in(), [rnn] { return read_rnn(*rnn); }, u, 1);
   }
   auto* net = dynamic_cast<nn::SNUMLPImpl*>(&model);
   if (!net) {
@@ -172,7 +188,7 @@ std::unique_ptr<Rule> make_ostl_rule(ConfigSection section, nn::NetImpl& model) 
     }
   }
   return std::make_unique<OstlRule>(
-      net->options.in(), [net, chunk] { return read_snu_mlp(*net, chunk); }, u);
+      net->options.in(), [net, chunk] { return read_snu_mlp(*net, chunk); }, u, signal_chunk);
 }
 
 }  // namespace nc::learn

@@ -132,6 +132,19 @@ std::tuple<torch::Tensor, SNUState> SNUCellImpl::forward_fused(const torch::Tens
   return {y[0], SNUState{s[0], y[0]}};
 }
 
+bool SNUCellImpl::fused_sequence(const torch::Device& device) const {
+  return !options.recurrent() && !options.lateral_inhibition() && device.is_cpu();
+}
+
+std::pair<torch::Tensor, torch::Tensor> SNUCellImpl::dynamics_sequence(const torch::Tensor& wx,
+                                                                       const SNUState& state) {
+  if (!fused_sequence(wx.device())) {
+    throw InternalError("SNU: dynamics_sequence needs a CPU cell without recurrence or "
+                        "lateral inhibition");
+  }
+  return detail::snu_dynamics(wx, decay(), threshold, state.s, state.y, dynamics_config(options));
+}
+
 std::tuple<torch::Tensor, SNUState> SNUCellImpl::dynamics(const torch::Tensor& wx,
                                                           const SNUState& state) {
   if (wx.dim() != 2 || wx.size(1) != options.out()) {
@@ -185,9 +198,8 @@ std::tuple<torch::Tensor, SNUState> SNUImpl::unroll(const torch::Tensor& x_seq,
   const torch::Tensor wx = torch::nn::functional::linear(x_seq.reshape({T * B, options.in()}),
                                                          cell->weight)
                                .view({T, B, out});
-  if (!options.recurrent() && !options.lateral_inhibition() && wx.device().is_cpu()) {
-    auto [y, s] = detail::snu_dynamics(wx, cell->decay(), cell->threshold, state.s, state.y,
-                                       dynamics_config(options));
+  if (cell->fused_sequence(wx.device())) {
+    auto [y, s] = cell->dynamics_sequence(wx, state);
     return {y, SNUState{s[T - 1], y[T - 1]}};
   }
   std::vector<torch::Tensor> ys;

@@ -163,6 +163,28 @@ std::vector<torch::Tensor> ostl_grads(Net& net, const Data& d,
   return net.grads();
 }
 
+// As ostl_grads, taking the steps `sizes[i]` at a time with Ostl::steps (cycling through
+// sizes; 0 stands for one step()), with one loss over each call's outputs.
+std::vector<torch::Tensor> ostl_grads_steps(Net& net, const Data& d, int64_t chunk,
+                                            const std::vector<int64_t>& sizes,
+                                            int sequences = 1) {
+  net.zero_grad();
+  Ostl ostl = make_ostl(net, chunk);
+  for (int q = 0; q < sequences; ++q) {
+    ostl.begin(d.x.size(1), d.x.options());
+    const int64_t T = d.x.size(0);
+    for (int64_t t = 0, i = 0; t < T; ++i) {
+      const int64_t K = std::min(sizes[i % sizes.size()], T - t);
+      torch::Tensor y = K ? ostl.steps(d.x.narrow(0, t, K)) : ostl.step(d.x[t]);
+      const torch::Tensor target = K ? d.target.narrow(0, t, K) : d.target[t];
+      ostl.backward(step_loss(net.readout ? net.readout->forward(y) : y, target));
+      t += std::max<int64_t>(K, 1);
+    }
+  }
+  ostl.write_gradients();
+  return net.grads();
+}
+
 // Max relative error over the parameter tensors (each compared as a whole).
 double max_rel_err(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
   EXPECT_EQ(a.size(), b.size());
@@ -318,6 +340,78 @@ TEST(Ostl, HeldBackTraceUpdatesGiveTheSameGradientAtEveryStep) {
   }
 }
 
+// Several steps per call: the gradients of one step per call, so BPTT's, for every kind of
+// diagonal layer; with calls of 3 steps (not dividing T, held chunk 8), 8 (filling it), 11
+// (widening it) and calls of 2 steps mixed with single step() calls.
+TEST(Ostl, SeveralStepsAtOnceEqualBptt) {
+  double worst = 0;
+  for (bool soft : {false, true}) {
+    for (Activation g : {Activation::identity, Activation::relu, Activation::leaky_relu}) {
+      for (bool td : {false, true}) {
+        for (bool dr : {false, true}) {
+          for (bool ro : {false, true}) {
+            Case c;
+            c.soft = soft, c.g = g, c.trainable_decay = td, c.detach_reset = dr, c.readout = ro;
+            c.T = 20, c.B = 3, c.seed = 11;
+            SCOPED_TRACE(c.str());
+            Net net = make_net(c);
+            const Data d = make_data(c, ro ? kOut : kUnits);
+            const auto ref = bptt_grads(net, d);
+            for (const auto& sizes : std::vector<std::vector<int64_t>>{{3}, {8}, {11}, {2, 0}}) {
+              const double e = max_rel_err(ostl_grads_steps(net, d, 8, sizes), ref);
+              EXPECT_LT(e, 1e-9) << "first call of " << sizes[0] << " steps";
+              worst = std::max(worst, e);
+            }
+          }
+        }
+      }
+    }
+  }
+  std::cout << "largest relative error: " << worst << "\n";
+}
+
+// In a stack, the lower layers' learning signals pass through each upper step's own input
+// (the graph steps() builds): the same approximate gradients as one step per call, also when
+// the rule's buffers are reused for a second sequence.
+TEST(Ostl, SeveralStepsAtOnceInADeepStackEqualOneStepAtATime) {
+  for (int layers : {2, 3}) {
+    for (bool soft : {false, true}) {
+      Case c;
+      c.soft = soft, c.trainable_decay = true, c.g = Activation::leaky_relu, c.T = 17, c.B = 2;
+      c.seed = 4;
+      SCOPED_TRACE(c.str() + " layers=" + std::to_string(layers));
+      Net net = make_net(c, layers);
+      const Data d = make_data(c, kOut);
+      const auto one = ostl_grads(net, d);
+      EXPECT_LT(max_rel_err(ostl_grads_steps(net, d, 8, {5}), one), 1e-12);
+      EXPECT_LT(max_rel_err(ostl_grads_steps(net, d, 4, {6, 0, 3}), one), 1e-12);
+      // Two sequences accumulate twice the gradient.
+      std::vector<torch::Tensor> twice;
+      for (const auto& g : one) twice.push_back(2 * g);
+      EXPECT_LT(max_rel_err(ostl_grads_steps(net, d, 8, {8}, 2), twice), 1e-12);
+    }
+  }
+}
+
+// Layers that take their learning signal one step at a time refuse several steps.
+TEST(Ostl, SeveralStepsNeedLayersThatHoldTheirSteps) {
+  for (const auto& [recurrent, chunk] : {std::pair{true, 8}, std::pair{false, 0}}) {
+    Case c;
+    c.recurrent = recurrent;
+    Net net = make_net(c);
+    Ostl ostl = make_ostl(net, chunk);
+    ostl.begin(c.B, torch::TensorOptions(torch::kFloat64));
+    EXPECT_FALSE(ostl.holds_steps());
+    EXPECT_THROW(ostl.steps(torch::zeros({2, c.B, kIn}, torch::kFloat64)), UserError);
+  }
+  Case c;
+  Net net = make_net(c);
+  Ostl ostl = make_ostl(net);
+  ostl.begin(c.B, torch::TensorOptions(torch::kFloat64));
+  EXPECT_TRUE(ostl.holds_steps());
+  EXPECT_THROW(ostl.steps(torch::zeros({2, c.B + 1, kIn}, torch::kFloat64)), UserError);
+}
+
 TEST(Ostl, PeakMemoryOfAStepDoesNotGrowWithT) {
   CountingAllocatorScope scope;
   for (bool recurrent : {false, true}) {
@@ -359,9 +453,11 @@ TEST(Ostl, RuleOnSnuMlpEqualsBpttOfPerStepLoss) {
     for (const std::string neuron : {"false", "true"}) {
       SCOPED_TRACE(loss + " soft=" + neuron);
       torch::manual_seed(3);
+      // The sSNU steps one at a time (trace_chunk 0); the SNU 3 steps per call (12 = 4 x 3).
       const std::string yaml = "model: {name: snu-mlp, hidden: [6], readout: linear, soft: " +
                                neuron + "}\nlearn: {rule: ostl, ostl: {update: sequence, " +
-                               "trace_chunk: " + (neuron == "true" ? "0" : "5") + "}}\n";
+                               (neuron == "true" ? "trace_chunk: 0" : "signal_chunk: 3") +
+                               "}}\n";
       auto [model, rule] = testing::make_model_and_rule(yaml);
       ASSERT_EQ(rule->name(), "ostl");
       const auto x = torch::rand({12, 5, 1, 2, 3}, torch::kFloat64) * 2;
@@ -448,6 +544,8 @@ TEST(Ostl, UnsupportedModelsAndKeysAreUserErrors) {
   expect_error("model: {name: snu-mlp}\nlearn: {rule: ostl, ostl: {updat: step}}\n", "updat");
   expect_error("model: {name: snu-mlp}\nlearn: {rule: ostl, ostl: {trace_chunk: -1}}\n",
                "trace_chunk");
+  expect_error("model: {name: snu-mlp}\nlearn: {rule: ostl, ostl: {signal_chunk: 0}}\n",
+               "signal_chunk");
 }
 
 }  // namespace

@@ -33,8 +33,15 @@ class OstlLayer {
   /// of this step only (x_t's graph is kept, the previous state enters detached), and advances
   /// the traces to step t under NoGradGuard.
   virtual torch::Tensor step(const torch::Tensor& x) = 0;
-  /// G += sum_b L_b . e_b^t, with L = dE^t/dy^t [B, out] of the last step.
+  /// G += sum_b L_b . e_b^t, with L = dE^t/dy^t [B, out] of the last step; after steps(),
+  /// L is [K, B, out], the learning signals of its K steps.
   virtual void accumulate(const torch::Tensor& signal) = 0;
+  /// Whether steps() applies (known after begin()).
+  virtual bool holds_steps() const { return false; }
+  /// K steps at once from x [K, B, in]: y [K, B, out], the numbers of K calls of step(), with
+  /// a graph in which y^t reaches only x^t, as step() builds it (so a loss over the K outputs
+  /// gives each step its own learning signal). InternalError unless holds_steps().
+  virtual torch::Tensor steps(const torch::Tensor& x);
   /// The parameters the traces cover, and G in the same order (same shapes).
   virtual std::vector<torch::Tensor> parameters() const = 0;
   virtual std::vector<torch::Tensor> gradients() const = 0;
@@ -64,6 +71,11 @@ class OstlLayer {
 /// (gradients(), zero_gradients()) and before begin() resets the traces, so the results do
 /// not depend on it (up to rounding). 0: plain tensor operations, one pass each (any device;
 /// the reference the fused path is tested against).
+///
+/// steps() (held steps only: holds_steps()) runs K steps as the SNU layer's BPTT forward does,
+/// one matmul for W x of all K and the fused time loop, and holds them with their per-unit
+/// traces until accumulate() brings their K learning signals at once; K above trace_chunk
+/// widens the held buffers to K steps.
 class SNUOstlLayer : public OstlLayer {
  public:
   static constexpr int64_t kDefaultTraceChunk = 8;
@@ -72,6 +84,8 @@ class SNUOstlLayer : public OstlLayer {
   void begin(int64_t batch, const torch::TensorOptions& options) override;
   torch::Tensor step(const torch::Tensor& x) override;
   void accumulate(const torch::Tensor& signal) override;
+  bool holds_steps() const override { return held_.alpha.defined(); }
+  torch::Tensor steps(const torch::Tensor& x) override;
   std::vector<torch::Tensor> parameters() const override;
   std::vector<torch::Tensor> gradients() const override;
   void zero_gradients() override;
@@ -88,15 +102,23 @@ class SNUOstlLayer : public OstlLayer {
   // Diagonal layer on CPU: the held-back steps of eps_w_'s update, slot k holding step k's
   // alpha, g' [B, n], x [B, m] and learning signal c = L h' [B, n] (0 until accumulate()).
   // Mutable: applying them changes how the state is stored, not what it is.
+  // steps() also keeps each step's epsTheta, epsD and h' for accumulate() (eth, ed, hp).
   struct HeldSteps {
     torch::Tensor alpha, gp, x, c;  // [chunk, B, n] ([chunk, B, m] for x)
+    torch::Tensor eth, ed, hp;      // [chunk, B, n]; ed undefined without trainable decay
     int64_t steps = 0;
+    int64_t last = 0;    // steps taken by the last step() or steps() call
     bool fresh = false;  // eps_w_ not written yet in this sequence: it is zero (not stored)
   };
   int64_t chunk_;
   mutable HeldSteps held_;
   // Applies the held-back steps to eps_w_ and their contractions to g_w_.
   void apply_held() const;
+  // (Re)allocates the held buffers for `capacity` steps of `batch` examples (with those only
+  // steps() uses when it has been used).
+  void hold(int64_t capacity, int64_t batch, const torch::TensorOptions& options,
+            bool steps_used = false);
+  void accumulate_steps(const torch::Tensor& signal);
   torch::Tensor step_fused(const torch::Tensor& x);
 };
 
@@ -127,6 +149,15 @@ class Ostl {
   void begin(int64_t batch, const torch::TensorOptions& options);
   /// x: [B, in] of the first layer. Returns the top layer's y_t [B, out] (graph of step t).
   torch::Tensor step(const torch::Tensor& x);
+  /// Whether steps() applies: every layer holds_steps() (known after begin()).
+  bool holds_steps() const;
+  /// K steps at once: x [K, B, in] -> the top layer's [K, B, out]. backward() then takes a
+  /// loss over the K outputs, sum_t E^t, and gives each step its own learning signal: the
+  /// gradients of K step() + backward() calls, with one autograd pass for the K steps (the
+  /// per-step overheads of the user's readout and loss are paid once per K steps). Weights
+  /// cannot change within the K steps, so it fits an update per sequence (or per K steps).
+  /// UserError unless holds_steps().
+  torch::Tensor steps(const torch::Tensor& x);
   /// loss: a scalar depending on the last step()'s output. Frees the step's graph.
   /// Throws InternalError when called twice for one step.
   void backward(const torch::Tensor& loss);
@@ -150,6 +181,9 @@ std::string ostl_supported();
 /// The `learn: {rule: ostl, ostl: {...}}` rule for `model` (keys in docs/ostl.md):
 ///   update: sequence (default) | step
 ///   trace_chunk: 8 (default) | 0 .. 1024   SNU layers: SNUOstlLayer's trace_chunk
+///   signal_chunk: trace_chunk (default) | 1 .. 1024   with update: sequence, the steps taken
+///                 per Ostl::steps call (one readout, loss and autograd pass for all), where
+///                 every layer holds its steps; 1: one step() per time step
 /// The Trainer's loss ℓ (on time-averaged scores) becomes the per-step loss
 ///   E^t = ℓ(o^t, label) / T    (o^t: the model's output at step t; ostl.md §9)
 /// and the reported batch loss is ℓ on the time-averaged outputs, as for BPTT.

@@ -100,6 +100,16 @@ class SNUCellImpl : public torch::nn::Cloneable<SNUCellImpl> {
   std::tuple<torch::Tensor, SNUState> forward_fused(const torch::Tensor& x,
                                                     const SNUState& state);
 
+  /// The element-wise time loop over K steps at once, from the feed-forward inputs
+  /// wx [K, B, out] (W x_t of each step) and `state` (SNUState{} for zeros): returns {y, s},
+  /// each [K, B, out], from the SNU layer's fused kernel, one autograd node (the numbers of K
+  /// calls of dynamics()). Only for a cell without recurrent weights and lateral inhibition
+  /// on the CPU (see fused_sequence()); InternalError otherwise.
+  std::pair<torch::Tensor, torch::Tensor> dynamics_sequence(const torch::Tensor& wx,
+                                                            const SNUState& state);
+  /// Whether dynamics_sequence applies to inputs on `device`.
+  bool fused_sequence(const torch::Device& device) const;
+
   /// The per-unit decay d, [out]: sigmoid(rho) when trainable, else the buffer.
   torch::Tensor decay() const;
 
