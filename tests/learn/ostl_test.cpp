@@ -412,6 +412,40 @@ TEST(Ostl, SeveralStepsNeedLayersThatHoldTheirSteps) {
   EXPECT_THROW(ostl.steps(torch::zeros({2, c.B + 1, kIn}, torch::kFloat64)), UserError);
 }
 
+// Spike inputs in float take the trace pass's table lookup on AVX-512 CPUs (the general
+// pass elsewhere, and for the non-spike control): BPTT's gradient in double to float
+// rounding. Input widths with and without a partial vector at the end of a row; held chunks
+// of 3, 8 and 16 steps (one partial, two and four groups of four steps); one step or the
+// whole chunk per call; a sequence whose inputs stop being spikes halfway through.
+TEST(Ostl, SpikeInputsEqualBpttInFloat) {
+  for (const int64_t inputs : {16, 45, 83}) {
+    for (const int64_t chunk : {3, 8, 16}) {
+      for (const int kind : {0, 1, 2}) {  // spikes, spikes then analog, analog
+        Case c;
+        c.trainable_decay = true, c.g = Activation::leaky_relu, c.T = 37, c.B = 3, c.seed = 21;
+        c.inputs = inputs, c.chunk = chunk;
+        SCOPED_TRACE(c.str() + " kind=" + std::to_string(kind));
+        Net net = make_net(c);
+        Data d = make_data(c, kOut);
+        d.x = torch::bernoulli(torch::full_like(d.x, 0.3));
+        if (kind == 1) d.x.narrow(0, c.T / 2, c.T - c.T / 2) *= 0.75;
+        if (kind == 2) d.x *= 0.75;
+        const auto ref = bptt_grads(net, d);
+        for (auto& cell : net.cells) cell->to(torch::kFloat32);
+        net.readout->to(torch::kFloat32);
+        Data f{d.x.to(torch::kFloat32), d.target.to(torch::kFloat32)};
+        for (const auto& got : {ostl_grads(net, f, chunk), ostl_grads_steps(net, f, chunk, {chunk})}) {
+          std::vector<torch::Tensor> g64;
+          for (const auto& g : got) g64.push_back(g.to(torch::kFloat64));
+          EXPECT_LT(max_rel_err(g64, ref), 2e-5);
+        }
+        for (auto& cell : net.cells) cell->to(torch::kFloat64);
+        net.readout->to(torch::kFloat64);
+      }
+    }
+  }
+}
+
 TEST(Ostl, PeakMemoryOfAStepDoesNotGrowWithT) {
   CountingAllocatorScope scope;
   for (bool recurrent : {false, true}) {
