@@ -2,10 +2,8 @@
 // batch 32, float32) with a stateless linear readout (10 outputs) and a per-step MSE loss,
 // over sequences of T = 10 ... 10,000 steps (issue 3, docs/results/ostl.md):
 //   OstlSequence/T: nc::learn::Ostl, one step + learning signal + trace update per time step;
-//   OstlSteps/T/spikes:1  the same with Ostl::steps, the held chunk's 8 steps per call
-//                   (readout, loss and learning signals once per 8 steps; the same gradient);
-//   OstlSteps/T/spikes:0  the same on inputs in {0, 0.99}: not spikes, so the trace pass takes
-//                   its general path (docs/ostl.md, "Spike inputs");
+//   OstlSteps/T:    the same with Ostl::steps, the held chunk's 8 steps per call (readout,
+//                   loss and learning signals once per 8 steps; the same gradient);
 //   BpttSequence/T: the SNU layer's own forward over the sequence (one matmul for W x of all
 //                   steps, the fused time loop) and one backward of the summed loss.
 // Both compute the gradient of the same loss (no optimizer step). Reported per benchmark:
@@ -85,9 +83,6 @@ void BM_OstlSteps(benchmark::State& state) {
   const int64_t T = state.range(0);
   const int64_t K = std::max(trace_chunk, 1);
   Setup s(T);
-  // spikes:0 scales the input to {0, 0.99}: the same work for BPTT and the general trace pass,
-  // but not spikes, so the trace pass cannot use the spike path.
-  if (state.range(1) == 0) s.x *= 0.99;
   nc::learn::Ostl ostl({std::make_shared<nc::learn::SNUOstlLayer>(s.layer->cell, trace_chunk)},
                        s.readout->parameters());
   const auto run = [&] {
@@ -126,11 +121,10 @@ BENCHMARK(BM_OstlSequence)->Name("OstlSequence")->Arg(10)->Arg(100)
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_OstlSequence)->Name("OstlSequence")->Arg(1000)->Arg(10000)->Iterations(1)
     ->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_OstlSteps)->Name("OstlSteps")->ArgNames({"", "spikes"})
-    ->ArgsProduct({{10, 100}, {1, 0}})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_OstlSteps)->Name("OstlSteps")->ArgNames({"", "spikes"})
-    ->ArgsProduct({{1000, 10000}, {1, 0}})->Iterations(1)->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
+BENCHMARK(BM_OstlSteps)->Name("OstlSteps")->Arg(10)->Arg(100)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_OstlSteps)->Name("OstlSteps")->Arg(1000)->Arg(10000)->Iterations(1)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BpttSequence)->Name("BpttSequence")->Arg(10)->Arg(100)->Arg(1000)
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BpttSequence)->Name("BpttSequence")->Arg(10000)->Iterations(1)

@@ -105,7 +105,7 @@ void SNUOstlLayer::hold(int64_t capacity, int64_t batch, const torch::TensorOpti
                         bool steps_used) {
   const int64_t n = cell_->options.out(), m = cell_->options.in();
   for (auto* t : {&held_.alpha, &held_.gp, &held_.c}) reuse(*t, {capacity, batch, n}, o);
-  reuse(held_.x, {capacity, batch, m}, o, kernels::kXSlack);  // the trace pass reads past x
+  reuse(held_.x, {batch, capacity, m}, o, kernels::kXSlack);  // the trace pass reads past x
   // steps()' own buffers, once it has been used.
   if (steps_used || held_.eth.defined()) {
     reuse(held_.eth, {capacity, batch, n}, o);
@@ -193,7 +193,7 @@ torch::Tensor SNUOstlLayer::step_fused(const torch::Tensor& x) {
   kernels::diag_step({s, {}, {}, prev.s, prev.y, hp_, cell_->decay().detach(), o.g(),
                       o.g_slope(), o.detach_reset(), held_.gp[k], held_.alpha[k], eps_th_,
                       eps_d_, {}, {}});  // one step, the traces in place
-  held_.x[k].copy_(x.detach());
+  held_.x.select(1, k).copy_(x.detach());
   held_.c[k].zero_();
   held_.last = 1;
   hp_ = hp;
@@ -239,7 +239,7 @@ torch::Tensor SNUOstlLayer::steps(const torch::Tensor& x) {
   kernels::diag_step({s, yv, hp, state_.s, state_.y, hp_, cell_->decay().detach(), o.g(),
                       o.g_slope(), o.detach_reset(), slots(held_.gp), slots(held_.alpha),
                       eps_th_, eps_d_, slots(held_.eth), slots(held_.ed)});
-  held_.x.narrow(0, k0, K).copy_(x.detach());
+  held_.x.narrow(1, k0, K).copy_(x.detach().transpose(0, 1));
   held_.c.narrow(0, k0, K).zero_();
   eps_th_.copy_(held_.eth[k0 + K - 1]);
   if (eps_d_.defined()) eps_d_.copy_(held_.ed[k0 + K - 1]);

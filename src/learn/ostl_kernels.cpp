@@ -2,7 +2,6 @@
 
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
-#include <immintrin.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -25,6 +24,7 @@ struct Chunk {
   const T* x;
   const T* c;
   int64_t steps, B, n, m;
+  int64_t x_batch;  // x's stride between batch elements (its steps of one element are adjacent)
   bool fresh;
 };
 
@@ -82,8 +82,7 @@ __attribute__((always_inline)) inline void store(T* p, const typename Vec<T>::ty
 
 // Asks for the trace row two rows ahead of `row` (rows j and j + 2 of one batch element are
 // adjacent in memory), so that it arrives while this row is computed. The pass streams the
-// whole trace; without this it stalled on the loads of each row (the spike path, whose
-// arithmetic per element is small, was slower than the general one).
+// whole trace; without this it stalls on the first loads of each row.
 template <class T>
 __attribute__((always_inline)) inline void prefetch_row(const T* row, int64_t m, int64_t j,
                                                         int64_t j1) {
@@ -105,7 +104,6 @@ __attribute__((always_inline)) inline void block(const Chunk<T>& p, T* row, T* g
                                                  int64_t len) {
   using V = typename Vec<T>::type;
   constexpr int64_t L = Vec<T>::lanes, W = NV * L;
-  const int64_t Bm = p.B * p.m;
   const T* f = coef + p.steps;
   V v[NV], acc[NV];
   if (p.fresh) {
@@ -127,7 +125,7 @@ __attribute__((always_inline)) inline void block(const Chunk<T>& p, T* row, T* g
     }
   }
   for (int64_t k = 0; k < p.steps; ++k) {
-    const T* xk = x + k * Bm;
+    const T* xk = x + k * p.m;
     const T dk = coef[k], fk = f[k];
     for (int q = 0; q < NV; ++q) {
       const V xv = load(xk + q * L);
@@ -157,7 +155,7 @@ template <class T>
 __attribute__((always_inline)) inline void rows(const Chunk<T>& p, int64_t j0, int64_t j1) {
   std::vector<T> coef(2 * p.steps);
   for (int64_t b = 0; b < p.B; ++b) {
-    const T* x = p.x + b * p.m;
+    const T* x = p.x + b * p.x_batch;
     for (int64_t j = j0; j < j1; ++j) {
       const int64_t r = b * p.n + j;
       T* row = p.eps + r * p.m;
@@ -196,113 +194,6 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void rows_cloned(
     const Chunk<double>& p, int64_t j0, int64_t j1) {
   rows(p, j0, j1);
 }
-
-// Spike inputs (x in {0, 1}: an SNU layer's usual input, rate-coded data or the spikes of
-// the layer below). Then the update's sum_k d_k x_k of an element is the sum of d over the
-// steps at which its input spiked: with the steps in groups of four, a 16-entry table of the
-// subset sums of d per group, looked up by the element's 4-bit spike pattern. With AVX-512 a
-// lookup of 16 elements is one permute of a register-held table, so a block of 16 elements
-// through 8 steps costs 4 permutes and a few adds instead of 16 multiply-adds and 8 loads of
-// x (the contraction's sum_k f_k x_k likewise). Float only (16 lanes); up to 16 steps.
-constexpr int64_t kSpikeGroup = 4, kSpikeMaxGroups = 4;
-
-bool spikes_only(const float* x, int64_t count) {
-  for (int64_t i = 0; i < count; ++i) {
-    if (x[i] != 0.f && x[i] != 1.f) return false;
-  }
-  return true;
-}
-
-// codes[g, b, i]: bit q holds x[4g + q, b, i].
-std::vector<int32_t> spike_codes(const Chunk<float>& p) {
-  const int64_t Bm = p.B * p.m;
-  std::vector<int32_t> codes(((p.steps + kSpikeGroup - 1) / kSpikeGroup) * Bm, 0);
-  for (int64_t k = 0; k < p.steps; ++k) {
-    int32_t* dst = codes.data() + (k / kSpikeGroup) * Bm;
-    const float* xk = p.x + k * Bm;
-    const int shift = static_cast<int>(k % kSpikeGroup);
-    for (int64_t e = 0; e < Bm; ++e) dst[e] |= static_cast<int32_t>(xk[e]) << shift;
-  }
-  return codes;
-}
-
-// GCC's permutexvar passes an undefined register through, and then warns of it.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-template <int G>
-__attribute__((target("avx512f"))) void spike_rows(const Chunk<float>& p, const int32_t* codes,
-                                                   int64_t j0, int64_t j1) {
-  const int64_t Bm = p.B * p.m;
-  // sel[q], lane l: bit q of l. sum_q c_q sel[q] is then the table of c's subset sums.
-  __m512 sel[kSpikeGroup];
-  for (int q = 0; q < kSpikeGroup; ++q) {
-    alignas(64) float v[16];
-    for (int l = 0; l < 16; ++l) v[l] = static_cast<float>((l >> q) & 1);
-    sel[q] = _mm512_load_ps(v);
-  }
-  std::vector<float> coef(2 * p.steps);
-  for (int64_t b = 0; b < p.B; ++b) {
-    const int32_t* cb = codes + b * p.m;
-    for (int64_t j = j0; j < j1; ++j) {
-      const int64_t r = b * p.n + j;
-      float P, w;
-      const bool signal = row_coefficients(p, r, coef.data(), P, w);
-      __m512 td[G], tf[G];  // subset sums of d (update) and f (contraction) per group
-      for (int g = 0; g < G; ++g) {
-        td[g] = _mm512_setzero_ps(), tf[g] = _mm512_setzero_ps();
-        for (int q = 0; q < kSpikeGroup; ++q) {
-          const int64_t k = g * kSpikeGroup + q;
-          if (k >= p.steps) break;
-          td[g] = _mm512_fmadd_ps(_mm512_set1_ps(coef[k]), sel[q], td[g]);
-          tf[g] = _mm512_fmadd_ps(_mm512_set1_ps(coef[p.steps + k]), sel[q], tf[g]);
-        }
-      }
-      float* row = p.eps + r * p.m;
-      float* grow = p.g + j * p.m;
-      const __m512 Pv = _mm512_set1_ps(P), wv = _mm512_set1_ps(w);
-      prefetch_row(row, p.m, j, j1);
-      for (int64_t i = 0; i < p.m; i += 16) {
-        const __mmask16 mk =
-            i + 16 <= p.m ? __mmask16(0xFFFF) : __mmask16((1u << (p.m - i)) - 1);
-        const __m512 e = p.fresh ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mk, row + i);
-        __m512 upd = _mm512_setzero_ps(), con = _mm512_setzero_ps();
-        for (int g = 0; g < G; ++g) {
-          const __m512i c = _mm512_maskz_loadu_epi32(mk, cb + g * Bm + i);
-          upd = _mm512_add_ps(upd, _mm512_permutexvar_ps(c, td[g]));
-          if (signal) con = _mm512_add_ps(con, _mm512_permutexvar_ps(c, tf[g]));
-        }
-        _mm512_mask_storeu_ps(row + i, mk, _mm512_fmadd_ps(Pv, e, upd));
-        if (signal) {
-          const __m512 gv = _mm512_maskz_loadu_ps(mk, grow + i);
-          _mm512_mask_storeu_ps(grow + i, mk, _mm512_add_ps(gv, _mm512_fmadd_ps(wv, e, con)));
-        }
-      }
-    }
-  }
-}
-
-#pragma GCC diagnostic pop
-
-// The spike path when it applies (float spike inputs, at most 16 steps, an AVX-512 CPU).
-bool try_spike_rows(const Chunk<float>& p) {
-  if (p.steps > kSpikeGroup * kSpikeMaxGroups || !__builtin_cpu_supports("avx512f") ||
-      !spikes_only(p.x, p.steps * p.B * p.m)) {
-    return false;
-  }
-  const std::vector<int32_t> codes = spike_codes(p);
-  const int64_t G = (p.steps + kSpikeGroup - 1) / kSpikeGroup;
-  at::parallel_for(0, p.n, 4, [&](int64_t j0, int64_t j1) {
-    switch (G) {
-      case 1: spike_rows<1>(p, codes.data(), j0, j1); break;
-      case 2: spike_rows<2>(p, codes.data(), j0, j1); break;
-      case 3: spike_rows<3>(p, codes.data(), j0, j1); break;
-      default: spike_rows<4>(p, codes.data(), j0, j1); break;
-    }
-  });
-  return true;
-}
-
-bool try_spike_rows(const Chunk<double>&) { return false; }
 
 template <class T>
 const T* ptr(const torch::Tensor& t) {
@@ -446,7 +337,7 @@ void trace_update_contract(const torch::Tensor& eps, const torch::Tensor& alpha,
   const int64_t B = eps.size(0), n = eps.size(1), m = eps.size(2);
   TORCH_CHECK(alpha.dim() == 3 && alpha.size(0) >= steps && alpha.size(1) == B &&
                   alpha.size(2) == n && gp.sizes() == alpha.sizes() && c.sizes() == alpha.sizes() &&
-                  x.dim() == 3 && x.size(0) == alpha.size(0) && x.size(1) == B && x.size(2) == m,
+                  x.dim() == 3 && x.size(0) == B && x.size(1) == alpha.size(0) && x.size(2) == m,
               "trace_update_contract: shapes do not match the trace");
   TORCH_CHECK(x.storage().nbytes() >=
                   static_cast<size_t>((x.storage_offset() + x.numel() + kXSlack) * x.itemsize()),
@@ -463,8 +354,8 @@ void trace_update_contract(const torch::Tensor& eps, const torch::Tensor& alpha,
                             B,
                             n,
                             m,
+                            x.size(1) * m,
                             fresh};
-    if (try_spike_rows(p)) return;
     at::parallel_for(0, n, 4, [&](int64_t j0, int64_t j1) { rows_cloned(p, j0, j1); });
   });
 }

@@ -16,11 +16,13 @@ namespace nc::learn::kernels {
 constexpr int64_t kXSlack = 64;
 
 /// For k = 0 .. steps-1, in order, in one pass over eps:
-///   eps[b, j, i] = alpha[k, b, j] * eps[b, j, i] + gp[k, b, j] * x[k, b, i]   (in place)
+///   eps[b, j, i] = alpha[k, b, j] * eps[b, j, i] + gp[k, b, j] * x[b, k, i]   (in place)
 ///   g[j, i]     += c[k, b, j] * eps[b, j, i]                      (with step k's eps)
 /// Where c[k, b, j] = 0 for every step, row (b, j) adds nothing to g and skips those products.
-/// eps [B, n, m] and g [n, m] contiguous; alpha, gp, c [K, B, n] and x [K, B, m] contiguous
-/// with K >= steps; CPU, all float or all double.
+/// eps [B, n, m] and g [n, m] contiguous; alpha, gp, c [K, B, n] and x [B, K, m] contiguous
+/// with K >= steps; CPU, all float or all double. (x is batch-major so that the steps of one
+/// batch element, which the pass reads together, are adjacent: as [K, B, m], 16 steps were
+/// rows 32 KiB apart, and as many of them as the cache's ways shared one set.)
 /// x must be readable for kXSlack elements past its end (they are read, not used).
 /// eps and g are written in place (their handles are const, their data is not).
 /// fresh: eps holds no values yet and is read as zeros (a new sequence's trace: no memset).

@@ -412,12 +412,11 @@ TEST(Ostl, SeveralStepsNeedLayersThatHoldTheirSteps) {
   EXPECT_THROW(ostl.steps(torch::zeros({2, c.B + 1, kIn}, torch::kFloat64)), UserError);
 }
 
-// Spike inputs in float take the trace pass's table lookup on AVX-512 CPUs (the general
-// pass elsewhere, and for the non-spike control): BPTT's gradient in double to float
-// rounding. Input widths with and without a partial vector at the end of a row; held chunks
-// of 3, 8 and 16 steps (one partial, two and four groups of four steps); one step or the
-// whole chunk per call; a sequence whose inputs stop being spikes halfway through.
-TEST(Ostl, SpikeInputsEqualBpttInFloat) {
+// In float (the precision of training), the held steps' pass and several steps per call: BPTT's
+// gradient in double to float rounding. Input widths with and without a partial vector at the
+// end of a row; held chunks of 3, 8 and 16 steps; one step or the whole chunk per call; spike
+// inputs, inputs that stop being spikes halfway through, and analog inputs.
+TEST(Ostl, FloatEqualsBpttInDouble) {
   for (const int64_t inputs : {16, 45, 83}) {
     for (const int64_t chunk : {3, 8, 16}) {
       for (const int kind : {0, 1, 2}) {  // spikes, spikes then analog, analog

@@ -104,7 +104,7 @@ class SNUOstlLayer : public OstlLayer {
   // Mutable: applying them changes how the state is stored, not what it is.
   // steps() also keeps each step's epsTheta, epsD and h' for accumulate() (eth, ed, hp).
   struct HeldSteps {
-    torch::Tensor alpha, gp, x, c;  // [chunk, B, n] ([chunk, B, m] for x)
+    torch::Tensor alpha, gp, x, c;  // [chunk, B, n] ([B, chunk, m] for x)
     torch::Tensor eth, ed, hp;      // [chunk, B, n]; ed undefined without trainable decay
     int64_t steps = 0;
     int64_t last = 0;    // steps taken by the last step() or steps() call
