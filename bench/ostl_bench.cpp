@@ -2,8 +2,9 @@
 // batch 32, float32) with a stateless linear readout (10 outputs) and a per-step MSE loss,
 // over sequences of T = 10 ... 10,000 steps (issue 3, docs/results/ostl.md):
 //   OstlSequence/T: nc::learn::Ostl, one step + learning signal + trace update per time step;
-//   OstlSteps/T:    the same with Ostl::steps, the held chunk's 8 steps per call (readout,
-//                   loss and learning signals once per 8 steps; the same gradient);
+//   OstlSteps/T:    the same with Ostl::steps, the held chunk's steps per call (16 by
+//                   default: readout, loss and learning signals once per 16 steps; the same
+//                   gradient);
 //   BpttSequence/T: the SNU layer's own forward over the sequence (one matmul for W x of all
 //                   steps, the fused time loop) and one backward of the summed loss.
 // Both compute the gradient of the same loss (no optimizer step). Reported per benchmark:

@@ -468,7 +468,7 @@ TEST(Ostl, PeakMemoryOfAStepDoesNotGrowWithT) {
         ostl.write_gradients();
       });
       carried[k] = ostl.carried_bytes();
-      if (!recurrent) {  // and with the held chunk's 8 steps per call
+      if (!recurrent) {  // and with 8 steps per call
         net.zero_grad();
         steps_peak[k] = CountingAllocator::peak_bytes([&] {
           ostl.begin(c.B, d.x.options());

@@ -78,7 +78,7 @@ class OstlLayer {
 /// widens the held buffers to K steps.
 class SNUOstlLayer : public OstlLayer {
  public:
-  static constexpr int64_t kDefaultTraceChunk = 8;
+  static constexpr int64_t kDefaultTraceChunk = 16;
   explicit SNUOstlLayer(nn::SNUCell cell, int64_t trace_chunk = kDefaultTraceChunk);
 
   void begin(int64_t batch, const torch::TensorOptions& options) override;
@@ -180,7 +180,7 @@ std::string ostl_supported();
 
 /// The `learn: {rule: ostl, ostl: {...}}` rule for `model` (keys in docs/ostl.md):
 ///   update: sequence (default) | step
-///   trace_chunk: 8 (default) | 0 .. 1024   SNU layers: SNUOstlLayer's trace_chunk
+///   trace_chunk: 16 (default) | 0 .. 1024   SNU layers: SNUOstlLayer's trace_chunk
 ///   signal_chunk: trace_chunk (default) | 1 .. 1024   with update: sequence, the steps taken
 ///                 per Ostl::steps call (one readout, loss and autograd pass for all), where
 ///                 every layer holds its steps; 1: one step() per time step
