@@ -375,7 +375,8 @@ torch::Tensor Ostl::step(const torch::Tensor& x) {
 }
 
 bool Ostl::holds_steps() const {
-  return std::all_of(layers_.begin(), layers_.end(), [](const auto& l) { return l->holds_steps(); });
+  return std::all_of(layers_.begin(), layers_.end(),
+                     [](const auto& l) { return l->holds_steps(); });
 }
 
 torch::Tensor Ostl::steps(const torch::Tensor& x) {

@@ -170,7 +170,8 @@ std::unique_ptr<Rule> make_ostl_rule(ConfigSection section, nn::NetImpl& model) 
   const std::string update = section.choice("update", "sequence", {"sequence", "step"});
   const int64_t chunk =
       section.integer("trace_chunk", SNUOstlLayer::kDefaultTraceChunk, 0, 1024);
-  const int64_t signal_chunk = section.integer("signal_chunk", std::max<int64_t>(chunk, 1), 1, 1024);
+  const int64_t signal_chunk =
+      section.integer("signal_chunk", std::max<int64_t>(chunk, 1), 1, 1024);
   section.finish();
   const OstlUpdate u = update == "step" ? OstlUpdate::step : OstlUpdate::sequence;
   if (auto* rnn = dynamic_cast<nn::RNNClassifierImpl*>(&model)) {

@@ -433,7 +433,8 @@ TEST(Ostl, FloatEqualsBpttInDouble) {
         for (auto& cell : net.cells) cell->to(torch::kFloat32);
         net.readout->to(torch::kFloat32);
         Data f{d.x.to(torch::kFloat32), d.target.to(torch::kFloat32)};
-        for (const auto& got : {ostl_grads(net, f, chunk), ostl_grads_steps(net, f, chunk, {chunk})}) {
+        for (const auto& got :
+             {ostl_grads(net, f, chunk), ostl_grads_steps(net, f, chunk, {chunk})}) {
           std::vector<torch::Tensor> g64;
           for (const auto& g : got) g64.push_back(g.to(torch::kFloat64));
           EXPECT_LT(max_rel_err(g64, ref), 2e-5);
