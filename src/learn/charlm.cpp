@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <sstream>
@@ -75,6 +76,7 @@ class OstlLearner : public LmLearner {
                       torch::optim::Optimizer* opt) override {
     const int64_t w = codes.size(0);
     const bool every_step = model_->options.update == "step";
+    if (!every_step && ostl_.holds_steps()) return train_window_in_chunks(codes, targets, opt);
     double sum = 0;
     for (int64_t t = 0; t < w; ++t) {
       const auto logits = model_->readout->forward(ostl_.step(model_->one_hot(codes[t])));
@@ -94,6 +96,27 @@ class OstlLearner : public LmLearner {
   int64_t carried_bytes() const override { return ostl_.carried_bytes(); }
 
  private:
+  // The same window, the held chunk's steps per Ostl::steps call (a diagonal SNU layer, the
+  // update per window): one readout, loss and learning-signal pass per chunk, the same
+  // gradient. The cross-entropy over a chunk's rows is the mean of its steps' losses.
+  double train_window_in_chunks(const torch::Tensor& codes, const torch::Tensor& targets,
+                                torch::optim::Optimizer* opt) {
+    const int64_t w = codes.size(0), K = SNUOstlLayer::kDefaultTraceChunk;
+    double sum = 0;
+    for (int64_t t = 0; t < w; t += K) {
+      const int64_t k = std::min(K, w - t);
+      const auto logits = model_->readout->forward(
+          ostl_.steps(model_->one_hot(codes.narrow(0, t, k))));
+      const auto loss = torch::nn::functional::cross_entropy(
+          logits.reshape({-1, model_->vocabulary}), targets.narrow(0, t, k).reshape({-1}));
+      sum += loss.item<double>() * static_cast<double>(k);
+      ostl_.backward(loss * (static_cast<double>(k) / static_cast<double>(w)));
+    }
+    ostl_.write_gradients();
+    if (opt) clip_and_step(model_, *opt, model_->options.clip);
+    return sum / static_cast<double>(w);
+  }
+
   CharLm model_;
   Ostl ostl_;
 };
