@@ -379,9 +379,10 @@ TEST(Ostl, SeveralStepsAtOnceInADeepStackEqualOneStepAtATime) {
       Case c;
       c.soft = soft, c.trainable_decay = true, c.g = Activation::leaky_relu, c.T = 17, c.B = 2;
       c.seed = 4;
+      c.readout = layers == 2;  // 3 layers: the top SNU layer is the readout (an snu-mlp's)
       SCOPED_TRACE(c.str() + " layers=" + std::to_string(layers));
       Net net = make_net(c, layers);
-      const Data d = make_data(c, kOut);
+      const Data d = make_data(c, c.readout ? kOut : kUnits);
       const auto one = ostl_grads(net, d);
       EXPECT_LT(max_rel_err(ostl_grads_steps(net, d, 8, {5}), one), 1e-12);
       EXPECT_LT(max_rel_err(ostl_grads_steps(net, d, 4, {6, 0, 3}), one), 1e-12);
@@ -514,6 +515,26 @@ TEST(Ostl, RuleOnSnuMlpEqualsBpttOfPerStepLoss) {
 
       testing::expect_rule_equals_per_step_bptt(*rule, *model, x, labels, loss);
     }
+  }
+}
+
+// An snu-mlp with an SNU readout is a deep stack (the approximation): the rule's several steps
+// per call give the gradients of one step per call, for both losses.
+TEST(Ostl, RuleWithAnSnuReadoutTakesSeveralStepsWithTheSameGradients) {
+  for (const std::string loss : {"mse_rate", "cross_entropy"}) {
+    std::vector<torch::Tensor> grads[2];
+    for (int one_per_call = 0; one_per_call < 2; ++one_per_call) {
+      torch::manual_seed(6);
+      auto [model, rule] = testing::make_model_and_rule(
+          std::string("model: {name: snu-mlp, hidden: [6, 5], readout: snu}\n") +
+          "learn: {rule: ostl, ostl: {signal_chunk: " + (one_per_call ? "1" : "5") + "}}\n");
+      const auto x = torch::rand({12, 4, 1, 2, 3}, torch::kFloat64) * 2;
+      const auto labels = torch::randint(0, 4, {4}, torch::kLong);
+      torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.0));
+      rule->train_batch(*model, x, labels, loss, sgd);
+      for (const auto& p : model->parameters()) grads[one_per_call].push_back(p.grad().clone());
+    }
+    EXPECT_LT(max_rel_err(grads[0], grads[1]), 1e-12) << loss;
   }
 }
 
