@@ -58,7 +58,9 @@ void report(benchmark::State& state, int64_t T, int64_t peak) {
                                                     benchmark::Counter::kIs1024);
 }
 
-void BM_OstlSequence(benchmark::State& state) {
+// One sequence by nc::learn::Ostl, K steps per Ostl::steps call, or one step() per time step
+// when K is 0.
+void ostl_sequence(benchmark::State& state, int64_t K) {
   const int64_t T = state.range(0);
   Setup s(T);
   nc::learn::Ostl ostl({std::make_shared<nc::learn::SNUOstlLayer>(s.layer->cell, trace_chunk)},
@@ -66,9 +68,11 @@ void BM_OstlSequence(benchmark::State& state) {
   const auto run = [&] {
     s.zero_grad();
     ostl.begin(kBatch, s.x.options());
-    for (int64_t t = 0; t < T; ++t) {
-      const torch::Tensor o = s.readout->forward(ostl.step(s.x[t]));
-      ostl.backward(0.5 * (o - s.target[t]).pow(2).sum());
+    for (int64_t t = 0; t < T; t += std::max<int64_t>(K, 1)) {
+      const int64_t k = std::min(K, T - t);
+      const torch::Tensor y = K ? ostl.steps(s.x.narrow(0, t, k)) : ostl.step(s.x[t]);
+      const torch::Tensor o = s.readout->forward(y);
+      ostl.backward(0.5 * (o - (K ? s.target.narrow(0, t, k) : s.target[t])).pow(2).sum());
     }
     ostl.write_gradients();
   };
@@ -80,29 +84,8 @@ void BM_OstlSequence(benchmark::State& state) {
                                                  benchmark::Counter::kIs1024);
 }
 
-void BM_OstlSteps(benchmark::State& state) {
-  const int64_t T = state.range(0);
-  const int64_t K = std::max(trace_chunk, 1);
-  Setup s(T);
-  nc::learn::Ostl ostl({std::make_shared<nc::learn::SNUOstlLayer>(s.layer->cell, trace_chunk)},
-                       s.readout->parameters());
-  const auto run = [&] {
-    s.zero_grad();
-    ostl.begin(kBatch, s.x.options());
-    for (int64_t t = 0; t < T; t += K) {
-      const int64_t k = std::min(K, T - t);
-      const torch::Tensor o = s.readout->forward(ostl.steps(s.x.narrow(0, t, k)));
-      ostl.backward(0.5 * (o - s.target.narrow(0, t, k)).pow(2).sum());
-    }
-    ostl.write_gradients();
-  };
-  int64_t peak = 0;
-  for (auto _ : state) peak = std::max(peak, nc::CountingAllocator::peak_bytes(run));
-  report(state, T, peak);
-  state.counters["carried"] = benchmark::Counter(static_cast<double>(ostl.carried_bytes()),
-                                                 benchmark::Counter::kDefaults,
-                                                 benchmark::Counter::kIs1024);
-}
+void BM_OstlSequence(benchmark::State& state) { ostl_sequence(state, 0); }
+void BM_OstlSteps(benchmark::State& state) { ostl_sequence(state, std::max(trace_chunk, 1)); }
 
 void BM_BpttSequence(benchmark::State& state) {
   const int64_t T = state.range(0);

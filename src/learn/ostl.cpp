@@ -363,11 +363,13 @@ void Ostl::begin(int64_t batch, const torch::TensorOptions& options) {
   for (auto& l : layers_) l->begin(batch, options);
 }
 
-torch::Tensor Ostl::step(const torch::Tensor& x) {
+torch::Tensor Ostl::step(const torch::Tensor& x) { return up(x, /*several=*/false); }
+
+torch::Tensor Ostl::up(const torch::Tensor& x, bool several) {
   ys_.clear();
   torch::Tensor h = x;
   for (std::size_t l = 0; l < layers_.size(); ++l) {
-    h = layers_[l]->step(h);
+    h = several ? layers_[l]->steps(h) : layers_[l]->step(h);
     ys_.push_back(h);
     if (between_) h = between_(l, h);
   }
@@ -385,14 +387,7 @@ torch::Tensor Ostl::steps(const torch::Tensor& x) {
                     "sSNU layer without recurrent weights, on the CPU, trace_chunk > 0); step "
                     "one at a time instead");
   }
-  ys_.clear();
-  torch::Tensor h = x;
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
-    h = layers_[l]->steps(h);
-    ys_.push_back(h);
-    if (between_) h = between_(l, h);
-  }
-  return h;
+  return up(x, /*several=*/true);
 }
 
 void Ostl::backward(const torch::Tensor& loss) {

@@ -150,21 +150,8 @@ Ostl make_ostl(Net& net, int64_t chunk = SNUOstlLayer::kDefaultTraceChunk) {
   return Ostl(layers, net.readout ? net.readout->parameters() : std::vector<torch::Tensor>{});
 }
 
-std::vector<torch::Tensor> ostl_grads(Net& net, const Data& d,
-                                      int64_t chunk = SNUOstlLayer::kDefaultTraceChunk) {
-  net.zero_grad();
-  Ostl ostl = make_ostl(net, chunk);
-  ostl.begin(d.x.size(1), d.x.options());
-  for (int64_t t = 0; t < d.x.size(0); ++t) {
-    torch::Tensor y = ostl.step(d.x[t]);
-    ostl.backward(step_loss(net.readout ? net.readout->forward(y) : y, d.target[t]));
-  }
-  ostl.write_gradients();
-  return net.grads();
-}
-
-// As ostl_grads, taking the steps `sizes[i]` at a time with Ostl::steps (cycling through
-// sizes; 0 stands for one step()), with one loss over each call's outputs.
+// OSTL's gradients over the sequence, taking the steps `sizes[i]` at a time with Ostl::steps
+// (cycling through sizes; 0 stands for one step()), with one loss over each call's outputs.
 std::vector<torch::Tensor> ostl_grads_steps(Net& net, const Data& d, int64_t chunk,
                                             const std::vector<int64_t>& sizes,
                                             int sequences = 1) {
@@ -183,6 +170,11 @@ std::vector<torch::Tensor> ostl_grads_steps(Net& net, const Data& d, int64_t chu
   }
   ostl.write_gradients();
   return net.grads();
+}
+
+std::vector<torch::Tensor> ostl_grads(Net& net, const Data& d,
+                                      int64_t chunk = SNUOstlLayer::kDefaultTraceChunk) {
+  return ostl_grads_steps(net, d, chunk, {0});  // one step() per time step
 }
 
 // Max relative error over the parameter tensors (each compared as a whole).

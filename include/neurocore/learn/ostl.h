@@ -173,6 +173,8 @@ class Ostl {
   std::vector<torch::Tensor> stateless_, g_stateless_;
   Between between_;
   std::vector<torch::Tensor> ys_;  // y_l^t of the current step, with its graph
+  // x up through the layers (step() or, when several, steps() of each), keeping each y_l.
+  torch::Tensor up(const torch::Tensor& x, bool several);
 };
 
 /// Model types and layers OSTL supports, for error messages.
