@@ -20,18 +20,15 @@ void add_grad(torch::Tensor& p, const torch::Tensor& g) {
   if (grad.defined()) {
     grad.add_(g);
   } else {
-    grad = g.clone();
+    grad = g.clone(at::MemoryFormat::Contiguous);  // G_W of a held layer is stored transposed
   }
 }
 
-// t as a buffer of these sizes and options: kept when it already is one; else new zeros with
-// `slack` more elements after its end (never stored to, only read).
-void reuse(torch::Tensor& t, at::IntArrayRef sizes, const torch::TensorOptions& o,
-           int64_t slack = 0) {
+// t as a buffer of these sizes and options: kept when it already is one; else new zeros.
+void reuse(torch::Tensor& t, at::IntArrayRef sizes, const torch::TensorOptions& o) {
   if (!t.defined() || t.sizes() != sizes || t.options().dtype() != o.dtype() ||
       t.device() != o.device()) {
-    const int64_t numel = c10::multiply_integers(sizes);
-    t = torch::zeros({numel + slack}, o).narrow(0, 0, numel).view(sizes);
+    t = torch::zeros(sizes, o);
   }
 }
 
@@ -54,7 +51,7 @@ SNUOstlLayer::SNUOstlLayer(nn::SNUCell cell, int64_t trace_chunk)
 
 void SNUOstlLayer::apply_held() const {
   if (held_.steps == 0) return;
-  kernels::trace_update_contract(eps_w_, held_.alpha, held_.gp, held_.x, g_w_, held_.c,
+  kernels::trace_update_contract(eps_w_, held_.alpha, held_.gp, held_.x, g_w_.t(), held_.c,
                                  held_.steps, held_.fresh);
   held_.steps = 0;
   held_.fresh = false;
@@ -77,18 +74,22 @@ void SNUOstlLayer::begin(int64_t batch, const torch::TensorOptions& options) {
   auto o = options.requires_grad(false);
   state_ = cell_->initial_state(batch, o);
   hp_ = torch::zeros({batch, n}, o);
+  const bool held = !rec && chunk_ > 0 && kernels::fused_applicable(o, g_w_) &&
+                    cell_->fused_sequence(o.device());
   if (rec) {
     eps_w_ = torch::zeros({batch, n, n, m}, o);
+  } else if (held) {
+    // Input-major, with G_W stored transposed to match (kernels::trace_update_contract).
+    reuse(eps_w_, {batch, m, n}, o);  // the previous sequence's buffer when it matches
+    if (!g_w_.t().is_contiguous()) g_w_ = g_w_.t().contiguous().t();
   } else {
-    reuse(eps_w_, {batch, n, m}, o);  // the previous sequence's buffer when it matches
+    reuse(eps_w_, {batch, n, m}, o);
   }
   eps_h_ = rec ? torch::zeros({batch, n, n, n}, o) : torch::Tensor();
   eps_th_ = rec ? torch::zeros({batch, n, n}, o) : torch::zeros({batch, n}, o);
   eps_d_ = !cell_->options.trainable_decay() ? torch::Tensor()
            : rec                             ? torch::zeros({batch, n, n}, o)
                                              : torch::zeros({batch, n}, o);
-  const bool held = !rec && chunk_ > 0 && kernels::fused_applicable(eps_w_, g_w_) &&
-                    cell_->fused_sequence(o.device());
   if (held) {
     // Keeps a capacity that steps() widened beyond chunk_.
     hold(std::max(chunk_, held_.alpha.defined() ? held_.alpha.size(0) : 0), batch, o);
@@ -105,7 +106,7 @@ void SNUOstlLayer::hold(int64_t capacity, int64_t batch, const torch::TensorOpti
                         bool steps_used) {
   const int64_t n = cell_->options.out(), m = cell_->options.in();
   for (auto* t : {&held_.alpha, &held_.gp, &held_.c}) reuse(*t, {capacity, batch, n}, o);
-  reuse(held_.x, {batch, capacity, m}, o, kernels::kXSlack);  // the trace pass reads past x
+  reuse(held_.x, {batch, capacity, m}, o);
   // steps()' own buffers, once it has been used.
   if (steps_used || held_.eth.defined()) {
     reuse(held_.eth, {capacity, batch, n}, o);

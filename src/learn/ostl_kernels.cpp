@@ -12,13 +12,15 @@
 namespace nc::learn::kernels {
 namespace {
 
-// x's slack covers the widest block (four 64-byte vectors) of floats.
-static_assert(kXSlack * sizeof(float) >= 4 * 64, "x's slack must cover a block");
+// Elements of slack after a batch element's coefficients: the extra lanes of a row's last
+// block read past them (the widest block is four 64-byte vectors).
+constexpr int64_t kSlack = 64;
+static_assert(kSlack * sizeof(float) >= 4 * 64, "the slack must cover a block");
 
 template <class T>
 struct Chunk {
-  T* eps;
-  T* g;
+  T* eps;  // [B, m, n]: input-major, so that a trace row (b, i) goes with one input x_i
+  T* g;    // G transposed, [m, n]
   const T* alpha;
   const T* gp;
   const T* x;
@@ -28,32 +30,49 @@ struct Chunk {
   bool fresh;
 };
 
-// The held steps of one trace row (b, j) as coefficients of a linear map. With the trace e
-// before the chunk and k = 0 .. K-1 its steps, e_k = alpha_k e_{k-1} + gp_k x_k unrolls to
+// A batch element's held steps as coefficients of a linear map per unit j. With the trace row
+// e (of any input) before the chunk and k = 0 .. K-1 its steps, e_k = alpha_k e_{k-1} + gp_k x_k
+// unrolls to
 //   e_{K-1}      = P e + sum_k d_k x_k,   P = prod_l alpha_l,  d_k = gp_k prod_{l>k} alpha_l
 //   sum_k c_k e_k = w e + sum_k f_k x_k,   f_k = gp_k r_k,  r_k = c_k + alpha_{k+1} r_{k+1},
 //                                          w = alpha_0 r_0
-// The pass over the trace then costs 2K + 2 multiply-adds per element instead of the 3K of the
-// step-by-step recursion (a multiply and a multiply-add for the update, one for the
-// contraction), and the K products are independent of each other. coef holds d then f.
+// The coefficients depend on (b, j) only, so they are computed once per batch element, as
+// vectors over j: coef holds, per step k, d_k then f_k (2n), then P and w (n each). They are
+// laid out step by step so that the rows a trace row reads are adjacent (the held alpha, gp,
+// c are [K, B, n]: one element's steps are 32 KiB apart for the benchmark layer, which puts
+// them in one cache set). Returns whether any step of b has a learning signal.
+// One step k of `coefficients`, back from the chunk's last step, for every unit j. (Its own
+// function so that the pointers are restrict: GCC then vectorises the loop.)
 template <class T>
-__attribute__((always_inline)) inline bool row_coefficients(const Chunk<T>& p, int64_t r,
-                                                            T* coef, T& P, T& w) {
-  const int64_t BN = p.B * p.n;
-  T A = T(1), rk = T(0), a_next = T(0);
-  bool signal = false;
-  for (int64_t k = p.steps - 1; k >= 0; --k) {
-    const T a = p.alpha[k * BN + r], g = p.gp[k * BN + r], c = p.c[k * BN + r];
-    signal |= c != T(0);
-    rk = c + a_next * rk;
-    coef[k] = g * A;
-    coef[p.steps + k] = g * rk;
-    A *= a;
-    a_next = a;
+__attribute__((always_inline)) inline void coefficient_step(
+    const T* __restrict__ a, const T* __restrict__ g, const T* __restrict__ c, T* __restrict__ d,
+    T* __restrict__ f, T* __restrict__ P, T* __restrict__ r, T* __restrict__ a_next, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    r[j] = c[j] + a_next[j] * r[j];
+    d[j] = g[j] * P[j];
+    f[j] = g[j] * r[j];
+    P[j] *= a[j];
+    a_next[j] = a[j];
   }
-  P = A;
-  w = a_next * rk;
-  return signal;
+}
+
+template <class T>
+__attribute__((always_inline)) inline bool coefficients(const Chunk<T>& p, int64_t b, T* coef,
+                                                        T* a_next) {
+  const int64_t BN = p.B * p.n, n = p.n;
+  T* P = coef + 2 * p.steps * n;
+  T* w = P + n;  // r_k while the loop runs
+  for (int64_t j = 0; j < n; ++j) P[j] = T(1), w[j] = T(0), a_next[j] = T(0);
+  int signal = 0;
+  for (int64_t k = p.steps - 1; k >= 0; --k) {
+    const int64_t o = k * BN + b * n;
+    const T* c = p.c + o;
+    for (int64_t j = 0; j < n; ++j) signal |= c[j] != T(0);
+    T* d = coef + 2 * k * n;
+    coefficient_step(p.alpha + o, p.gp + o, c, d, d + n, P, w, a_next, n);
+  }
+  for (int64_t j = 0; j < n; ++j) w[j] *= a_next[j];
+  return signal != 0;
 }
 
 // GCC's generic vectors of 64 bytes: one AVX-512 register, two AVX2 or four SSE registers, as
@@ -80,31 +99,68 @@ __attribute__((always_inline)) inline void store(T* p, const typename Vec<T>::ty
   std::memcpy(p, &v, sizeof v);
 }
 
-// Asks for the trace row two rows ahead of `row` (rows j and j + 2 of one batch element are
+// Asks for the trace row two rows ahead of `row` (rows i and i + 2 of one batch element are
 // adjacent in memory), so that it arrives while this row is computed. The pass streams the
 // whole trace; without this it stalls on the first loads of each row.
 template <class T>
-__attribute__((always_inline)) inline void prefetch_row(const T* row, int64_t m, int64_t j,
-                                                        int64_t j1) {
-  if (j + 2 >= j1) return;
-  const T* ahead = row + 2 * m;
-  for (int64_t i = 0; i < m; i += 64 / static_cast<int64_t>(sizeof(T))) {
-    __builtin_prefetch(ahead + i, 0, 3);
+__attribute__((always_inline)) inline void prefetch_row(const T* row, int64_t n, int64_t i,
+                                                        int64_t i1) {
+  if (i + 2 >= i1) return;
+  const T* ahead = row + 2 * n;
+  for (int64_t j = 0; j < n; j += 64 / static_cast<int64_t>(sizeof(T))) {
+    __builtin_prefetch(ahead + j, 0, 3);
   }
 }
 
-// One block of trace row (b, j) through every step of the chunk: NV vectors (compile-time, so
-// the loops unroll into registers), of which the first `len` lanes are the row's elements. The
-// tail of a row takes the fewest vectors that cover it: the extra lanes read x past the row
-// (the held x has kXSlack elements of slack at its end) and are never stored. (A 63-element
-// row, a one-hot vocabulary, had its last 15 elements done one by one at every step.)
+// The steps at which the inputs i0 .. i1-1 of one batch element were non-zero. A spike input
+// is mostly zeros, and a zero input adds nothing to its trace row or to G, so the pass skips
+// those steps. `bits` marks them, one bit per step (64 steps per word, [words, i1 - i0]:
+// contiguous in i, so that marking is a vector loop); `take(i)` lists input i's steps with
+// their values, one iteration per non-zero step rather than one per step.
+template <class T>
+struct Active {
+  Active(int64_t steps, int64_t i0, int64_t i1)
+      : i0(i0), span(i1 - i0), words((steps + 63) / 64), bits(words * span), k(steps), x(steps) {}
+  int64_t i0, span, words;
+  std::vector<uint64_t> bits;
+  int64_t count = 0;
+  std::vector<int64_t> k;
+  std::vector<T> x;
+
+  void mark(const T* x_b, int64_t steps, int64_t m) {
+    std::fill(bits.begin(), bits.end(), uint64_t{0});
+    for (int64_t s = 0; s < steps; ++s) {
+      const T* xs = x_b + s * m + i0;
+      uint64_t* w = bits.data() + (s / 64) * span;
+      const int sh = static_cast<int>(s % 64);
+      for (int64_t i = 0; i < span; ++i) w[i] |= uint64_t{xs[i] != T(0)} << sh;
+    }
+  }
+  void take(const T* x_b, int64_t i, int64_t m) {
+    count = 0;
+    for (int64_t w = 0; w < words; ++w) {
+      for (uint64_t u = bits[w * span + i - i0]; u != 0; u &= u - 1) {
+        const int64_t s = w * 64 + __builtin_ctzll(u);
+        k[count] = s;
+        x[count++] = x_b[s * m + i];
+      }
+    }
+  }
+};
+
+// One block of trace row (b, i) through every step of the chunk: NV vectors (compile-time, so
+// the loops unroll into registers) of units j0 .. j0 + len - 1. The tail of a row takes the
+// fewest vectors that cover it: the extra lanes read coefficients past the row (the scratch
+// has kSlack elements of slack at its end) and are never stored. (A 63-element row was once
+// done element by element at every step.)
 template <class T, int NV>
-__attribute__((always_inline)) inline void block(const Chunk<T>& p, T* row, T* grow, const T* x,
-                                                 const T* coef, T P, T w, bool signal,
+__attribute__((always_inline)) inline void block(const Chunk<T>& p, T* row, T* grow,
+                                                 const T* coef, const Active<T>& act, bool signal,
                                                  int64_t len) {
   using V = typename Vec<T>::type;
   constexpr int64_t L = Vec<T>::lanes, W = NV * L;
-  const T* f = coef + p.steps;
+  const int64_t n = p.n;
+  const T* P = coef + 2 * p.steps * n;
   V v[NV], acc[NV];
   if (p.fresh) {
     for (int q = 0; q < NV; ++q) v[q] = V{}, acc[q] = V{};
@@ -112,8 +168,8 @@ __attribute__((always_inline)) inline void block(const Chunk<T>& p, T* row, T* g
     auto start = [&](const T* src) {
       for (int q = 0; q < NV; ++q) {
         const V e = load(src + q * L);
-        acc[q] = w * e;
-        v[q] = P * e;
+        v[q] = load(P + q * L) * e;
+        acc[q] = load(P + n + q * L) * e;
       }
     };
     if (len == W) {
@@ -124,13 +180,12 @@ __attribute__((always_inline)) inline void block(const Chunk<T>& p, T* row, T* g
       start(part);
     }
   }
-  for (int64_t k = 0; k < p.steps; ++k) {
-    const T* xk = x + k * p.m;
-    const T dk = coef[k], fk = f[k];
+  for (int64_t a = 0; a < act.count; ++a) {
+    const T xk = act.x[a];
+    const T* d = coef + 2 * act.k[a] * n;
     for (int q = 0; q < NV; ++q) {
-      const V xv = load(xk + q * L);
-      v[q] += dk * xv;
-      if (signal) acc[q] += fk * xv;
+      v[q] += xk * load(d + q * L);
+      if (signal) acc[q] += xk * load(d + n + q * L);
     }
   }
   if (len == W) {
@@ -144,55 +199,55 @@ __attribute__((always_inline)) inline void block(const Chunk<T>& p, T* row, T* g
   for (int q = 0; q < NV; ++q) store(out + q * L, v[q]), store(add + q * L, acc[q]);
   std::memcpy(row, out, len * sizeof(T));
   if (signal) {
-    for (int64_t i = 0; i < len; ++i) grow[i] += add[i];
+    for (int64_t j = 0; j < len; ++j) grow[j] += add[j];
   }
 }
 
-// Trace rows j0 .. j1-1 of every batch element (threads own disjoint rows of g), in memory
-// order. (Going through g in cache-sized groups of rows, so that its part stays cached across
-// the batch, measured no faster, for 256 or 784 inputs.)
+// Trace rows i0 .. i1-1 of every batch element (threads own disjoint rows of G), in memory
+// order; coef is this thread's scratch for one batch element's coefficients.
 template <class T>
-__attribute__((always_inline)) inline void rows(const Chunk<T>& p, int64_t j0, int64_t j1) {
-  std::vector<T> coef(2 * p.steps);
+__attribute__((always_inline)) inline void rows(const Chunk<T>& p, int64_t i0, int64_t i1,
+                                                T* coef, T* a_next) {
+  const int64_t n = p.n;
+  Active<T> act(p.steps, i0, i1);
   for (int64_t b = 0; b < p.B; ++b) {
+    const bool signal = coefficients(p, b, coef, a_next);
     const T* x = p.x + b * p.x_batch;
-    for (int64_t j = j0; j < j1; ++j) {
-      const int64_t r = b * p.n + j;
-      T* row = p.eps + r * p.m;
-      T* grow = p.g + j * p.m;
-      prefetch_row(row, p.m, j, j1);
-      T P, w;
-      const bool signal = row_coefficients(p, r, coef.data(), P, w);
-      const T* cf = coef.data();
+    act.mark(x, p.steps, p.m);
+    for (int64_t i = i0; i < i1; ++i) {
+      T* row = p.eps + (b * p.m + i) * n;
+      T* grow = p.g + i * n;
+      prefetch_row(row, n, i, i1);
+      act.take(x, i, p.m);
       constexpr int64_t L = Vec<T>::lanes;
-      int64_t i = 0;
-      for (; i + 4 * L <= p.m; i += 4 * L) {
-        block<T, 4>(p, row + i, grow + i, x + i, cf, P, w, signal, 4 * L);
+      int64_t j = 0;
+      for (; j + 4 * L <= n; j += 4 * L) {
+        block<T, 4>(p, row + j, grow + j, coef + j, act, signal, 4 * L);
       }
-      const int64_t rest = p.m - i;
+      const int64_t rest = n - j;
       if (rest > 3 * L) {
-        block<T, 4>(p, row + i, grow + i, x + i, cf, P, w, signal, rest);
+        block<T, 4>(p, row + j, grow + j, coef + j, act, signal, rest);
       } else if (rest > 2 * L) {
-        block<T, 3>(p, row + i, grow + i, x + i, cf, P, w, signal, rest);
+        block<T, 3>(p, row + j, grow + j, coef + j, act, signal, rest);
       } else if (rest > L) {
-        block<T, 2>(p, row + i, grow + i, x + i, cf, P, w, signal, rest);
+        block<T, 2>(p, row + j, grow + j, coef + j, act, signal, rest);
       } else if (rest > 0) {
-        block<T, 1>(p, row + i, grow + i, x + i, cf, P, w, signal, rest);
+        block<T, 1>(p, row + j, grow + j, coef + j, act, signal, rest);
       }
     }
   }
 }
 
 // Compiled once per instruction set: the executable targets baseline x86-64, and this loop is
-// compute-bound once the trace stays in registers across steps.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void rows_cloned(const Chunk<float>& p,
-                                                                              int64_t j0,
-                                                                              int64_t j1) {
-  rows(p, j0, j1);
+// compute-bound (its multiply-adds run near the machine's peak once the trace stays in
+// registers across steps).
+__attribute__((target_clones("avx512f", "avx2", "default"))) void rows_cloned(
+    const Chunk<float>& p, int64_t i0, int64_t i1, float* coef, float* a_next) {
+  rows(p, i0, i1, coef, a_next);
 }
 __attribute__((target_clones("avx512f", "avx2", "default"))) void rows_cloned(
-    const Chunk<double>& p, int64_t j0, int64_t j1) {
-  rows(p, j0, j1);
+    const Chunk<double>& p, int64_t i0, int64_t i1, double* coef, double* a_next) {
+  rows(p, i0, i1, coef, a_next);
 }
 
 template <class T>
@@ -322,41 +377,42 @@ void diag_accumulate(const torch::Tensor& L, const torch::Tensor& hp, const torc
   });
 }
 
-bool fused_applicable(const torch::Tensor& eps, const torch::Tensor& g) {
-  const auto t = eps.scalar_type();
-  return eps.is_cpu() && g.is_cpu() && (t == torch::kFloat || t == torch::kDouble) &&
-         g.scalar_type() == t && eps.is_contiguous() && g.is_contiguous();
+bool fused_applicable(const torch::TensorOptions& eps, const torch::Tensor& g) {
+  const auto t = eps.dtype().toScalarType();
+  return eps.device().is_cpu() && g.is_cpu() && (t == torch::kFloat || t == torch::kDouble) &&
+         g.scalar_type() == t;
 }
 
 void trace_update_contract(const torch::Tensor& eps, const torch::Tensor& alpha,
                            const torch::Tensor& gp, const torch::Tensor& x, const torch::Tensor& g,
                            const torch::Tensor& c, int64_t steps, bool fresh) {
-  TORCH_CHECK(fused_applicable(eps, g) && alpha.is_contiguous() && gp.is_contiguous() &&
-                  x.is_contiguous() && c.is_contiguous(),
+  TORCH_CHECK(fused_applicable(eps.options(), g) && eps.is_contiguous() && g.is_contiguous() &&
+                  alpha.is_contiguous() && gp.is_contiguous() && x.is_contiguous() &&
+                  c.is_contiguous() && alpha.scalar_type() == g.scalar_type() &&
+                  gp.scalar_type() == g.scalar_type() && x.scalar_type() == g.scalar_type() &&
+                  c.scalar_type() == g.scalar_type(),
               "trace_update_contract: CPU float/double contiguous tensors expected");
-  const int64_t B = eps.size(0), n = eps.size(1), m = eps.size(2);
+  const int64_t B = eps.size(0), m = eps.size(1), n = eps.size(2);
   TORCH_CHECK(alpha.dim() == 3 && alpha.size(0) >= steps && alpha.size(1) == B &&
                   alpha.size(2) == n && gp.sizes() == alpha.sizes() && c.sizes() == alpha.sizes() &&
-                  x.dim() == 3 && x.size(0) == B && x.size(1) == alpha.size(0) && x.size(2) == m,
+                  x.dim() == 3 && x.size(0) == B && x.size(1) == alpha.size(0) && x.size(2) == m &&
+                  g.dim() == 2 && g.size(0) == m && g.size(1) == n,
               "trace_update_contract: shapes do not match the trace");
-  TORCH_CHECK(x.storage().nbytes() >=
-                  static_cast<size_t>((x.storage_offset() + x.numel() + kXSlack) * x.itemsize()),
-              "trace_update_contract: x needs ", kXSlack, " elements of slack after its end");
   if (steps == 0) return;
   AT_DISPATCH_FLOATING_TYPES(eps.scalar_type(), "ostl_trace_update_contract", [&] {
-    const Chunk<scalar_t> p{eps.data_ptr<scalar_t>(),
-                            g.data_ptr<scalar_t>(),
-                            alpha.data_ptr<scalar_t>(),
-                            gp.data_ptr<scalar_t>(),
-                            x.data_ptr<scalar_t>(),
-                            c.data_ptr<scalar_t>(),
-                            steps,
-                            B,
-                            n,
-                            m,
-                            x.size(1) * m,
-                            fresh};
-    at::parallel_for(0, n, 4, [&](int64_t j0, int64_t j1) { rows_cloned(p, j0, j1); });
+    using T = scalar_t;
+    const Chunk<T> p{eps.data_ptr<T>(), g.data_ptr<T>(), alpha.data_ptr<T>(), gp.data_ptr<T>(),
+                     x.data_ptr<T>(),   c.data_ptr<T>(), steps,
+                     B,                 n,               m,
+                     x.size(1) * m,     fresh};
+    at::parallel_for(0, m, 4, [&](int64_t i0, int64_t i1) {
+      // One batch element's coefficients, (2 K + 2) n, with kSlack of slack that the last
+      // block's extra lanes read, and n for the loop's alpha_{k+1}.
+      const torch::Tensor scratch = torch::empty({(2 * steps + 3) * n + kSlack}, eps.options());
+      scratch.narrow(0, (2 * steps + 2) * n, kSlack).zero_();  // read, never used: no NaNs
+      T* coef = scratch.data_ptr<T>();
+      rows_cloned(p, i0, i1, coef, coef + (2 * steps + 2) * n + kSlack);
+    });
   });
 }
 

@@ -1,10 +1,10 @@
 #pragma once
-// The pass over the [B, n, m] eligibility trace of a diagonal SNU layer, as a plain loop
-// (ostl.md §4). The trace is the largest tensor of an OSTL step and a pass over it is
-// memory-bound: one step's update and contraction cost a read and a write of the whole trace
-// for three vector operations per element. So the layer holds back several steps and this
-// loop applies them together, as one linear map per trace row (2K + 2 multiply-adds per
-// element for K steps): the trace goes through memory once per chunk instead of once per step
+// The pass over the eligibility trace epsW of a diagonal SNU layer, as a plain loop (ostl.md
+// §4). The trace is the largest tensor of an OSTL step: one step's update and contraction are
+// a read and a write of the whole trace for three vector operations per element. So the layer
+// holds back several steps and this loop applies them together, as one linear map per trace
+// row (2K + 2 multiply-adds per element for K steps, with the trace in registers), and it
+// stores the trace input-major so that a row skips the steps at which its input is zero
 // (docs/ostl.md, "How a diagonal step runs").
 #include <torch/types.h>
 
@@ -12,18 +12,15 @@
 
 namespace nc::learn::kernels {
 
-/// Elements of slack trace_update_contract reads past the end of x.
-constexpr int64_t kXSlack = 64;
-
 /// For k = 0 .. steps-1, in order, in one pass over eps:
-///   eps[b, j, i] = alpha[k, b, j] * eps[b, j, i] + gp[k, b, j] * x[b, k, i]   (in place)
-///   g[j, i]     += c[k, b, j] * eps[b, j, i]                      (with step k's eps)
-/// Where c[k, b, j] = 0 for every step, row (b, j) adds nothing to g and skips those products.
-/// eps [B, n, m] and g [n, m] contiguous; alpha, gp, c [K, B, n] and x [B, K, m] contiguous
-/// with K >= steps; CPU, all float or all double. (x is batch-major so that the steps of one
-/// batch element, which the pass reads together, are adjacent: as [K, B, m], 16 steps were
-/// rows 32 KiB apart, and as many of them as the cache's ways shared one set.)
-/// x must be readable for kXSlack elements past its end (they are read, not used).
+///   eps[b, i, j] = alpha[k, b, j] * eps[b, i, j] + gp[k, b, j] * x[b, k, i]   (in place)
+///   g[i, j]     += c[k, b, j] * eps[b, i, j]                      (with step k's eps)
+/// eps [B, m, n] and g [m, n] (G transposed) contiguous: input-major, so that a trace row
+/// (b, i) goes with one input, and the steps at which that input is zero (most steps, for
+/// spikes) are skipped. alpha, gp, c [K, B, n] and x [B, K, m] contiguous with K >= steps;
+/// CPU, all float or all double. (x is batch-major so that the steps of one batch element are
+/// adjacent: as [K, B, m], 16 steps were rows 32 KiB apart, and as many of them as the
+/// cache's ways shared one set.)
 /// eps and g are written in place (their handles are const, their data is not).
 /// fresh: eps holds no values yet and is read as zeros (a new sequence's trace: no memset).
 void trace_update_contract(const torch::Tensor& eps, const torch::Tensor& alpha,
@@ -61,7 +58,8 @@ void diag_accumulate(const torch::Tensor& L, const torch::Tensor& hp, const torc
                      const torch::Tensor& eps_d, const torch::Tensor& d, const torch::Tensor& c,
                      const torch::Tensor& g_th, const torch::Tensor& g_rho);
 
-/// Whether the loop above applies: CPU, float or double, eps and g contiguous.
-bool fused_applicable(const torch::Tensor& eps, const torch::Tensor& g);
+/// Whether the loop above applies to a trace of these options and a gradient g: CPU, float or
+/// double, both of one dtype.
+bool fused_applicable(const torch::TensorOptions& eps, const torch::Tensor& g);
 
 }  // namespace nc::learn::kernels

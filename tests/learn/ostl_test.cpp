@@ -27,18 +27,23 @@ struct Case {
   uint64_t seed = 1;
   int64_t chunk = SNUOstlLayer::kDefaultTraceChunk;  // 0: the tensor-operation path
   int64_t inputs = 0;                                // 0: kIn
+  int64_t units = 0;                                 // 0: kUnits
+  bool spikes = false;  // inputs in {0, 1} (the held pass skips zeros) instead of analog
 
   std::string str() const {
     std::ostringstream os;
     os << (soft ? "sSNU" : "SNU") << (recurrent ? "+H" : "") << " g=" << static_cast<int>(g)
        << (trainable_decay ? " trainable_decay" : "") << (detach_reset ? " detach_reset" : "")
        << (readout ? " readout" : "") << " T=" << T << " B=" << B << " seed=" << seed
-       << " trace_chunk=" << chunk << " inputs=" << inputs;
+       << " trace_chunk=" << chunk << " inputs=" << inputs << " units=" << units
+       << (spikes ? " spikes" : "");
     return os.str();
   }
 };
 
 constexpr int64_t kIn = 5, kUnits = 4, kOut = 3;
+
+int64_t units_of(const Case& c) { return c.units ? c.units : kUnits; }
 
 double rel_err(const torch::Tensor& a, const torch::Tensor& b) {
   return (a - b).norm().item<double>() / std::max(b.norm().item<double>(), 1e-300);
@@ -83,23 +88,23 @@ nn::SNUOptions options_of(const Case& c, int64_t in, int64_t out) {
       .threshold_init(0.6);
 }
 
-// `layers` stacked SNU cells (kUnits each) and an optional linear readout, float64, with
+// `layers` stacked SNU cells (units_of(c) each) and an optional linear readout, float64, with
 // random thresholds and decays so that every parameter matters.
 Net make_net(const Case& c, int layers = 1) {
   torch::manual_seed(c.seed);
   Net net;
   int64_t in = c.inputs ? c.inputs : kIn;
   for (int l = 0; l < layers; ++l) {
-    nn::SNUCell cell(options_of(c, in, kUnits));
+    nn::SNUCell cell(options_of(c, in, units_of(c)));
     cell->to(torch::kFloat64);
     torch::NoGradGuard no_grad;
     cell->threshold.uniform_(0.3, 0.9);
     if (c.trainable_decay) cell->rho.uniform_(-1, 2);
     net.cells.push_back(cell);
-    in = kUnits;
+    in = units_of(c);
   }
   if (c.readout) {
-    net.readout = torch::nn::Linear(kUnits, kOut);
+    net.readout = torch::nn::Linear(units_of(c), kOut);
     net.readout->to(torch::kFloat64);
   }
   return net;
@@ -118,6 +123,7 @@ Data make_data(const Case& c, int64_t out) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(c.seed + 1000);
   Data d;
   d.x = torch::rand({c.T, c.B, c.inputs ? c.inputs : kIn}, gen, torch::kFloat64) * 1.5;
+  if (c.spikes) d.x = (d.x < 0.45).to(torch::kFloat64);  // p = 0.3
   d.target = torch::rand({c.T, c.B, out}, gen, torch::kFloat64);
   return d;
 }
@@ -189,7 +195,7 @@ double max_rel_err(const std::vector<torch::Tensor>& a, const std::vector<torch:
 double expect_exact(const Case& c) {
   SCOPED_TRACE(c.str());
   Net net = make_net(c);
-  const Data d = make_data(c, c.readout ? kOut : kUnits);
+  const Data d = make_data(c, c.readout ? kOut : units_of(c));
   double spikes = 0;
   const auto ref = bptt_grads(net, d, &spikes);
   const auto got = ostl_grads(net, d, c.chunk);
@@ -237,16 +243,19 @@ TEST(Ostl, SSNUDiagonalEqualsBptt) { sweep(/*soft=*/true, /*recurrent=*/false); 
 TEST(Ostl, SNURecurrentEqualsBptt) { sweep(/*soft=*/false, /*recurrent=*/true); }
 TEST(Ostl, SSNURecurrentEqualsBptt) { sweep(/*soft=*/true, /*recurrent=*/true); }
 
-// Wide inputs take every block width of the trace pass: in double, full blocks of 32 lanes
-// and a rest of 2, 3 or 4 vectors of 8 (45 = 32 + 13, 83 = 2 x 32 + 19, 61 = 32 + 29); the
-// sweeps above use 5 inputs, a rest of one vector alone.
-TEST(Ostl, WideInputsEqualBptt) {
-  for (const int64_t inputs : {45, 61, 83}) {
+// Wide layers take every block width of the trace pass, whose rows run over the units: in
+// double, full blocks of 32 lanes and a rest of 2, 3 or 4 vectors of 8 (45 = 32 + 13,
+// 83 = 2 x 32 + 19, 61 = 32 + 29); the sweeps above use 4 units, a rest of one vector alone.
+// Spike inputs make the pass skip the steps at which an input is zero.
+TEST(Ostl, WideLayersEqualBptt) {
+  for (const int64_t width : {45, 61, 83}) {
     for (const int64_t chunk : {0, 8}) {
-      Case c;
-      c.g = Activation::leaky_relu, c.trainable_decay = true, c.T = 20, c.B = 3, c.seed = 9;
-      c.inputs = inputs, c.chunk = chunk;
-      expect_exact(c);
+      for (const bool spikes : {false, true}) {
+        Case c;
+        c.g = Activation::leaky_relu, c.trainable_decay = true, c.T = 20, c.B = 3, c.seed = 9;
+        c.inputs = width, c.units = width - 2, c.chunk = chunk, c.spikes = spikes;
+        expect_exact(c);
+      }
     }
   }
 }
@@ -406,7 +415,7 @@ TEST(Ostl, SeveralStepsNeedLayersThatHoldTheirSteps) {
 }
 
 // In float (the precision of training), the held steps' pass and several steps per call: BPTT's
-// gradient in double to float rounding. Input widths with and without a partial vector at the
+// gradient in double to float rounding. Layer widths with and without a partial vector at the
 // end of a row; held chunks of 3, 8 and 16 steps; one step or the whole chunk per call; spike
 // inputs, inputs that stop being spikes halfway through, and analog inputs.
 TEST(Ostl, FloatEqualsBpttInDouble) {
@@ -415,7 +424,7 @@ TEST(Ostl, FloatEqualsBpttInDouble) {
       for (const int kind : {0, 1, 2}) {  // spikes, spikes then analog, analog
         Case c;
         c.trainable_decay = true, c.g = Activation::leaky_relu, c.T = 37, c.B = 3, c.seed = 21;
-        c.inputs = inputs, c.chunk = chunk;
+        c.inputs = inputs, c.units = inputs, c.chunk = chunk;
         SCOPED_TRACE(c.str() + " kind=" + std::to_string(kind));
         Net net = make_net(c);
         Data d = make_data(c, kOut);

@@ -97,8 +97,10 @@ class SNUOstlLayer : public OstlLayer {
   nn::SNUCell cell_;
   nn::SNUState state_;    // detached {s^{t-1}, y^{t-1}} (after step: {s^t, y^t})
   torch::Tensor hp_;      // h'^t [B, n] (h'^{t-1} before a step; 0 at t = 0: y^0 is constant)
-  torch::Tensor eps_w_, eps_h_, eps_th_, eps_d_;  // traces epsilon (state derivatives)
-  torch::Tensor g_w_, g_h_, g_th_, g_rho_;        // accumulated gradients G
+  // Traces epsilon (state derivatives). eps_w_ is [B, n, m]; for held steps (below) it is
+  // input-major, [B, m, n], and g_w_ is then stored transposed (kernels::trace_update_contract).
+  torch::Tensor eps_w_, eps_h_, eps_th_, eps_d_;
+  torch::Tensor g_w_, g_h_, g_th_, g_rho_;  // accumulated gradients G
   // Diagonal layer on CPU: the held-back steps of eps_w_'s update, slot k holding step k's
   // alpha, g' [B, n], x [B, m] and learning signal c = L h' [B, n] (0 until accumulate()).
   // Mutable: applying them changes how the state is stored, not what it is.
