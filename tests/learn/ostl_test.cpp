@@ -260,6 +260,15 @@ TEST(Ostl, WideLayersEqualBptt) {
   }
 }
 
+// The pass marks an input's non-zero steps 64 to a word: chunks of more steps take several.
+TEST(Ostl, HeldChunksOfMoreThan64StepsEqualBptt) {
+  for (const bool spikes : {false, true}) {
+    Case c;
+    c.trainable_decay = true, c.T = 150, c.B = 2, c.seed = 4, c.chunk = 70, c.spikes = spikes;
+    expect_exact(c);
+  }
+}
+
 TEST(Ostl, OtherSurrogatesEqualBptt) {
   for (auto kind : {nn::SurrogateKind::fast_sigmoid, nn::SurrogateKind::arctan,
                     nn::SurrogateKind::triangle}) {
