@@ -1,5 +1,5 @@
-// Cost of OSTL against BPTT for one SNU layer (256 inputs, 256 units, no recurrent weights,
-// batch 32, float32) with a stateless linear readout (10 outputs) and a per-step MSE loss,
+// Cost of OSTL against BPTT for one SNU layer (256 inputs, spikes at rate 0.2 by default,
+// 256 units, no recurrent weights, batch 32, float32) with a stateless linear readout (10 outputs) and a per-step MSE loss,
 // over sequences of T = 10 ... 10,000 steps (issue 3, docs/results/ostl.md):
 //   OstlSequence/T: nc::learn::Ostl, one step + learning signal + trace update per time step;
 //   OstlSteps/T:    the same with Ostl::steps, the held chunk's steps per call (16 by
@@ -15,8 +15,10 @@
 //
 // malloc keeps freed memory, as in the neurocore executable.
 //
-//   nc_bench_ostl [--threads=1] [--trace_chunk=N] [--benchmark_filter=...]
-//   (--trace_chunk: SNUOstlLayer's, default its kDefaultTraceChunk)
+//   nc_bench_ostl [--threads=1] [--trace_chunk=N] [--spike_percent=P] [--benchmark_filter=...]
+//   (--trace_chunk: SNUOstlLayer's, default its kDefaultTraceChunk; --spike_percent: the
+//   inputs' spike rate, default 20, 0 for analog inputs in [0, 1), which OSTL's trace pass
+//   cannot skip)
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
@@ -33,6 +35,7 @@ namespace {
 
 constexpr int64_t kBatch = 32, kIn = 256, kUnits = 256, kOut = 10;
 int trace_chunk = nc::learn::SNUOstlLayer::kDefaultTraceChunk;
+int spike_percent = 20;  // inputs are spikes at this rate; 0: analog, uniform in [0, 1)
 
 struct Setup {
   nc::nn::SNU layer{nc::nn::SNUOptions(kIn, kUnits).decay(0.9)};
@@ -40,7 +43,8 @@ struct Setup {
   torch::Tensor x, target;  // [T, B, in] rate-coded spikes, [T, B, out]
   explicit Setup(int64_t T) {
     torch::manual_seed(0);
-    x = torch::bernoulli(torch::full({T, kBatch, kIn}, 0.2));
+    x = spike_percent ? torch::bernoulli(torch::full({T, kBatch, kIn}, spike_percent / 100.0))
+                      : torch::rand({T, kBatch, kIn});
     target = torch::rand({T, kBatch, kOut});
   }
   void zero_grad() {
@@ -121,7 +125,8 @@ int main(int argc, char** argv) {
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i) {
     if (!nc::bench::int_flag(argv[i], "threads", 1, 1024, threads) &&
-        !nc::bench::int_flag(argv[i], "trace_chunk", 0, 1024, trace_chunk)) {
+        !nc::bench::int_flag(argv[i], "trace_chunk", 0, 1024, trace_chunk) &&
+        !nc::bench::int_flag(argv[i], "spike_percent", 0, 100, spike_percent)) {
       args.push_back(argv[i]);
     }
   }

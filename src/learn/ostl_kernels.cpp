@@ -115,17 +115,14 @@ __attribute__((always_inline)) inline void prefetch_row(const T* row, int64_t n,
 // The steps at which the inputs i0 .. i1-1 of one batch element were non-zero. A spike input
 // is mostly zeros, and a zero input adds nothing to its trace row or to G, so the pass skips
 // those steps. `bits` marks them, one bit per step (64 steps per word, [words, i1 - i0]:
-// contiguous in i, so that marking is a vector loop); `take(i)` lists input i's steps with
-// their values, one iteration per non-zero step rather than one per step.
+// contiguous in i, so that marking is a vector loop); `take` lists input i's steps with their
+// values, one iteration per non-zero step rather than one per step.
 template <class T>
 struct Active {
   Active(int64_t steps, int64_t i0, int64_t i1)
-      : i0(i0), span(i1 - i0), words((steps + 63) / 64), bits(words * span), k(steps), x(steps) {}
+      : i0(i0), span(i1 - i0), words((steps + 63) / 64), bits(words * span) {}
   int64_t i0, span, words;
   std::vector<uint64_t> bits;
-  int64_t count = 0;
-  std::vector<int64_t> k;
-  std::vector<T> x;
 
   void mark(const T* x_b, int64_t steps, int64_t m) {
     std::fill(bits.begin(), bits.end(), uint64_t{0});
@@ -136,8 +133,9 @@ struct Active {
       for (int64_t i = 0; i < span; ++i) w[i] |= uint64_t{xs[i] != T(0)} << sh;
     }
   }
-  void take(const T* x_b, int64_t i, int64_t m) {
-    count = 0;
+  // Writes input i's non-zero steps to k and their values to x; returns how many.
+  int64_t take(const T* x_b, int64_t i, int64_t m, int64_t* k, T* x) const {
+    int64_t count = 0;
     for (int64_t w = 0; w < words; ++w) {
       for (uint64_t u = bits[w * span + i - i0]; u != 0; u &= u - 1) {
         const int64_t s = w * 64 + __builtin_ctzll(u);
@@ -145,61 +143,98 @@ struct Active {
         x[count++] = x_b[s * m + i];
       }
     }
+    return count;
   }
 };
 
-// One block of trace row (b, i) through every step of the chunk: NV vectors (compile-time, so
-// the loops unroll into registers) of units j0 .. j0 + len - 1. The tail of a row takes the
-// fewest vectors that cover it: the extra lanes read coefficients past the row (the scratch
-// has kSlack elements of slack at its end) and are never stored. (A 63-element row was once
-// done element by element at every step.)
-template <class T, int NV>
-__attribute__((always_inline)) inline void block(const Chunk<T>& p, T* row, T* grow,
-                                                 const T* coef, const Active<T>& act, bool signal,
+// R trace rows (b, i) through every step of the chunk, one block of each: NV vectors
+// (compile-time, so the loops unroll into registers) of units j0 .. j0 + len - 1. steps k[a]
+// with the rows' inputs x[r][a], a < count. Two rows when both inputs are non-zero at every
+// step (analog inputs): then each coefficient vector loaded serves two rows, as each input
+// vector did in the unit-major layout. The tail of a row takes the fewest vectors that cover
+// it: the extra lanes read coefficients past the row (the scratch has kSlack elements of slack
+// at its end) and are never stored. (A 63-element row was once done element by element at
+// every step.)
+template <class T, int R, int NV>
+__attribute__((always_inline)) inline void block(const Chunk<T>& p, T* const* row,
+                                                 T* const* grow, const T* coef, const int64_t* k,
+                                                 const T* const* x, int64_t count, bool signal,
                                                  int64_t len) {
   using V = typename Vec<T>::type;
   constexpr int64_t L = Vec<T>::lanes, W = NV * L;
   const int64_t n = p.n;
   const T* P = coef + 2 * p.steps * n;
-  V v[NV], acc[NV];
-  if (p.fresh) {
-    for (int q = 0; q < NV; ++q) v[q] = V{}, acc[q] = V{};
-  } else {
-    auto start = [&](const T* src) {
-      for (int q = 0; q < NV; ++q) {
-        const V e = load(src + q * L);
-        v[q] = load(P + q * L) * e;
-        acc[q] = load(P + n + q * L) * e;
-      }
-    };
-    if (len == W) {
-      start(row);
-    } else {
-      T part[W] = {};
-      std::memcpy(part, row, len * sizeof(T));
-      start(part);
+  V v[R][NV], acc[R][NV];
+  for (int r = 0; r < R; ++r) {
+    if (p.fresh) {
+      for (int q = 0; q < NV; ++q) v[r][q] = V{}, acc[r][q] = V{};
+      continue;
     }
-  }
-  for (int64_t a = 0; a < act.count; ++a) {
-    const T xk = act.x[a];
-    const T* d = coef + 2 * act.k[a] * n;
+    T part[W] = {};
+    const T* src = row[r];
+    if (len != W) src = static_cast<const T*>(std::memcpy(part, row[r], len * sizeof(T)));
     for (int q = 0; q < NV; ++q) {
-      v[q] += xk * load(d + q * L);
-      if (signal) acc[q] += xk * load(d + n + q * L);
+      const V e = load(src + q * L);
+      v[r][q] = load(P + q * L) * e;
+      acc[r][q] = load(P + n + q * L) * e;
     }
   }
-  if (len == W) {
-    for (int q = 0; q < NV; ++q) store(row + q * L, v[q]);
+  for (int64_t a = 0; a < count; ++a) {
+    const T* d = coef + 2 * k[a] * n;
+    for (int q = 0; q < NV; ++q) {
+      const V dv = load(d + q * L);
+      for (int r = 0; r < R; ++r) v[r][q] += x[r][a] * dv;
+      if (signal) {
+        const V fv = load(d + n + q * L);
+        for (int r = 0; r < R; ++r) acc[r][q] += x[r][a] * fv;
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    if (len == W) {
+      for (int q = 0; q < NV; ++q) store(row[r] + q * L, v[r][q]);
+      if (signal) {
+        for (int q = 0; q < NV; ++q) store(grow[r] + q * L, load(grow[r] + q * L) + acc[r][q]);
+      }
+      continue;
+    }
+    T out[W], add[W];
+    for (int q = 0; q < NV; ++q) store(out + q * L, v[r][q]), store(add + q * L, acc[r][q]);
+    std::memcpy(row[r], out, len * sizeof(T));
     if (signal) {
-      for (int q = 0; q < NV; ++q) store(grow + q * L, load(grow + q * L) + acc[q]);
+      for (int64_t j = 0; j < len; ++j) grow[r][j] += add[j];
     }
-    return;
   }
-  T out[W], add[W];
-  for (int q = 0; q < NV; ++q) store(out + q * L, v[q]), store(add + q * L, acc[q]);
-  std::memcpy(row, out, len * sizeof(T));
-  if (signal) {
-    for (int64_t j = 0; j < len; ++j) grow[j] += add[j];
+}
+
+// R whole trace rows (see block): blocks of NV vectors (four for one row, two for two: the
+// same registers), then the rest of the row in the fewest vectors that cover it.
+template <class T, int R>
+__attribute__((always_inline)) inline void whole_rows(const Chunk<T>& p, T* const* row0,
+                                                      T* const* grow0, const T* coef,
+                                                      const int64_t* k, const T* const* x,
+                                                      int64_t count, bool signal) {
+  constexpr int64_t L = Vec<T>::lanes;
+  constexpr int NV = R == 1 ? 4 : 2;
+  T *row[R], *grow[R];
+  auto at = [&](int64_t j) {
+    for (int r = 0; r < R; ++r) row[r] = row0[r] + j, grow[r] = grow0[r] + j;
+  };
+  int64_t j = 0;
+  for (; j + NV * L <= p.n; j += NV * L) {
+    at(j);
+    block<T, R, NV>(p, row, grow, coef + j, k, x, count, signal, NV * L);
+  }
+  const int64_t rest = p.n - j;
+  at(j);
+  if constexpr (NV == 4) {
+    if (rest > 3 * L) return block<T, R, 4>(p, row, grow, coef + j, k, x, count, signal, rest);
+    if (rest > 2 * L) return block<T, R, 3>(p, row, grow, coef + j, k, x, count, signal, rest);
+  }
+  if (rest > L) {
+    block<T, R, 2>(p, row, grow, coef + j, k, x, count, signal, rest);
+  } else if (rest > 0) {
+    block<T, R, 1>(p, row, grow, coef + j, k, x, count, signal, rest);
   }
 }
 
@@ -210,29 +245,26 @@ __attribute__((always_inline)) inline void rows(const Chunk<T>& p, int64_t i0, i
                                                 T* coef, T* a_next) {
   const int64_t n = p.n;
   Active<T> act(p.steps, i0, i1);
+  std::vector<int64_t> k(p.steps), k2(p.steps);
+  std::vector<T> x0(p.steps), x1(p.steps);
+  const T* xs[2] = {x0.data(), x1.data()};
   for (int64_t b = 0; b < p.B; ++b) {
     const bool signal = coefficients(p, b, coef, a_next);
     const T* x = p.x + b * p.x_batch;
     act.mark(x, p.steps, p.m);
     for (int64_t i = i0; i < i1; ++i) {
-      T* row = p.eps + (b * p.m + i) * n;
-      T* grow = p.g + i * n;
-      prefetch_row(row, n, i, i1);
-      act.take(x, i, p.m);
-      constexpr int64_t L = Vec<T>::lanes;
-      int64_t j = 0;
-      for (; j + 4 * L <= n; j += 4 * L) {
-        block<T, 4>(p, row + j, grow + j, coef + j, act, signal, 4 * L);
-      }
-      const int64_t rest = n - j;
-      if (rest > 3 * L) {
-        block<T, 4>(p, row + j, grow + j, coef + j, act, signal, rest);
-      } else if (rest > 2 * L) {
-        block<T, 3>(p, row + j, grow + j, coef + j, act, signal, rest);
-      } else if (rest > L) {
-        block<T, 2>(p, row + j, grow + j, coef + j, act, signal, rest);
-      } else if (rest > 0) {
-        block<T, 1>(p, row + j, grow + j, coef + j, act, signal, rest);
+      T* row[2] = {p.eps + (b * p.m + i) * n, nullptr};
+      T* grow[2] = {p.g + i * n, nullptr};
+      prefetch_row(row[0], n, i, i1);
+      const int64_t count = act.take(x, i, p.m, k.data(), x0.data());
+      if (count == p.steps && i + 1 < i1 &&
+          act.take(x, i + 1, p.m, k2.data(), x1.data()) == p.steps) {
+        row[1] = row[0] + n, grow[1] = grow[0] + n;
+        prefetch_row(row[1], n, i + 1, i1);
+        whole_rows<T, 2>(p, row, grow, coef, k.data(), xs, count, signal);
+        ++i;
+      } else {
+        whole_rows<T, 1>(p, row, grow, coef, k.data(), xs, count, signal);
       }
     }
   }
