@@ -8,7 +8,8 @@
 #
 #   scripts/reproduce/ostl-cost.sh OUT [BENCH [FLAGS...]]
 #     BENCH default build/bench/nc_bench_ostl (built with -DNC_BUILD_BENCH=ON); FLAGS go to it,
-#     e.g. --trace_chunk=16 (the steps held, and taken per call by OstlSteps)
+#     e.g. --trace_chunk=16 (the steps held, and taken per call by OstlSteps) or
+#     --spike_percent=0 (analog inputs instead of spikes at rate 0.2)
 set -euo pipefail
 OUT=${1:?output folder}
 BENCH=${2:-build/bench/nc_bench_ostl}
