@@ -30,17 +30,6 @@ struct Chunk {
   bool fresh;
 };
 
-// A batch element's held steps as coefficients of a linear map per unit j. With the trace row
-// e (of any input) before the chunk and k = 0 .. K-1 its steps, e_k = alpha_k e_{k-1} + gp_k x_k
-// unrolls to
-//   e_{K-1}      = P e + sum_k d_k x_k,   P = prod_l alpha_l,  d_k = gp_k prod_{l>k} alpha_l
-//   sum_k c_k e_k = w e + sum_k f_k x_k,   f_k = gp_k r_k,  r_k = c_k + alpha_{k+1} r_{k+1},
-//                                          w = alpha_0 r_0
-// The coefficients depend on (b, j) only, so they are computed once per batch element, as
-// vectors over j: coef holds, per step k, d_k then f_k (2n), then P and w (n each). They are
-// laid out step by step so that the rows a trace row reads are adjacent (the held alpha, gp,
-// c are [K, B, n]: one element's steps are 32 KiB apart for the benchmark layer, which puts
-// them in one cache set). Returns whether any step of b has a learning signal.
 // One step k of `coefficients`, back from the chunk's last step, for every unit j. (Its own
 // function so that the pointers are restrict: GCC then vectorises the loop.)
 template <class T>
@@ -56,6 +45,17 @@ __attribute__((always_inline)) inline void coefficient_step(
   }
 }
 
+// A batch element's held steps as coefficients of a linear map per unit j. With the trace row
+// e (of any input) before the chunk and k = 0 .. K-1 its steps, e_k = alpha_k e_{k-1} + gp_k x_k
+// unrolls to
+//   e_{K-1}      = P e + sum_k d_k x_k,   P = prod_l alpha_l,  d_k = gp_k prod_{l>k} alpha_l
+//   sum_k c_k e_k = w e + sum_k f_k x_k,   f_k = gp_k r_k,  r_k = c_k + alpha_{k+1} r_{k+1},
+//                                          w = alpha_0 r_0
+// The coefficients depend on (b, j) only, so they are computed once per batch element, as
+// vectors over j: coef holds, per step k, d_k then f_k (2n), then P and w (n each). They are
+// laid out step by step so that the rows a trace row reads are adjacent (the held alpha, gp,
+// c are [K, B, n]: one element's steps are 32 KiB apart for the benchmark layer, which puts
+// them in one cache set). Returns whether any step of b has a learning signal.
 template <class T>
 __attribute__((always_inline)) inline bool coefficients(const Chunk<T>& p, int64_t b, T* coef,
                                                         T* a_next) {
