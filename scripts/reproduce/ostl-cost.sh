@@ -49,14 +49,14 @@ with open(os.path.join(out, "ostl-cost.md"), "w") as f:
     f.write("\n| T | " + " | ".join(f"{names[m]} / BPTT time per step (CPU)" for m in ostl) +
             " | BPTT / OSTL peak memory (1 step per call) |\n")
     f.write("|---" * (len(ostl) + 2) + "|\n")
-    o = dict((r[0], r) for r in rows["OstlSequence"])
+    o = dict((r[0], r) for r in rows.get("OstlSequence", []))
     for T in sorted(b):
         cells = []
         for m in ostl:
             r = dict((x[0], x) for x in rows[m]).get(T)
             cells.append(f"{r[1]/b[T][1]:.2f}" if r else "-")
         f.write(f"| {T:,} | " + " | ".join(cells) +
-                f" | {b[T][3]/o[T][3]:.2f} |\n" if T in o else " | - |\n")
+                (f" | {b[T][3]/o[T][3]:.2f} |\n" if T in o else " | - |\n"))
 for method in rows:
     with open(os.path.join(out, method + ".dat"), "w") as f:
         for T, cpu, wall, peak, _ in sorted(rows[method]):
