@@ -7,16 +7,20 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps build run test bench check-sanitize format clean
+.PHONY: deps configure build run test bench check-sanitize format clean
 
 deps:
 	./scripts/install-deps.sh
 
-build: deps
+configure: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DNC_BUILD_TESTS=ON $(CMAKE_FLAGS)
+
+build: configure
 	cmake --build $(BUILD) -j$(JOBS)
 
-run: build
+# The main job needs only the executable: the tests are built by `make test`.
+run: configure
+	cmake --build $(BUILD) -j$(JOBS) --target neurocore
 	./$(BUILD)/neurocore pipeline configs/pipeline.yaml
 
 test: build

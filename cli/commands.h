@@ -18,6 +18,7 @@ void add_compile(CLI::App& app, const Global& global);
 void add_quantize(CLI::App& app, const Global& global);
 void add_pipeline(CLI::App& app, const Global& global);
 void add_fabric(CLI::App& app, const Global& global);
+void add_simulate(CLI::App& app, const Global& global);
 void add_continual(CLI::App& app, const Global& global);
 void add_lm(CLI::App& app, const Global& global);
 

@@ -6,12 +6,14 @@
 #include <cstdio>
 
 #include "commands.h"
+#include "neurocore/cm/torch/loaders.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/log.h"
 #include "neurocore/core/threads.h"
 
 int main(int argc, char** argv) {
   nc::keep_freed_memory();
+  nc::cm::register_torch_loaders();
   CLI::App app{
       "neurocore: brain-inspired deep learning, from training to computational-memory "
       "deployment.\n\nExamples:\n  neurocore train configs/snu-mlp-fashion.yaml\n"
@@ -38,6 +40,7 @@ int main(int argc, char** argv) {
   nc::cli::add_quantize(app, global);
   nc::cli::add_pipeline(app, global);
   nc::cli::add_fabric(app, global);
+  nc::cli::add_simulate(app, global);
   nc::cli::add_continual(app, global);
   nc::cli::add_lm(app, global);
 

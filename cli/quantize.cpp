@@ -7,8 +7,7 @@
 
 #include "commands.h"
 #include "load_config.h"
-#include "neurocore/compress/efqat.h"
-#include "neurocore/compress/int_export.h"
+#include "neurocore/compress/quantize_stage.h"
 #include "neurocore/compress/torchscript_export.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"
@@ -33,28 +32,6 @@ struct QuantizeArgs {
   bool bias_correction = false, freeze_quant = false, freeze_bias = false;
   std::vector<std::string> sets;
 };
-
-struct Accuracy {
-  double acc = 0, loss = 0;
-};
-
-Accuracy evaluate(nn::NetImpl& net, const torch::Tensor& images, const torch::Tensor& labels) {
-  torch::NoGradGuard no_grad;
-  net.eval();
-  Accuracy r;
-  const int64_t n = images.size(0);
-  int64_t correct = 0;
-  for (int64_t i = 0; i < n; i += 1000) {
-    const int64_t end = std::min(n, i + 1000);
-    const auto out = net.forward(images.slice(0, i, end));
-    const auto y = labels.slice(0, i, end);
-    r.loss += torch::cross_entropy_loss(out, y).item<double>() * static_cast<double>(end - i);
-    correct += out.argmax(1).eq(y).sum().item<int64_t>();
-  }
-  r.loss /= static_cast<double>(std::max<int64_t>(1, n));
-  r.acc = 100.0 * static_cast<double>(correct) / static_cast<double>(std::max<int64_t>(1, n));
-  return r;
-}
 
 void run_quantize(const QuantizeArgs& a, const Global& g) {
   // Every argument is checked before the data and model are loaded.
@@ -82,74 +59,63 @@ void run_quantize(const QuantizeArgs& a, const Global& g) {
   const std::string ckpt = learn::last_checkpoint(src.checkpoints());
   if (ckpt.empty()) throw UserError(src.path() + ": no checkpoint yet (train at least one epoch)");
   learn::load_checkpoint(ckpt, *exp.model, nullptr);
-  if (exp.model->temporal()) {
-    throw UserError("quantize: " + exp.model_name +
-                    " is a temporal (spiking) model; quantize supports mlp, lenet5 and resnet*");
-  }
-
-  auto norm = [&](const torch::Tensor& x) { return (x - exp.norm.mean) / exp.norm.std; };
-  const auto train_x = norm(exp.train_set.images), test_x = norm(exp.test_set.images);
-  const auto &train_y = exp.train_set.labels, &test_y = exp.test_set.labels;
-
   std::string tag = a.method + "-" + to_string(qc.bits);
   if (a.method == "efqat") tag += fmt::format("-{}-{:g}", a.mode, a.fraction);
   const fs::path out = a.out.empty() ? fs::path(exp.runs_dir) / (fs::path(src.path()).filename().string() + "-" + tag)
                                      : fs::path(a.out);
+  if (exp.model->temporal()) {  // before the run directory is created
+    throw UserError("quantize: " + exp.model_name +
+                    " is a temporal (spiking) model; quantize supports mlp, lenet5 and resnet*");
+  }
   RunDir run = RunDir::create(out.parent_path().empty() ? "." : out.parent_path().string(),
                               out.filename().string());
   write_file_atomic(run.file("config.yaml"), exp.effective_yaml);
   spdlog::info("run directory: {}", run.path());
 
-  const Accuracy fp32 = evaluate(*exp.model, test_x, test_y);
-  run.log_metrics({{"kind", "quantize"}, {"stage", "fp32"}, {"acc", fp32.acc}, {"loss", fp32.loss}});
-  fmt::print("FP32: test accuracy {:.2f}%\n", fp32.acc);
+  QuantizeOptions o;
+  o.method = a.method;
+  o.config = qc;
+  o.calib = a.calib;
+  o.bias_correction = a.bias_correction;
+  o.qat.epochs = a.epochs;
+  o.qat.max_steps = a.max_steps;
+  o.qat.batch_size = a.batch > 0 ? a.batch : exp.train.batch_size;
+  o.qat.learning_rate = a.lr > 0 ? a.lr : exp.train.learning_rate / 10;
+  o.qat.momentum = exp.train.momentum;
+  o.qat.seed = exp.seed;
+  o.qat.efqat_options.mode = mode;
+  o.qat.efqat_options.rho = a.fraction;
+  o.qat.efqat_options.reselect_every = a.reselect;
+  o.qat.efqat_options.train_quant_params = !a.freeze_quant;
+  o.qat.efqat_options.train_biases = !a.freeze_bias;
+  QuantizeResult q = quantize_experiment(exp, o);
 
-  QuantNet q(exp.model, qc);
-  const int64_t calib = std::min(a.calib, train_x.size(0));
-  std::vector<torch::Tensor> batches;
-  for (int64_t i = 0; i < calib; i += 256) batches.push_back(train_x.slice(0, i, std::min(calib, i + 256)));
-  q->calibrate(batches, a.bias_correction);
-  const Accuracy ptq = evaluate(*q, test_x, test_y);
-  run.log_metrics({{"kind", "quantize"}, {"stage", "ptq"}, {"acc", ptq.acc}, {"loss", ptq.loss}});
-  fmt::print("PTQ {}: test accuracy {:.2f}%\n", to_string(qc.bits), ptq.acc);
-
+  run.log_metrics({{"kind", "quantize"}, {"stage", "fp32"}, {"acc", q.fp32.accuracy}, {"loss", q.fp32.loss}});
+  fmt::print("FP32: test accuracy {:.2f}%\n", q.fp32.accuracy);
+  run.log_metrics({{"kind", "quantize"}, {"stage", "ptq"}, {"acc", q.ptq.accuracy}, {"loss", q.ptq.loss}});
+  fmt::print("PTQ {}: test accuracy {:.2f}%\n", to_string(qc.bits), q.ptq.accuracy);
   std::vector<std::string> summary{
       fmt::format("source run: `{}` (checkpoint `{}`), model {}", src.path(), ckpt, exp.model_name),
       fmt::format("method {}, bits {} (first layer {} bit, last layer {} bit), weight range {}, "
                   "activation range {}, {} calibration images, bias correction {}",
                   a.method, to_string(qc.bits), a.first_bits, a.last_bits, a.weight_range,
-                  a.act_range, calib, a.bias_correction ? "on" : "off"),
-      fmt::format("FP32 test accuracy {:.2f}%", fp32.acc),
-      fmt::format("PTQ test accuracy {:.2f}%", ptq.acc)};
-  Accuracy final_acc = ptq;
-  if (a.method != "ptq") {
-    QatOptions o;
-    o.epochs = a.epochs;
-    o.max_steps = a.max_steps;
-    o.batch_size = a.batch > 0 ? a.batch : exp.train.batch_size;
-    o.learning_rate = a.lr > 0 ? a.lr : exp.train.learning_rate / 10;
-    o.momentum = exp.train.momentum;
-    o.seed = exp.seed;
-    o.efqat = a.method == "efqat";
-    o.efqat_options.mode = mode;
-    o.efqat_options.rho = a.fraction;
-    o.efqat_options.reselect_every = a.reselect;
-    o.efqat_options.train_quant_params = !a.freeze_quant;
-    o.efqat_options.train_biases = !a.freeze_bias;
-    const QatStats st = train_quantized(*q, train_x, train_y, o);
-    final_acc = evaluate(*q, test_x, test_y);
+                  a.act_range, q.calibration_images, a.bias_correction ? "on" : "off"),
+      fmt::format("FP32 test accuracy {:.2f}%", q.fp32.accuracy),
+      fmt::format("PTQ test accuracy {:.2f}%", q.ptq.accuracy)};
+  if (q.fine_tuned) {
+    const QatStats& st = q.stats;
+    const double mac_share = st.full_backward_macs ? static_cast<double>(st.backward_macs) / st.full_backward_macs : 0.0;
     run.log_metrics({{"kind", "quantize"},
                      {"stage", a.method},
-                     {"acc", final_acc.acc},
-                     {"loss", final_acc.loss},
+                     {"acc", q.final.accuracy},
+                     {"loss", q.final.loss},
                      {"steps", st.steps},
                      {"train_loss", st.mean_loss},
                      {"backward_seconds", st.backward_seconds},
                      {"backward_macs", st.backward_macs},
                      {"full_backward_macs", st.full_backward_macs}});
     fmt::print("{} ({} steps, lr {:g}): test accuracy {:.2f}%; backward GEMM MACs {:.3f} of full QAT\n",
-               a.method, st.steps, o.learning_rate, final_acc.acc,
-               st.full_backward_macs ? static_cast<double>(st.backward_macs) / st.full_backward_macs : 0.0);
+               a.method, st.steps, o.qat.learning_rate, q.final.accuracy, mac_share);
     summary.push_back(fmt::format(
         "{}{}: {} steps, batch {}, SGD lr {:g} momentum {:g}; test accuracy {:.2f}%; backward "
         "GEMM MACs {} ({:.3f} of full QAT's {}); backward time {:.2f} s",
@@ -157,23 +123,20 @@ void run_quantize(const QuantizeArgs& a, const Global& g) {
         a.method == "efqat" ? fmt::format(" (mode {}, rho {:g}, reselect every {} steps)", a.mode,
                                           a.fraction, a.reselect)
                             : "",
-        st.steps, o.batch_size, o.learning_rate, o.momentum, final_acc.acc, st.backward_macs,
-        st.full_backward_macs ? static_cast<double>(st.backward_macs) / st.full_backward_macs : 0.0,
-        st.full_backward_macs, st.backward_seconds));
+        st.steps, o.qat.batch_size, o.qat.learning_rate, o.qat.momentum, q.final.accuracy, st.backward_macs,
+        mac_share, st.full_backward_macs, st.backward_seconds));
   }
-  write_atomic_with(run.file("quantized.pt"), [&](const std::string& tmp) { torch::save(q, tmp); });
-  summary.push_back("fake-quant model state (QuantNet parameters and buffers): `quantized.pt`");
   // The integer model: what `neurocore compile` of this run directory maps onto the crossbars.
-  const IntModel int_model = export_int_model(*q, exp.model_name);
-  save_int_model(run.file(kIntModelFile), int_model);
+  save_quantized(q, run.path());
+  summary.push_back("fake-quant model state (QuantNet parameters and buffers): `quantized.pt`");
   summary.push_back(fmt::format("integer model (int8/int4 codes, scales, zero points; "
                                 "docs/quant.md): `{}` ({} bytes)",
                                 kIntModelFile, fs::file_size(run.file(kIntModelFile))));
-  save_torchscript(*q, run.file("quantized_torchscript.pt"));
+  save_torchscript(*q.net, run.file("quantized_torchscript.pt"));
   summary.push_back("the fake-quant model as TorchScript (torch.jit.load): `quantized_torchscript.pt`");
   write_run_report(run, "quantize " + tag, summary);
   write_file_atomic(run.file("report.md"),
-                    read_file(run.file("report.md")) + "\n## Quantized layers\n\n" + q->summary());
+                    read_file(run.file("report.md")) + "\n## Quantized layers\n\n" + q.net->summary());
   fmt::print("report: {}\n", run.file("report.md"));
 }
 

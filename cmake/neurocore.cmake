@@ -39,7 +39,7 @@ endfunction()
 # file's of the same target (kept short and local on purpose; renaming them all buys nothing).
 function(nc_unity_exclude)
   set(files
-    src/cm/control.cpp src/cm/functional.cpp src/cm/reference_eval.cpp cli/fabric.cpp
+    src/cm/control.cpp src/cm/functional.cpp src/cm/reference_eval.cpp
     tests/learn/ostl_test.cpp tests/cm/functional_test.cpp tests/cm/mapping_picture_test.cpp
     tests/cm_torch/torchscript_import_test.cpp)
   list(TRANSFORM files PREPEND ${PROJECT_SOURCE_DIR}/)

@@ -496,4 +496,8 @@ std::vector<CoreProgram> generate_control(const Graph& g, const Mapping& m,
   return programs;
 }
 
+std::vector<CoreProgram> generate_control(const Compiled& c) {
+  return generate_control(c.graph(), c.mapping(), c.poly());
+}
+
 }  // namespace nc::cm

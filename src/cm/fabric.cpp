@@ -348,4 +348,6 @@ double pipeline_throughput(const Mapping& m, const Hardware& hw) {
   return 1e9 / (hw.mvm_ns * static_cast<double>(worst));
 }
 
+CoreGraph build_core_graph(const Compiled& c) { return build_core_graph(c.graph(), c.mapping(), c.hardware()); }
+
 }  // namespace nc::cm

@@ -1,10 +1,17 @@
 #include "neurocore/cm/fabric_report.h"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <numeric>
 #include <sstream>
+
+#include "neurocore/cm/graphviz.h"
+#include "neurocore/core/io.h"
 
 namespace nc::cm {
 
@@ -180,6 +187,115 @@ std::string placement_dot(const FabricRun& r, const CoreGraph& cg, int64_t max_i
   }
   s << "}\n";
   return s.str();
+}
+
+TimingReport simulate_on_fabric(const Compiled& c, const FabricRun& r, TimingOptions options) {
+  return simulate_on_fabric(c.graph(), c.mapping(), c.poly(), c.hardware(), r, std::move(options));
+}
+
+namespace {
+
+std::string file_stem(std::string name) {
+  std::replace(name.begin(), name.end(), ' ', '-');
+  return name;
+}
+
+// The timing simulation's comparison of every placed fabric with the ideal one.
+std::string speed_section(int64_t images, const Hardware& hw, const TimingReport& ideal,
+                          const std::string& rows) {
+  if (images == 0) return "";
+  const double us = 1e-3 / ideal.clock_ghz;
+  return fmt::format(
+      "## The pipeline on each fabric (timing simulation)\n\n"
+      "{} images simulated on the ideal fabric (every transfer on a channel of its own) and on each "
+      "placement: every transfer between cores follows its route and holds each channel on it for "
+      "bits / {} Gbit/s, {} ns latency per hop; transfers sharing a channel serialize "
+      "(docs/fabric.md, \"Contention in the timing simulator\"). Ideal fabric: {:.6g} images/s, "
+      "first image {:.6g} us.\n\n"
+      "| topology | throughput (images/s) | / ideal | first-image latency (us) | / ideal | busiest channel busy |\n"
+      "|---|---|---|---|---|---|\n{}\n",
+      images, hw.link_bandwidth_gbps, hw.link_latency_ns, ideal.throughput_images_per_s,
+      static_cast<double>(ideal.first_latency_cycles) * us, rows);
+}
+
+}  // namespace
+
+FabricReport write_fabric_report(const Compiled& c, const FabricReportOptions& o, const std::string& dir) {
+  const Hardware& hw = c.hardware();
+  const CoreGraph cg = build_core_graph(c);
+  auto file = [&](const std::string& name) { return (std::filesystem::path(dir) / name).string(); };
+  const auto& a = o;
+  const std::vector<std::string>& topologies = o.topologies;
+  // Bits per second need the pipeline's rate: the timing simulation's on the ideal fabric when
+  // it runs, else the spec's analytic one.
+  double throughput = pipeline_throughput(c.mapping(), hw);
+  spdlog::info("{}: {} cores, {} flows at {}x{} crossbars", a.title, cg.cores, cg.flows.size(),
+               hw.crossbar_rows, hw.crossbar_cols);
+  // The timing simulation on the ideal fabric, the reference of every topology's speed.
+  TimingReport ideal;
+  TimingOptions to;
+  to.images = a.images;
+  to.check_buffers = false;
+  if (a.images > 0) {
+    spdlog::info("timing simulation of {} images on the ideal fabric", a.images);
+    ideal = simulate_timing(c, to);
+    throughput = ideal.throughput_images_per_s;
+  }
+
+  PlacementOptions po;
+  po.time_budget_s = a.budget_s;
+  std::string table = fabric_table_header(a.images > 0), bandwidth, speeds, pictures;
+  for (const std::string& name : topologies) {
+    spdlog::info("placing on {}", name);
+    const FabricRun r = run_fabric(name, cg, po);
+    if (a.images > 0) {
+      const FabricSpeed sp = fabric_speed(ideal, simulate_on_fabric(c, r, to));
+      table += fabric_table_row(r, cg, &sp);
+      speeds += fmt::format("| {} | {:.6g} | {:.4f} | {:.6g} | {:.4f} | {:.1f} % |\n", r.topology.name, sp.throughput,
+                            sp.throughput / sp.ideal_throughput, sp.latency_us, sp.latency_us / sp.ideal_latency_us,
+                            100.0 * sp.busiest_channel);
+    } else {
+      table += fabric_table_row(r, cg);
+    }
+    const double gbps = r.load.max_bits_per_s(throughput) * 1e-9;
+    // A channel moves at most link_bandwidth_gbps: the busiest one caps the image rate.
+    const double capped = r.load.max_bits > 0
+        ? std::min(throughput, hw.link_bandwidth_gbps * 1e9 / static_cast<double>(r.load.max_bits)) : throughput;
+    bandwidth += fmt::format("| {} | {:.4g} | {} | {:.4g} | {:.3f} |\n", r.topology.name, gbps,
+                             gbps <= hw.link_bandwidth_gbps ? "yes" : "no", capped, capped / throughput);
+    const std::string base = "placement-" + file_stem(name);
+    write_file_atomic(file(base + ".dot"), placement_dot(r, cg));
+    write_file_atomic(file("links-" + file_stem(name) + ".md"),
+                      "# Per-link load: " + a.title + " on " + r.topology.name + "\n\n" + link_load_table(r, cg));
+    std::string picture = "Graphviz source: [" + base + ".dot](" + base + ".dot) (render with `dot -Tsvg`)";
+    if (render_svg(file(base + ".dot"), file(base + ".svg"))) picture = "![" + r.topology.name + "](" + base + ".svg)";
+    pictures += fmt::format("### {}\n\n{}\n\nPer-link loads: [links-{}.md](links-{}.md)\n\n", r.topology.name,
+                            picture, file_stem(name), file_stem(name));
+  }
+
+  std::string md = fmt::format(
+      "# neurocore fabric: {}\n\n"
+      "Hardware: {} ({}x{} crossbars, {}-bit activations, {}-bit partial sums). Cores: {}; "
+      "core-to-core flows: {}; bits per image over all flows: {}. Pipeline throughput "
+      "({}): {:.4g} images/s.\n\n"
+      "5pp-band and 5pp-prism are neurocore's reconstructions of 5PP (docs/fabric.md), not the "
+      "paper's exact topology. Loads are bits per image on one directed channel; \"monomorphism "
+      "search\" is VF2's outcome (budget {} s): found, none (impossible) or unknown (budget spent).\n\n"
+      "## Topologies\n\n{}\n"
+      "## Busiest channel at the pipeline's throughput\n\n"
+      "| topology | max channel bandwidth (Gbit/s) | within the link's {} Gbit/s | images/s with the busiest "
+      "channel at link bandwidth | fraction of the pipeline's rate |\n|---|---|---|---|---|\n{}\n"
+      "(An analytic bound: flows sharing a channel split its bandwidth. The timing simulation below "
+      "schedules every transfer on its route instead.)\n\n{}"
+      "## Placements\n\nNodes: core id and layer (grey: unused). Links: grey idle, yellow to red by load.\n\n{}",
+      a.title, hw.name, hw.crossbar_rows, hw.crossbar_cols, hw.activation_bits, hw.psum_bits, cg.cores,
+      cg.flows.size(), cg.total_bits(),
+      a.images > 0 ? "timing simulation on the ideal fabric" : "1 / (mvm_ns x max MVMs per image), no replication",
+      throughput, a.budget_s, table, hw.link_bandwidth_gbps, bandwidth,
+      speed_section(a.images, hw, ideal, speeds), pictures);
+  write_file_atomic(file("report.md"), md);
+  spdlog::info("wrote {}", file("report.md"));
+  return {table, file("report.md")};
 }
 
 }  // namespace nc::cm

@@ -707,6 +707,9 @@ FunctionalSimulator::FunctionalSimulator(const Graph& g, const Mapping& m, const
                                          const Hardware& hw, const FunctionalOptions& options)
     : impl_(std::make_unique<Impl>(g, m, poly, hw, options)) {}
 
+FunctionalSimulator::FunctionalSimulator(const Compiled& c, const FunctionalOptions& options)
+    : FunctionalSimulator(c.graph(), c.mapping(), c.poly(), c.hardware(), options) {}
+
 FunctionalSimulator::~FunctionalSimulator() = default;
 
 std::vector<std::vector<float>> FunctionalSimulator::run(const std::vector<std::vector<float>>& images) {

@@ -120,7 +120,8 @@ Mapping map_graph(const Graph& g, const Hardware& hw, bool check_capacity) {
     throw UserError("hardware '" + hw.name + "': the graph needs " +
                     std::to_string(m.total_cores) + " cores of " + std::to_string(xr) + "x" +
                     std::to_string(xc) + " but cores = " + std::to_string(hw.cores) +
-                    " (raise cores, use larger crossbars, or set cores: unlimited)");
+                    "; it fits with cores >= " + std::to_string(m.total_cores) + " (e.g. --hw-set cores=" +
+                    std::to_string(m.total_cores) + "), larger crossbars, or cores: unlimited");
   }
   return m;
 }

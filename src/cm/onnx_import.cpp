@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -20,10 +21,7 @@ namespace nc::cm {
 
 namespace {
 
-const std::set<std::string> kTensorOps = {
-    "Conv", "Gemm", "MatMul", "BatchNormalization", "Relu", "LeakyRelu", "Sigmoid", "Tanh",
-    "Clip", "Identity", "Dropout", "Add", "Sum", "Concat", "MaxPool", "AveragePool",
-    "GlobalAveragePool", "Flatten", "Squeeze", "Reshape", "Pad", "Slice", "Unsqueeze"};
+// Ops that only compute shapes (folded while importing); the tensor ops are Importer::converters().
 const std::set<std::string> kShapeOps = {"Constant", "Shape", "Gather", "Unsqueeze", "Concat",
                                          "Cast", "Squeeze", "Identity"};
 
@@ -106,7 +104,7 @@ class Importer {
     for (const auto& n : g.node()) {
       ++out_.op_counts[n.op_type()];
       if (!(n.domain().empty() || n.domain() == "ai.onnx") ||
-          (!kTensorOps.count(n.op_type()) && !kShapeOps.count(n.op_type()))) {
+          (!converters().count(n.op_type()) && !kShapeOps.count(n.op_type()))) {
         unsupported += (unsupported.empty() ? "" : ", ") + n.op_type() + " (" + node_label(n) + ")";
       }
     }
@@ -311,193 +309,251 @@ class Importer {
     return w;
   }
 
+  // One converter per ONNX op type (several types may share one): the table below.
+  using Converter = void (Importer::*)(const onnx::NodeProto&, const std::string&, const std::string&);
+  static const std::map<std::string, Converter>& converters() {
+    static const std::map<std::string, Converter> table{
+        {"Conv", &Importer::convert_conv},
+        {"Gemm", &Importer::convert_gemm},
+        {"MatMul", &Importer::convert_gemm},
+        {"BatchNormalization", &Importer::convert_batch_norm},
+        {"Relu", &Importer::convert_activation},
+        {"LeakyRelu", &Importer::convert_activation},
+        {"Sigmoid", &Importer::convert_activation},
+        {"Tanh", &Importer::convert_activation},
+        {"Clip", &Importer::convert_activation},
+        {"Identity", &Importer::convert_activation},
+        {"Dropout", &Importer::convert_activation},
+        {"Add", &Importer::convert_add},
+        {"Sum", &Importer::convert_add},
+        {"Concat", &Importer::convert_concat},
+        {"MaxPool", &Importer::convert_pool},
+        {"AveragePool", &Importer::convert_pool},
+        {"GlobalAveragePool", &Importer::convert_global_pool},
+        {"Flatten", &Importer::convert_reshape},
+        {"Squeeze", &Importer::convert_reshape},
+        {"Reshape", &Importer::convert_reshape},
+        {"Unsqueeze", &Importer::convert_reshape},
+        {"Pad", &Importer::convert_pad},
+        {"Slice", &Importer::convert_slice},
+    };
+    return table;
+  }
+
   void node(const onnx::NodeProto& n) {
     const std::string& op = n.op_type();
     if (shape_node(n)) return;
-    if (!kTensorOps.count(op)) {
-      throw UserError(where(n) + ": its inputs must be constants (shape arithmetic)");
-    }
+    const auto it = converters().find(op);
+    if (it == converters().end()) throw UserError(where(n) + ": its inputs must be constants (shape arithmetic)");
+    (this->*it->second)(n, op, name_of(n));
+  }
+
+  void convert_conv(const onnx::NodeProto& n, const std::string& /*op*/, const std::string& name) {
     Graph& g = out_.graph;
-    const std::string name = name_of(n);
-    if (op == "Conv") {
-      const ValueId x = tensor(n, 0);
-      const Const& w = need_const(n, 1);
-      if (w.dims.size() != 4) throw UserError(where(n) + ": weight must be 4-D (2-D convolution)");
-      const int64_t groups = attr_i(n, "group", 1);
-      const Window win = window(n, shape(x), attr_ints(n, "kernel_shape", {w.dims[2], w.dims[3]}));
-      const bool bias = has_input(n, 2);
-      set(n, g.conv2d(x,
-                      Conv2dOptions(shape(x).at(0), w.dims[0], win.k)
-                          .stride(win.s).padding(win.p).dilation(win.d).groups(groups).bias(bias),
-                      name, floats_of(w), bias ? floats_of(need_const(n, 2)) : std::vector<float>{}));
-    } else if (op == "Gemm" || op == "MatMul") {
-      const ValueId x = tensor(n, 0);
-      const Const& b = need_const(n, 1);
-      if (b.dims.size() != 2) throw UserError(where(n) + ": B must be a 2-D constant");
-      if (attr_i(n, "transA", 0) != 0) throw UserError(where(n) + ": transA = 1 is not supported");
-      const bool trans_b = op == "Gemm" && attr_i(n, "transB", 0) != 0;
-      const int64_t in = trans_b ? b.dims[1] : b.dims[0], outf = trans_b ? b.dims[0] : b.dims[1];
-      const double alpha = op == "Gemm" ? attr_f(n, "alpha", 1.0) : 1.0;
-      const double beta = op == "Gemm" ? attr_f(n, "beta", 1.0) : 1.0;
-      std::vector<float> w(static_cast<std::size_t>(in * outf));  // [out, in]
-      for (int64_t o = 0; o < outf; ++o)
-        for (int64_t i = 0; i < in; ++i) {
-          const double v = trans_b ? b.v[static_cast<std::size_t>(o * in + i)]
-                                   : b.v[static_cast<std::size_t>(i * outf + o)];
-          w[static_cast<std::size_t>(o * in + i)] = static_cast<float>(alpha * v);
-        }
-      std::vector<float> bias;
-      if (op == "Gemm" && has_input(n, 2)) {
-        const Const& c = need_const(n, 2);
-        if (static_cast<int64_t>(c.v.size()) != outf && c.v.size() != 1) {
-          throw UserError(where(n) + ": C must have " + std::to_string(outf) + " values");
-        }
-        for (int64_t o = 0; o < outf; ++o) {
-          bias.push_back(static_cast<float>(beta * c.v[c.v.size() == 1 ? 0 : static_cast<std::size_t>(o)]));
-        }
+    const ValueId x = tensor(n, 0);
+    const Const& w = need_const(n, 1);
+    if (w.dims.size() != 4) throw UserError(where(n) + ": weight must be 4-D (2-D convolution)");
+    const int64_t groups = attr_i(n, "group", 1);
+    const Window win = window(n, shape(x), attr_ints(n, "kernel_shape", {w.dims[2], w.dims[3]}));
+    const bool bias = has_input(n, 2);
+    set(n, g.conv2d(x,
+                    Conv2dOptions(shape(x).at(0), w.dims[0], win.k)
+                        .stride(win.s).padding(win.p).dilation(win.d).groups(groups).bias(bias),
+                    name, floats_of(w), bias ? floats_of(need_const(n, 2)) : std::vector<float>{}));
+  }
+
+  void convert_gemm(const onnx::NodeProto& n, const std::string& op, const std::string& name) {
+    Graph& g = out_.graph;
+    const ValueId x = tensor(n, 0);
+    const Const& b = need_const(n, 1);
+    if (b.dims.size() != 2) throw UserError(where(n) + ": B must be a 2-D constant");
+    if (attr_i(n, "transA", 0) != 0) throw UserError(where(n) + ": transA = 1 is not supported");
+    const bool trans_b = op == "Gemm" && attr_i(n, "transB", 0) != 0;
+    const int64_t in = trans_b ? b.dims[1] : b.dims[0], outf = trans_b ? b.dims[0] : b.dims[1];
+    const double alpha = op == "Gemm" ? attr_f(n, "alpha", 1.0) : 1.0;
+    const double beta = op == "Gemm" ? attr_f(n, "beta", 1.0) : 1.0;
+    std::vector<float> w(static_cast<std::size_t>(in * outf));  // [out, in]
+    for (int64_t o = 0; o < outf; ++o)
+      for (int64_t i = 0; i < in; ++i) {
+        const double v = trans_b ? b.v[static_cast<std::size_t>(o * in + i)]
+                                 : b.v[static_cast<std::size_t>(i * outf + o)];
+        w[static_cast<std::size_t>(o * in + i)] = static_cast<float>(alpha * v);
       }
-      const bool has_bias = !bias.empty();
-      set(n, g.linear(x, LinearOptions(in, outf).bias(has_bias), name, w, bias));
-    } else if (op == "BatchNormalization") {
-      const ValueId x = tensor(n, 0);
-      set(n, g.batch_norm(x, BatchNormOptions(shape(x).at(0)).eps(attr_f(n, "epsilon", 1e-5)), name,
-                          floats_of(need_const(n, 1)), floats_of(need_const(n, 2)),
-                          floats_of(need_const(n, 3)), floats_of(need_const(n, 4))));
-    } else if (op == "Relu" || op == "LeakyRelu" || op == "Sigmoid" || op == "Tanh" ||
-               op == "Clip" || op == "Identity" || op == "Dropout") {
-      ActivationOptions a(ActKind::kIdentity);
-      if (op == "Relu") a = ActivationOptions(ActKind::kReLU);
-      if (op == "LeakyRelu") a = ActivationOptions(ActKind::kLeakyReLU).alpha(attr_f(n, "alpha", 0.01));
-      if (op == "Sigmoid") a = ActivationOptions(ActKind::kSigmoid);
-      if (op == "Tanh") a = ActivationOptions(ActKind::kTanh);
-      if (op == "Clip") {
-        double lo = attr_f(n, "min", -3.4e38), hi = attr_f(n, "max", 3.4e38);
-        if (has_input(n, 1)) lo = need_const(n, 1).v.at(0);
-        if (has_input(n, 2)) hi = need_const(n, 2).v.at(0);
-        a = (lo == 0.0 && hi == 6.0) ? ActivationOptions(ActKind::kReLU6)
-                                     : ActivationOptions(ActKind::kClip).min(lo).max(hi);
+    std::vector<float> bias;
+    if (op == "Gemm" && has_input(n, 2)) {
+      const Const& c = need_const(n, 2);
+      if (static_cast<int64_t>(c.v.size()) != outf && c.v.size() != 1) {
+        throw UserError(where(n) + ": C must have " + std::to_string(outf) + " values");
       }
-      set(n, g.activation(tensor(n, 0), a, name));
-    } else if (op == "Add" || op == "Sum") {
-      std::vector<ValueId> xs;
-      for (int i = 0; i < n.input_size(); ++i) xs.push_back(tensor(n, i));
-      repair_shortcut(n, xs);
-      set(n, g.add(xs, name));
-    } else if (op == "Concat") {
-      std::vector<ValueId> xs;
-      for (int i = 0; i < n.input_size(); ++i) xs.push_back(tensor(n, i));
-      int64_t axis = attr_i(n, "axis", 1);
-      const auto rank = static_cast<int64_t>(shape(xs[0]).size()) + 1;
-      if (axis < 0) axis += rank;
-      if (axis < 1) throw UserError(where(n) + ": concatenation along the batch axis is not supported");
-      set(n, g.concat(xs, ConcatOptions().axis(axis - 1), name));
-    } else if (op == "MaxPool" || op == "AveragePool") {
-      const ValueId x = tensor(n, 0);
-      if (n.output_size() > 1 && !n.output(1).empty()) {
-        throw UserError(where(n) + ": the Indices output of MaxPool is not supported");
+      for (int64_t o = 0; o < outf; ++o) {
+        bias.push_back(static_cast<float>(beta * c.v[c.v.size() == 1 ? 0 : static_cast<std::size_t>(o)]));
       }
-      const Window w = window(n, shape(x), attr_ints(n, "kernel_shape"));
-      PoolOptions o(w.k);
-      o.stride(w.s).padding(w.p).dilation(w.d).ceil_mode(attr_i(n, "ceil_mode", 0) != 0);
-      o.count_include_pad(attr_i(n, "count_include_pad", 0) != 0);
-      const Shape& s = shape(x);
-      if (op == "AveragePool" && w.k.h == s[1] && w.k.w == s[2] && w.p == Pads(0) && w.d == Pair(1)) {
-        set(n, g.global_avg_pool(x, name));
-      } else {
-        set(n, op == "MaxPool" ? g.max_pool(x, o, name) : g.avg_pool(x, o, name));
-      }
-    } else if (op == "GlobalAveragePool") {
-      set(n, g.global_avg_pool(tensor(n, 0), name));
-    } else if (op == "Flatten" || op == "Squeeze" || op == "Reshape" || op == "Unsqueeze") {
-      const ValueId x = tensor(n, 0);
-      const Shape& s = shape(x);
-      std::vector<int64_t> target;  // ONNX shape, batch included
-      if (op == "Flatten") {
-        if (attr_i(n, "axis", 1) != 1) throw UserError(where(n) + ": only axis = 1 is supported");
-        target = {1, numel(s)};
-      } else if (op == "Reshape") {
-        target = ints_of(need_const(n, 1));
-        const auto full = onnx_shape(x);
-        int64_t known = 1, infer = -1;
-        for (std::size_t i = 0; i < target.size(); ++i) {
-          if (target[i] == 0 && attr_i(n, "allowzero", 0) == 0 && i < full.size()) target[i] = full[i];
-          if (target[i] == -1) infer = static_cast<int64_t>(i);
-          else known *= target[i];
-        }
-        if (infer >= 0) target[static_cast<std::size_t>(infer)] = numel(s) / std::max<int64_t>(known, 1);
-      } else if (op == "Squeeze") {
-        std::vector<int64_t> axes = has_input(n, 1) ? ints_of(need_const(n, 1)) : attr_ints(n, "axes");
-        const auto full = onnx_shape(x);
-        for (std::size_t i = 0; i < full.size(); ++i) {
-          const bool squeeze = axes.empty() ? (full[i] == 1 && i > 0)
-                                            : std::count(axes.begin(), axes.end(), static_cast<int64_t>(i)) > 0;
-          if (!squeeze) target.push_back(full[i]);
-        }
-      } else {
-        throw UserError(where(n) + ": Unsqueeze of a tensor is not supported");
-      }
-      const auto full = onnx_shape(x);
-      if (target == full) {
-        values_[n.output(0)] = x;  // no-op reshape
-      } else if (target.size() == 2 && target[0] == 1 && target[1] == numel(s) && s.size() == 3) {
-        set(n, g.flatten(x, name));
-      } else {
-        std::ostringstream t;
-        for (auto v : target) t << v << " ";
-        throw UserError(where(n) + ": reshaping " + shape_str(s) + " (batch 1) to [" + t.str() +
-                        "] is not supported; only flattening [1, C, H, W] to [1, C*H*W]");
-      }
-    } else if (op == "Pad") {
-      const ValueId x = tensor(n, 0);
-      const auto* m = attr(n, "mode");
-      if (m && m->s() != "constant") throw UserError(where(n) + ": mode '" + m->s() + "' is not supported, expected constant");
-      std::vector<int64_t> pads = has_input(n, 1) ? ints_of(need_const(n, 1)) : attr_ints(n, "pads");
-      double value = attr_f(n, "value", 0.0);
-      if (has_input(n, 2)) value = need_const(n, 2).v.at(0);
-      if (has_input(n, 3)) throw UserError(where(n) + ": the axes input is not supported");
-      if (pads.size() != 8 || pads[0] != 0 || pads[4] != 0) {
-        throw UserError(where(n) + ": pads must be 4-D with no batch padding");
-      }
-      set(n, g.pad(x, PadOptions().channels_before(pads[1]).channels_after(pads[5])
-                          .spatial(Pads(pads[2], pads[3], pads[6], pads[7])).value(value), name));
-    } else if (op == "Slice") {
-      const ValueId x = tensor(n, 0);
-      std::vector<int64_t> starts, ends, axes, steps;
-      if (has_input(n, 1)) {
-        starts = ints_of(need_const(n, 1));
-        ends = ints_of(need_const(n, 2));
-        if (has_input(n, 3)) axes = ints_of(need_const(n, 3));
-        if (has_input(n, 4)) steps = ints_of(need_const(n, 4));
-      } else {
-        starts = attr_ints(n, "starts");
-        ends = attr_ints(n, "ends");
-        axes = attr_ints(n, "axes");
-      }
-      if (axes.empty()) for (std::size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
-      if (steps.empty()) steps.assign(starts.size(), 1);
-      const Shape& s = shape(x);
-      SliceOptions o;
-      std::vector<int64_t> st{0, 0, 0}, en{s[0], s[1], s[2]}, sp{1, 1, 1};
-      for (std::size_t i = 0; i < axes.size(); ++i) {
-        int64_t a = axes[i] < 0 ? axes[i] + 4 : axes[i];
-        if (a == 0) {
-          if (starts[i] == 0 && ends[i] >= 1 && steps[i] == 1) continue;
-          throw UserError(where(n) + ": slicing the batch axis is not supported");
-        }
-        const auto k = static_cast<std::size_t>(a - 1);
-        if (steps[i] < 1) throw UserError(where(n) + ": only positive steps are supported");
-        auto clampi = [&](int64_t v) {
-          if (v < 0) v += s[k];
-          return std::clamp<int64_t>(v, 0, s[k]);
-        };
-        st[k] = clampi(starts[i]);
-        en[k] = clampi(ends[i]);
-        sp[k] = steps[i];
-      }
-      set(n, g.slice(x, o.start(st).end(en).step(sp), name));
-    } else {
-      throw UserError(where(n) + ": not supported on tensors");
     }
+    const bool has_bias = !bias.empty();
+    set(n, g.linear(x, LinearOptions(in, outf).bias(has_bias), name, w, bias));
+  }
+
+  void convert_batch_norm(const onnx::NodeProto& n, const std::string& /*op*/, const std::string& name) {
+    Graph& g = out_.graph;
+    const ValueId x = tensor(n, 0);
+    set(n, g.batch_norm(x, BatchNormOptions(shape(x).at(0)).eps(attr_f(n, "epsilon", 1e-5)), name,
+                        floats_of(need_const(n, 1)), floats_of(need_const(n, 2)),
+                        floats_of(need_const(n, 3)), floats_of(need_const(n, 4))));
+  }
+
+  void convert_activation(const onnx::NodeProto& n, const std::string& op, const std::string& name) {
+    Graph& g = out_.graph;
+    ActivationOptions a(ActKind::kIdentity);
+    if (op == "Relu") a = ActivationOptions(ActKind::kReLU);
+    if (op == "LeakyRelu") a = ActivationOptions(ActKind::kLeakyReLU).alpha(attr_f(n, "alpha", 0.01));
+    if (op == "Sigmoid") a = ActivationOptions(ActKind::kSigmoid);
+    if (op == "Tanh") a = ActivationOptions(ActKind::kTanh);
+    if (op == "Clip") {
+      double lo = attr_f(n, "min", -3.4e38), hi = attr_f(n, "max", 3.4e38);
+      if (has_input(n, 1)) lo = need_const(n, 1).v.at(0);
+      if (has_input(n, 2)) hi = need_const(n, 2).v.at(0);
+      a = (lo == 0.0 && hi == 6.0) ? ActivationOptions(ActKind::kReLU6)
+                                   : ActivationOptions(ActKind::kClip).min(lo).max(hi);
+    }
+    set(n, g.activation(tensor(n, 0), a, name));
+  }
+
+  void convert_add(const onnx::NodeProto& n, const std::string& /*op*/, const std::string& name) {
+    Graph& g = out_.graph;
+    std::vector<ValueId> xs;
+    for (int i = 0; i < n.input_size(); ++i) xs.push_back(tensor(n, i));
+    repair_shortcut(n, xs);
+    set(n, g.add(xs, name));
+  }
+
+  void convert_concat(const onnx::NodeProto& n, const std::string& /*op*/, const std::string& name) {
+    Graph& g = out_.graph;
+    std::vector<ValueId> xs;
+    for (int i = 0; i < n.input_size(); ++i) xs.push_back(tensor(n, i));
+    int64_t axis = attr_i(n, "axis", 1);
+    const auto rank = static_cast<int64_t>(shape(xs[0]).size()) + 1;
+    if (axis < 0) axis += rank;
+    if (axis < 1) throw UserError(where(n) + ": concatenation along the batch axis is not supported");
+    set(n, g.concat(xs, ConcatOptions().axis(axis - 1), name));
+  }
+
+  void convert_pool(const onnx::NodeProto& n, const std::string& op, const std::string& name) {
+    Graph& g = out_.graph;
+    const ValueId x = tensor(n, 0);
+    if (n.output_size() > 1 && !n.output(1).empty()) {
+      throw UserError(where(n) + ": the Indices output of MaxPool is not supported");
+    }
+    const Window w = window(n, shape(x), attr_ints(n, "kernel_shape"));
+    PoolOptions o(w.k);
+    o.stride(w.s).padding(w.p).dilation(w.d).ceil_mode(attr_i(n, "ceil_mode", 0) != 0);
+    o.count_include_pad(attr_i(n, "count_include_pad", 0) != 0);
+    const Shape& s = shape(x);
+    if (op == "AveragePool" && w.k.h == s[1] && w.k.w == s[2] && w.p == Pads(0) && w.d == Pair(1)) {
+      set(n, g.global_avg_pool(x, name));
+    } else {
+      set(n, op == "MaxPool" ? g.max_pool(x, o, name) : g.avg_pool(x, o, name));
+    }
+  }
+
+  void convert_global_pool(const onnx::NodeProto& n, const std::string& /*op*/, const std::string& name) {
+    Graph& g = out_.graph;
+    set(n, g.global_avg_pool(tensor(n, 0), name));
+  }
+
+  void convert_reshape(const onnx::NodeProto& n, const std::string& op, const std::string& name) {
+    Graph& g = out_.graph;
+    const ValueId x = tensor(n, 0);
+    const Shape& s = shape(x);
+    std::vector<int64_t> target;  // ONNX shape, batch included
+    if (op == "Flatten") {
+      if (attr_i(n, "axis", 1) != 1) throw UserError(where(n) + ": only axis = 1 is supported");
+      target = {1, numel(s)};
+    } else if (op == "Reshape") {
+      target = ints_of(need_const(n, 1));
+      const auto full = onnx_shape(x);
+      int64_t known = 1, infer = -1;
+      for (std::size_t i = 0; i < target.size(); ++i) {
+        if (target[i] == 0 && attr_i(n, "allowzero", 0) == 0 && i < full.size()) target[i] = full[i];
+        if (target[i] == -1) infer = static_cast<int64_t>(i);
+        else known *= target[i];
+      }
+      if (infer >= 0) target[static_cast<std::size_t>(infer)] = numel(s) / std::max<int64_t>(known, 1);
+    } else if (op == "Squeeze") {
+      std::vector<int64_t> axes = has_input(n, 1) ? ints_of(need_const(n, 1)) : attr_ints(n, "axes");
+      const auto full = onnx_shape(x);
+      for (std::size_t i = 0; i < full.size(); ++i) {
+        const bool squeeze = axes.empty() ? (full[i] == 1 && i > 0)
+                                          : std::count(axes.begin(), axes.end(), static_cast<int64_t>(i)) > 0;
+        if (!squeeze) target.push_back(full[i]);
+      }
+    } else {
+      throw UserError(where(n) + ": Unsqueeze of a tensor is not supported");
+    }
+    const auto full = onnx_shape(x);
+    if (target == full) {
+      values_[n.output(0)] = x;  // no-op reshape
+    } else if (target.size() == 2 && target[0] == 1 && target[1] == numel(s) && s.size() == 3) {
+      set(n, g.flatten(x, name));
+    } else {
+      std::ostringstream t;
+      for (auto v : target) t << v << " ";
+      throw UserError(where(n) + ": reshaping " + shape_str(s) + " (batch 1) to [" + t.str() +
+                      "] is not supported; only flattening [1, C, H, W] to [1, C*H*W]");
+    }
+  }
+
+  void convert_pad(const onnx::NodeProto& n, const std::string& /*op*/, const std::string& name) {
+    Graph& g = out_.graph;
+    const ValueId x = tensor(n, 0);
+    const auto* m = attr(n, "mode");
+    if (m && m->s() != "constant") throw UserError(where(n) + ": mode '" + m->s() + "' is not supported, expected constant");
+    std::vector<int64_t> pads = has_input(n, 1) ? ints_of(need_const(n, 1)) : attr_ints(n, "pads");
+    double value = attr_f(n, "value", 0.0);
+    if (has_input(n, 2)) value = need_const(n, 2).v.at(0);
+    if (has_input(n, 3)) throw UserError(where(n) + ": the axes input is not supported");
+    if (pads.size() != 8 || pads[0] != 0 || pads[4] != 0) {
+      throw UserError(where(n) + ": pads must be 4-D with no batch padding");
+    }
+    set(n, g.pad(x, PadOptions().channels_before(pads[1]).channels_after(pads[5])
+                        .spatial(Pads(pads[2], pads[3], pads[6], pads[7])).value(value), name));
+  }
+
+  void convert_slice(const onnx::NodeProto& n, const std::string& /*op*/, const std::string& name) {
+    Graph& g = out_.graph;
+    const ValueId x = tensor(n, 0);
+    std::vector<int64_t> starts, ends, axes, steps;
+    if (has_input(n, 1)) {
+      starts = ints_of(need_const(n, 1));
+      ends = ints_of(need_const(n, 2));
+      if (has_input(n, 3)) axes = ints_of(need_const(n, 3));
+      if (has_input(n, 4)) steps = ints_of(need_const(n, 4));
+    } else {
+      starts = attr_ints(n, "starts");
+      ends = attr_ints(n, "ends");
+      axes = attr_ints(n, "axes");
+    }
+    if (axes.empty()) for (std::size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+    if (steps.empty()) steps.assign(starts.size(), 1);
+    const Shape& s = shape(x);
+    SliceOptions o;
+    std::vector<int64_t> st{0, 0, 0}, en{s[0], s[1], s[2]}, sp{1, 1, 1};
+    for (std::size_t i = 0; i < axes.size(); ++i) {
+      int64_t a = axes[i] < 0 ? axes[i] + 4 : axes[i];
+      if (a == 0) {
+        if (starts[i] == 0 && ends[i] >= 1 && steps[i] == 1) continue;
+        throw UserError(where(n) + ": slicing the batch axis is not supported");
+      }
+      const auto k = static_cast<std::size_t>(a - 1);
+      if (steps[i] < 1) throw UserError(where(n) + ": only positive steps are supported");
+      auto clampi = [&](int64_t v) {
+        if (v < 0) v += s[k];
+        return std::clamp<int64_t>(v, 0, s[k]);
+      };
+      st[k] = clampi(starts[i]);
+      en[k] = clampi(ends[i]);
+      sp[k] = steps[i];
+    }
+    set(n, g.slice(x, o.start(st).end(en).step(sp), name));
   }
 
   // See the header: the option-A shortcut exported without its strided slice.

@@ -332,6 +332,7 @@ TimingReport simulate_timing(const Graph& g, const Mapping& m, const PolyModel& 
   rep.images = options.images;
   rep.time_steps = g.time_steps();
   rep.clock_ghz = hw.clock_ghz;
+  rep.buffer_bytes = hw.buffer_bytes;
   rep.energy = energy;
   for (double* e : {&rep.energy.mvm_pj, &rep.energy.adc_pj, &rep.energy.digital_pj, &rep.energy.comm_pj}) {
     *e *= static_cast<double>(steps);
@@ -497,9 +498,12 @@ TimingReport simulate_timing(const Graph& g, const Mapping& m, const PolyModel& 
     rep.cores.push_back(std::move(ct));
   }
   if (options.check_buffers && !overflow.empty()) {
+    int64_t need = 0;
+    for (const auto& ct : rep.cores) need = std::max(need, ct.max_buffer_bytes);
     throw UserError("hardware '" + hw.name + "': buffer.bytes_per_core is " +
                     std::to_string(hw.buffer_bytes) + " bytes but " + overflow +
-                    " (raise buffer.bytes_per_core)");
+                    " (raise buffer.bytes_per_core to at least " + std::to_string(need) +
+                    ", e.g. --hw-set buffer.bytes_per_core=" + std::to_string(need) + ")");
   }
   return rep;
 }
@@ -523,12 +527,19 @@ std::string TimingReport::report_markdown() const {
   s << "| energy per image | " << fmt(energy.total_pj() / 1e3) << " nJ (MVM " << fmt(energy.mvm_pj / 1e3)
     << ", ADC " << fmt(energy.adc_pj / 1e3) << ", digital " << fmt(energy.digital_pj / 1e3)
     << ", communication " << fmt(energy.comm_pj / 1e3) << ") |\n\n";
-  s << "| core | nodes | crossbar busy | digital busy | utilisation | max buffer (bytes) |\n";
-  s << "|---|---|---|---|---|---|\n";
+  s << per_core_markdown();
+  return s.str();
+}
+
+std::string TimingReport::per_core_markdown() const {
+  std::ostringstream s;
+  s << "| core | nodes | crossbar busy | digital busy | utilisation | peak buffer (bytes) | of size |\n";
+  s << "|---|---|---|---|---|---|---|\n";
   for (const auto& c : cores) {
+    const double share = buffer_bytes > 0 ? 100.0 * static_cast<double>(c.max_buffer_bytes) / static_cast<double>(buffer_bytes) : 0.0;
     s << "| " << (c.core < 0 ? std::string("GCU") : std::to_string(c.core)) << " | " << c.nodes
       << " | " << c.mvm_cycles << " | " << c.digital_cycles << " | "
-      << fmt(100.0 * c.utilisation, "%.1f%%") << " | " << c.max_buffer_bytes << " |\n";
+      << fmt(100.0 * c.utilisation, "%.1f%%") << " | " << c.max_buffer_bytes << " | " << fmt(share, "%.1f%%") << " |\n";
   }
   return s.str();
 }
@@ -563,6 +574,10 @@ std::string TimingReport::to_json() const {
                {"cores", cs}})
              .dump(2) +
          "\n";
+}
+
+TimingReport simulate_timing(const Compiled& c, const TimingOptions& options) {
+  return simulate_timing(c.graph(), c.mapping(), c.poly(), c.hardware(), options);
 }
 
 }  // namespace nc::cm

@@ -1,5 +1,7 @@
 #include "neurocore/core/strings.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace nc {
@@ -37,5 +39,7 @@ std::string join(const std::vector<std::string>& items, const std::string& sep) 
   for (std::size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
   return out;
 }
+
+std::string format_num(double v, const char* format) { return fmt::format(fmt::runtime(format), v); }
 
 }  // namespace nc

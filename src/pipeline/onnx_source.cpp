@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "neurocore/cm/onnx_import.h"
+#include "neurocore/cm/model_source.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"
 #include "neurocore/core/seed.h"
@@ -46,7 +46,9 @@ OnnxSource prepare_onnx(Config& config, learn::Experiment& exp,
     throw UserError(origin + ": model.onnx: no such ONNX file '" + src.path + "'");
   }
   try {
-    cm::OnnxImport imp = cm::import_onnx(src.path);
+    cm::ModelSource source(src.path);
+    source.kind = cm::SourceKind::kOnnx;
+    cm::LoadedGraph imp = cm::load_graph(source);
     src.graph = std::move(imp.graph);
     src.opset = imp.opset;
     src.notes = std::move(imp.notes);

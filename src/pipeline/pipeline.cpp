@@ -8,12 +8,13 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 
 #include "neurocore/cm/accuracy.h"
+#include "neurocore/cm/compiled.h"
 #include "neurocore/cm/fabric.h"
 #include "neurocore/cm/fabric_report.h"
 #include "neurocore/cm/graphviz.h"
-#include "neurocore/cm/int_weights.h"
 #include "neurocore/cm/mapping.h"
 #include "neurocore/cm/placement.h"
 #include "neurocore/cm/poly.h"
@@ -64,30 +65,6 @@ json train_stage(learn::Experiment& exp, const std::string& out) {
           {"test_accuracy", r.accuracy}};
 }
 
-// The compiled form of the model, rebuilt in memory by every process (cheap next to training)
-// whether or not the compile stage's files are up to date.
-struct Compiled {
-  cm::Graph graph;
-  cm::Mapping mapping;
-  std::unique_ptr<cm::PolyModel> poly;
-  int folded = 0;
-};
-
-// `int_model`: the quantize stage's integer model file ("" for a float model), whose weights
-// (scale · (code − zero point), exactly the fake-quant model's) replace the graph's.
-std::unique_ptr<Compiled> compile_model(cm::Graph graph, const std::string& int_model,
-                                        const cm::Hardware& hw) {
-  auto c = std::make_unique<Compiled>();
-  c->graph = std::move(graph);
-  c->folded = c->graph.fold_batch_norms();
-  if (!int_model.empty()) {
-    cm::apply_int_model(c->graph, compress::read_int_model(int_model), int_model);
-  }
-  c->mapping = cm::map_graph(c->graph, hw);
-  c->poly = std::make_unique<cm::PolyModel>(c->graph);
-  return c;
-}
-
 int64_t weight_count(const cm::Graph& g) {
   int64_t n = 0;
   for (const auto& node : g.nodes()) {
@@ -97,25 +74,27 @@ int64_t weight_count(const cm::Graph& g) {
 }
 
 // `model_bits`: the quantized model's size, or -1 for a float model (32 bits per value).
-json compile_stage(const Compiled& c, const cm::Hardware& hw, int64_t model_bits,
+json compile_stage(const cm::Compiled& c, int64_t model_bits,
                    const std::string& out) {
-  write_file_atomic(in_dir(out, "graph.txt"), c.graph.to_string());
-  write_file_atomic(in_dir(out, "graph.dot"), c.graph.to_dot());
-  write_file_atomic(in_dir(out, "graph.json"), c.graph.to_json());
-  write_file_atomic(in_dir(out, "mapping.md"), c.mapping.report_markdown());
-  write_file_atomic(in_dir(out, "mapping.json"), c.mapping.to_json());
-  const int64_t weights = weight_count(c.graph);
-  return {{"nodes", c.graph.nodes().size()},
-          {"time_steps", c.graph.time_steps()},
-          {"batch_norms_folded", c.folded},
-          {"layers", c.mapping.layers.size()},
-          {"cores", c.mapping.total_cores},
-          {"crossbar", fmt::format("{}x{}", hw.crossbar_rows, hw.crossbar_cols)},
-          {"crossbar_utilisation", c.mapping.utilisation},
+  const cm::Graph& g = c.graph();
+  const cm::Mapping& m = c.mapping();
+  write_file_atomic(in_dir(out, "graph.txt"), g.to_string());
+  write_file_atomic(in_dir(out, "graph.dot"), g.to_dot());
+  write_file_atomic(in_dir(out, "graph.json"), g.to_json());
+  write_file_atomic(in_dir(out, "mapping.md"), m.report_markdown());
+  write_file_atomic(in_dir(out, "mapping.json"), m.to_json());
+  const int64_t weights = weight_count(g);
+  return {{"nodes", g.nodes().size()},
+          {"time_steps", g.time_steps()},
+          {"batch_norms_folded", c.folded_batch_norms},
+          {"layers", m.layers.size()},
+          {"cores", m.total_cores},
+          {"crossbar", fmt::format("{}x{}", c.hardware().crossbar_rows, c.hardware().crossbar_cols)},
+          {"crossbar_utilisation", m.utilisation},
           {"weights", weights},
           {"model_bits", model_bits >= 0 ? model_bits : weights * 32},
           {"quantized", model_bits >= 0},
-          {"dependency_edges", c.poly->edges().size()}};
+          {"dependency_edges", c.poly().edges().size()}};
 }
 
 // placement.dot (and .svg when Graphviz is installed) and links.md, as `neurocore fabric`.
@@ -126,8 +105,8 @@ void write_placement_files(const std::string& out, const cm::FabricRun& run,
   cm::render_svg(in_dir(out, "placement.dot"), in_dir(out, "placement.svg"));
 }
 
-json place_stage(const Compiled& c, const Settings& s, const std::string& out) {
-  const cm::CoreGraph cg = cm::build_core_graph(c.graph, c.mapping, s.compile.hw);
+json place_stage(const cm::Compiled& c, const Settings& s, const std::string& out) {
+  const cm::CoreGraph cg = cm::build_core_graph(c);
   cm::PlacementOptions po;
   po.time_budget_s = s.place.time_budget_s;
   const cm::FabricRun run = cm::run_fabric(s.place.topology, cg, po);
@@ -149,20 +128,20 @@ json place_stage(const Compiled& c, const Settings& s, const std::string& out) {
 
 // The ideal fabric's timing (the headline numbers), and, when the place stage's placement is
 // at hand, the same images on the placed fabric with link contention (docs/fabric.md).
-json simulate_stage(const Compiled& c, const Settings& s, const json& place, const std::string& out) {
+json simulate_stage(const cm::Compiled& c, const Settings& s, const json& place, const std::string& out) {
   cm::TimingOptions to;
   to.images = s.simulate.images;
-  const cm::TimingReport r = cm::simulate_timing(c.graph, c.mapping, *c.poly, s.compile.hw, to);
+  const cm::TimingReport r = cm::simulate_timing(c, to);
   write_file_atomic(in_dir(out, "timing.md"), r.report_markdown());
   write_file_atomic(in_dir(out, "timing.json"), r.to_json());
   const double ns_per_cycle = 1.0 / r.clock_ghz;
   json on_fabric;
   if (place.contains("node_of")) {
-    const cm::Topology topo = cm::Topology::make(s.place.topology, c.mapping.total_cores);
+    const cm::Topology topo = cm::Topology::make(s.place.topology, c.mapping().total_cores);
     to.fabric = &topo;
     to.node_of = place["node_of"].get<std::vector<int>>();
     to.check_buffers = false;  // the ideal run above checked them
-    const cm::TimingReport f = cm::simulate_timing(c.graph, c.mapping, *c.poly, s.compile.hw, to);
+    const cm::TimingReport f = cm::simulate_timing(c, to);
     write_file_atomic(in_dir(out, "timing-fabric.md"), f.report_markdown());
     on_fabric = {{"topology", f.fabric},
                  {"first_latency_us", static_cast<double>(f.first_latency_cycles) * ns_per_cycle / 1e3},
@@ -194,16 +173,16 @@ torch::Tensor limited(const torch::Tensor& images, int64_t limit) {
 // score), next to the float model on the same ones.
 // A spiking model sees the spike trains its trained accuracy was measured on (only the
 // `limit` images are encoded: T frames of every image are large).
-json evaluate_stage(const Compiled& c, const learn::Experiment& exp, const Settings& s,
+json evaluate_stage(const cm::Compiled& c, const learn::Experiment& exp, const Settings& s,
                     const std::string& out) {
   const auto& test = exp.test_set;
   cm::AccuracyOptions o;
   o.sim_images = s.evaluate.images;
+  o.full_if_under_s = s.evaluate.full_if_under_s;
   o.analog = s.evaluate.analog;
   const int64_t limit = s.evaluate.limit;
   const cm::AccuracyReport a = cm::evaluate_accuracy(
-      c.graph, c.mapping, *c.poly, s.compile.hw,
-      learn::evaluation_input(exp, limited(test.images, limit)), limited(test.labels, limit), o);
+      c, learn::evaluation_input(exp, limited(test.images, limit)), limited(test.labels, limit), o);
   const json r = a.to_json();
   write_file_atomic(in_dir(out, "evaluate.json"), r.dump(2) + "\n");
   return r;
@@ -287,7 +266,7 @@ PipelineResult run_pipeline(Config& config, const std::string& until) {
       }
     }
   }
-  std::unique_ptr<Compiled> compiled;
+  std::optional<cm::Compiled> compiled;
   if (!done("train") && !done("quantize")) {
     // From an ONNX model, the file's content is part of the compile stage's key.
     std::string key = s.compile.text();
@@ -300,12 +279,12 @@ PipelineResult run_pipeline(Config& config, const std::string& until) {
       graph = cm::import_model(*exp.model, {images.size(1), images.size(2), images.size(3)},
                                exp.model->temporal() ? exp.encoder.steps : 0);
     }
-    compiled = compile_model(std::move(graph), int_model, s.compile.hw);
+    compiled.emplace(cm::compile_graph(std::move(graph), s.compile.hw, int_model));
     result.summary["compile"] = runner.run("compile", key, [&](const std::string& out) {
       const int64_t bits = result.summary.contains("quantize")
                                ? result.summary["quantize"].value("model_bits", int64_t{-1})
                                : -1;
-      json r = compile_stage(*compiled, s.compile.hw, bits, out);
+      json r = compile_stage(*compiled, bits, out);
       if (onnx) {
         r["onnx"] = onnx->path;
         r["opset"] = onnx->opset;

@@ -8,6 +8,7 @@
 
 #include "neurocore/core/io.h"
 #include "neurocore/core/plot.h"
+#include "neurocore/core/strings.h"
 #include "neurocore/pipeline/pipeline.h"
 
 namespace nc::pipeline {
@@ -32,7 +33,6 @@ std::string html_escape(const std::string& s) {
   return out;
 }
 
-std::string num(double v) { return fmt::format("{:.4g}", v); }
 
 }  // namespace
 
@@ -45,24 +45,47 @@ Report build_report(const std::string& dir, const json& s) {
     return &s[stage][key];
   };
   Report::Section acc{"Accuracy after each stage", {}, {}};
-  if (auto* v = get("train", "test_accuracy")) acc.rows.emplace_back("float model (after train)", num(v->get<double>()) + " %");
+  if (auto* v = get("train", "test_accuracy")) acc.rows.emplace_back("float model (after train)", format_num(v->get<double>()) + " %");
   if (auto* v = get("quantize", "method")) acc.rows.emplace_back("quantization", v->get<std::string>());
-  if (auto* v = get("quantize", "ptq_accuracy")) acc.rows.emplace_back("after PTQ (" + s["quantize"]["bits"].get<std::string>() + ")", num(v->get<double>()) + " %");
-  if (auto* v = get("quantize", "test_accuracy")) acc.rows.emplace_back("quantized model (" + s["quantize"]["method"].get<std::string>() + ")", num(v->get<double>()) + " %");
+  if (auto* v = get("quantize", "ptq_accuracy")) acc.rows.emplace_back("after PTQ (" + s["quantize"]["bits"].get<std::string>() + ")", format_num(v->get<double>()) + " %");
+  if (auto* v = get("quantize", "test_accuracy")) acc.rows.emplace_back("quantized model (" + s["quantize"]["method"].get<std::string>() + ")", format_num(v->get<double>()) + " %");
   if (auto* v = get("evaluate", "compiled_accuracy")) {
-    acc.rows.emplace_back("compiled model (exact arithmetic)", num(v->get<double>()) + " % on " +
+    acc.rows.emplace_back("compiled model (exact arithmetic)", format_num(v->get<double>()) + " % on " +
                           std::to_string(s["evaluate"]["images"].get<int64_t>()) + " test images");
   }
   if (auto* v = get("evaluate", "accelerator_accuracy")) {
     const auto& e = s["evaluate"];
     acc.rows.emplace_back("simulated accelerator (with non-idealities)",
-                          fmt::format("{} % on the first {} test images (exact arithmetic on them: {} %)", num(v->get<double>()),
+                          fmt::format("{} % on the first {} test images (exact arithmetic on them: {} %)", format_num(v->get<double>()),
                                       e["accelerator_images"].get<int64_t>(),
-                                      num(e["float_accuracy_same_images"].get<double>())));
+                                      format_num(e["float_accuracy_same_images"].get<double>())));
     acc.rows.emplace_back("non-idealities", e["non_idealities"].get<std::string>());
   }
   if (auto* v = get("evaluate", "skipped")) acc.rows.emplace_back("accuracy", "not evaluated: " + v->get<std::string>());
+  // The same numbers as bars, so a drop at one stage shows at a glance.
+  BarSpec bars{"Test accuracy after each stage", "accuracy (%)", {}, {}};
+  auto bar = [&](const char* stage, const char* key, const std::string& label) {
+    if (auto* v = get(stage, key)) bars.labels.push_back(label), bars.values.push_back(v->get<double>());
+  };
+  bar("train", "test_accuracy", "float");
+  bar("quantize", "ptq_accuracy", "PTQ");
+  if (auto* m = get("quantize", "method"); m && m->get<std::string>() != "ptq" && m->get<std::string>() != "none") {
+    std::string method = m->get<std::string>();
+    bar("quantize", "test_accuracy", method == "efqat" ? "EfQAT" : method == "qat" ? "QAT" : method);
+  }
+  bar("evaluate", "compiled_accuracy", "compiled");
+  bar("evaluate", "accelerator_accuracy", "simulated accelerator");
+  if (bars.values.size() >= 2 && plot_bars(path_in(dir, "accuracy-by-stage"), bars)) {
+    acc.images.push_back("accuracy-by-stage.svg");
+  }
   if (!acc.rows.empty()) r.sections.push_back(acc);
+
+  Report::Section curves{"Training curves", {}, {}};
+  for (const char* plot : {"train/loss.svg", "train/accuracy.svg"}) {
+    if (fs::exists(path_in(dir, plot))) curves.images.emplace_back(plot);
+  }
+  if (auto* v = get("train", "epochs")) curves.rows.emplace_back("epochs", std::to_string(v->get<int64_t>()));
+  if (!curves.images.empty()) r.sections.push_back(curves);
 
   Report::Section model{"Model and mapping", {}, {}};
   if (auto* v = get("train", "model")) model.rows.emplace_back("model", v->get<std::string>() + " on " + s["train"]["data"].get<std::string>());
@@ -89,13 +112,13 @@ Report build_report(const std::string& dir, const json& s) {
   if (!model.rows.empty()) r.sections.push_back(model);
 
   Report::Section perf{"Simulated accelerator", {}, {}};
-  if (auto* v = get("simulate", "first_latency_us")) perf.rows.emplace_back("latency of the first image", num(v->get<double>()) + " µs");
-  if (auto* v = get("simulate", "throughput_images_per_s")) perf.rows.emplace_back("throughput", num(v->get<double>()) + " images/s");
+  if (auto* v = get("simulate", "first_latency_us")) perf.rows.emplace_back("latency of the first image", format_num(v->get<double>()) + " µs");
+  if (auto* v = get("simulate", "throughput_images_per_s")) perf.rows.emplace_back("throughput", format_num(v->get<double>()) + " images/s");
   if (auto* e = get("simulate", "energy_nj")) {
-    perf.rows.emplace_back("energy per image", num((*e)["total"].get<double>()) + " nJ");
+    perf.rows.emplace_back("energy per image", format_num((*e)["total"].get<double>()) + " nJ");
     BarSpec bars{"Energy per image by component", "nJ", {}, {}};
     for (const char* k : {"mvm", "adc", "digital", "communication"}) {
-      perf.rows.emplace_back(std::string("  ") + k, num((*e)[k].get<double>()) + " nJ");
+      perf.rows.emplace_back(std::string("  ") + k, format_num((*e)[k].get<double>()) + " nJ");
       bars.labels.emplace_back(k);
       bars.values.push_back((*e)[k].get<double>());
     }
@@ -116,7 +139,7 @@ Report build_report(const std::string& dir, const json& s) {
       load += fmt::format(" = {:.3g} Gbit/s at the simulated throughput", static_cast<double>(max_bits) * t->get<double>() / 1e9);
     }
     fabric.rows.emplace_back("maximum channel load", load);
-    fabric.rows.emplace_back("mean channel load", num(s["place"]["mean_channel_bits_per_image"].get<double>()) + " bits/image");
+    fabric.rows.emplace_back("mean channel load", format_num(s["place"]["mean_channel_bits_per_image"].get<double>()) + " bits/image");
     fabric.rows.emplace_back("maximum hops", std::to_string(s["place"]["max_hops"].get<int64_t>()));
     // The simulate stage's run on this placement (routes shared by several flows serialize).
     auto* f = get("simulate", "fabric");
@@ -126,7 +149,7 @@ Report build_report(const std::string& dir, const json& s) {
       const double ft = (*f)["throughput_images_per_s"].get<double>(), fl = (*f)["first_latency_us"].get<double>();
       fabric.rows.emplace_back("simulated on this fabric (link contention)",
                                fmt::format("{} images/s ({:.4f} x the ideal fabric's), first image {} µs ({:.4f} x)",
-                                           num(ft), ft / t->get<double>(), num(fl), fl / l->get<double>()));
+                                           format_num(ft), ft / t->get<double>(), format_num(fl), fl / l->get<double>()));
     }
     if (fs::exists(path_in(path_in(dir, "place"), "placement.svg"))) fabric.images.push_back("place/placement.svg");
     r.sections.push_back(fabric);

@@ -28,9 +28,11 @@ std::string PlaceSettings::text() const {
 }
 std::string SimulateSettings::text() const { return fmt::format("images={}", images); }
 std::string EvaluateSettings::text() const {
-  return fmt::format("limit={} images={} quantize={} out_bound={} programming={} read={} seed={}",
+  // full_if_under_s appears only when set, so stages evaluated before it existed stay up to date.
+  return fmt::format("limit={} images={} quantize={} out_bound={} programming={} read={} seed={}{}",
                      limit, images, analog.quantize, analog.out_bound, analog.programming_noise,
-                     analog.read_noise, analog.seed);
+                     analog.read_noise, analog.seed,
+                     full_if_under_s > 0 ? fmt::format(" full_if_under_s={}", full_if_under_s) : "");
 }
 
 Settings Settings::from_config(const Config& config) {
@@ -79,6 +81,7 @@ Settings Settings::from_config(const Config& config) {
   auto ev = root.section("evaluate");
   s.evaluate.limit = ev.integer("limit", 0, 0);
   s.evaluate.images = ev.integer("images", 200, 0);
+  s.evaluate.full_if_under_s = ev.number("full_if_under_s", 0.0, 0.0);
   auto an = ev.section("analog");
   s.evaluate.analog.quantize = an.boolean("quantize", true);
   s.evaluate.analog.out_bound = an.number("out_bound", 12.0, 1e-6);

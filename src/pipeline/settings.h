@@ -40,6 +40,7 @@ struct SimulateSettings {
 struct EvaluateSettings {
   int64_t limit = 0;        // test images run through the compiled graph (LibTorch); 0 = all
   int64_t images = 200;     // test images run through the functional simulator (slower)
+  double full_if_under_s = 0;  // > 0: all of them when that takes at most this long (estimated)
   cm::AnalogOptions analog; // the accelerator's non-idealities in the functional simulation
   std::string text() const;
 };

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "neurocore/cm/functional.h"
+#include "neurocore/cm/compiled.h"
 #include "neurocore/cm/graph.h"
 #include "neurocore/cm/hardware.h"
 #include "neurocore/cm/mapping.h"
@@ -29,6 +30,9 @@ namespace nc::cm {
 struct AccuracyOptions {
   int64_t limit = 0;         // images evaluated with LibTorch; 0 = all
   int64_t sim_images = 200;  // the first of those through the functional simulator; 0 = none
+  // > 0: after the first sim_images, all `limit` images go through the simulator when the
+  // rate measured on those says the whole set takes at most this many seconds.
+  double full_if_under_s = 0;
   AnalogOptions analog;      // the non-idealities of the functional simulation
   bool progress = true;      // a progress line on stderr while the simulator runs
 };
@@ -59,5 +63,8 @@ struct AccuracyReport {
 AccuracyReport evaluate_accuracy(const Graph& g, const Mapping& m, const PolyModel& poly,
                                  const Hardware& hw, const torch::Tensor& inputs,
                                  const torch::Tensor& labels, const AccuracyOptions& options);
+/// The same for a compiled model.
+AccuracyReport evaluate_accuracy(const Compiled& c, const torch::Tensor& inputs, const torch::Tensor& labels,
+                                 const AccuracyOptions& options);
 
 }  // namespace nc::cm

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "neurocore/cm/compiled.h"
 #include "neurocore/cm/graph.h"
 #include "neurocore/cm/mapping.h"
 #include "neurocore/cm/poly.h"
@@ -64,6 +65,8 @@ struct CoreProgram {
 /// programs hold isl objects of `poly`'s context: do not let them outlive `poly`.
 /// Throws UserError when the mapping does not belong to the graph.
 std::vector<CoreProgram> generate_control(const Graph& g, const Mapping& m, const PolyModel& poly);
+/// The same for a compiled model.
+std::vector<CoreProgram> generate_control(const Compiled& c);
 
 /// File name of a core's program: "gcu.c" or "core_<id>.c".
 std::string control_file_name(const CoreProgram& p);

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "neurocore/cm/compiled.h"
 #include "neurocore/cm/graph.h"
 #include "neurocore/cm/hardware.h"
 #include "neurocore/cm/mapping.h"
@@ -50,6 +51,8 @@ struct CoreGraph {
 /// Builds the core graph of `g` mapped by `m` (the same graph), with hw's activation and
 /// partial-sum widths. Throws UserError when the mapping does not belong to the graph.
 CoreGraph build_core_graph(const Graph& g, const Mapping& m, const Hardware& hw);
+/// The same for a compiled model.
+CoreGraph build_core_graph(const Compiled& c);
 
 /// Deterministic shortest-path routing on a topology (spec §6):
 ///   mesh, torus: dimension order, X then Y (the torus takes the shorter way, ties positive);

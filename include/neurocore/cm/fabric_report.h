@@ -33,6 +33,7 @@ struct FabricSpeed {
 /// set from r; buffers are not checked: the comparison is about time).
 TimingReport simulate_on_fabric(const Graph& g, const Mapping& m, const PolyModel& poly, const Hardware& hw,
                                 const FabricRun& r, TimingOptions options);
+TimingReport simulate_on_fabric(const Compiled& c, const FabricRun& r, TimingOptions options);
 FabricSpeed fabric_speed(const TimingReport& ideal, const TimingReport& placed);
 
 /// The comparison table: one Markdown row per run (topology, nodes, links, links per node,
@@ -53,5 +54,23 @@ std::string link_load_table(const FabricRun& r, const CoreGraph& cg);
 /// line in node order. Idle links are left out above `max_idle_links` links (a fully
 /// connected fabric would otherwise draw N^2 / 2 lines).
 std::string placement_dot(const FabricRun& r, const CoreGraph& cg, int64_t max_idle_links = 2000);
+
+/// `neurocore fabric` (docs/fabric.md): a compiled model placed on each topology.
+struct FabricReportOptions {
+  std::vector<std::string> topologies;  // names accepted by run_fabric
+  double budget_s = 5.0;                // monomorphism search per topology
+  int64_t images = 4;                   // timing simulation per fabric; 0: none
+  std::string title;                    // the model as the user named it
+};
+
+struct FabricReport {
+  std::string table;          // the comparison table (Markdown), also printed by the CLI
+  std::string markdown_path;  // report.md
+};
+
+/// Places, routes and (options.images > 0) simulates `c` on every topology against the ideal
+/// fabric, and writes into `dir` (which must exist) report.md, a placement picture
+/// (placement-<topology>.dot, .svg with Graphviz) and a per-link load table per topology.
+FabricReport write_fabric_report(const Compiled& c, const FabricReportOptions& options, const std::string& dir);
 
 }  // namespace nc::cm

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "neurocore/cm/control.h"
+#include "neurocore/cm/compiled.h"
 #include "neurocore/cm/graph.h"
 #include "neurocore/cm/hardware.h"
 #include "neurocore/cm/mapping.h"
@@ -66,6 +67,8 @@ class FunctionalSimulator {
   /// when an analog option is negative.
   FunctionalSimulator(const Graph& g, const Mapping& m, const PolyModel& poly, const Hardware& hw,
                       const FunctionalOptions& options = {});
+  /// The same for a compiled model, which must outlive the simulator.
+  explicit FunctionalSimulator(const Compiled& c, const FunctionalOptions& options = {});
   ~FunctionalSimulator();
   FunctionalSimulator(const FunctionalSimulator&) = delete;
   FunctionalSimulator& operator=(const FunctionalSimulator&) = delete;

@@ -66,6 +66,7 @@
 #include <string>
 #include <vector>
 
+#include "neurocore/cm/compiled.h"
 #include "neurocore/cm/graph.h"
 #include "neurocore/cm/hardware.h"
 #include "neurocore/cm/mapping.h"
@@ -138,7 +139,13 @@ struct TimingReport {
   std::vector<NodeTrace> nodes;               // options.trace: per node
   std::vector<std::vector<int64_t>> arrivals; // options.trace: per PolyModel edge, image * n1 + i1
 
+  int64_t buffer_bytes = 0;          // the hardware's buffer.bytes_per_core (the "of size" column)
+
+  /// The summary table, then per_core_markdown().
   std::string report_markdown() const;
+  /// One row per core: nodes, crossbar and digital busy cycles, utilisation, peak buffer and
+  /// its share of buffer_bytes. The one per-core table of every timing report.
+  std::string per_core_markdown() const;
   std::string to_json() const;
 };
 
@@ -150,5 +157,7 @@ struct TimingReport {
 /// does not put every core of the mapping on a node of it.
 TimingReport simulate_timing(const Graph& g, const Mapping& m, const PolyModel& poly,
                              const Hardware& hw, const TimingOptions& options = {});
+/// The same for a compiled model (its graph, mapping, isl model and hardware).
+TimingReport simulate_timing(const Compiled& c, const TimingOptions& options = {});
 
 }  // namespace nc::cm

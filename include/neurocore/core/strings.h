@@ -15,4 +15,8 @@ std::string closest_match(const std::string& word, const std::vector<std::string
 /// "a, b, c": candidates joined for "expected one of ..." messages.
 std::string join(const std::vector<std::string>& items, const std::string& sep = ", ");
 
+/// A number for a report, by the fmt format `format` ("{:.4g}": four significant digits, the
+/// reports' default). The one number formatter of the reports (compile, pipeline, benches).
+std::string format_num(double v, const char* format = "{:.4g}");
+
 }  // namespace nc
