@@ -11,6 +11,7 @@
 #include "neurocore/core/strings.h"
 #include "neurocore/data/idx.h"
 #include "neurocore/data/mnist10k.h"
+#include "neurocore/data/validation.h"
 
 namespace nc::data {
 
@@ -112,6 +113,8 @@ DataOptions DataOptions::from_config(nc::ConfigSection section) {
   o.path = section.string("path", o.path);
   o.limit_train = section.integer("limit_train", o.limit_train, 0);
   o.limit_test = section.integer("limit_test", o.limit_test, 0);
+  o.limit_valid = section.integer("limit_valid", o.limit_valid, 0);
+  o.validation = section.boolean("validation", o.validation);
   section.finish();
   return o;
 }
@@ -134,18 +137,17 @@ std::vector<DatasetInfo> list_datasets() {
   };
 }
 
-Dataset load_dataset(const DataOptions& options, const std::string& split) {
-  if (split != "train" && split != "test") {
-    throw UserError("data split '" + split + "' is unknown, expected train or test");
-  }
-  const int64_t limit = split == "train" ? options.limit_train : options.limit_test;
+namespace {
+
+// The whole split "train" or "test" of options.name, before any limit or validation split.
+Dataset load_whole(const DataOptions& options, const std::string& split) {
   if (options.name == "fashion-mnist" || options.name == "idx") {
     if (options.name == "idx" && options.path.empty()) {
       throw UserError("data.name idx needs data.path, a folder of IDX files "
                       "(train-images-idx3-ubyte[.gz], ...), got none");
     }
     const std::string folder = options.path.empty() ? kFashionDir : options.path;
-    return load_idx(options.name, folder, split).head(limit);
+    return load_idx(options.name, folder, split);
   }
   if (options.name == "mnist-10k") {
     const std::string dir = options.path.empty() ? mnist10k_default_dir() : options.path;
@@ -157,7 +159,7 @@ Dataset load_dataset(const DataOptions& options, const std::string& split) {
       }
     }
     const auto tt = load_mnist10k_cached(dir);
-    return copy_of((split == "train" ? tt.train : tt.test).head(limit));
+    return copy_of(split == "train" ? tt.train : tt.test);
   }
   if (options.name == "text") {
     throw UserError("data.name text is a character corpus, not an image set: train language "
@@ -166,6 +168,35 @@ Dataset load_dataset(const DataOptions& options, const std::string& split) {
   const std::string hint = closest_match(options.name, kNames);
   throw UserError("data.name '" + options.name + "' is unknown, expected one of " + join(kNames) +
                   (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
+}
+
+}  // namespace
+
+Dataset load_dataset(const DataOptions& options, const std::string& split) {
+  if (split != "train" && split != "valid" && split != "test") {
+    throw UserError("data split '" + split + "' is unknown, expected train, valid or test");
+  }
+  if (split == "test") return load_whole(options, "test").head(options.limit_test);
+  if (split == "train" && !options.validation) {
+    return load_whole(options, "train").head(options.limit_train);
+  }
+  DataOptions with_valid = options;
+  with_valid.validation = true;
+  auto parts = load_train_valid(with_valid);
+  return split == "train" ? parts.train : parts.valid;
+}
+
+ValidationSplit load_train_valid(const DataOptions& options) {
+  const Dataset whole = load_whole(options, "train");
+  if (!options.validation) {
+    Dataset none = whole;  // an empty valid set of the same shape
+    none.name = whole.name + "-valid";
+    none.images = whole.images.narrow(0, 0, 0);
+    none.labels = whole.labels.narrow(0, 0, 0);
+    return {whole.head(options.limit_train), none};
+  }
+  auto parts = split_validation(whole);
+  return {parts.train.head(options.limit_train), parts.valid.head(options.limit_valid)};
 }
 
 Normalization normalization(const Dataset& train) {

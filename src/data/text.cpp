@@ -6,6 +6,7 @@
 #include <cctype>
 #include <filesystem>
 #include <set>
+#include <tuple>
 
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"
@@ -92,6 +93,7 @@ TextOptions TextOptions::from_config(nc::ConfigSection section) {
   o.limit_train = section.integer("limit_train", o.limit_train, 0);
   o.limit_valid = section.integer("limit_valid", o.limit_valid, 0);
   o.limit_test = section.integer("limit_test", o.limit_test, 0);
+  o.validation = section.boolean("validation", o.validation);
   section.finish();
   return o;
 }
@@ -115,6 +117,11 @@ bool parse_verse(const std::string& line, Verse& verse) {
   verse.book = line.substr(0, book_end);
   verse.text = line.substr(i + 1);
   return true;
+}
+
+std::pair<std::string, std::string> split_text_validation(const std::string& train) {
+  const std::size_t cut = line_boundary(train, train.size() - train.size() / 10);
+  return {train.substr(0, cut), train.substr(cut)};
 }
 
 std::string book_split(int64_t book) {
@@ -148,6 +155,10 @@ TextCorpus load_text(const TextOptions& options) {
   std::set<unsigned char> chars;
   for (const std::string* s : {&c.train, &c.valid, &c.test}) chars.insert(s->begin(), s->end());
   c.vocabulary.assign(chars.begin(), chars.end());
+  if (options.validation) {
+    c.valid_books.clear();  // the held-out text is from the training books
+    std::tie(c.train, c.valid) = split_text_validation(c.train);
+  }
   limit(c.train, options.limit_train);
   limit(c.valid, options.limit_valid);
   limit(c.test, options.limit_test);

@@ -148,7 +148,7 @@ TEST(Registry, UnknownSplitOrNameIsUserError) {
   o.path = dir.str();
   auto msg = user_error([&] { nc::data::load_dataset(o, "validation"); });
   EXPECT_NE(msg.find("'validation'"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("train or test"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("train, valid or test"), std::string::npos) << msg;
   o.name = "mnist10k";
   msg = user_error([&] { nc::data::load_dataset(o, "train"); });
   EXPECT_NE(msg.find("did you mean 'mnist-10k'"), std::string::npos) << msg;

@@ -14,6 +14,7 @@
 
 #include "neurocore/core/config.h"
 #include "neurocore/data/dataset.h"
+#include "neurocore/data/validation.h"
 
 namespace nc::data {
 
@@ -30,10 +31,15 @@ struct DataOptions {
   std::string path;
   int64_t limit_train = 0;  ///< keep only the first limit_train training examples; 0 = all
   int64_t limit_test = 0;   ///< likewise for the test split
+  int64_t limit_valid = 0;  ///< likewise for the valid split (validation.h)
+  /// Hold out the valid split: "train" is then the train split minus it, and a trainer
+  /// reports metrics on it. Off by default, so that earlier results keep their meaning.
+  bool validation = false;
 
   /// Reads keys name (one of the names above; a typo gets the closest name suggested), path,
-  /// limit_train, limit_test (integers >= 0), then calls section.finish(), which rejects any
-  /// other key. Throws UserError naming the config file and key.
+  /// limit_train, limit_test, limit_valid (integers >= 0), validation (boolean), then calls
+  /// section.finish(), which rejects any other key. Throws UserError naming the config file
+  /// and key.
   static DataOptions from_config(nc::ConfigSection section);
 };
 
@@ -48,13 +54,19 @@ struct DatasetInfo {
 /// The known data sets, in a fixed order. Cheap: checks that files exist, parses nothing.
 std::vector<DatasetInfo> list_datasets();
 
-/// Loads split "train" or "test" of options.name, then keeps the first limit_train /
-/// limit_test examples (Dataset::head). MNIST-10k is parsed once per process and per folder;
-/// each call returns its own copy.
+/// Loads split "train", "valid" or "test" of options.name, then keeps the first limit_train /
+/// limit_valid / limit_test examples (Dataset::head). "valid" is the validation split of the
+/// train split (validation.h), whatever options.validation says; "train" excludes it when
+/// options.validation is true (the limit applies to what is left). MNIST-10k is parsed once
+/// per process and per folder; each call returns its own copy.
 /// Throws UserError for an unknown split or name, for name idx without a path, and, when a file
 /// is missing, with a message naming it and telling the user to run scripts/install-deps.sh
 /// (or to set data.path); plus any error of read_idx_dataset / read_mnist10k.
 Dataset load_dataset(const DataOptions& options, const std::string& split);
+
+/// load_dataset(options, "train") and, when options.validation, load_dataset(options,
+/// "valid") (else an empty valid set), reading the train files once. Throws as load_dataset.
+ValidationSplit load_train_valid(const DataOptions& options);
 
 /// Per-pixel statistics for input normalisation.
 struct Normalization {

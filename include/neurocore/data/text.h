@@ -12,8 +12,13 @@
 // and each verse becomes one line of text without its "Book C:V " reference. Any other
 // UTF-8/ASCII text file (data.path) is split by position: first 90 % train, next 5 % valid,
 // last 5 % test (cut at line ends when there are any).
+//
+// data.validation: true (off by default) holds out the last 10 % of the training text instead
+// (cut at a line start, before any limit; fixed, independent of the seed): it becomes the
+// `valid` split and is not trained on; the valid books (or the 5 % slice) are then not used.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <torch/types.h>
@@ -27,9 +32,10 @@ struct TextOptions {
   int64_t limit_train = 0;  ///< keep the first limit_train characters of the split; 0 = all
   int64_t limit_valid = 0;
   int64_t limit_test = 0;
+  bool validation = false;  ///< valid = the last 10 % of the training text (see above)
 
   /// Reads the `data` section of an `lm` config: name (must be `text`), path, limit_train,
-  /// limit_valid, limit_test (integers >= 0); rejects any other key.
+  /// limit_valid, limit_test (integers >= 0), validation (boolean); rejects any other key.
   static TextOptions from_config(nc::ConfigSection section);
 };
 
@@ -55,7 +61,11 @@ bool parse_verse(const std::string& line, Verse& verse);
 /// The split ("train", "valid" or "test") of book number `book` (1-based, in order).
 std::string book_split(int64_t book);
 
-/// Reads and splits the corpus. Throws UserError naming the file when it is missing
+/// The training text cut in two at the first line start at or after 90 % of its length:
+/// {first part, the last ~10 %} (at 90 % exactly when no line ends after it).
+std::pair<std::string, std::string> split_text_validation(const std::string& train);
+
+/// Reads and splits the corpus (and holds out the validation text when options.validation). Throws UserError naming the file when it is missing
 /// (telling the user to run scripts/install-deps.sh or to set data.path), empty, or a KJV file
 /// with another number of books than 66.
 TextCorpus load_text(const TextOptions& options);
