@@ -88,13 +88,15 @@ bool plot_result(const std::string& base, const ContinualResult& r) {
 }  // namespace
 
 ContinualResult run_continual(Experiment& exp, const ContinualOptions& options, RunDir& run) {
-  const data::Dataset train = exp.train_set, test = exp.test_set;
+  const data::Dataset train = exp.train_set, test = exp.test_set, valid = exp.valid_set;
+  const bool validation = valid.size() > 0;
   const int64_t pixels = train.images.flatten(1).size(1);
   std::vector<torch::Tensor> perms;
-  std::vector<data::Dataset> tests;
+  std::vector<data::Dataset> tests, valids;
   for (int64_t k = 0; k < options.tasks; ++k) {
     perms.push_back(task_permutation(pixels, options, k));
     tests.push_back(permute_pixels(test, perms.back()));
+    if (validation) valids.push_back(permute_pixels(valid, perms.back()));
   }
 
   ContinualResult r;
@@ -102,6 +104,7 @@ ContinualResult run_continual(Experiment& exp, const ContinualOptions& options, 
     spdlog::info("task {}/{}", k + 1, options.tasks);
     exp.train_set = permute_pixels(train, perms[k]);
     exp.test_set = tests[k];
+    if (validation) exp.valid_set = valids[k];
     RunDir task_run = RunDir::create(run.path(), fmt::format("task-{}", k + 1));
     write_file_atomic(task_run.file("config.yaml"), exp.effective_yaml);
     Trainer trainer(exp, task_run);  // a fresh optimizer: naive fine-tuning
@@ -114,6 +117,15 @@ ContinualResult run_continual(Experiment& exp, const ContinualOptions& options, 
     }
     r.accuracy.push_back(row);
     r.average_seen.push_back(seen / static_cast<double>(k + 1));
+    // One record per task in the run's own metrics.jsonl: what a sweep summarises and
+    // selects on (test_acc, valid_acc: averages over the tasks seen so far).
+    nlohmann::json record{{"kind", "task"}, {"task", k + 1}, {"test_acc", r.average_seen.back()}};
+    if (validation) {
+      double valid_seen = 0;
+      for (int64_t j = 0; j <= k; ++j) valid_seen += trainer.evaluate(valids[j]).accuracy;
+      record["valid_acc"] = valid_seen / static_cast<double>(k + 1);
+    }
+    run.log_metrics(record);
     spdlog::info("after task {}: average accuracy over tasks 1..{}: {:.2f}%", k + 1, k + 1,
                  r.average_seen.back());
     nlohmann::json j{{"tasks", options.tasks},
@@ -125,6 +137,7 @@ ContinualResult run_continual(Experiment& exp, const ContinualOptions& options, 
   }
   exp.train_set = train;
   exp.test_set = test;
+  exp.valid_set = valid;
   const bool plotted = plot_result(run.file("continual"), r);
   write_file_atomic(run.file("report.md"),
                     report_markdown(exp.name.empty() ? run.path() : exp.name, options, r, plotted));

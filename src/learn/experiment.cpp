@@ -22,7 +22,9 @@ Experiment Experiment::build(Config& config, const std::vector<std::string>& oth
   e.train = TrainOptions::from_config(root.section("train"));
 
   // Load the (cheap) data before building the model, whose shape depends on it.
-  e.train_set = data::load_dataset(e.data, "train");
+  auto train_valid = data::load_train_valid(e.data);
+  e.train_set = std::move(train_valid.train);
+  e.valid_set = std::move(train_valid.valid);
   e.test_set = data::load_dataset(e.data, "test");
   e.norm = data::normalization(e.train_set);
   const auto& images = e.train_set.images;

@@ -144,17 +144,25 @@ void Trainer::fit() {
     epochs_done_ = epoch + 1;
     ++run_now;
     save_checkpoint(run_.checkpoints(), *exp_.model, optimizer_.get(), epochs_done_);
-    run_.log_metrics({{"kind", "epoch"},
-                      {"epoch", epochs_done_},
-                      {"lr", lr},
-                      {"train_loss", loss_sum / n},
-                      {"train_acc", 100.0 * correct / n},
-                      {"test_loss", test.loss},
-                      {"test_acc", test.accuracy},
-                      {"epoch_time_s", train_time},
-                      {"samples_per_s", n / train_time}});
-    spdlog::info("epoch {}/{}: train loss {:.4f} acc {:.2f}% | test loss {:.4f} acc {:.2f}% | {:.1f} s",
-                 epochs_done_, o.epochs, loss_sum / n, 100.0 * correct / n, test.loss,
+    nlohmann::json record = {{"kind", "epoch"},
+                             {"epoch", epochs_done_},
+                             {"lr", lr},
+                             {"train_loss", loss_sum / n},
+                             {"train_acc", 100.0 * correct / n},
+                             {"test_loss", test.loss},
+                             {"test_acc", test.accuracy},
+                             {"epoch_time_s", train_time},
+                             {"samples_per_s", n / train_time}};
+    std::string valid_text;
+    if (exp_.valid_set.size() > 0) {  // data.validation: what a sweep selects settings on
+      const EvalResult valid = evaluate(exp_.valid_set);
+      record["valid_loss"] = valid.loss;
+      record["valid_acc"] = valid.accuracy;
+      valid_text = fmt::format(" | valid loss {:.4f} acc {:.2f}%", valid.loss, valid.accuracy);
+    }
+    run_.log_metrics(record);
+    spdlog::info("epoch {}/{}: train loss {:.4f} acc {:.2f}%{} | test loss {:.4f} acc {:.2f}% | {:.1f} s",
+                 epochs_done_, o.epochs, loss_sum / n, 100.0 * correct / n, valid_text, test.loss,
                  test.accuracy, train_time);
     write_report();
   }
@@ -164,8 +172,11 @@ void Trainer::write_report() const {
   std::vector<std::string> summary = {
       "model: " + exp_.model_name + fmt::format(" ({} trainable parameters)",
                                                    nn::count_parameters(*exp_.model)),
-      fmt::format("data: {} ({} train / {} test)", exp_.data.name, exp_.train_set.size(),
-                  exp_.test_set.size()),
+      exp_.valid_set.size() > 0
+          ? fmt::format("data: {} ({} train / {} valid / {} test)", exp_.data.name,
+                        exp_.train_set.size(), exp_.valid_set.size(), exp_.test_set.size())
+          : fmt::format("data: {} ({} train / {} test)", exp_.data.name, exp_.train_set.size(),
+                        exp_.test_set.size()),
       fmt::format("training: {} epochs done of {}, rule {}{}, {} lr {}, batch {}, loss {}",
                   epochs_done_, exp_.train.epochs, exp_.rule->name(),
                   exp_.modulation ? " + " + exp_.modulation->name() : "", exp_.train.optimizer,

@@ -43,8 +43,10 @@ struct ContinualResult {
 /// Trains `exp`'s model on the tasks in sequence, train.epochs epochs each, with a fresh
 /// optimizer per task (naive fine-tuning: optimizer state is not carried across tasks);
 /// each task's training run is `run/task-<k>/` (metrics, checkpoints, report). Writes
-/// `run/continual.json`, `run/report.md` and the accuracy plot. exp.train_set/test_set
-/// are the unpermuted data and are left unchanged.
+/// `run/continual.json`, `run/report.md`, the accuracy plot, and one `run/metrics.jsonl`
+/// record per task (kind "task": test_acc, and valid_acc when exp.valid_set is not empty,
+/// each the average over the tasks seen so far; the valid set is permuted per task like the
+/// test set). exp.train_set/test_set/valid_set are the unpermuted data and are left unchanged.
 ContinualResult run_continual(Experiment& exp, const ContinualOptions& options, RunDir& run);
 
 }  // namespace nc::learn

@@ -27,6 +27,9 @@ struct Experiment {
   TrainOptions train;
 
   data::Dataset train_set, test_set;
+  /// The validation split when data.validation is true (train_set then excludes it), else
+  /// empty; the trainer reports valid_loss and valid_acc on it after each epoch.
+  data::Dataset valid_set;
   data::Normalization norm{0.0, 1.0};
   std::shared_ptr<nn::NetImpl> model;
   std::string model_name;      // the config's model.name
