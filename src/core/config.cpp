@@ -259,6 +259,37 @@ std::vector<int64_t> ConfigSection::integers(const std::string& key,
   return v;
 }
 
+std::vector<std::string> ConfigSection::strings(const std::string& key,
+                                                const std::vector<std::string>& def) {
+  known(key);
+  std::vector<std::string> v = def;
+  if (has(key)) {
+    YAML::Node n = lookup(state_->root, full(key));
+    std::vector<YAML::Node> items;
+    if (n.IsSequence()) {
+      for (const auto& item : n) items.push_back(item);
+    } else {
+      items.push_back(n);
+    }
+    v.clear();
+    for (const auto& item : items) {
+      if (item.IsNull()) fail(key, "a list of values, e.g. [0.001, 0.002]");
+      if (item.IsScalar()) {
+        v.push_back(item.Scalar());
+      } else {
+        YAML::Emitter e;
+        e << YAML::Flow << item;
+        v.push_back(e.c_str());
+      }
+    }
+  }
+  YAML::Node out(YAML::NodeType::Sequence);
+  for (const auto& x : v) out.push_back(x);
+  out.SetStyle(YAML::EmitterStyle::Flow);
+  assign(state_->effective, full(key), out, state_->origin);
+  return v;
+}
+
 ConfigSection ConfigSection::section(const std::string& key) {
   known(key);
   YAML::Node n = lookup(state_->root, full(key));

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"
@@ -85,25 +86,61 @@ std::string labels(const std::string& title, const std::string& xlabel, const st
 
 }  // namespace
 
-bool plot_lines(const std::string& base, const PlotSpec& spec) {
-  for (const auto& s : spec.series) {
+namespace {
+
+// plot_lines and plot_bands: `bands` empty, or one (lo, hi) pair per series.
+bool plot_series(const std::string& base, const std::string& title, const std::string& xlabel,
+                 const std::string& ylabel, bool log_y, const std::vector<Series>& series,
+                 const std::vector<std::pair<std::vector<double>, std::vector<double>>>& bands) {
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    const auto& s = series[i];
     if (s.x.size() != s.y.size()) throw InternalError("plot_lines: x and y differ in size");
+    if (!bands.empty() && (bands[i].first.size() != s.x.size() || bands[i].second.size() != s.x.size())) {
+      throw InternalError("plot_bands: x, y, lo and hi differ in size");
+    }
   }
   if (warn_if_missing()) return false;
   std::ostringstream data, cmds;
-  for (const auto& s : spec.series) {
-    for (std::size_t i = 0; i < s.x.size(); ++i) data << s.x[i] << " " << s.y[i] << "\n";
+  for (std::size_t k = 0; k < series.size(); ++k) {
+    const auto& s = series[k];
+    for (std::size_t i = 0; i < s.x.size(); ++i) {
+      data << s.x[i] << " " << s.y[i];
+      if (!bands.empty()) data << " " << bands[k].first[i] << " " << bands[k].second[i];
+      data << "\n";
+    }
     data << "\n\n";  // gnuplot data-set separator, addressed by `index`
   }
-  cmds << labels(spec.title, spec.xlabel, spec.ylabel) << "set key outside right\n";
-  if (spec.log_y) cmds << "set logscale y\n";
+  cmds << labels(title, xlabel, ylabel) << "set key outside right\n";
+  if (log_y) cmds << "set logscale y\n";
   cmds << "plot ";
-  for (std::size_t i = 0; i < spec.series.size(); ++i) {
-    cmds << (i ? ", " : "") << "DATA index " << i << " with linespoints lw 2 title "
-         << quoted(spec.series[i].name);
+  for (std::size_t i = 0; i < series.size(); ++i) {
+    if (i) cmds << ", ";
+    // Line type i + 1 for a band and its line alike, so that they share a colour.
+    if (!bands.empty()) {
+      cmds << "DATA index " << i << " using 1:3:4 with filledcurves lt " << i + 1
+           << " fs transparent solid 0.2 notitle, ";
+    }
+    cmds << "DATA index " << i << " using 1:2 with linespoints lt " << i + 1 << " lw 2 title "
+         << quoted(series[i].name);
   }
   cmds << "\n";
   return render(base, data.str(), cmds.str());
+}
+
+}  // namespace
+
+bool plot_lines(const std::string& base, const PlotSpec& spec) {
+  return plot_series(base, spec.title, spec.xlabel, spec.ylabel, spec.log_y, spec.series, {});
+}
+
+bool plot_bands(const std::string& base, const BandSpec& spec) {
+  std::vector<Series> lines;
+  std::vector<std::pair<std::vector<double>, std::vector<double>>> bands;
+  for (const auto& s : spec.series) {
+    lines.push_back(Series{s.name, s.x, s.y});
+    bands.emplace_back(s.lo, s.hi);
+  }
+  return plot_series(base, spec.title, spec.xlabel, spec.ylabel, false, lines, bands);
 }
 
 bool plot_bars(const std::string& base, const BarSpec& spec) {

@@ -68,6 +68,10 @@ class ConfigSection {
   std::vector<int64_t> integers(const std::string& key, const std::vector<int64_t>& def,
                                 int64_t min = std::numeric_limits<int64_t>::min(),
                                 int64_t max = std::numeric_limits<int64_t>::max());
+  /// A list of values as text: each scalar as written, each nested list or mapping as flow
+  /// YAML ("[128, 128]"); a single scalar is a one-element list. Throws UserError when an
+  /// item is null.
+  std::vector<std::string> strings(const std::string& key, const std::vector<std::string>& def);
   /// A nested mapping (empty when absent). Throws UserError when present but not a mapping.
   ConfigSection section(const std::string& key);
 
