@@ -16,6 +16,7 @@ namespace {
 struct ContinualArgs {
   std::string config;
   std::vector<std::string> sets;
+  bool dry_run = false;
 };
 
 void run_continual_cmd(const ContinualArgs& a, const Global& g) {
@@ -24,6 +25,7 @@ void run_continual_cmd(const ContinualArgs& a, const Global& g) {
   const learn::ContinualOptions options =
       learn::continual_options(config.root().section("continual"));
   learn::Experiment exp = learn::Experiment::build(config, {"continual"});
+  if (a.dry_run) return;  // validated: what `neurocore sweep` checks before its runs
   exp.effective_yaml = config.effective_yaml();
   RunDir run = RunDir::create(exp.runs_dir, exp.name);
   write_file_atomic(run.file("config.yaml"), exp.effective_yaml);
@@ -51,6 +53,9 @@ void add_continual(CLI::App& app, const Global& global) {
   cmd->add_option("--set", args->sets, "override a config value: key.path=value (repeatable)")
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_flag("--dry-run", args->dry_run,
+               "validate the config (and that the data exist), then exit without training or "
+               "writing anything");
   cmd->callback([args, &global] { run_continual_cmd(*args, global); });
 }
 

@@ -17,6 +17,7 @@ namespace {
 struct LmArgs {
   std::string config;
   std::vector<std::string> sets;
+  bool dry_run = false;
 };
 
 void run_lm_cmd(const LmArgs& a, const Global& g) {
@@ -31,6 +32,7 @@ void run_lm_cmd(const LmArgs& a, const Global& g) {
   const auto corpus = data::load_text(text);
   seed_everything(keys.seed);
   learn::CharLm model(static_cast<int64_t>(corpus.vocabulary.size()), options);
+  if (a.dry_run) return;  // validated: what `neurocore sweep` checks before its runs
   RunDir run = RunDir::create(keys.runs_dir, keys.name);
   write_file_atomic(run.file("config.yaml"), config.effective_yaml());
   spdlog::info("run directory: {}", run.path());
@@ -57,6 +59,9 @@ void add_lm(CLI::App& app, const Global& global) {
   cmd->add_option("--set", args->sets, "override a config value: key.path=value (repeatable)")
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_flag("--dry-run", args->dry_run,
+               "validate the config (and that the text exists), then exit without training or "
+               "writing anything");
   cmd->callback([args, &global] { run_lm_cmd(*args, global); });
 }
 

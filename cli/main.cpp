@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   nc::cli::add_simulate(app, global);
   nc::cli::add_continual(app, global);
   nc::cli::add_lm(app, global);
+  nc::cli::add_sweep(app, global);
 
   try {
     app.parse(argc, argv);

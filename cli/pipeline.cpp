@@ -16,10 +16,15 @@ namespace {
 struct PipelineArgs {
   std::string config, until;
   std::vector<std::string> sets;
+  bool dry_run = false;
 };
 
 void run_pipeline_command(const PipelineArgs& a, const Global& g) {
   Config config = load_config(a.config, a.sets, g);
+  if (a.dry_run) {  // what `neurocore sweep` checks before its runs
+    pipeline::validate_pipeline_config(config);
+    return;
+  }
   const auto r = pipeline::run_pipeline(config, a.until);
   const std::string ran = r.ran.empty() ? "none (everything was up to date)" : [&] {
     std::string s;
@@ -52,6 +57,9 @@ void add_pipeline(CLI::App& app, const Global& global) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--until", args->until,
                   "stop after this stage: train, quantize, compile, place, simulate or evaluate");
+  cmd->add_flag("--dry-run", args->dry_run,
+               "validate every section of the config (and that the data exist), then exit "
+               "without running a stage or writing anything");
   cmd->callback([args, &global] { run_pipeline_command(*args, global); });
 }
 

@@ -29,7 +29,7 @@ struct QuantizeArgs {
   double fraction = 0.1, lr = -1;
   int64_t epochs = 1, calib = 1024, reselect = 4096, batch = -1, max_steps = -1;
   int first_bits = 8, last_bits = 8;
-  bool bias_correction = false, freeze_quant = false, freeze_bias = false;
+  bool bias_correction = false, freeze_quant = false, freeze_bias = false, dry_run = false;
   std::vector<std::string> sets;
 };
 
@@ -67,6 +67,7 @@ void run_quantize(const QuantizeArgs& a, const Global& g) {
     throw UserError("quantize: " + exp.model_name +
                     " is a temporal (spiking) model; quantize supports mlp, lenet5 and resnet*");
   }
+  if (a.dry_run) return;  // validated: what `neurocore sweep` checks before its runs
   RunDir run = RunDir::create(out.parent_path().empty() ? "." : out.parent_path().string(),
                               out.filename().string());
   write_file_atomic(run.file("config.yaml"), exp.effective_yaml);
@@ -174,6 +175,9 @@ void add_quantize(CLI::App& app, const Global& global) {
   cmd->add_option("--set", a->sets, "override a value of the run's config (e.g. data.limit_train=512)")
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_flag("--dry-run", a->dry_run,
+               "validate the arguments, the run and its config, then exit without quantizing or "
+               "writing anything");
   cmd->callback([a, &global] { run_quantize(*a, global); });
 }
 

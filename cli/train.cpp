@@ -16,6 +16,7 @@ namespace {
 struct TrainArgs {
   std::string config, resume;
   std::vector<std::string> sets;
+  bool dry_run = false;
 };
 
 void run_train(const TrainArgs& a, const Global& g) {
@@ -27,6 +28,7 @@ void run_train(const TrainArgs& a, const Global& g) {
   if (!a.resume.empty()) RunDir::open(a.resume);  // validates the folder before any work
   Config config = load_config(config_path, a.sets, g);
   learn::Experiment exp = learn::Experiment::build(config);
+  if (a.dry_run) return;  // validated: what `neurocore sweep` checks before its runs
 
   RunDir run = a.resume.empty() ? RunDir::create(exp.runs_dir, exp.name) : RunDir::open(a.resume);
   write_file_atomic(run.file("config.yaml"), exp.effective_yaml);
@@ -59,6 +61,9 @@ void add_train(CLI::App& app, const Global& global) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--resume", args->resume,
                   "continue the run in RUN_DIR from its last checkpoint (its config.yaml is used)");
+  cmd->add_flag("--dry-run", args->dry_run,
+               "validate the config and arguments (and that the data exist), then exit without "
+               "training or writing anything");
   cmd->callback([args, &global] { run_train(*args, global); });
 }
 
