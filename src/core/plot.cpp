@@ -110,6 +110,8 @@ bool plot_series(const std::string& base, const std::string& title, const std::s
     }
     data << "\n\n";  // gnuplot data-set separator, addressed by `index`
   }
+  // Band plots name metrics (valid_acc): literal text, not enhanced-text subscripts.
+  if (!bands.empty()) cmds << "set termoption noenhanced\n";
   cmds << labels(title, xlabel, ylabel) << "set key outside right\n";
   if (log_y) cmds << "set logscale y\n";
   cmds << "plot ";

@@ -102,6 +102,13 @@ std::string overrides_text(const nlohmann::json& overrides) {
   return s.empty() ? "(base config)" : s;
 }
 
+// A commit as tables show it: 10 hex digits (and -dirty); sweep.json keeps it whole.
+std::string short_commit(const std::string& c) {
+  const auto dash = c.find('-');
+  const std::string hash = c.substr(0, dash);
+  return (hash.size() > 10 ? hash.substr(0, 10) : hash) + (dash == std::string::npos ? "" : c.substr(dash));
+}
+
 }  // namespace
 
 RunMetrics read_run_metrics(const std::string& run_dir) {
@@ -255,8 +262,9 @@ void write_sweep_report(const SweepSpec& spec, const std::vector<SweepSetting>& 
   for (std::size_t i = 0; i < columns.size(); ++i) md << "---|";
   md << "\n";
   for (const auto& s : summary["settings"]) {
-    const auto commits = s["commits"].get<std::vector<std::string>>();
-    std::string commit = commits.empty() ? "" : join(commits, " ");
+    std::vector<std::string> commits;
+    for (const auto& c : s["commits"]) commits.push_back(short_commit(c.get<std::string>()));
+    std::string commit = join(commits, " ");
     if (mixed && !commits.empty()) commit += " †";
     md << "| " << s["id"].get<std::string>() << " | " << overrides_text(s["overrides"]) << " | "
        << commit << " |";
@@ -306,7 +314,7 @@ void write_sweep_report(const SweepSpec& spec, const std::vector<SweepSetting>& 
   for (const auto& s : summary["settings"]) {
     for (const auto& r : s["runs"]) {
       md << "| " << r["name"].get<std::string>() << " | " << r["seed"] << " | "
-         << r["status"].get<std::string>() << " | " << r.value("commit", std::string()) << " | "
+         << r["status"].get<std::string>() << " | " << short_commit(r.value("commit", std::string())) << " | "
          << (r.contains("config") && r["config"].is_string() ? "[config](" + r["config"].get<std::string>() + ")" : "")
          << " | [log](" << r["log"].get<std::string>() << ") |\n";
     }
