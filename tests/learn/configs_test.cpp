@@ -1,6 +1,7 @@
 // Every shipped config in configs/ (but hardware specs and pipeline configs, checked by
 // tests/pipeline) is valid: it builds an experiment, or for `neurocore lm` configs (lm-*),
-// its sections pass the language-model readers.
+// its sections pass the language-model readers; sweep files (sweep-*) read as sweeps of an
+// existing config.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include "neurocore/learn/charlm.h"
 #include "neurocore/learn/continual.h"
 #include "neurocore/learn/experiment.h"
+#include "neurocore/learn/sweep.h"
 
 namespace {
 
@@ -21,6 +23,13 @@ TEST(Configs, EveryShippedExperimentConfigIsValid) {
   for (const auto& entry : fs::directory_iterator(fs::path(NC_SOURCE_DIR) / "configs")) {
     if (entry.path().extension() != ".yaml") continue;
     if (entry.path().filename().string().rfind("pipeline", 0) == 0) continue;
+    if (entry.path().filename().string().rfind("sweep-", 0) == 0) {
+      auto spec = nc::learn::SweepSpec::from_file(entry.path().string());
+      EXPECT_NO_THROW(spec.finalize()) << entry.path();
+      EXPECT_TRUE(fs::exists(spec.target)) << entry.path() << ": " << spec.target;
+      ++checked;
+      continue;
+    }
     auto c = nc::Config::load(entry.path().string());
     if (entry.path().filename().string().rfind("lm-", 0) == 0) {
       auto r = c.root();
