@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 
@@ -203,6 +205,48 @@ int64_t ConfigSection::integer(const std::string& key, int64_t def, int64_t min,
   }
   assign(state_->effective, full(key), YAML::Node(v), state_->origin);
   return v;
+}
+
+double ConfigSection::checked_number(const std::string& key, double def, double low,
+                                     bool low_open, double high, const std::string& expected) {
+  known(key);
+  double v = def;
+  if (has(key) && !read_scalar(lookup(state_->root, full(key)), v)) fail(key, expected);
+  if (!std::isfinite(v) || v < low || (low_open && v == low) || v > high) fail(key, expected);
+  assign(state_->effective, full(key), YAML::Node(fmt::format("{}", v)), state_->origin);
+  return v;
+}
+
+double ConfigSection::number(const std::string& key, double def, double min, double max,
+                             const std::string& expected) {
+  return checked_number(key, def, min, false, max, expected);
+}
+
+double ConfigSection::number_above(const std::string& key, double def, double above,
+                                   const std::string& expected) {
+  return checked_number(key, def, above, true, std::numeric_limits<double>::infinity(),
+                        expected);
+}
+
+int64_t ConfigSection::integer(const std::string& key, int64_t def, int64_t min, int64_t max,
+                               const std::string& expected) {
+  known(key);
+  int64_t v = def;
+  if (has(key) && !read_scalar(lookup(state_->root, full(key)), v)) fail(key, expected);
+  if (v < min || v > max) fail(key, expected);
+  assign(state_->effective, full(key), YAML::Node(v), state_->origin);
+  return v;
+}
+
+int64_t ConfigSection::integer_or(const std::string& key, int64_t def, const std::string& word,
+                                  int64_t word_value, int64_t min, int64_t max,
+                                  const std::string& expected) {
+  const YAML::Node n = lookup(state_->root, full(key));
+  const bool is_word = has(key) ? n.IsScalar() && n.Scalar() == word : def == word_value;
+  if (!is_word) return integer(key, def, min, max, expected);
+  known(key);
+  assign(state_->effective, full(key), YAML::Node(word), state_->origin);
+  return word_value;
 }
 
 bool ConfigSection::boolean(const std::string& key, bool def) {

@@ -82,19 +82,19 @@ fabric: {topology: torus}
 
 TEST(CmHardware, InvalidValuesNameFieldValueAndExpectation) {
   EXPECT_EQ(error_of("crossbar: {rows: -3}"),
-            "hw.yaml: crossbar.rows must be a positive integer, got -3 (line 1)");
-  EXPECT_NE(error_of("crossbar:\n  cols: 2.5").find("crossbar.cols must be a positive integer, got 2.5"),
+            "hw.yaml: crossbar.rows must be a positive integer, got '-3' (line 1)");
+  EXPECT_NE(error_of("crossbar:\n  cols: 2.5").find("crossbar.cols must be a positive integer, got '2.5'"),
             std::string::npos);
-  EXPECT_NE(error_of("cores: 0").find("cores must be a positive integer or 'unlimited', got 0"),
+  EXPECT_NE(error_of("cores: 0").find("cores must be a positive integer or 'unlimited', got '0'"),
             std::string::npos);
-  EXPECT_NE(error_of("cores: many").find("got many"), std::string::npos);
-  EXPECT_NE(error_of("precision: {adc_bits: 40}").find("precision.adc_bits must be an integer number of bits in [1, 24], got 40"),
+  EXPECT_NE(error_of("cores: many").find("got 'many'"), std::string::npos);
+  EXPECT_NE(error_of("precision: {adc_bits: 40}").find("precision.adc_bits must be an integer number of bits in [1, 24], got '40'"),
             std::string::npos);
-  EXPECT_NE(error_of("timing: {mvm_ns: 0}").find("timing.mvm_ns must be a positive number, got 0"),
+  EXPECT_NE(error_of("timing: {mvm_ns: 0}").find("timing.mvm_ns must be a positive number, got '0'"),
             std::string::npos);
-  EXPECT_NE(error_of("link: {latency_ns: -1}").find("link.latency_ns must be a number >= 0, got -1"),
+  EXPECT_NE(error_of("link: {latency_ns: -1}").find("link.latency_ns must be a number >= 0, got '-1'"),
             std::string::npos);
-  EXPECT_NE(error_of("energy: {mvm_pj: abc}").find("energy.mvm_pj must be a number >= 0, got abc"),
+  EXPECT_NE(error_of("energy: {mvm_pj: abc}").find("energy.mvm_pj must be a number >= 0, got 'abc'"),
             std::string::npos);
   EXPECT_NE(error_of("buffer: {bytes_per_core: [1]}").find("buffer.bytes_per_core must be a positive integer"),
             std::string::npos);
@@ -112,6 +112,43 @@ TEST(CmHardware, UnknownKeysSuggestTheClosest) {
             std::string::npos);
   EXPECT_NE(error_of("energy: {bit_moved_pJ: 1}").find("did you mean 'bit_moved_pj'"), std::string::npos);
   EXPECT_NE(error_of("zzzzzz: 1").find("valid keys: name, crossbar"), std::string::npos);
+}
+
+TEST(CmHardware, OverridesApplyBeforeValidation) {
+  const std::string pcm = std::string(NC_SOURCE_DIR) + "/configs/hw/pcm64.yaml";
+  const Hardware hw = Hardware::load(pcm, {"buffer.bytes_per_core=4194304", "cores=unlimited",
+                                           "fabric.topology=torus"});
+  EXPECT_EQ(hw.buffer_bytes, 4194304);
+  EXPECT_EQ(hw.cores, 0);
+  EXPECT_EQ(hw.topology, "torus");
+  EXPECT_DOUBLE_EQ(hw.mvm_ns, 130);  // the file's other values stay
+  EXPECT_EQ(Hardware::from_yaml("crossbar: {rows: 64}", "hw.yaml", {"crossbar.cols=32"}).crossbar_cols, 32);
+  // An overridden value is validated as a value of the file.
+  try {
+    Hardware::load(pcm, {"crossbar.rows=-3"});
+    FAIL() << "no error";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find(pcm + ": crossbar.rows must be a positive integer, got '-3'"),
+              std::string::npos) << e.what();
+  }
+}
+
+TEST(CmHardware, UnknownOverrideKeySuggestsTheClosest) {
+  try {
+    Hardware::from_yaml("", "hw.yaml", {"buffer.bytes_per_cor=1024"});
+    FAIL() << "no error";
+  } catch (const UserError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "hw.yaml: unknown key 'bytes_per_cor' in buffer: did you mean 'bytes_per_core'?");
+  }
+  try {
+    Hardware::from_yaml("", "hw.yaml", {"bufer.bytes_per_core=1024"});
+    FAIL() << "no error";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown key 'bufer' at the top level: did you mean 'buffer'?"),
+              std::string::npos) << e.what();
+  }
+  EXPECT_THROW(Hardware::from_yaml("", "hw.yaml", {"cores"}), UserError);  // not key=value
 }
 
 }  // namespace

@@ -2,9 +2,10 @@
 // The CM accelerator's hardware description (docs/cm.md, "Hardware spec"), read from YAML.
 // Every field has a default (the values below); configs/hw/*.yaml are examples.
 //
-// Reading validates at the door: a bad value is a UserError naming the file, the dotted
-// field, the value seen and what was expected ("hw.yaml: crossbar.rows must be a positive
-// integer, got -3"); an unknown key is a UserError suggesting the closest valid key.
+// Reading (through nc::ConfigSection) validates at the door: a bad value is a UserError naming
+// the file, the dotted field, the value seen and what was expected ("hw.yaml: crossbar.rows
+// must be a positive integer, got '-3' (line 2)"); an unknown key is a UserError suggesting
+// the closest valid key.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -44,10 +45,16 @@ struct Hardware {
   /// The fabric topology names accepted in fabric.topology.
   static const std::vector<std::string>& topologies();
 
-  /// Parses YAML text; `origin` names it in messages. Throws UserError (see above).
-  static Hardware from_yaml(const std::string& text, const std::string& origin = "hw.yaml");
-  /// Reads a file. Throws UserError when it cannot be read or is invalid.
-  static Hardware load(const std::string& path);
+  /// Parses YAML text; `origin` names it in messages. `sets` are overrides "key.path=value"
+  /// (e.g. "buffer.bytes_per_core=4194304", the value parsed as YAML), applied in order with
+  /// nc::Config::set before validation, so that an overridden value is checked as a value of
+  /// the file would be and an unknown key gets the closest valid one suggested. Throws
+  /// UserError (see above; a malformed assignment too).
+  static Hardware from_yaml(const std::string& text, const std::string& origin = "hw.yaml",
+                            const std::vector<std::string>& sets = {});
+  /// Reads a file, then applies `sets` as from_yaml does. Throws UserError when it cannot be
+  /// read or is invalid.
+  static Hardware load(const std::string& path, const std::vector<std::string>& sets = {});
   /// YAML text of every field (round-trips through from_yaml).
   std::string to_yaml() const;
 

@@ -59,6 +59,22 @@ class ConfigSection {
   int64_t integer(const std::string& key, int64_t def,
                   int64_t min = std::numeric_limits<int64_t>::min(),
                   int64_t max = std::numeric_limits<int64_t>::max());
+  /// The same two reads with the wording of the expectation given: `expected` replaces "a
+  /// number in [min, max]" / "an integer in [min, max]" in every message about the key
+  /// ("timing.mvm_ns must be a positive number, got '0'"). The number must also be finite.
+  double number(const std::string& key, double def, double min, double max,
+                const std::string& expected);
+  int64_t integer(const std::string& key, int64_t def, int64_t min, int64_t max,
+                  const std::string& expected);
+  /// A finite number strictly above `above` (a positive duration: above = 0); `expected`
+  /// words it in messages ("a positive number").
+  double number_above(const std::string& key, double def, double above,
+                      const std::string& expected);
+  /// An integer in [min, max] or the string `word`, read as `word_value` (a core count that
+  /// may be "unlimited"); `expected` words both in messages ("a positive integer or
+  /// 'unlimited'").
+  int64_t integer_or(const std::string& key, int64_t def, const std::string& word,
+                     int64_t word_value, int64_t min, int64_t max, const std::string& expected);
   bool boolean(const std::string& key, bool def);
   std::string string(const std::string& key, const std::string& def);
   /// A string that must be one of `choices`.
@@ -86,6 +102,8 @@ class ConfigSection {
   std::string full(const std::string& key) const;
   void known(const std::string& key);
   [[noreturn]] void fail(const std::string& key, const std::string& expected) const;
+  double checked_number(const std::string& key, double def, double low, bool low_open,
+                        double high, const std::string& expected);
   std::string seen(const std::string& key) const;
 
   std::shared_ptr<Config::State> state_;
