@@ -13,7 +13,6 @@
 #include <map>
 #include <set>
 
-#include "neurocore/cm/timing.h"
 #include "neurocore/core/error.h"
 
 namespace nc::cm {

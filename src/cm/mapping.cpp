@@ -198,4 +198,30 @@ std::string Mapping::to_json() const {
          "\n";
 }
 
+std::vector<int64_t> node_cores(const Graph& g, const Mapping& m) {
+  std::vector<int64_t> core(g.nodes().size(), -1);
+  std::vector<const LayerMapping*> layer_of(g.nodes().size(), nullptr);
+  for (const auto& l : m.layers) {
+    if (l.node < 0 || static_cast<std::size_t>(l.node) >= g.nodes().size() ||
+        g.node(l.node).name != l.name || l.tiles.empty()) {
+      throw UserError("simulate_timing: the mapping's layer '" + l.name +
+                      "' is not a node of this graph (map the same graph)");
+    }
+    layer_of[static_cast<std::size_t>(l.node)] = &l;
+  }
+  int64_t current = -1;
+  for (std::size_t n = 0; n < g.nodes().size(); ++n) {
+    const Node& node = g.nodes()[n];
+    if (node.has_matrix()) {
+      if (!layer_of[n]) {
+        throw UserError("simulate_timing: node '" + node.name + "' (" + op_name(node.kind) +
+                        ") has no mapping (map the same graph)");
+      }
+      current = layer_of[n]->tiles[0].core;
+    }
+    core[n] = node.kind == OpKind::kInput ? -1 : current;
+  }
+  return core;
+}
+
 }  // namespace nc::cm

@@ -15,18 +15,11 @@ namespace nc::cm {
 
 namespace {
 
-using Vec = std::vector<int64_t>;
-
-// Row-major width of node n's iteration domain (1 for a flat output).
-int64_t domain_width(const Graph& g, NodeId n) {
-  const Shape& s = g.value(g.node(n).output).shape;
-  return s.size() == 3 ? s[2] : 1;
-}
+// Iterations of node n's domain (row-major h * W_out + w; 1 for a flat output).
 int64_t domain_size(const Graph& g, NodeId n) {
   const Shape& s = g.value(g.node(n).output).shape;
   return s.size() == 3 ? s[1] * s[2] : 1;
 }
-int64_t linear(const Vec& v, int64_t width) { return v[0] * width + v[1]; }
 
 // Channels of one pixel of node n's output (all of it for a flat value).
 int64_t pixel_elements(const Graph& g, NodeId n) {
@@ -118,65 +111,6 @@ std::string fmt(double v, const char* f = "%.4g") {
 }
 
 }  // namespace
-
-EdgeSchedule edge_schedule(const Graph& g, const EdgeDependence& e) {
-  EdgeSchedule s;
-  const int64_t w1 = domain_width(g, e.writer), w2 = domain_width(g, e.reader);
-  s.writer_iterations = domain_size(g, e.writer);
-  s.reader_iterations = domain_size(g, e.reader);
-  s.enable.assign(static_cast<std::size_t>(s.writer_iterations), -1);
-  s.war_gate.assign(static_cast<std::size_t>(s.writer_iterations), -1);
-  s.free_after.assign(static_cast<std::size_t>(s.writer_iterations), -1);
-  s.need.assign(static_cast<std::size_t>(s.reader_iterations), -1);
-  for (const auto& [i1, i2] : points(e.dep.enable)) {
-    s.enable[static_cast<std::size_t>(linear(i1, w1))] = linear(i2, w2);
-  }
-  for (const auto& [i1, i2] : points(e.dep.war_gate)) {
-    s.war_gate[static_cast<std::size_t>(linear(i1, w1))] = linear(i2, w2);
-  }
-  for (const auto& [i1, i2] : points(e.dep.write.apply_range(e.dep.last_read).lexmax())) {
-    s.free_after[static_cast<std::size_t>(linear(i1, w1))] = linear(i2, w2);
-  }
-  // The runtime's max_iter (spec §5): starts just before lexmin(dom D'), raised to M(i1) when
-  // the writer completes i1, and to the end when it completes its last iteration.
-  const isl::set dep_dom = e.dep.need_prefix.domain();
-  s.first_dependent = s.reader_iterations;
-  if (!dep_dom.is_empty()) s.first_dependent = linear(points(dep_dom.lexmin()).at(0), w2);
-  int64_t limit = s.first_dependent - 1;
-  for (int64_t i1 = 0; i1 < s.writer_iterations; ++i1) {
-    int64_t m = s.enable[static_cast<std::size_t>(i1)];
-    if (i1 == s.writer_iterations - 1) m = s.reader_iterations - 1;
-    for (int64_t i2 = limit + 1; i2 <= m; ++i2) s.need[static_cast<std::size_t>(i2)] = i1;
-    limit = std::max(limit, m);
-  }
-  return s;
-}
-
-std::vector<int64_t> node_cores(const Graph& g, const Mapping& m) {
-  std::vector<int64_t> core(g.nodes().size(), -1);
-  std::vector<const LayerMapping*> layer_of(g.nodes().size(), nullptr);
-  for (const auto& l : m.layers) {
-    if (l.node < 0 || static_cast<std::size_t>(l.node) >= g.nodes().size() ||
-        g.node(l.node).name != l.name || l.tiles.empty()) {
-      throw UserError("simulate_timing: the mapping's layer '" + l.name +
-                      "' is not a node of this graph (map the same graph)");
-    }
-    layer_of[static_cast<std::size_t>(l.node)] = &l;
-  }
-  int64_t current = -1;
-  for (std::size_t n = 0; n < g.nodes().size(); ++n) {
-    const Node& node = g.nodes()[n];
-    if (node.has_matrix()) {
-      if (!layer_of[n]) {
-        throw UserError("simulate_timing: node '" + node.name + "' (" + op_name(node.kind) +
-                        ") has no mapping (map the same graph)");
-      }
-      current = layer_of[n]->tiles[0].core;
-    }
-    core[n] = node.kind == OpKind::kInput ? -1 : current;
-  }
-  return core;
-}
 
 TimingReport simulate_timing(const Graph& g, const Mapping& m, const PolyModel& poly,
                              const Hardware& hw, const TimingOptions& options) {

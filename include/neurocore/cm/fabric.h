@@ -10,7 +10,7 @@
 //                 l' receives the same input on every column block: the input broadcast)
 //   residual      the cores producing an Add's other operands -> the output cores (l, 0, b) of
 //                 the layer whose digital unit runs the Add (the last Conv2d/Linear before it
-//                 in node order, as timing.h's node_cores), channel-exact:
+//                 in node order, as mapping.h's node_cores), channel-exact:
 //                 H W (of the Add) * |channel intersection| * activation_bits
 // Channels are traced through BatchNorm, activations, pooling, Pad (channel offsets), Slice,
 // Concat along channels (offsets) and Flatten (channel c -> features [c H W, (c+1) H W)).

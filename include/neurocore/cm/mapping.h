@@ -72,4 +72,11 @@ struct Mapping {
 /// `check_capacity` and the graph needs more than hw.cores cores.
 Mapping map_graph(const Graph& g, const Hardware& hw, bool check_capacity = true);
 
+/// The core of every node of `g` (index = NodeId; -1 = the GCU), by the partition rule (spec
+/// cm-compiler.md §3): a Conv2d / Linear runs on its layer's first core, any other node on the
+/// core of the last Conv2d / Linear before it in node order, or on the GCU when there is none
+/// (the graph inputs are on the GCU). Throws UserError when a layer of `m` is not a node of
+/// `g` or a Conv2d / Linear of `g` has no layer in `m` (a mapping of another graph).
+std::vector<int64_t> node_cores(const Graph& g, const Mapping& m);
+
 }  // namespace nc::cm

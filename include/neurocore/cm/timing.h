@@ -40,7 +40,8 @@
 // A Spiking node costs 5 digital ops per unit and step; its state (s, y) stays in the digital
 // unit and is not counted in the buffers.
 //
-// Stalls come from the per-edge relations of the PolyModel, as compact tables (EdgeSchedule):
+// Stalls come from the per-edge relations of the PolyModel, as compact tables (EdgeSchedule,
+// schedule.h):
 //   RAW: reader iteration (n, i2) starts only after writer iteration (n, need[i2]) arrived,
 //        need[] derived from M exactly as the runtime's max_iter (spec §5): the writer's
 //        completion of i1 enables the reader up to M(i1); its last iteration enables the rest;
@@ -71,26 +72,10 @@
 #include "neurocore/cm/hardware.h"
 #include "neurocore/cm/mapping.h"
 #include "neurocore/cm/poly.h"
+#include "neurocore/cm/schedule.h"
 #include "neurocore/cm/topology.h"
 
 namespace nc::cm {
-
-/// The compact per-edge tables the simulator (and a control unit) runs on. Iterations are
-/// linear indices of the row-major iteration domains (h * W_out + w).
-struct EdgeSchedule {
-  int64_t writer_iterations = 0, reader_iterations = 0;
-  int64_t first_dependent = 0;       // lexmin(dom D'): earlier reader iterations read padding only
-  std::vector<int64_t> enable;       // M(i1), -1 where undefined                    [writer]
-  std::vector<int64_t> need;         // the writer iteration reader i2 waits for, -1: none  [reader]
-  std::vector<int64_t> war_gate;     // Gw(i1), -1 where undefined                   [writer]
-  std::vector<int64_t> free_after;   // last reader iteration reading pixel i1, -1: never read [writer]
-};
-
-/// Tables of one edge from its isl relations (M, Gw, W ; A).
-EdgeSchedule edge_schedule(const Graph& g, const EdgeDependence& e);
-
-/// Core of every node (-1 = the GCU), by the partition rule above.
-std::vector<int64_t> node_cores(const Graph& g, const Mapping& m);
 
 struct TimingOptions {
   int64_t images = 1;
