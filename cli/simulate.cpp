@@ -11,7 +11,7 @@
 #include "hw_flags.h"
 #include "neurocore/cm/compiled.h"
 #include "neurocore/cm/simulate.h"
-#include "neurocore/cm/torch_eval.h"
+#include "neurocore/cm/torch/torch_eval.h"
 #include "neurocore/core/array_file.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"

@@ -1,12 +1,15 @@
 # Shared settings for every neurocore target.
 
 # One precompiled header for all LibTorch targets: compiled once, reused by each.
-add_library(nc_pch OBJECT ${CMAKE_CURRENT_LIST_DIR}/pch.cpp)
-target_link_libraries(nc_pch PUBLIC ${TORCH_LIBRARIES})
-target_precompile_headers(nc_pch PUBLIC <torch/torch.h> <vector> <string> <memory>)
-target_compile_options(nc_pch PRIVATE -Wall -Wextra)
+if(NC_WITH_TORCH)
+  add_library(nc_pch OBJECT ${CMAKE_CURRENT_LIST_DIR}/pch.cpp)
+  target_link_libraries(nc_pch PUBLIC ${TORCH_LIBRARIES})
+  target_precompile_headers(nc_pch PUBLIC <torch/torch.h> <vector> <string> <memory>)
+  target_compile_options(nc_pch PRIVATE -Wall -Wextra)
+endif()
 
-# nc_library(name SOURCES ... DEPS ...): an area library with the project's conventions.
+# nc_library(name SOURCES ... DEPS ...): a LibTorch area library with the project's conventions
+# (only with NC_WITH_TORCH).
 function(nc_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
   add_library(${name} STATIC ${ARG_SOURCES})
@@ -16,7 +19,7 @@ function(nc_library name)
   target_precompile_headers(${name} REUSE_FROM nc_pch)
 endfunction()
 
-# nc_torch_executable(name SOURCES ... DEPS ...)
+# nc_executable(name SOURCES ... DEPS ...): a LibTorch executable (only with NC_WITH_TORCH).
 function(nc_executable name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
@@ -43,7 +46,10 @@ function(nc_unity_exclude)
     tests/learn/ostl_test.cpp tests/cm/functional_test.cpp tests/cm/mapping_picture_test.cpp
     tests/cm_torch/torchscript_import_test.cpp)
   list(TRANSFORM files PREPEND ${PROJECT_SOURCE_DIR}/)
-  set(dirs src/cm cli)
+  set(dirs src/cm)
+  if(NC_WITH_TORCH)
+    list(APPEND dirs cli)
+  endif()
   if(NC_BUILD_TESTS)
     list(APPEND dirs tests)
   endif()

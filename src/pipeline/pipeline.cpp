@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <optional>
 
-#include "neurocore/cm/accuracy.h"
 #include "neurocore/cm/compiled.h"
+#include "neurocore/cm/torch/accuracy.h"
 #include "neurocore/cm/fabric.h"
 #include "neurocore/cm/fabric_report.h"
 #include "neurocore/cm/graphviz.h"
@@ -20,7 +20,7 @@
 #include "neurocore/cm/poly.h"
 #include "neurocore/cm/timing.h"
 #include "neurocore/cm/topology.h"
-#include "neurocore/cm/torch_import.h"
+#include "neurocore/cm/torch/torch_import.h"
 #include "neurocore/compress/int_model.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"

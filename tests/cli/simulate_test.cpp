@@ -9,7 +9,7 @@
 #include "cli/run_cli.h"
 #include "neurocore/cm/compiled.h"
 #include "neurocore/cm/simulate.h"
-#include "neurocore/cm/torch_eval.h"
+#include "neurocore/cm/torch/torch_eval.h"
 #include "neurocore/core/array_file.h"
 
 namespace {

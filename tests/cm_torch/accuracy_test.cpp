@@ -1,12 +1,12 @@
 // evaluate_accuracy (accuracy.h), shared by `neurocore compile --eval` and the pipeline: with
 // labels chosen as a known model's predictions, every accuracy it reports is known exactly.
-#include "neurocore/cm/accuracy.h"
+#include "neurocore/cm/torch/accuracy.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "neurocore/cm/torch_eval.h"
-#include "neurocore/cm/torch_import.h"
+#include "neurocore/cm/torch/torch_eval.h"
+#include "neurocore/cm/torch/torch_import.h"
 #include "neurocore/core/error.h"
 #include "neurocore/nn/lenet.h"
 

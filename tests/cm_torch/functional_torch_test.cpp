@@ -9,8 +9,8 @@
 #include "neurocore/cm/onnx_import.h"
 #include "neurocore/cm/poly.h"
 #include "neurocore/cm/reference_eval.h"
-#include "neurocore/cm/torch_eval.h"
-#include "neurocore/cm/torch_import.h"
+#include "neurocore/cm/torch/torch_eval.h"
+#include "neurocore/cm/torch/torch_import.h"
 #include "neurocore/nn/lenet.h"
 #include "neurocore/nn/resnet.h"
 

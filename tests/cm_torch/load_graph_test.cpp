@@ -9,7 +9,7 @@
 
 #include "neurocore/cm/compiled.h"
 #include "neurocore/cm/torch/loaders.h"
-#include "neurocore/cm/torchscript_import.h"
+#include "neurocore/cm/torch/torchscript_import.h"
 #include "neurocore/core/error.h"
 
 namespace {

@@ -5,12 +5,12 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "neurocore/cm/accuracy.h"
+#include "neurocore/cm/torch/accuracy.h"
 #include "neurocore/cm/functional.h"
 #include "neurocore/cm/reference_eval.h"
 #include "neurocore/cm/timing.h"
-#include "neurocore/cm/torch_eval.h"
-#include "neurocore/cm/torch_import.h"
+#include "neurocore/cm/torch/torch_eval.h"
+#include "neurocore/cm/torch/torch_import.h"
 #include "neurocore/core/error.h"
 #include "neurocore/nn/mlp.h"
 #include "neurocore/nn/snu.h"

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "neurocore/cm/torch_eval.h"
-#include "neurocore/cm/torch_import.h"
+#include "neurocore/cm/torch/torch_eval.h"
+#include "neurocore/cm/torch/torch_import.h"
 #include "neurocore/core/error.h"
 #include "neurocore/nn/lenet.h"
 #include "neurocore/nn/mlp.h"

@@ -1,7 +1,7 @@
 // TorchScript import (torchscript_import.h): modules written in TorchScript here, saved to a
 // file, imported, and the imported graph evaluated with LibTorch compared with the module's own
 // forward on the same input.
-#include "neurocore/cm/torchscript_import.h"
+#include "neurocore/cm/torch/torchscript_import.h"
 
 #include <gtest/gtest.h>
 #include <torch/script.h>
@@ -12,7 +12,7 @@
 #include <fstream>
 
 #include "neurocore/cm/functional.h"
-#include "neurocore/cm/torch_eval.h"
+#include "neurocore/cm/torch/torch_eval.h"
 #include "neurocore/core/error.h"
 
 namespace {

@@ -3,8 +3,8 @@
 
 #include <fmt/format.h>
 
-#include "neurocore/cm/torch_import.h"
-#include "neurocore/cm/torchscript_import.h"
+#include "neurocore/cm/torch/torch_import.h"
+#include "neurocore/cm/torch/torchscript_import.h"
 #include "neurocore/core/error.h"
 
 namespace nc::cm {

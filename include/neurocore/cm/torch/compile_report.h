@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "neurocore/cm/accuracy.h"
+#include "neurocore/cm/torch/accuracy.h"
 #include "neurocore/cm/compiled.h"
 #include "neurocore/cm/timing.h"
 

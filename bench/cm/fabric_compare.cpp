@@ -1,6 +1,6 @@
 // Topology comparison for docs/results/fabric.md (not built by default):
 //   make nc_cm_fabric_compare
-//   ./src/cm/nc_cm_fabric_compare [crossbar] [vf2_budget_s] [model,model,...|all] [anneal_iterations]
+//   ./bench/cm/nc_cm_fabric_compare [crossbar] [vf2_budget_s] [model,model,...|all] [anneal_iterations]
 //                                 [--links MODEL TOPOLOGY] [--timing IMAGES] [--link-gbps G]
 // Every zoo model given (default: all of zoo_names(), CIFAR ResNets with option-A shortcuts),
 // BatchNorms folded, on every topology of Topology::names() sized for the model's core count;

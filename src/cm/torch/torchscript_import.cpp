@@ -2,7 +2,7 @@
 // frozen graph's nodes. Every node either becomes graph IR, resolves to a constant / integer
 // list (the scalar plumbing of shapes), or is recorded as unsupported; all unsupported nodes
 // are reported together so that a user sees the whole list at once.
-#include "neurocore/cm/torchscript_import.h"
+#include "neurocore/cm/torch/torchscript_import.h"
 
 #include <torch/csrc/jit/api/module.h>
 #include <torch/csrc/jit/ir/constants.h>

@@ -1,6 +1,6 @@
 // neurocore model -> cm::Graph (see the header). Each model kind is walked in the order of its
 // forward(), so the graph computes exactly what forward() computes in eval mode.
-#include "neurocore/cm/torch_import.h"
+#include "neurocore/cm/torch/torch_import.h"
 
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/conv.h>

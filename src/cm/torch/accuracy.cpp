@@ -1,6 +1,6 @@
 // Accuracy of a compiled network on labelled images, LibTorch and functional simulation side by
 // side (see the header).
-#include "neurocore/cm/accuracy.h"
+#include "neurocore/cm/torch/accuracy.h"
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "neurocore/cm/torch_eval.h"
+#include "neurocore/cm/torch/torch_eval.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/progress.h"
 

@@ -1,6 +1,6 @@
 // cm::Graph evaluated with LibTorch's kernels (see the header). One case per op kind; the
 // semantics are those documented in graph.h, which follow PyTorch's.
-#include "neurocore/cm/torch_eval.h"
+#include "neurocore/cm/torch/torch_eval.h"
 
 #include <torch/torch.h>
 

@@ -19,7 +19,7 @@
 #include <string>
 
 #include "neurocore/cm/functional.h"
-#include "neurocore/cm/torch_eval.h"
+#include "neurocore/cm/torch/torch_eval.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/threads.h"
 #include "bench_model.h"
