@@ -1,13 +1,14 @@
 # neurocore: the user-facing entry points.
 #   make run    install deps, build, run the main job (neurocore pipeline configs/pipeline.yaml)
 #   make test   install deps, build, run every test with ctest
+#   make test-notorch  build the cm compiler core without LibTorch (build-notorch/), run its tests
 #   make bench  build and run the benchmarks
 #   make check-sanitize  build with AddressSanitizer + UBSan and run the unit tests
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps configure build run test bench check-sanitize format clean
+.PHONY: deps configure build run test test-notorch bench check-sanitize format clean
 
 deps:
 	./scripts/install-deps.sh
@@ -26,6 +27,12 @@ run: configure
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
+# NC_WITH_TORCH=OFF: only nc_base, nc_int_model, nc_cm, the drivers of bench/cm and nc_cm_tests.
+test-notorch: deps
+	cmake -S . -B build-notorch -DCMAKE_BUILD_TYPE=Release -DNC_WITH_TORCH=OFF -DNC_BUILD_TESTS=ON $(CMAKE_FLAGS)
+	cmake --build build-notorch -j$(JOBS)
+	cd build-notorch && ctest --output-on-failure -j$(JOBS)
+
 bench: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DNC_BUILD_BENCH=ON $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j$(JOBS)
@@ -41,4 +48,4 @@ format:
 	clang-format -i $$(git ls-files '*.h' '*.cpp')
 
 clean:
-	rm -rf $(BUILD) build-sanitize
+	rm -rf $(BUILD) build-sanitize build-notorch
