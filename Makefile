@@ -27,7 +27,8 @@ run: configure
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
-# NC_WITH_TORCH=OFF: only nc_base, nc_int_model, nc_cm, the drivers of bench/cm and nc_cm_tests.
+# NC_WITH_TORCH=OFF: only nc_base, nc_array_io, nc_int_model, nc_cm, the drivers of bench/cm and
+# their tests (nc_cm_tests, nc_core_plain_tests).
 test-notorch: deps
 	cmake -S . -B build-notorch -DCMAKE_BUILD_TYPE=Release -DNC_WITH_TORCH=OFF -DNC_BUILD_TESTS=ON $(CMAKE_FLAGS)
 	cmake --build build-notorch -j$(JOBS)
