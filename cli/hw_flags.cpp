@@ -5,8 +5,8 @@
 
 #include <filesystem>
 
-#include "neurocore/core/config.h"
 #include "neurocore/core/error.h"
+#include "neurocore/core/strings.h"
 
 namespace nc::cli {
 
@@ -21,17 +21,12 @@ cm::Hardware HwFlags::load() const {
   if (!std::filesystem::is_regular_file(path)) {
     throw UserError(path + ": no such hardware spec file (--hw; examples in configs/hw/)");
   }
-  if (sets.empty()) return cm::Hardware::load(path);
-  Config doc = Config::load(path);
-  for (const auto& s : sets) {
-    try {
-      doc.set(s);
-    } catch (const UserError& e) {
-      throw UserError(std::string("--hw-set: ") + e.what());
-    }
+  try {
+    return cm::Hardware::load(path, sets);  // overrides applied before validation
+  } catch (const UserError& e) {
+    if (sets.empty()) throw;
+    throw UserError(std::string(e.what()) + " (with --hw-set " + join(sets, " ") + ")");
   }
-  // Validated as a file: an unknown key or a bad value names the field and the override.
-  return cm::Hardware::from_yaml(doc.document_yaml(), path + " with --hw-set " + fmt::format("{}", fmt::join(sets, " ")));
 }
 
 cm::Shape parse_shape(const std::string& text) {

@@ -36,9 +36,6 @@ class Config {
   ConfigSection root() const;
   /// YAML text of every value read so far, with defaults filled in.
   std::string effective_yaml() const;
-  /// YAML text of the whole document as parsed, overrides applied (for readers that parse
-  /// the text themselves, e.g. a hardware spec with --hw-set).
-  std::string document_yaml() const;
   const std::string& origin() const;
 
   struct State;
