@@ -74,7 +74,7 @@ Report build_report(const std::string& dir, const json& s) {
     bar("quantize", "test_accuracy", method == "efqat" ? "EfQAT" : method == "qat" ? "QAT" : method);
   }
   bar("evaluate", "compiled_accuracy", "compiled");
-  bar("evaluate", "accelerator_accuracy", "simulated accelerator");
+  bar("evaluate", "accelerator_accuracy", "accelerator");  // short: the labels share one axis
   if (bars.values.size() >= 2 && plot_bars(path_in(dir, "accuracy-by-stage"), bars)) {
     acc.images.push_back("accuracy-by-stage.svg");
   }
