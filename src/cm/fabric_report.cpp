@@ -12,16 +12,12 @@
 
 #include "neurocore/cm/graphviz.h"
 #include "neurocore/core/io.h"
+#include "neurocore/core/strings.h"
 
 namespace nc::cm {
 
 namespace {
 
-std::string fmt_double(double v, const char* f) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 
 std::string core_label(const CoreGraph& cg, int core) {
   return "core " + std::to_string(core) + " (" + cg.core_layer.at(static_cast<std::size_t>(core)) + ")";
@@ -99,15 +95,15 @@ std::string fabric_table_row(const FabricRun& r, const CoreGraph& cg, const Fabr
   const Topology& t = r.topology;
   std::ostringstream s;
   s << "| " << t.name << " | " << t.nodes << " | " << t.link_count() << " | "
-    << fmt_double(static_cast<double>(t.link_count()) / static_cast<double>(std::max<int64_t>(t.nodes, 1)), "%.2f")
+    << format_num(static_cast<double>(t.link_count()) / static_cast<double>(std::max<int64_t>(t.nodes, 1)), "{:.2f}")
     << " | " << t.max_degree() << " | " << cg.cores << " | " << r.placement.method << " | "
     << mono_status_name(r.placement.mono) << " | " << r.load.max_bits << " | "
-    << fmt_double(r.load.mean_bits, "%.0f") << " | " << r.load.max_hops << " | "
-    << fmt_double(r.load.mean_hops, "%.2f") << " | " << r.load.links_used << " | "
-    << fmt_double(r.placement.seconds, "%.2f") << " |";
+    << format_num(r.load.mean_bits, "{:.0f}") << " | " << r.load.max_hops << " | "
+    << format_num(r.load.mean_hops, "{:.2f}") << " | " << r.load.links_used << " | "
+    << format_num(r.placement.seconds, "{:.2f}") << " |";
   if (speed) {
-    s << " " << fmt_double(speed->throughput / speed->ideal_throughput, "%.4f") << " | "
-      << fmt_double(speed->latency_us / speed->ideal_latency_us, "%.4f") << " |";
+    s << " " << format_num(speed->throughput / speed->ideal_throughput, "{:.4f}") << " | "
+      << format_num(speed->latency_us / speed->ideal_latency_us, "{:.4f}") << " |";
   }
   s << "\n";
   return s.str();
@@ -169,7 +165,7 @@ std::string placement_dot(const FabricRun& r, const CoreGraph& cg, int64_t max_i
   for (int v = 0; v < t.nodes; ++v) {
     const auto [x, y] = position(t, v);
     const int c = core_on[static_cast<std::size_t>(v)];
-    s << "  n" << v << " [pos=\"" << fmt_double(x, "%.2f") << "," << fmt_double(y, "%.2f") << "!\", ";
+    s << "  n" << v << " [pos=\"" << format_num(x, "{:.2f}") << "," << format_num(y, "{:.2f}") << "!\", ";
     if (c < 0) {
       s << "label=\"" << v << "\", fillcolor=\"#eeeeee\", fontcolor=\"#999999\"];\n";
     } else {
@@ -181,7 +177,7 @@ std::string placement_dot(const FabricRun& r, const CoreGraph& cg, int64_t max_i
     if (b == 0 && !draw_idle) continue;
     const double width = b == 0 ? 0.5 : 1.0 + 4.0 * static_cast<double>(b) / static_cast<double>(std::max<int64_t>(r.load.max_bits, 1));
     s << "  n" << t.links[l].first << " -- n" << t.links[l].second << " [color=\"" << load_colour(b, r.load.max_bits)
-      << "\", penwidth=" << fmt_double(width, "%.2f");
+      << "\", penwidth=" << format_num(width, "{:.2f}");
     if (b > 0) s << ", tooltip=\"" << bits[2 * l] << " / " << bits[2 * l + 1] << " bits/image\"";
     s << "];\n";
   }

@@ -40,11 +40,7 @@ void tile_dense(LayerMapping& l, int64_t rows, int64_t cols, int64_t row0, int64
   l.col_blocks = q;
 }
 
-std::string fmt_pct(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * v);
-  return buf;
-}
+std::string fmt_pct(double v) { return format_num(100.0 * v, "{:.1f}%"); }
 
 }  // namespace
 

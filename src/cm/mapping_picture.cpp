@@ -8,6 +8,8 @@
 #include <sstream>
 #include <utility>
 
+#include "neurocore/core/strings.h"
+
 namespace nc::cm {
 
 namespace {
@@ -33,11 +35,7 @@ std::string shade(double u) {
   return buf;
 }
 
-std::string pct(double u) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u < 0.1 ? "%.1f%%" : "%.0f%%", 100.0 * u);
-  return buf;
-}
+std::string pct(double u) { return format_num(100.0 * u, u < 0.1 ? "{:.1f}%" : "{:.0f}%"); }
 
 std::string range(int64_t begin, int64_t end) {
   return end - begin == 1 ? std::to_string(begin)
