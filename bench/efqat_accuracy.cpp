@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "neurocore/compress/efqat.h"
+#include "neurocore/compress/quantize_stage.h"
 #include "neurocore/core/threads.h"
 #include "neurocore/data/registry.h"
 #include "neurocore/nn/mlp.h"
@@ -16,10 +17,9 @@ namespace {
 
 using namespace nc::compress;
 
+// The one accuracy of a classifier (compress/quantize_stage.h), as `neurocore quantize` scores.
 double accuracy(nc::nn::NetImpl& net, const torch::Tensor& x, const torch::Tensor& y) {
-  torch::NoGradGuard no_grad;
-  net.eval();
-  return 100.0 * net.forward(x).argmax(1).eq(y).sum().item<double>() / static_cast<double>(y.size(0));
+  return score(net, x, y).accuracy;
 }
 
 }  // namespace
