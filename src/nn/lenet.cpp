@@ -1,3 +1,4 @@
+#include "neurocore/nn/weight_products.h"
 #include "neurocore/nn/lenet.h"
 
 #include <torch/torch.h>
@@ -34,11 +35,11 @@ torch::Tensor LeNet5Impl::forward(const torch::Tensor& x) {
     throw UserError(os.str());
   }
   // Hidden activations go through hidden() after the ReLU, before pooling (grapes.md §4).
-  auto h = torch::max_pool2d(hidden(*conv1, torch::relu(conv1->forward(x))), 2);
-  h = torch::max_pool2d(hidden(*conv2, torch::relu(conv2->forward(h))), 2);
-  h = hidden(*fc1, torch::relu(fc1->forward(h.flatten(1))));
-  h = hidden(*fc2, torch::relu(fc2->forward(h)));
-  return fc3->forward(h);
+  auto h = torch::max_pool2d(hidden(*conv1, torch::relu(conv2d(*conv1, x))), 2);
+  h = torch::max_pool2d(hidden(*conv2, torch::relu(conv2d(*conv2, h))), 2);
+  h = hidden(*fc1, torch::relu(linear(*fc1, h.flatten(1))));
+  h = hidden(*fc2, torch::relu(linear(*fc2, h)));
+  return linear(*fc3, h);
 }
 
 std::vector<std::shared_ptr<torch::nn::Module>> LeNet5Impl::hidden_producers() {

@@ -1,3 +1,4 @@
+#include "neurocore/nn/weight_products.h"
 #include "neurocore/nn/lif.h"
 
 #include <torch/torch.h>
@@ -74,7 +75,7 @@ std::tuple<torch::Tensor, LIFState> LIFCellImpl::forward(const torch::Tensor& x,
     throw UserError("LIF: input must be [B, in] with in=" + std::to_string(options.in()) +
                     ", got " + shape_of(x));
   }
-  return dynamics(torch::nn::functional::linear(x, weight), state);
+  return dynamics(nc::nn::linear(x, weight), state);
 }
 
 std::tuple<torch::Tensor, LIFState> LIFCellImpl::dynamics(const torch::Tensor& wx,
@@ -133,7 +134,7 @@ torch::Tensor LIFImpl::forward(const torch::Tensor& x_seq) {
   }
   const int64_t T = x_seq.size(0), B = x_seq.size(1);
   const torch::Tensor wx =
-      torch::nn::functional::linear(x_seq.reshape({T * B, options.in()}), cell->weight)
+      nc::nn::linear(x_seq.reshape({T * B, options.in()}), cell->weight)
           .view({T, B, options.out()});
   std::vector<torch::Tensor> ys;
   ys.reserve(T);

@@ -1,3 +1,4 @@
+#include "neurocore/nn/weight_products.h"
 #include "neurocore/nn/mlp.h"
 
 #include <torch/torch.h>
@@ -51,7 +52,7 @@ torch::Tensor MLPImpl::forward(const torch::Tensor& x) {
   torch::Tensor h = flatten_features(x, 1, options.in(), "mlp", "[B, C, H, W]");
   const std::size_t n = layers->size();
   for (std::size_t i = 0; i < n; ++i) {
-    h = layers[i]->as<torch::nn::Linear>()->forward(h);
+    h = linear(*layers[i]->as<torch::nn::Linear>(), h);
     if (i + 1 == n) break;
     switch (options.activation()) {
       case MLPActivation::relu: h = torch::relu(h); break;
@@ -98,7 +99,7 @@ torch::Tensor SNUMLPImpl::forward(const torch::Tensor& x) {
     if (auto* snu = layers[i]->as<SNUImpl>()) {
       h = snu->forward(h);
     } else {
-      h = layers[i]->as<torch::nn::Linear>()->forward(h);
+      h = linear(*layers[i]->as<torch::nn::Linear>(), h);
     }
     // The whole output sequence: the hook acts on the layer's output at every step.
     if (i + 1 < layers->size()) h = hidden(*layers[i], h);

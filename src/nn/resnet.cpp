@@ -1,3 +1,4 @@
+#include "neurocore/nn/weight_products.h"
 #include "neurocore/nn/resnet.h"
 
 #include <torch/torch.h>
@@ -43,11 +44,13 @@ torch::Tensor BasicBlockImpl::forward_with(const torch::Tensor& x,
   auto pass = [&hook](const torch::nn::Module& m, const torch::Tensor& a) {
     return hook ? hook(m, a) : a;
   };
-  auto out = pass(*conv1, torch::relu(bn1->forward(conv1->forward(x))));
-  out = pass(*conv2, bn2->forward(conv2->forward(out)));
+  auto out = pass(*conv1, torch::relu(bn1->forward(conv2d(*conv1, x))));
+  out = pass(*conv2, bn2->forward(conv2d(*conv2, out)));
   torch::Tensor shortcut = x;
   if (!projection->is_empty()) {
-    shortcut = projection->forward(x);
+    // Projection (option B): 1x1 conv + BatchNorm, the conv through the weight products.
+    shortcut = projection[1]->as<F::BatchNorm2d>()->forward(
+        conv2d(*projection[0]->as<F::Conv2d>(), x));
   } else if (stride != 1 || in_planes != planes) {
     // Option A: take every stride-th pixel, zero-pad the missing channels on both sides.
     using torch::indexing::None;
@@ -100,13 +103,13 @@ torch::Tensor ResNetImpl::forward(const torch::Tensor& x) {
     os << "resnet: input must be [B, " << options.in_channels() << ", H, W], got " << x.sizes();
     throw UserError(os.str());
   }
-  auto h = hidden(*conv1, torch::relu(bn1->forward(conv1->forward(x))));
+  auto h = hidden(*conv1, torch::relu(bn1->forward(conv2d(*conv1, x))));
   for (const auto* stage : {&stage1, &stage2, &stage3}) {
     for (std::size_t i = 0; i < (*stage)->size(); ++i)
       h = (*stage)->ptr<BasicBlockImpl>(i)->forward_with(h, hidden_hook());
   }
   h = torch::adaptive_avg_pool2d(h, {1, 1}).flatten(1);
-  return fc->forward(h);
+  return linear(*fc, h);
 }
 
 std::vector<std::shared_ptr<torch::nn::Module>> ResNetImpl::hidden_producers() {

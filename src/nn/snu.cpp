@@ -1,3 +1,4 @@
+#include "neurocore/nn/weight_products.h"
 #include "neurocore/nn/snu.h"
 
 #include <torch/torch.h>
@@ -114,7 +115,7 @@ torch::Tensor SNUCellImpl::decay() const {
 std::tuple<torch::Tensor, SNUState> SNUCellImpl::forward(const torch::Tensor& x,
                                                          const SNUState& state) {
   check_input(x, options);
-  return dynamics(torch::nn::functional::linear(x, weight), state);
+  return dynamics(nc::nn::linear(x, weight), state);
 }
 
 std::tuple<torch::Tensor, SNUState> SNUCellImpl::forward_fused(const torch::Tensor& x,
@@ -123,9 +124,9 @@ std::tuple<torch::Tensor, SNUState> SNUCellImpl::forward_fused(const torch::Tens
   check_input(x, options);
   check_state(state, x.size(0), options.out());
   // The recurrent input H y_{t-1} is known before the step: it joins W x as in dynamics().
-  torch::Tensor wx = torch::nn::functional::linear(x, weight);
+  torch::Tensor wx = nc::nn::linear(x, weight);
   if (options.recurrent() && state.y.defined()) {
-    wx = wx + torch::nn::functional::linear(state.y, recurrent_weight);
+    wx = wx + nc::nn::linear(state.y, recurrent_weight);
   }
   auto [y, s] = detail::snu_dynamics(wx.unsqueeze(0), decay(), threshold, state.s, state.y,
                                      dynamics_config(options));
@@ -158,7 +159,7 @@ std::tuple<torch::Tensor, SNUState> SNUCellImpl::dynamics(const torch::Tensor& w
   // snu.md §3: u = W x + H y_{t-1} + d * s_{t-1} * (1 - y_{t-1}). The fused layer path
   // (snu_dynamics.cpp) repeats these operations in this order.
   torch::Tensor u = wx;
-  if (options.recurrent()) u = u + torch::nn::functional::linear(st.y, recurrent_weight);
+  if (options.recurrent()) u = u + nc::nn::linear(st.y, recurrent_weight);
   u = u + decay() * st.s * (1 - y_prev);
   torch::Tensor s;
   switch (options.g()) {
@@ -195,7 +196,7 @@ std::tuple<torch::Tensor, SNUState> SNUImpl::unroll(const torch::Tensor& x_seq,
   const int64_t T = x_seq.size(0), B = x_seq.size(1), out = options.out();
   check_state(state, B, out);
   // One matmul for all steps; only the element-wise dynamics loop over time.
-  const torch::Tensor wx = torch::nn::functional::linear(x_seq.reshape({T * B, options.in()}),
+  const torch::Tensor wx = nc::nn::linear(x_seq.reshape({T * B, options.in()}),
                                                          cell->weight)
                                .view({T, B, out});
   if (cell->fused_sequence(wx.device())) {
