@@ -1,5 +1,6 @@
 #include "neurocore/learn/rule.h"
 
+#include "neurocore/learn/essop_rule.h"
 #include "neurocore/learn/grapes.h"
 #include "neurocore/learn/loss.h"
 #include "neurocore/learn/ostl.h"
@@ -26,11 +27,16 @@ BatchResult BpttRule::train_batch(nn::NetImpl& model, const torch::Tensor& x,
 
 std::unique_ptr<Rule> make_rule(ConfigSection learn, nn::NetImpl& model) {
   const std::string rule = learn.choice("rule", "bptt", {"bptt", "ostl"});
-  if (rule == "ostl") return make_ostl_rule(learn.section("ostl"), model);  // docs/ostl.md
-  auto bptt = learn.section("bptt");
-  const bool per_step = bptt.choice("loss", "average", {"average", "per_step"}) == "per_step";
-  bptt.finish();
-  return std::make_unique<BpttRule>(per_step);
+  std::unique_ptr<Rule> r;
+  if (rule == "ostl") {
+    r = make_ostl_rule(learn.section("ostl"), model);  // docs/ostl.md
+  } else {
+    auto bptt = learn.section("bptt");
+    const bool per_step = bptt.choice("loss", "average", {"average", "per_step"}) == "per_step";
+    bptt.finish();
+    r = std::make_unique<BpttRule>(per_step);
+  }
+  return apply_update(learn, std::move(r), model);  // learn.update: exact | essop (docs/essop.md)
 }
 
 std::unique_ptr<Modulation> make_modulation(ConfigSection learn, nn::NetImpl& model) {

@@ -114,6 +114,7 @@ void Trainer::fit() {
     auto shuffle_gen = make_generator(exp_.seed, "shuffle", epoch);
     auto encode_gen = make_generator(exp_.seed, "encode", epoch);
     const auto order = torch::randperm(n, shuffle_gen, torch::kLong);
+    exp_.rule->start_epoch(exp_.seed, epoch);
 
     exp_.model->train();
     const auto t0 = std::chrono::steady_clock::now();
@@ -160,6 +161,8 @@ void Trainer::fit() {
       record["valid_acc"] = valid.accuracy;
       valid_text = fmt::format(" | valid loss {:.4f} acc {:.2f}%", valid.loss, valid.accuracy);
     }
+    rule_metrics_ = exp_.rule->epoch_metrics();  // e.g. ESSOP's operation counts and energy
+    for (const auto& [key, value] : rule_metrics_) record[key] = value;
     run_.log_metrics(record);
     spdlog::info("epoch {}/{}: train loss {:.4f} acc {:.2f}%{} | test loss {:.4f} acc {:.2f}% | {:.1f} s",
                  epochs_done_, o.epochs, loss_sum / n, 100.0 * correct / n, valid_text, test.loss,
@@ -183,6 +186,11 @@ void Trainer::write_report() const {
                   exp_.train.learning_rate, exp_.train.batch_size, loss_),
       fmt::format("seed {}, {} threads", exp_.seed, exp_.threads),
       "config: [config.yaml](config.yaml), metrics: [metrics.jsonl](metrics.jsonl)"};
+  if (!rule_metrics_.empty()) {
+    std::string line = fmt::format("rule metrics of the last epoch ({}):", epochs_done_);
+    for (const auto& [key, value] : rule_metrics_) line += fmt::format(" {} {:.4g};", key, value);
+    summary.push_back(line);
+  }
   if (exp_.model->temporal()) {
     summary.insert(summary.begin() + 2,
                    fmt::format("spike coding: {} over T = {} steps (gain {})",

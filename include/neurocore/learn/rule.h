@@ -9,8 +9,11 @@
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "neurocore/core/config.h"
 #include "neurocore/nn/net.h"
@@ -33,6 +36,12 @@ class Rule {
   virtual BatchResult train_batch(nn::NetImpl& model, const torch::Tensor& x,
                                   const torch::Tensor& labels, const std::string& loss,
                                   torch::optim::Optimizer& optimizer) = 0;
+  /// Called by the Trainer before each epoch (0-based) with the run's seed: a rule that draws
+  /// random numbers seeds them from (seed, epoch), so a resumed run repeats them.
+  virtual void start_epoch(uint64_t /*seed*/, int64_t /*epoch*/) {}
+  /// Metrics of the epoch just trained, as (name, value), for metrics.jsonl and the report
+  /// (ESSOP: operation counts and energies); called once after each epoch. Empty by default.
+  virtual std::vector<std::pair<std::string, double>> epoch_metrics() { return {}; }
 };
 
 /// Backpropagation (through time, for temporal nets) by autograd.
@@ -59,8 +68,9 @@ class Modulation {
   virtual void before_batch(nn::NetImpl& model) = 0;
 };
 
-/// The rule named by `learn.rule`, configured from its sub-section. Throws UserError on an
-/// unknown rule or when the rule does not support `model` (listing what it supports).
+/// The rule named by `learn.rule`, configured from its sub-section, with the weight update of
+/// `learn.update` (exact | essop, essop_rule.h). Throws UserError on an unknown rule or when
+/// the rule does not support `model` (listing what it supports).
 std::unique_ptr<Rule> make_rule(ConfigSection learn, nn::NetImpl& model);
 
 /// The modulation named by `learn.modulation` attached to `model`, or nullptr for "none".

@@ -10,6 +10,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "neurocore/core/run_dir.h"
 #include "neurocore/learn/experiment.h"
@@ -59,6 +61,7 @@ class Trainer {
   std::string loss_;
   int64_t epochs_done_ = 0;
   int64_t stop_after_ = -1;
+  std::vector<std::pair<std::string, double>> rule_metrics_;  // of the last epoch trained
 };
 
 }  // namespace nc::learn
