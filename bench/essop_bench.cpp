@@ -1,0 +1,140 @@
+// ESSOP throughput against exact FP32 in one run (docs/results/essop.md):
+//   1. kernel: essop_outer_sum (streams drawn, scaled, packed, AND + popcount) against the
+//      exact sum of outer products delta^T x by BLAS (one FP32 GEMM) of the same sizes;
+//   2. training step: one BPTT step (forward, backward, SGD) of the MLP 784-256-256-10 and of
+//      LeNet-5 with ESSOP weight gradients against the same step with exact gradients.
+// Configurations are interleaved repetition by repetition (steadier on a shared machine); the
+// median is reported.
+//
+//   nc_bench_essop [--threads=1] [--reps=15]
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "int_flag.h"
+#include "neurocore/core/seed.h"
+#include "neurocore/learn/essop.h"
+#include "neurocore/learn/essop_rule.h"
+#include "neurocore/learn/loss.h"
+#include "neurocore/nn/lenet.h"
+#include "neurocore/nn/mlp.h"
+
+namespace {
+
+using namespace nc::learn;
+using Clock = std::chrono::steady_clock;
+
+double seconds(const std::function<void()>& f) {
+  const auto t0 = Clock::now();
+  f();
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+const std::vector<int64_t> kBitstreams = {4, 8, 16, 32, 64};
+
+void kernel_table(int reps) {
+  struct Size {
+    const char* what;
+    int64_t P, N, M;
+  };
+  const std::vector<Size> sizes = {{"MLP layer 1 (B 128)", 128, 784, 256},
+                                   {"MLP layer 2 (B 128)", 128, 256, 256},
+                                   {"MLP output (B 128)", 128, 256, 10},
+                                   {"LeNet conv2 (B 32, im2col)", 32 * 100, 150, 16}};
+  fmt::print("## Kernel: ESSOP dW versus exact FP32 dW (BLAS GEMM), median of {} runs\n\n", reps);
+  fmt::print("| outer products | P x N x M | exact FP32 ms |");
+  for (auto b : kBitstreams) fmt::print(" BL {} ms (ratio) |", b);
+  fmt::print("\n|---|---|---|");
+  for (std::size_t i = 0; i < kBitstreams.size(); ++i) fmt::print("---|");
+  fmt::print("\n");
+  auto g = nc::make_generator(1, "bench");
+  for (const auto& s : sizes) {
+    const auto x = torch::relu(torch::randn({s.P, s.N}, g));
+    const auto d = torch::randn({s.P, s.M}, g) * 1e-3;
+    std::vector<double> exact;
+    std::vector<std::vector<double>> es(kBitstreams.size());
+    for (int r = 0; r < reps; ++r) {
+      exact.push_back(seconds([&] { auto w = d.t().mm(x); }));
+      for (std::size_t b = 0; b < kBitstreams.size(); ++b) {
+        const auto o = EssopOptions().bitstream(kBitstreams[b]);
+        es[b].push_back(seconds([&] { auto w = essop_outer_sum(x, d, o, g); }));
+      }
+    }
+    const double e = median(exact);
+    fmt::print("| {} | {} x {} x {} | {:.3f} |", s.what, s.P, s.N, s.M, 1e3 * e);
+    for (auto& v : es) fmt::print(" {:.3f} ({:.1f}x) |", 1e3 * median(v), median(v) / e);
+    fmt::print("\n");
+  }
+}
+
+void step_table(int reps) {
+  fmt::print("\n## Training step: ESSOP / exact (forward + backward + SGD, batch 128), median "
+             "of {} steps\n\n",
+             reps);
+  fmt::print("| model | exact ms |");
+  for (auto b : kBitstreams) fmt::print(" BL {} ms (ratio) |", b);
+  fmt::print("\n|---|---|");
+  for (std::size_t i = 0; i < kBitstreams.size(); ++i) fmt::print("---|");
+  fmt::print("\n");
+  auto g = nc::make_generator(2, "bench");
+  for (const std::string name : {"mlp 784-256-256-10", "lenet5"}) {
+    torch::manual_seed(1);
+    std::shared_ptr<nc::nn::NetImpl> model;
+    if (name == "lenet5") {
+      model = nc::nn::LeNet5(nc::nn::InputShape{1, 28, 28}, 10).ptr();
+    } else {
+      model = nc::nn::MLP(nc::nn::MLPOptions(784, 10)).ptr();
+    }
+    const auto x = torch::randn({128, 1, 28, 28}, g);
+    const auto y = torch::randint(0, 10, {128}, g);
+    torch::optim::SGD opt(model->parameters(), torch::optim::SGDOptions(1e-4));
+    BpttRule exact_rule;
+    std::vector<std::unique_ptr<EssopRule>> rules;
+    for (auto b : kBitstreams) {
+      rules.push_back(std::make_unique<EssopRule>(std::make_unique<BpttRule>(),
+                                                  EssopOptions().bitstream(b)));
+    }
+    std::vector<double> exact;
+    std::vector<std::vector<double>> es(rules.size());
+    for (int r = 0; r < reps + 2; ++r) {  // two warm-up steps
+      const double t = seconds([&] { exact_rule.train_batch(*model, x, y, "cross_entropy", opt); });
+      if (r >= 2) exact.push_back(t);
+      for (std::size_t b = 0; b < rules.size(); ++b) {
+        const double te =
+            seconds([&] { rules[b]->train_batch(*model, x, y, "cross_entropy", opt); });
+        if (r >= 2) es[b].push_back(te);
+      }
+    }
+    const double e = median(exact);
+    fmt::print("| {} | {:.2f} |", name, 1e3 * e);
+    for (auto& v : es) fmt::print(" {:.2f} ({:.2f}x) |", 1e3 * median(v), median(v) / e);
+    fmt::print("\n");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 1, reps = 15;
+  for (int i = 1; i < argc; ++i) {
+    if (nc::bench::int_flag(argv[i], "threads", 1, 256, threads)) continue;
+    if (nc::bench::int_flag(argv[i], "reps", 1, 10000, reps)) continue;
+    fmt::print(stderr, "usage: nc_bench_essop [--threads=N] [--reps=N]\n");
+    return 2;
+  }
+  at::set_num_threads(threads);
+  fmt::print("threads: {}\n\n", threads);
+  kernel_table(reps);
+  step_table(reps);
+  return 0;
+}
