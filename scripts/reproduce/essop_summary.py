@@ -35,7 +35,11 @@ def main():
         groups.setdefault(bl, []).append(r)
     if not groups:
         sys.exit("no finished runs in " + str(out))
-    epochs = {r["epoch"] for rs in groups.values() for r in rs}
+    # Only finished runs: those that reached the largest epoch count in the folder.
+    last = max(r["epoch"] for rs in groups.values() for r in rs)
+    groups = {bl: [r for r in rs if r["epoch"] == last] for bl, rs in groups.items()}
+    groups = {bl: rs for bl, rs in groups.items() if rs}
+    epochs = {last}
     exact = groups.get(0)
     exact_mean = statistics.mean(r["test_acc"] for r in exact) if exact else None
 
