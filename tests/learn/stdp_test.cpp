@@ -219,3 +219,17 @@ TEST(Stdp, CalibrationReachesTheTargetSpikeCount) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Stdp, SetShortTermReplacesTheRuleAndChecksIt) {
+  StdpNetwork net(StdpOptions{}, neurons(1, 0.5), 2, 3);
+  net.weights() = {0.9, 0.0};
+  net.set_short_term(0.3, 50, 0.1);
+  EXPECT_EQ(net.options().gamma, 0.3);
+  net.run({{0, 0}}, 11, Plasticity{false, true, false});  // post spike at step 0, read at 11
+  EXPECT_NEAR(net.short_term(0, 0), 0.3 * (1.0 - 0.1) * std::exp(-11.0 / 50), 1e-15);
+  EXPECT_NE(user_error([&] { net.set_short_term(0.3, -1, 0.1); }).find("tau_f: got -1"), std::string::npos);
+}
+
+}  // namespace
