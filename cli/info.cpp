@@ -5,6 +5,9 @@
 
 #include "commands.h"
 #include "neurocore/core/threads.h"
+#include "neurocore/core/config.h"
+#include "neurocore/core/error.h"
+#include "neurocore/data/omnist_set.h"
 #include "neurocore/data/registry.h"
 
 namespace nc::cli {
@@ -55,6 +58,40 @@ void add_data(CLI::App& app, const Global&) {
   cmd->require_subcommand(1);
   auto* list = cmd->add_subcommand("list", "List the known datasets, their sizes and where they are.");
   list->callback([] { print_datasets(); });
+
+  // neurocore data export omnist: sample videos for a person to look at.
+  struct ExportArgs {
+    std::string out = "omnist-samples", config;
+    std::vector<std::string> sets;
+    data::ExportOptions what;
+  };
+  auto args = std::make_shared<ExportArgs>();
+  auto* exp = cmd->add_subcommand(
+      "export",
+      "Write sample videos of a generated data set as animated GIFs and/or PNG strips.\n\n"
+      "Examples:\n  neurocore data export omnist --count 4 --out samples\n"
+      "  neurocore data export omnist --format png --set data.omnist.occluders=2 "
+      "--set data.omnist.source=fashion-mnist");
+  exp->add_option("DATASET", args->config, "the generator: omnist")->required();
+  exp->add_option("--out", args->out, "output folder (created)");
+  exp->add_option("--split", args->what.split, "static | train | valid | test");
+  exp->add_option("--count", args->what.count, "videos to write (the first of the split)");
+  exp->add_option("--format", args->what.format, "gif | png | both");
+  exp->add_option("--scale", args->what.scale, "pixels per image pixel (1-16)");
+  exp->add_option("--delay-ms", args->what.delay_ms, "GIF frame time in ms");
+  exp->add_option("--set", args->sets, "generator options: data.omnist.KEY=VALUE or data.path=DIR (repeatable)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  exp->callback([args] {
+    if (args->config != "omnist") {
+      throw UserError("data export: got dataset '" + args->config + "', expected omnist");
+    }
+    Config c = Config::from_string("data: {name: omnist}\n", "data export");
+    for (const auto& s : args->sets) c.set(s);
+    auto root = c.root();
+    const auto d = data::DataOptions::from_config(root.section("data"));
+    root.finish();
+    for (const auto& f : data::export_videos(d.omnist, d.path, args->what, args->out)) fmt::print("{}\n", f);
+  });
 }
 
 }  // namespace nc::cli

@@ -7,6 +7,7 @@
 #include "load_config.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"
+#include "neurocore/learn/stdp_experiment.h"
 #include "neurocore/learn/trainer.h"
 
 namespace nc::cli {
@@ -27,6 +28,17 @@ void run_train(const TrainArgs& a, const Global& g) {
       a.resume.empty() ? a.config : (std::filesystem::path(a.resume) / "config.yaml").string();
   if (!a.resume.empty()) RunDir::open(a.resume);  // validates the folder before any work
   Config config = load_config(config_path, a.sets, g);
+  if (learn::is_stdp_config(config)) {  // its own flow: no optimizer, no batches (docs/st-stdp.md)
+    if (!a.resume.empty()) throw UserError("train: --resume is not supported with learn.rule stdp");
+    const auto stdp = learn::StdpExperiment::build(config);
+    if (a.dry_run) return;
+    RunDir run = RunDir::create(stdp.keys.runs_dir, stdp.keys.name);
+    write_file_atomic(run.file("config.yaml"), stdp.effective_yaml);
+    spdlog::info("run directory: {}", run.path());
+    learn::run_stdp(stdp, run);
+    spdlog::info("report: {}", run.file("report.md"));
+    return;
+  }
   learn::Experiment exp = learn::Experiment::build(config);
   if (a.dry_run) return;  // validated: what `neurocore sweep` checks before its runs
 

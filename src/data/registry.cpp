@@ -11,6 +11,7 @@
 #include "neurocore/core/strings.h"
 #include "neurocore/data/idx.h"
 #include "neurocore/data/mnist10k.h"
+#include "neurocore/data/omnist_set.h"
 #include "neurocore/data/validation.h"
 
 namespace nc::data {
@@ -19,7 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::vector<std::string> kNames = {"fashion-mnist", "mnist-10k", "idx", "text"};
+const std::vector<std::string> kNames = {"fashion-mnist", "mnist-10k", "idx", "text", "omnist"};
 const char* const kFashionDir = "/usr/share/datasets/fashion-mnist";
 const char* const kInstallHint =
     "run scripts/install-deps.sh to install it, or set data.path to a folder that holds it";
@@ -115,6 +116,7 @@ DataOptions DataOptions::from_config(nc::ConfigSection section) {
   o.limit_test = section.integer("limit_test", o.limit_test, 0);
   o.limit_valid = section.integer("limit_valid", o.limit_valid, 0);
   o.validation = section.boolean("validation", o.validation);
+  if (o.name == "omnist") o.omnist = OmnistOptions::from_config(section.section("omnist"));
   section.finish();
   return o;
 }
@@ -134,6 +136,10 @@ std::vector<DatasetInfo> list_datasets() {
        "King James Bible characters (Debian bible-kjv), split by book; for `neurocore lm` "
        "(sizes in characters depend on the limits)",
        kjv, fs::is_regular_file(kjv, ec), 0, 0},
+      {"omnist",
+       "OMNIST: 10-frame videos of MNIST-10k digits behind moving occluders (videos; "
+       "data.omnist.source: fashion-mnist gives OFMNIST); `neurocore data export omnist`",
+       mnist_dir, mnist10k_complete(mnist_dir), 6995, 2008},
   };
 }
 
@@ -172,7 +178,40 @@ Dataset load_whole(const DataOptions& options, const std::string& split) {
 
 }  // namespace
 
+namespace {
+
+// An omnist split: the still images ("static") or the frames of its videos.
+Dataset load_omnist(const DataOptions& options, const std::string& split) {
+  const auto src = omnist_sources(options.omnist, options.path);
+  if (split == "static") return src.static_set.head(options.limit_train);
+  const auto& o = options.omnist;
+  if (split == "test") {
+    return frames_dataset(make_videos(src.test, o, OmnistSplit::test, options.limit_test),
+                          o.frames, src.test.name);
+  }
+  if (split == "valid") {
+    return frames_dataset(make_videos(src.valid, o, OmnistSplit::valid, options.limit_valid),
+                          o.frames, src.valid.name);
+  }
+  // Without a held-out split, train is all of OMNIST-train: its train part, then its valid part.
+  auto train = frames_dataset(make_videos(src.train, o, OmnistSplit::train), o.frames, src.train.name);
+  if (!options.validation) {
+    auto valid = frames_dataset(make_videos(src.valid, o, OmnistSplit::valid), o.frames, "");
+    train.images = torch::cat({train.images, valid.images});
+    train.labels = torch::cat({train.labels, valid.labels});
+  }
+  return train.head(options.limit_train * o.frames);
+}
+
+}  // namespace
+
 Dataset load_dataset(const DataOptions& options, const std::string& split) {
+  if (options.name == "omnist") {
+    if (split != "static" && split != "train" && split != "valid" && split != "test") {
+      throw UserError("data split '" + split + "' is unknown, expected static, train, valid or test");
+    }
+    return load_omnist(options, split);
+  }
   if (split != "train" && split != "valid" && split != "test") {
     throw UserError("data split '" + split + "' is unknown, expected train, valid or test");
   }
@@ -187,6 +226,18 @@ Dataset load_dataset(const DataOptions& options, const std::string& split) {
 }
 
 ValidationSplit load_train_valid(const DataOptions& options) {
+  if (options.name == "omnist") {
+    Dataset valid = options.validation ? load_dataset(options, "valid") : Dataset{};
+    if (!options.validation) {
+      Dataset train = load_dataset(options, "train");
+      valid = train.head(1);
+      valid.name = train.name + "-valid";
+      valid.images = train.images.narrow(0, 0, 0);
+      valid.labels = train.labels.narrow(0, 0, 0);
+      return {train, valid};
+    }
+    return {load_dataset(options, "train"), valid};
+  }
   const Dataset whole = load_whole(options, "train");
   if (!options.validation) {
     Dataset none = whole;  // an empty valid set of the same shape

@@ -102,7 +102,7 @@ TEST(Registry, ListDatasetsIsCheapAndComplete) {
   TempDir dir;
   ScopedEnv data("NC_DATA", dir.str().c_str());
   const auto list = nc::data::list_datasets();
-  ASSERT_EQ(list.size(), 4u);
+  ASSERT_EQ(list.size(), 5u);
   EXPECT_EQ(list[0].name, "fashion-mnist");
   EXPECT_EQ(list[0].train_size, 60000);
   EXPECT_EQ(list[0].test_size, 10000);
@@ -115,6 +115,10 @@ TEST(Registry, ListDatasetsIsCheapAndComplete) {
   EXPECT_FALSE(list[2].available);
   EXPECT_EQ(list[3].name, "text");
   EXPECT_EQ(list[3].location, dir.str() + "/kjv.txt");
+  EXPECT_EQ(list[4].name, "omnist");  // generated from mnist-10k: available when it is
+  EXPECT_FALSE(list[4].available);
+  EXPECT_EQ(list[4].train_size, 6995);
+  EXPECT_EQ(list[4].test_size, 2008);
   EXPECT_FALSE(list[3].available);
   for (const auto& info : list) EXPECT_FALSE(info.description.empty());
 }

@@ -12,6 +12,7 @@
 #include "neurocore/learn/charlm.h"
 #include "neurocore/learn/continual.h"
 #include "neurocore/learn/experiment.h"
+#include "neurocore/learn/stdp_experiment.h"
 #include "neurocore/learn/sweep.h"
 
 namespace {
@@ -47,6 +48,12 @@ TEST(Configs, EveryShippedExperimentConfigIsValid) {
     bool available = false;
     for (const auto& d : nc::data::list_datasets()) available |= d.name == data && d.available;
     if (!available) continue;
+    // learn.rule stdp has its own experiment (stdp_experiment.h).
+    if (nc::learn::is_stdp_config(c)) {
+      EXPECT_NO_THROW(nc::learn::StdpExperiment::build(c)) << entry.path();
+      ++checked;
+      continue;
+    }
     // Continual configs add a `continual` section, read by its own reader.
     if (entry.path().filename().string().rfind("continual", 0) == 0) {
       EXPECT_NO_THROW(nc::learn::continual_options(c.root().section("continual")))

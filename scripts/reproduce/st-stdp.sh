@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# ST-STDP on OMNIST (issue #23, docs/results/st-stdp.md).
+#
+#   scripts/reproduce/st-stdp.sh select OUT   hyper-parameters on the validation videos (seed 1)
+#   scripts/reproduce/st-stdp.sh test OUT     the chosen config (configs/st-stdp-omnist.yaml) and
+#                                             the per-frame ANN baselines on the test videos, SEEDS
+#   scripts/reproduce/st-stdp.sh speed OUT    the SNN and the MLP with occluders at SPEEDS ("2 8")
+#                                             px/frame (trained and tested at that speed)
+#   then: python3 scripts/reproduce/st_stdp_summary.py OUT   (the tables; names the commit)
+#
+# Environment: DELTAS ("0.004 0.05"), GAMMAS ("0 0.05 0.2"), TAUS ("200 1000") the `select`
+# grid of model.delta_a x learn.stdp.gamma x learn.stdp.tau_f; SEEDS ("1 2 3"), LIMIT_VALID (300 validation videos for `select`), LIMIT_TEST
+# (0 = all 2,008), ANN_EPOCHS (10; the spec's), BASELINES ("mlp lenet5"; empty: none),
+# SNN_SET (extra --set arguments for the SNN runs of `test`), JOBS (2 runs at a time, one
+# thread each). Runs already done (report.md present) are kept.
+set -euo pipefail
+STAGE=${1:?select or test}
+OUT=${2:?output folder}
+NC=${NC:-build/neurocore}
+SEEDS=${SEEDS:-"1 2 3"}
+LIMIT_VALID=${LIMIT_VALID:-300}
+LIMIT_TEST=${LIMIT_TEST:-0}
+ANN_EPOCHS=${ANN_EPOCHS:-10}
+BASELINES=${BASELINES-"mlp lenet5"}
+SNN_SET=${SNN_SET:-}
+JOBS=${JOBS:-2}
+mkdir -p "$OUT"
+jobs_file="$OUT/jobs-$STAGE.txt"
+: > "$jobs_file"
+if [ "$STAGE" = select ]; then
+  # The spec's defaults, then its gamma x tau_f sweep values with stronger adaptation.
+  for DA in ${DELTAS:-0.004 0.05}; do
+    for G in ${GAMMAS:-0 0.05 0.2}; do
+      for TF in ${TAUS:-200 1000}; do
+        [ "$G" = 0 ] && [ "$TF" = 1000 ] && continue
+        echo "valid-da$DA-g$G-tf$TF configs/st-stdp-omnist.yaml --set seed=1 --set evaluate.split=valid --set data.limit_valid=$LIMIT_VALID --set model.delta_a=$DA --set learn.stdp.gamma=$G --set learn.stdp.tau_f=$TF" >> "$jobs_file"
+      done
+    done
+  done
+elif [ "$STAGE" = test ]; then
+  for S in $SEEDS; do
+    echo "snn-s$S configs/st-stdp-omnist.yaml --set seed=$S --set data.limit_test=$LIMIT_TEST $SNN_SET" >> "$jobs_file"
+    for B in $BASELINES; do
+      echo "$B-s$S configs/$B-omnist.yaml --set seed=$S --set train.epochs=$ANN_EPOCHS --set data.limit_test=$LIMIT_TEST" >> "$jobs_file"
+    done
+  done
+elif [ "$STAGE" = speed ]; then
+  # Occluders at fixed speeds (px/frame) instead of crossing the frame in K - 1 frames.
+  for SP in ${SPEEDS:-2 8}; do
+    for S in $SEEDS; do
+      echo "snn-speed$SP-s$S configs/st-stdp-omnist.yaml --set seed=$S --set data.omnist.speed=$SP --set data.limit_test=$LIMIT_TEST" >> "$jobs_file"
+      echo "mlp-speed$SP-s$S configs/mlp-omnist.yaml --set seed=$S --set data.omnist.speed=$SP --set train.epochs=$ANN_EPOCHS --set data.limit_test=$LIMIT_TEST" >> "$jobs_file"
+    done
+  done
+else
+  echo "stage must be select, test or speed, got '$STAGE'" >&2
+  exit 2
+fi
+run_one() {
+  local name=$1; shift
+  [ -f "$OUT/$name/report.md" ] && return 0
+  rm -rf "${OUT:?}/$name"
+  "$NC" train "$@" --threads 1 --set runs_dir="$OUT" --set name="$name" > "$OUT/$name.log" 2>&1 \
+    || { echo "failed: $name (see $OUT/$name.log)" >&2; return 1; }
+  echo "done: $name"
+}
+export -f run_one
+export NC OUT
+# No trailing blanks: xargs -L would join such a line with the next one.
+sed -i 's/[[:space:]]*$//' "$jobs_file"
+# shellcheck disable=SC2016
+xargs -P "$JOBS" -L 1 bash -c 'run_one "$@"' _ < "$jobs_file"
+python3 scripts/reproduce/st_stdp_summary.py "$OUT"
