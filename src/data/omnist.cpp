@@ -3,10 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 
 #include "neurocore/core/config.h"
-#include "neurocore/core/error.h"
+#include "neurocore/core/option_error.h"
 
 namespace nc::data {
 
@@ -14,14 +13,6 @@ namespace {
 
 const std::vector<std::string> kSources = {"mnist-10k", "fashion-mnist"};
 const std::vector<std::string> kShapes = {"vbar", "hbar", "square"};
-
-template <class T>
-[[noreturn]] void bad(const std::string& where, const std::string& field, const T& seen,
-                      const std::string& expected) {
-  std::ostringstream s;
-  s << where << "." << field << ": got " << seen << ", expected " << expected;
-  throw UserError(s.str());
-}
 
 // A splitmix64 stream: the generator's only source of randomness, so that videos are the same
 // on every platform (std:: distributions are implementation-defined).
@@ -65,25 +56,25 @@ uint64_t omnist_video_seed(uint64_t base, uint64_t split, uint64_t index) {
 
 void OmnistOptions::validate(const std::string& where) const {
   if (std::find(kSources.begin(), kSources.end(), source) == kSources.end()) {
-    bad(where, "source", "'" + source + "'", "mnist-10k or fashion-mnist");
+    bad_option(where, "source", "'" + source + "'", "mnist-10k or fashion-mnist");
   }
-  if (frames < 2) bad(where, "frames", frames, "an integer >= 2");
-  if (occluders < 0) bad(where, "occluders", occluders, "an integer >= 0");
-  if (min_size < 1) bad(where, "min_size", min_size, "an integer >= 1");
+  if (frames < 2) bad_option(where, "frames", frames, "an integer >= 2");
+  if (occluders < 0) bad_option(where, "occluders", occluders, "an integer >= 0");
+  if (min_size < 1) bad_option(where, "min_size", min_size, "an integer >= 1");
   if (max_size > kOmnistSide) {
-    bad(where, "max_size", max_size, "at most 28 (an occluder larger than the 28x28 frame)");
+    bad_option(where, "max_size", max_size, "at most 28 (an occluder larger than the 28x28 frame)");
   }
   if (min_size > max_size) {
-    bad(where, "min_size", min_size, "at most max_size = " + std::to_string(max_size));
+    bad_option(where, "min_size", min_size, "at most max_size = " + std::to_string(max_size));
   }
-  if (!(speed >= 0) || !std::isfinite(speed)) bad(where, "speed", speed, "a number >= 0 (0: (28 + w)/(K - 1))");
-  if (shapes.empty()) bad(where, "shapes", "[]", "a non-empty list of vbar, hbar, square");
+  if (!(speed >= 0) || !std::isfinite(speed)) bad_option(where, "speed", speed, "a number >= 0 (0: (28 + w)/(K - 1))");
+  if (shapes.empty()) bad_option(where, "shapes", "[]", "a non-empty list of vbar, hbar, square");
   for (const auto& s : shapes) {
     if (std::find(kShapes.begin(), kShapes.end(), s) == kShapes.end()) {
-      bad(where, "shapes", "'" + s + "'", "vbar, hbar or square");
+      bad_option(where, "shapes", "'" + s + "'", "vbar, hbar or square");
     }
   }
-  if (value != 0 && value != 1) bad(where, "value", value, "0 or 1");
+  if (value != 0 && value != 1) bad_option(where, "value", value, "0 or 1");
 }
 
 OmnistOptions OmnistOptions::from_config(ConfigSection s) {

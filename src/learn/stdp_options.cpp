@@ -1,31 +1,18 @@
 // StdpOptions: validation and the config section (stdp.h). Torch-free.
 #include <cmath>
-#include <sstream>
 
 #include "neurocore/core/config.h"
-#include "neurocore/core/error.h"
+#include "neurocore/core/option_error.h"
 #include "neurocore/learn/stdp.h"
 
 namespace nc::learn {
 
-namespace {
-
-template <class T>
-[[noreturn]] void bad(const std::string& where, const std::string& field, const T& seen,
-                      const std::string& expected) {
-  std::ostringstream s;
-  s << where << "." << field << ": got " << seen << ", expected " << expected;
-  throw UserError(s.str());
-}
-
-}  // namespace
-
 void StdpOptions::validate(const std::string& where) const {
   auto positive = [&](const char* field, double v) {
-    if (!(v > 0) || !std::isfinite(v)) bad(where, field, v, "a number > 0");
+    if (!(v > 0) || !std::isfinite(v)) bad_option(where, field, v, "a number > 0");
   };
   auto non_negative = [&](const char* field, double v) {
-    if (!(v >= 0) || !std::isfinite(v)) bad(where, field, v, "a number >= 0");
+    if (!(v >= 0) || !std::isfinite(v)) bad_option(where, field, v, "a number >= 0");
   };
   positive("tau_x", tau_x);
   positive("tau_y", tau_y);
@@ -41,12 +28,12 @@ void StdpOptions::validate(const std::string& where) const {
   positive("w_init", w_init);
   positive("rate_max", rate_max);
   non_negative("rate_boost", rate_boost);
-  if (present_ms < 1) bad(where, "present_ms", present_ms, "an integer >= 1");
-  if (rest_ms < 0) bad(where, "rest_ms", rest_ms, "an integer >= 0");
-  if (min_spikes < 0) bad(where, "min_spikes", min_spikes, "an integer >= 0");
-  if (max_presentations < 1) bad(where, "max_presentations", max_presentations, "an integer >= 1");
-  if (frame_ms < 1) bad(where, "frame_ms", frame_ms, "an integer >= 1");
-  if (calibrate_images < 1) bad(where, "calibrate_images", calibrate_images, "an integer >= 1");
+  if (present_ms < 1) bad_option(where, "present_ms", present_ms, "an integer >= 1");
+  if (rest_ms < 0) bad_option(where, "rest_ms", rest_ms, "an integer >= 0");
+  if (min_spikes < 0) bad_option(where, "min_spikes", min_spikes, "an integer >= 0");
+  if (max_presentations < 1) bad_option(where, "max_presentations", max_presentations, "an integer >= 1");
+  if (frame_ms < 1) bad_option(where, "frame_ms", frame_ms, "an integer >= 1");
+  if (calibrate_images < 1) bad_option(where, "calibrate_images", calibrate_images, "an integer >= 1");
   positive("target_spikes", target_spikes);
 }
 

@@ -3,23 +3,14 @@
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 
-#include "neurocore/core/error.h"
+#include "neurocore/core/option_error.h"
 
 namespace nc::nn {
 
 namespace {
 
 constexpr int64_t kDecayTable = 4096;  // steps cached; beyond, the same formula is evaluated
-
-template <class T>
-[[noreturn]] void bad(const std::string& where, const std::string& field, const T& seen,
-                      const std::string& expected) {
-  std::ostringstream s;
-  s << where << "." << field << ": got " << seen << ", expected " << expected;
-  throw UserError(s.str());
-}
 
 }  // namespace
 
@@ -32,18 +23,18 @@ double Decay::far(int64_t n) const { return std::exp(-static_cast<double>(n) * r
 
 void LifWtaOptions::validate(const std::string& where) const {
   auto positive = [&](const char* field, double v) {
-    if (!(v > 0) || !std::isfinite(v)) bad(where, field, v, "a number > 0");
+    if (!(v > 0) || !std::isfinite(v)) bad_option(where, field, v, "a number > 0");
   };
-  if (neurons < 1) bad(where, "neurons", neurons, "an integer >= 1");
+  if (neurons < 1) bad_option(where, "neurons", neurons, "an integer >= 1");
   positive("dt", dt);
   positive("tau_m", tau_m);
   positive("tau_a", tau_a);
-  if (t_ref < 0) bad(where, "t_ref", t_ref, "an integer >= 0 (steps)");
-  if (!(v_th >= 0) || !std::isfinite(v_th)) bad(where, "v_th", v_th, "a number > 0, or 0 to calibrate");
-  if (!(w_inh >= 0) || !std::isfinite(w_inh)) bad(where, "w_inh", w_inh, "a number >= 0 (units of v_th)");
-  if (!(delta_a >= 0) || !std::isfinite(delta_a)) bad(where, "delta_a", delta_a, "a number >= 0 (units of v_th)");
+  if (t_ref < 0) bad_option(where, "t_ref", t_ref, "an integer >= 0 (steps)");
+  if (!(v_th >= 0) || !std::isfinite(v_th)) bad_option(where, "v_th", v_th, "a number > 0, or 0 to calibrate");
+  if (!(w_inh >= 0) || !std::isfinite(w_inh)) bad_option(where, "w_inh", w_inh, "a number >= 0 (units of v_th)");
+  if (!(delta_a >= 0) || !std::isfinite(delta_a)) bad_option(where, "delta_a", delta_a, "a number >= 0 (units of v_th)");
   if (tau_a < tau_m) {
-    bad(where, "tau_a", tau_a, "at least tau_m = " + std::to_string(tau_m) +
+    bad_option(where, "tau_a", tau_a, "at least tau_m = " + std::to_string(tau_m) +
                                    " (thresholds may not decay faster than potentials)");
   }
 }
