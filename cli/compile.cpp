@@ -68,8 +68,8 @@ void run_compile(const CompileArgs& a, const Global& global) {
   cm::ModelSource source(a.model);
   if (!a.input_shape.empty()) {
     source.input_shape = parse_shape(a.input_shape);
-  } else if (!a.eval.empty()) {
-    source.input_shape = cm::eval_data_shape(a.eval);
+  } else if (!a.eval.empty() && cm::resolve_kind(source) == cm::SourceKind::kTorchScript) {
+    source.input_shape = cm::eval_data_shape(a.eval);  // only TorchScript needs it: no second data read
   }
   spdlog::info("importing {}", a.model);
   const cm::Compiled c = cm::compile(source, hw);
