@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "neurocore/core/error.h"
@@ -196,6 +197,21 @@ std::vector<torch::Tensor> quant_parameters(QuantNetImpl& net) {
   return p;
 }
 
+// An LSQ scale is a plain parameter, so a large step can push it to or below 0, where the
+// quantizer is meaningless and the integer export refuses the model. Projecting back after each
+// step (to float epsilon, as PyTorch's learnable fake-quantizer clamps) keeps training on the
+// feasible set; a scale that never leaves it is untouched.
+namespace {
+void keep_scales_positive(QuantNetImpl& net) {
+  torch::NoGradGuard no_grad;
+  const double eps = std::numeric_limits<float>::epsilon();
+  for (auto& l : net.layers()) {
+    if (l.weight_q->spec().learnable) l.weight_q->scale.clamp_min_(eps);
+    if (l.input_q->spec().learnable) l.input_q->scale.clamp_min_(eps);
+  }
+}
+}  // namespace
+
 QatStats train_quantized(QuantNetImpl& net, const torch::Tensor& images,
                          const torch::Tensor& labels, const QatOptions& o,
                          const std::function<void(int64_t, double)>& on_step) {
@@ -240,6 +256,7 @@ QatStats train_quantized(QuantNetImpl& net, const torch::Tensor& images,
         st.backward_macs += net.backward_macs();
         opt.step();
         if (efqat) efqat->restore_frozen();
+        keep_scales_positive(net);
       }
       st.full_backward_macs += net.full_backward_macs();
       const double l = loss.item<double>();

@@ -285,6 +285,28 @@ TEST(Efqat, RhoOneIsPlainQat) {
   }
 }
 
+// A learnable (LSQ) scale is a plain parameter: a large gradient step can push it below 0,
+// which the integer export refuses (found by the pipeline regression sweep at seed 3). Training
+// projects every scale back to at least float epsilon after each step, as PyTorch's learnable
+// fake-quantizer does.
+TEST(Efqat, LearnedScalesStayPositiveUnderLargeSteps) {
+  for (const bool efqat : {true, false}) {
+    auto t = toy("mlp", 18);
+    auto o = few_steps(efqat, SelectMode::cwpn, 0.5);
+    o.learning_rate = 20.0;  // steps far larger than the scales themselves
+    o.max_steps = 12;
+    try {
+      train_quantized(*t.net, t.images, t.labels, o);
+    } catch (const nc::UserError&) {
+      // a diverging loss is reported as such; the scales must still be valid
+    }
+    for (const auto& l : t.net->layers()) {
+      EXPECT_GT(l.weight_q->scale.min().item<float>(), 0.0f) << l.name << " efqat " << efqat;
+      EXPECT_GT(l.input_q->scale.min().item<float>(), 0.0f) << l.name << " efqat " << efqat;
+    }
+  }
+}
+
 TEST(Efqat, BackwardMacsFollowTheCostModel) {
   auto t = toy("mlp", 17);
   Efqat e(*t.net, EfqatOptions{SelectMode::cwpl, 0.5, 100, true, true});
