@@ -58,7 +58,11 @@ TEST_P(Regression, FigureStaysAboveItsMeasuredFloor) {
                      " --set seed=1 --set threads=1 --set runs_dir=" + dir.string() +
                      " --set name=run";
   for (const auto& s : fig.sets) args += " --set " + s;
+  // Configs name other files (hardware specs) relative to the repository, as a user runs them.
+  const fs::path cwd = fs::current_path();
+  fs::current_path(kRoot);
   const auto r = nc::test::run_cli(args);
+  fs::current_path(cwd);
   if (r.code == 2 && r.output.find("install-deps.sh") != std::string::npos)
     GTEST_SKIP() << r.output;  // a data set missing on this machine (make test installs it)
   ASSERT_EQ(r.code, 0) << r.output;
