@@ -127,6 +127,16 @@ void run_quantize(const QuantizeArgs& a, const Global& g) {
         st.steps, o.qat.batch_size, o.qat.learning_rate, o.qat.momentum, q.final.accuracy, st.backward_macs,
         mac_share, st.full_backward_macs, st.backward_seconds));
   }
+  // The final model's metrics under the names every command uses, for `neurocore sweep`.
+  nlohmann::json last = {{"kind", "quantize"}, {"stage", "final"}, {"test_acc", q.final.accuracy},
+                         {"test_loss", q.final.loss}};
+  if (q.valid) {
+    last["valid_acc"] = q.valid->accuracy;
+    last["valid_loss"] = q.valid->loss;
+    fmt::print("final: validation accuracy {:.2f}%\n", q.valid->accuracy);
+    summary.push_back(fmt::format("validation accuracy at the end {:.2f}%", q.valid->accuracy));
+  }
+  run.log_metrics(last);
   // The integer model: what `neurocore compile` of this run directory maps onto the crossbars.
   save_quantized(q, run.path());
   summary.push_back("fake-quant model state (QuantNet parameters and buffers): `quantized.pt`");

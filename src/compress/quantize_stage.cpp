@@ -73,6 +73,7 @@ QuantizeResult quantize_experiment(learn::Experiment& exp, const QuantizeOptions
     r.final = score(*r.net, test_x, test_y);
     r.fine_tuned = true;
   }
+  if (exp.valid_set.size() > 0) r.valid = score(*r.net, norm(exp.valid_set.images), exp.valid_set.labels);
   r.int_model = export_int_model(*r.net, exp.model_name);
   r.model_bits = bits_of(r.int_model);
   return r;

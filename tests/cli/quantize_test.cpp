@@ -59,6 +59,24 @@ TEST(Quantize, PtqAndEfqatOnATrainedMlp) {
   EXPECT_NE(r.output.find("PTQ W4A8: test accuracy"), std::string::npos) << r.output;
   EXPECT_TRUE(fs::exists(dir / "ptq" / "report.md"));
   EXPECT_TRUE(fs::exists(dir / "ptq" / "quantized.pt"));
+  // With data.validation the final record carries valid_acc and test_acc (what a sweep selects
+  // on); without it, test_acc only.
+  r = run("quantize " + src + " --method ptq --bits W4A8 --calib 128 --set data.validation=true --out " +
+          (dir / "ptq-valid").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("final: validation accuracy"), std::string::npos) << r.output;
+  const auto last_record = [](const fs::path& run_dir) {
+    std::ifstream in(run_dir / "metrics.jsonl");
+    std::string line, last;
+    while (std::getline(in, line)) if (!line.empty()) last = line;
+    return last;
+  };
+  const std::string with_valid = last_record(dir / "ptq-valid");
+  EXPECT_NE(with_valid.find("\"valid_acc\""), std::string::npos) << with_valid;
+  EXPECT_NE(with_valid.find("\"test_acc\""), std::string::npos) << with_valid;
+  const std::string without = last_record(dir / "ptq");
+  EXPECT_EQ(without.find("\"valid_acc\""), std::string::npos) << without;
+  EXPECT_NE(without.find("\"test_acc\""), std::string::npos) << without;
   r = run("quantize " + src + " --method efqat --bits W4A4 --mode cwpl --fraction 0.25 --calib 128 --out " +
           (dir / "efqat").string());
   ASSERT_EQ(r.code, 0) << r.output;

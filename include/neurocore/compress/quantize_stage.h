@@ -4,6 +4,7 @@
 // the quantized model, with the test accuracy after each step and the integer model.
 #include <torch/types.h>
 
+#include <optional>
 #include <string>
 
 #include "neurocore/compress/efqat.h"
@@ -32,6 +33,8 @@ struct QuantizeResult {
   QuantNet net{nullptr};
   int64_t calibration_images = 0;
   NetScore fp32, ptq, final;     // test split: before, after calibration, at the end
+  std::optional<NetScore> valid; // the validation split at the end, when exp has one
+                                 // (data.validation: what a sweep selects settings on)
   bool fine_tuned = false;       // efqat / qat ran
   QatStats stats;
   IntModel int_model;            // export_int_model of the final net
