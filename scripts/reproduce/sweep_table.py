@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Markdown table of one or more sweep directories (their sweep.json, docs/sweep.md).
 
-usage: sweep_table.py SWEEP_DIR...
+usage: sweep_table.py [--compare] SWEEP_DIR...
 Per setting: the validation metric (mean ± std over seeds, 95 % interval, n); the selected
 setting (best validation mean) is marked and only its test metric is shown: the test split
 is read once, for the setting the validation split chose.
+--compare: the grid is the variable under study (methods, fractions), not a hyper-parameter
+to tune, so every setting is a result of its own and its test metric is shown.
 """
 import json
 import sys
@@ -20,21 +22,23 @@ def cell(m):
 
 
 def main():
-    for d in sys.argv[1:]:
+    args = sys.argv[1:]
+    compare = "--compare" in args
+    for d in [a for a in args if a != "--compare"]:
         s = json.load(open(f"{d}/sweep.json"))
         sel, test = s["select"]["metric"], s["select"]["test_metric"]
         best = s.get("best", {}).get("setting")
         commits = s["commits"]
         print(f"\n**{d.rstrip('/').split('/')[-1]}**: `{s['command']} {s['target']}` with "
-              f"{' '.join('--set ' + x for x in s['set'])}; seeds {s['seeds']}; "
+              f"{' '.join(s.get('args', []) + ['--set ' + x for x in s['set']])}; seeds {s['seeds']}; "
               f"commit{'s' if len(commits) > 1 else ''} {', '.join('`' + c[:7] + '`' for c in commits)}"
               f"{' (MIXED: do not compare)' if s.get('mixed_commits') else ''}\n")
-        print(f"| setting | {sel} | {test} (selected setting only) |")
+        print(f"| setting | {sel} | {test}{'' if compare else ' (selected setting only)'} |")
         print("|---|---|---|")
         for st in s["settings"]:
             name = ", ".join(f"{k}={v}" for k, v in st["overrides"].items()) or "(config)"
             chosen = st["id"] == best
-            t = cell(st["metrics"].get(test)) if chosen else ""
+            t = cell(st["metrics"].get(test)) if chosen or compare else ""
             mark = "**" if chosen else ""
             print(f"| {mark}{st['id']}: {name}{mark} | {cell(st['metrics'].get(sel))} | {t} |")
 
