@@ -120,14 +120,21 @@ uint64_t split_seed(int riddle, Split split, uint64_t seed) {
   return static_cast<uint64_t>(riddle) + 100 * static_cast<uint64_t>(split) + seed;
 }
 
+namespace {
+uint64_t sample_seed(int riddle, Split split, int64_t index, const OddityOptions& options) {
+  return splitmix64((split_seed(riddle, split, options.seed) << 32) + static_cast<uint64_t>(index));
+}
+}  // namespace
+
+int split_riddle(int riddle, Split split, int64_t index, const OddityOptions& options) {
+  if (riddle != kCombined) return riddle;
+  Rng pick(sample_seed(riddle, split, index, options) ^ 0xC0FFEEULL);
+  const auto& ids = options.riddles;
+  return ids.empty() ? pick.ui(0, kRiddles - 1) : static_cast<int>(ids[pick.ui(0, static_cast<int>(ids.size()) - 1)]);
+}
+
 Sample split_sample(int riddle, Split split, int64_t index, const OddityOptions& options) {
-  const uint64_t s = splitmix64((split_seed(riddle, split, options.seed) << 32) + static_cast<uint64_t>(index));
-  if (riddle != kCombined) return make_sample(riddle, s, options);
-  Rng pick(s ^ 0xC0FFEEULL);
-  const int id = options.riddles.empty()
-                     ? pick.ui(0, kRiddles - 1)
-                     : static_cast<int>(options.riddles[pick.ui(0, static_cast<int>(options.riddles.size()) - 1)]);
-  return make_sample(id, s, options);
+  return make_sample(split_riddle(riddle, split, index, options), sample_seed(riddle, split, index, options), options);
 }
 
 int64_t split_size(bool combined, Split split) {

@@ -99,6 +99,10 @@ bool right_angle_half(Rng& rng, double, bool odd, Scene& s) {
   return place(s, rng);
 }
 
+// 31/32: a dot of radius 1-2 % on a 1-3 % line is hidden by the line; their lines are 0.5-1 %
+// (one pixel at 100 px).
+double thin_line(Rng& rng) { return rng.u(0.005, 0.01); }
+
 // Segment of length len along x centred at 0 with a dot at proportion p from its first end.
 void segment_with_dot(Scene& s, double len, double p, double y, double w, double r) {
   s.shapes.push_back(segment({-len / 2, 0}, {len / 2, 0}, w));
@@ -186,7 +190,7 @@ double middle_value(Rng& rng, bool odd, double) {
   return rng.coin() ? 1 - p : p;
 }
 bool segment_middle(Rng& rng, double p, bool, Scene& s) {
-  segment_with_dot(s, rng.u(0.4, 0.8), p, 0, line_width(rng), rng.u(0.01, 0.02));
+  segment_with_dot(s, rng.u(0.4, 0.8), p, 0, thin_line(rng), rng.u(0.01, 0.02));
   rotate_scene(s, rng.angle());
   return place(s, rng);
 }
@@ -201,7 +205,7 @@ double proportion_value(Rng& rng, bool odd, double context) {
   }
 }
 bool fixed_proportion(Rng& rng, double q, bool, Scene& s) {
-  segment_with_dot(s, rng.u(0.4, 0.8), rng.coin() ? q : 1 - q, 0, line_width(rng), rng.u(0.01, 0.02));
+  segment_with_dot(s, rng.u(0.4, 0.8), rng.coin() ? q : 1 - q, 0, thin_line(rng), rng.u(0.01, 0.02));
   rotate_scene(s, rng.angle());
   return place(s, rng);
 }

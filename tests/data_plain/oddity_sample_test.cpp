@@ -1,7 +1,10 @@
 // Oddity samples as data: colours, labels, ink box, determinism, resolution, options (spec §8).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
 #include <set>
 
 #include "neurocore/core/error.h"
@@ -138,6 +141,28 @@ TEST(OdditySample, BadOptionsAreUserErrors) {
   EXPECT_THROW(make_scenes(-1, 0), UserError);
   EXPECT_THROW(riddle_name(45), UserError);
   EXPECT_EQ(riddle_name(22), "chiral_circle_vertical");
+}
+
+TEST(OddityExport, WritesOneSheetPerSampleAndRejectsBadFlags) {
+  const auto dir = std::filesystem::temp_directory_path() / ("nc-oddity-export-" + std::to_string(::getpid()));
+  OddityOptions o;
+  o.resolution = 50;
+  o.riddles = {6, 43};
+  SheetOptions what;
+  what.count = 2;
+  const auto files = export_sheets(o, what, dir.string());
+  ASSERT_EQ(files.size(), 4u);
+  for (const auto& f : files) EXPECT_GT(std::filesystem::file_size(f), 100u) << f;
+  EXPECT_NE(files[0].find("oddity-6-parallel_lines-test-0-odd"), std::string::npos) << files[0];
+  std::filesystem::remove_all(dir);
+  what.split = "static";
+  EXPECT_THROW(export_sheets(o, what, dir.string()), UserError);
+  what.split = "test";
+  what.scale = 0;
+  EXPECT_THROW(export_sheets(o, what, dir.string()), UserError);
+  what.scale = 2;
+  what.count = 0;
+  EXPECT_THROW(export_sheets(o, what, dir.string()), UserError);
 }
 
 }  // namespace

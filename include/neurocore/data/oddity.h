@@ -102,8 +102,26 @@ uint64_t split_seed(int riddle, Split split, uint64_t seed);
 /// set the riddle is drawn uniformly from `riddles` (all 45 when empty) with that seed.
 Sample split_sample(int riddle, Split split, int64_t index, const OddityOptions& options);
 
+/// The riddle id of split_sample(riddle, split, index, options), without drawing it.
+int split_riddle(int riddle, Split split, int64_t index, const OddityOptions& options);
+
 /// The spec's §0 sizes: per riddle 2,560 train / 640 valid / 640 test; combined 36,000 /
 /// 4,500 / 4,500.
 int64_t split_size(bool combined, Split split);
+
+/// What `neurocore data export oddity` writes.
+struct SheetOptions {
+  std::string split = "test";  ///< train | valid | test (the per-riddle splits)
+  int64_t count = 2;           ///< samples per riddle, the first of the split, >= 1
+  int scale = 2;               ///< each pixel as scale x scale, 1..16
+};
+
+/// For each riddle of options.riddles (all 45 when empty), the first `count` samples of its
+/// per-riddle split as PNG sheets in `out_dir` (created): the six panels side by side, the oddity
+/// framed in black, the others in grey; named oddity-<id>-<name>-<split>-<i>-odd<label>.png.
+/// Returns the paths. Throws UserError for a bad split, count or scale (naming the flag), and as
+/// options.validate().
+std::vector<std::string> export_sheets(const OddityOptions& options, const SheetOptions& what,
+                                       const std::string& out_dir);
 
 }  // namespace nc::data::oddity
