@@ -11,9 +11,9 @@ namespace {
 
 std::vector<Vec2> rect(double w, double h) { return {{-w / 2, -h / 2}, {w / 2, -h / 2}, {w / 2, h / 2}, {-w / 2, h / 2}}; }
 
-// 0: rectangle outline; oddity filled.
+// 0: rectangle outline (1 px, spec §0); oddity filled.
 bool colour(Rng& rng, double, bool odd, Scene& s) {
-  s.shapes.push_back(polygon(rect(rng.u(0.2, 0.6), rng.u(0.2, 0.6)), odd, line_width(rng)));
+  s.shapes.push_back(polygon(rect(rng.u(0.2, 0.6), rng.u(0.2, 0.6)), odd, 0));
   rotate_scene(s, rng.angle());
   return place(s, rng);
 }
@@ -152,8 +152,8 @@ bool increasing_distance(Rng& rng, double, bool odd, Scene& s) {
   return place(s, rng);
 }
 
-// 29: filled circle, white dot at its centre; the oddity's offset components +-U(0.2, 0.8) r,
-// norm <= 0.8 r.
+// 29: filled circle, white dot (radius 1-3 %) at its centre; the oddity's offset components
+// +-U(0.2, 0.8) r, norm <= 0.8 r.
 bool circle_centre(Rng& rng, double, bool odd, Scene& s) {
   const double r = rng.u(0.15, 0.35);
   Vec2 off{};
@@ -162,7 +162,7 @@ bool circle_centre(Rng& rng, double, bool odd, Scene& s) {
     if (norm(off) > 0.8 * r) return false;
   }
   s.shapes.push_back(disk({0, 0}, r));
-  s.shapes.push_back(disk(off, rng.u(0.01, 0.02), Ink::white));
+  s.shapes.push_back(disk(off, rng.u(0.01, 0.03), Ink::white));
   return place(s, rng);
 }
 
