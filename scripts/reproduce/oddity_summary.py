@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Tables of docs/results/oddity.md from the runs of scripts/reproduce/oddity-train.sh.
 
-    python3 scripts/reproduce/oddity_summary.py OUT > docs/results/oddity-table.md
+    python3 scripts/reproduce/oddity_summary.py OUT [HUMAN_CSV] > docs/results/oddity-table.md
+
+HUMAN_CSV (optional): lines "riddle_id,percent_correct" (a header line is skipped), the human
+baseline digitised from Dehaene et al. 2006, Fig. 2 (spec §0); it adds a column to the per-riddle
+table. None is shipped: this session could not digitise the figure.
 
 Per model (oren, snu-saccade, snu-saccade-matched) over seeds: the last epoch's test and valid
 accuracy (mean +- sample sd; no epoch is selected), the first epoch whose valid accuracy reaches
@@ -85,11 +89,20 @@ def main():
     for e in range(n_max):
         cells = [ms([r["epochs"][e].get("valid_acc") for r in runs[m] if len(r["epochs"]) > e]) for m in present]
         print(f"| {e + 1} | " + " | ".join(cells) + " |")
-    print("\nTest accuracy % per riddle after the last epoch (chance 16.7 %; human baseline: not digitised, see the text):\n")
-    print("| id | riddle | " + " | ".join(present) + " |")
-    print("|---:|---|" + "---:|" * len(present))
+    human = {}
+    if len(sys.argv) > 2:
+        for line in open(sys.argv[2]):
+            parts = line.strip().split(",")
+            if len(parts) >= 2 and parts[0].strip().isdigit():
+                human[int(parts[0])] = float(parts[1])
+    note = "human: " + sys.argv[2] if human else "human baseline: not digitised, see the text"
+    print(f"\nTest accuracy % per riddle after the last epoch (chance 16.7 %; {note}):\n")
+    print("| id | riddle | " + " | ".join(present) + (" | human |" if human else " |"))
+    print("|---:|---|" + "---:|" * (len(present) + (1 if human else 0)))
     for i, name in enumerate(NAMES):
         cells = [ms([r["riddles"][i] for r in runs[m] if r["riddles"]]) for m in present]
+        if human:
+            cells.append(f"{human[i]:.0f}" if i in human else "-")
         print(f"| {i} | {name} | " + " | ".join(cells) + " |")
 
 
