@@ -68,28 +68,42 @@ void add_data(CLI::App& app, const Global&) {
   auto args = std::make_shared<ExportArgs>();
   auto* exp = cmd->add_subcommand(
       "export",
-      "Write sample videos of a generated data set as animated GIFs and/or PNG strips.\n\n"
+      "Write samples of a generated data set: OMNIST videos as animated GIFs and/or PNG strips;\n"
+      "oddity riddles as PNG sheets (six panels, the odd one framed in black), --count per riddle.\n\n"
       "Examples:\n  neurocore data export omnist --count 4 --out samples\n"
+      "  neurocore data export oddity --count 2 --set data.oddity.riddles=[6,43] --out riddles\n"
       "  neurocore data export omnist --format png --set data.omnist.occluders=2 "
       "--set data.omnist.source=fashion-mnist");
-  exp->add_option("DATASET", args->config, "the generator: omnist")->required();
+  exp->add_option("DATASET", args->config, "the generator: omnist | oddity")->required();
   exp->add_option("--out", args->out, "output folder (created)");
-  exp->add_option("--split", args->what.split, "static | train | valid | test");
-  exp->add_option("--count", args->what.count, "videos to write (the first of the split)");
+  exp->add_option("--split", args->what.split, "static | train | valid | test (oddity: not static)");
+  exp->add_option("--count", args->what.count, "videos to write (the first of the split); oddity: per riddle");
   exp->add_option("--format", args->what.format, "gif | png | both");
   exp->add_option("--scale", args->what.scale, "pixels per image pixel (1-16)");
   exp->add_option("--delay-ms", args->what.delay_ms, "GIF frame time in ms");
-  exp->add_option("--set", args->sets, "generator options: data.omnist.KEY=VALUE or data.path=DIR (repeatable)")
+  exp->add_option("--set", args->sets,
+                  "generator options: data.omnist.KEY=VALUE, data.oddity.KEY=VALUE or data.path=DIR (repeatable)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  exp->callback([args] {
-    if (args->config != "omnist") {
-      throw UserError("data export: got dataset '" + args->config + "', expected omnist");
+  exp->callback([args, exp] {
+    if (args->config != "omnist" && args->config != "oddity") {
+      throw UserError("data export: got dataset '" + args->config + "', expected omnist or oddity");
     }
-    Config c = Config::from_string("data: {name: omnist}\n", "data export");
+    Config c = Config::from_string("data: {name: " + args->config + "}\n", "data export");
     for (const auto& s : args->sets) c.set(s);
     auto root = c.root();
     const auto d = data::DataOptions::from_config(root.section("data"));
     root.finish();
+    if (args->config == "oddity") {
+      if (exp->count("--format") > 0 && args->what.format != "png") {
+        throw UserError("--format: got '" + args->what.format + "', expected png (oddity writes PNG sheets)");
+      }
+      data::oddity::SheetOptions sheets;  // its own defaults where a flag is not given
+      if (exp->count("--split") > 0) sheets.split = args->what.split;
+      if (exp->count("--count") > 0) sheets.count = args->what.count;
+      if (exp->count("--scale") > 0) sheets.scale = args->what.scale;
+      for (const auto& f : data::oddity::export_sheets(d.oddity, sheets, args->out)) fmt::print("{}\n", f);
+      return;
+    }
     for (const auto& f : data::export_videos(d.omnist, d.path, args->what, args->out)) fmt::print("{}\n", f);
   });
 }

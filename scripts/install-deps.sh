@@ -12,6 +12,7 @@ PACKAGES=(
   gnuplot-nox dataset-fashion-mnist bible-kjv bible-kjv-text
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libonnx-dev libprotobuf-dev protobuf-compiler libboost-graph-dev
+  libcairo2-dev  # the oddity riddles are drawn with Cairo
   graphviz  # optional: `neurocore fabric` renders its placement pictures with `dot`
 )
 

@@ -11,6 +11,7 @@
 #include "neurocore/core/strings.h"
 #include "neurocore/data/idx.h"
 #include "neurocore/data/mnist10k.h"
+#include "neurocore/data/oddity_set.h"
 #include "neurocore/data/omnist_set.h"
 #include "neurocore/data/validation.h"
 
@@ -20,7 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::vector<std::string> kNames = {"fashion-mnist", "mnist-10k", "idx", "text", "omnist"};
+const std::vector<std::string> kNames = {"fashion-mnist", "mnist-10k", "idx", "text", "omnist", "oddity"};
 const char* const kFashionDir = "/usr/share/datasets/fashion-mnist";
 const char* const kInstallHint =
     "run scripts/install-deps.sh to install it, or set data.path to a folder that holds it";
@@ -117,6 +118,7 @@ DataOptions DataOptions::from_config(nc::ConfigSection section) {
   o.limit_valid = section.integer("limit_valid", o.limit_valid, 0);
   o.validation = section.boolean("validation", o.validation);
   if (o.name == "omnist") o.omnist = OmnistOptions::from_config(section.section("omnist"));
+  if (o.name == "oddity") o.oddity = oddity::OddityOptions::from_config(section.section("oddity"));
   section.finish();
   return o;
 }
@@ -140,6 +142,10 @@ std::vector<DatasetInfo> list_datasets() {
        "OMNIST: 10-frame videos of MNIST-10k digits behind moving occluders (videos; "
        "data.omnist.source: fashion-mnist gives OFMNIST); `neurocore data export omnist`",
        mnist_dir, mnist10k_complete(mnist_dir), 6995, 2008},
+      {"oddity",
+       "visual oddity riddles: 6 panels, find the one that breaks the rule; 45 riddles, generated "
+       "(data.oddity; per riddle 2,560 / 640); `neurocore data export oddity`",
+       "(generated)", true, 36000, 4500},
   };
 }
 
@@ -206,6 +212,13 @@ Dataset load_omnist(const DataOptions& options, const std::string& split) {
 }  // namespace
 
 Dataset load_dataset(const DataOptions& options, const std::string& split) {
+  if (options.name == "oddity") {
+    // Three generated splits (spec §4 seeds): "train" never contains "valid".
+    if (split == "train") return oddity_dataset(options.oddity, oddity::Split::train, options.limit_train);
+    if (split == "valid") return oddity_dataset(options.oddity, oddity::Split::valid, options.limit_valid);
+    if (split == "test") return oddity_dataset(options.oddity, oddity::Split::test, options.limit_test);
+    throw UserError("data split '" + split + "' is unknown, expected train, valid or test");
+  }
   if (options.name == "omnist") {
     if (split != "static" && split != "train" && split != "valid" && split != "test") {
       throw UserError("data split '" + split + "' is unknown, expected static, train, valid or test");
@@ -226,6 +239,15 @@ Dataset load_dataset(const DataOptions& options, const std::string& split) {
 }
 
 ValidationSplit load_train_valid(const DataOptions& options) {
+  if (options.name == "oddity") {
+    Dataset train = load_dataset(options, "train");
+    if (options.validation) return {train, load_dataset(options, "valid")};
+    Dataset none = train.head(1);  // an empty valid set of the same shape
+    none.name = train.name + "-valid";
+    none.images = train.images.narrow(0, 0, 0);
+    none.labels = train.labels.narrow(0, 0, 0);
+    return {train, none};
+  }
   if (options.name == "omnist") {
     Dataset valid = options.validation ? load_dataset(options, "valid") : Dataset{};
     if (!options.validation) {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 
 #include "neurocore/core/error.h"
 #include "neurocore/core/progress.h"
@@ -13,6 +14,7 @@
 #include "neurocore/core/seed.h"
 #include "neurocore/learn/checkpoint.h"
 #include "neurocore/learn/loss.h"
+#include "neurocore/learn/oddity_metrics.h"
 #include "neurocore/nn/net.h"
 
 namespace nc::learn {
@@ -163,6 +165,14 @@ void Trainer::fit() {
     }
     rule_metrics_ = exp_.rule->epoch_metrics();  // e.g. ESSOP's operation counts and energy
     for (const auto& [key, value] : rule_metrics_) record[key] = value;
+    if (exp_.data.name == "oddity" && epochs_done_ == o.epochs) {
+      // The last epoch of an oddity run: accuracy per riddle (docs/oddity.md).
+      const auto per = riddle_accuracy(exp_, exp_.test_set);
+      nlohmann::json acc = nlohmann::json::array();
+      for (double a : per.accuracy) acc.push_back(std::isnan(a) ? nlohmann::json() : nlohmann::json(a));
+      run_.log_metrics({{"kind", "riddles"}, {"epoch", epochs_done_}, {"riddle_test_acc", acc}});
+      write_riddle_report(run_, per);
+    }
     run_.log_metrics(record);
     spdlog::info("epoch {}/{}: train loss {:.4f} acc {:.2f}%{} | test loss {:.4f} acc {:.2f}% | {:.1f} s",
                  epochs_done_, o.epochs, loss_sum / n, 100.0 * correct / n, valid_text, test.loss,
@@ -186,6 +196,9 @@ void Trainer::write_report() const {
                   exp_.train.learning_rate, exp_.train.batch_size, loss_),
       fmt::format("seed {}, {} threads", exp_.seed, exp_.threads),
       "config: [config.yaml](config.yaml), metrics: [metrics.jsonl](metrics.jsonl)"};
+  if (std::filesystem::exists(run_.file("riddle_accuracy.md"))) {
+    summary.push_back("test accuracy per riddle: [riddle_accuracy.md](riddle_accuracy.md)");
+  }
   if (!rule_metrics_.empty()) {
     std::string line = fmt::format("rule metrics of the last epoch ({}):", epochs_done_);
     for (const auto& [key, value] : rule_metrics_) line += fmt::format(" {} {:.4g};", key, value);

@@ -7,6 +7,7 @@
 #include "neurocore/core/error.h"
 #include "neurocore/nn/lenet.h"
 #include "neurocore/nn/mlp.h"
+#include "neurocore/nn/oddity_nets.h"
 #include "neurocore/nn/resnet.h"
 #include "neurocore/nn/rnn.h"
 
@@ -76,11 +77,38 @@ Builder read_resnet(ConfigSection& s, int64_t depth, const InputShape& in, int64
   return [o] { return std::make_shared<ResNetImpl>(o); };
 }
 
+// The oddity models take the six panels as channels (docs/oddity.md).
+Builder read_oren(ConfigSection& s, const InputShape& in) {
+  OReNOptions o;
+  o.channels = s.integer("channels", o.channels, 1);
+  o.embedding = s.integer("embedding", o.embedding, 1);
+  o.g_width = s.integer("g_width", o.g_width, 1);
+  return [o, in] { return std::make_shared<OReNImpl>(in, o); };
+}
+
+Builder read_snu_saccade(ConfigSection& s, const InputShape& in) {
+  SaccadeSNUOptions o;
+  o.channels = s.integer("channels", o.channels, 1);
+  o.features = s.integer("features", o.features, 1);
+  o.hidden = s.integer("hidden", o.hidden, 1);
+  o.decay = s.number("decay", o.decay, 0, 1);
+  if (o.decay == 0) throw UserError(key_of(s, "decay") + " must be in (0, 1], got 0");
+  o.soft = s.boolean("soft", o.soft);
+  auto& c = o.saccade;
+  c.repeats = s.integer("repeats", c.repeats);
+  c.fixation_steps = s.integer("fixation_steps", c.fixation_steps);
+  c.random_order = s.boolean("random_order", c.random_order);
+  c.glimpse = s.string("glimpse", c.glimpse);
+  c.fovea = s.number("fovea", c.fovea);
+  c.validate(s.path().empty() ? "model" : s.path());
+  return [o, in] { return std::make_shared<SaccadeSNUImpl>(in, o); };
+}
+
 }  // namespace
 
 std::vector<std::string> model_names() {
   return {"mlp",      "snu-mlp",  "lstm",     "gru",     "lenet5",
-          "resnet",   "resnet20", "resnet32", "resnet56"};
+          "resnet",   "resnet20", "resnet32", "resnet56", "oren", "snu-saccade"};
 }
 
 std::shared_ptr<NetImpl> make_model(ConfigSection section, const InputShape& in,
@@ -102,6 +130,14 @@ std::shared_ptr<NetImpl> make_model(ConfigSection section, const InputShape& in,
                      num_classes);
   } else if (name == "lenet5") {
     build = [in, num_classes] { return std::make_shared<LeNet5Impl>(in, num_classes); };
+  } else if ((name == "oren" || name == "snu-saccade") && num_classes != in.channels) {
+    throw UserError("model.name " + name + " scores each panel: it needs one class per panel "
+                    "(data.name oddity: 6 panels, 6 classes), got " + std::to_string(in.channels) +
+                    " input channels and " + std::to_string(num_classes) + " classes");
+  } else if (name == "oren") {
+    build = read_oren(section, in);
+  } else if (name == "snu-saccade") {
+    build = read_snu_saccade(section, in);
   } else if (name == "resnet") {
     const int64_t depth = section.integer("depth", 20, 8);
     if ((depth - 2) % 6 != 0) {

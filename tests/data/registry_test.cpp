@@ -102,7 +102,7 @@ TEST(Registry, ListDatasetsIsCheapAndComplete) {
   TempDir dir;
   ScopedEnv data("NC_DATA", dir.str().c_str());
   const auto list = nc::data::list_datasets();
-  ASSERT_EQ(list.size(), 5u);
+  ASSERT_EQ(list.size(), 6u);
   EXPECT_EQ(list[0].name, "fashion-mnist");
   EXPECT_EQ(list[0].train_size, 60000);
   EXPECT_EQ(list[0].test_size, 10000);
@@ -120,6 +120,9 @@ TEST(Registry, ListDatasetsIsCheapAndComplete) {
   EXPECT_EQ(list[4].train_size, 6995);
   EXPECT_EQ(list[4].test_size, 2008);
   EXPECT_FALSE(list[3].available);
+  EXPECT_EQ(list[5].name, "oddity");  // generated from nothing: always available
+  EXPECT_TRUE(list[5].available);
+  EXPECT_EQ(list[5].train_size, 36000);
   for (const auto& info : list) EXPECT_FALSE(info.description.empty());
 }
 

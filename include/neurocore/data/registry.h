@@ -9,6 +9,10 @@
 //   omnist         occluded-digit videos made from mnist-10k or      6,995 / 2,008 videos
 //                  fashion-mnist (omnist.h, omnist_set.h); as an image set, one example per
 //                  frame (N*K frames); split "static" = the SNN's 997 still images
+//   oddity         visual oddity riddles, generated (oddity.h,      36,000 / 4,500 samples
+//                  oddity_set.h): images [N, 6, R, R], label = the odd panel; per riddle
+//                  (data.oddity.riddles: one id) 2,560 / 640 (valid 640, generated, never cut
+//                  from train)
 //
 // scripts/install-deps.sh installs the first two.
 #include <cstdint>
@@ -17,6 +21,7 @@
 
 #include "neurocore/core/config.h"
 #include "neurocore/data/dataset.h"
+#include "neurocore/data/oddity.h"
 #include "neurocore/data/omnist.h"
 #include "neurocore/data/validation.h"
 
@@ -28,7 +33,7 @@ std::string data_cache_dir();
 
 /// Which data set to load (the `data` section of a config).
 struct DataOptions {
-  std::string name = "fashion-mnist";  ///< fashion-mnist | mnist-10k | idx | omnist (text: text.h)
+  std::string name = "fashion-mnist";  ///< fashion-mnist | mnist-10k | idx | omnist | oddity (text: text.h)
   /// Overrides the default location. fashion-mnist and idx: a folder holding
   /// train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz],
   /// t10k-labels-idx1-ubyte[.gz] (required for idx). mnist-10k: the folder holding 0.json..9.json.
@@ -42,6 +47,8 @@ struct DataOptions {
   /// The generator's options (name omnist only: the `omnist` sub-section); `path` is then the
   /// location of its source (mnist-10k or fashion-mnist).
   OmnistOptions omnist;
+  /// The riddle generator's options (name oddity only: the `oddity` sub-section).
+  oddity::OddityOptions oddity;
 
   /// Reads keys name (one of the names above; a typo gets the closest name suggested), path,
   /// limit_train, limit_test, limit_valid (integers >= 0), validation (boolean), then calls

@@ -1,0 +1,47 @@
+// `neurocore data export oddity` and a one-epoch oddity run through the real executable.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "cli/run_cli.h"
+
+namespace {
+
+using nc::test::fresh_temp_path;
+using nc::test::run_cli;
+
+TEST(CliOddity, ExportWritesOneSheetPerRiddleAndSample) {
+  const auto out = fresh_temp_path("cli", "oddity_export");
+  const auto r = run_cli("data export oddity --count 2 --set 'data.oddity.riddles=[0, 44]' --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  int pngs = 0;
+  for (const auto& e : std::filesystem::directory_iterator(out)) pngs += e.path().extension() == ".png";
+  EXPECT_EQ(pngs, 4);
+  std::filesystem::remove_all(out);
+}
+
+TEST(CliOddity, BadOptionsExitWithCode2) {
+  const auto out = fresh_temp_path("cli", "oddity_bad");
+  auto r = run_cli("data export oddity --set data.oddity.resolution=30 --out " + out.string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("data.oddity.resolution: got 30"), std::string::npos) << r.output;
+  r = run_cli("data export oddity --format gif --out " + out.string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  r = run_cli("data export oddity --split static --out " + out.string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  std::filesystem::remove_all(out);
+}
+
+TEST(CliOddity, TrainWritesThePerRiddleReport) {
+  const auto runs = fresh_temp_path("cli", "oddity_train");
+  const auto r = run_cli(std::string("--log-level warn train ") + NC_SOURCE_DIR +
+                         "/configs/oddity-snu-saccade.yaml --set train.epochs=1 --set data.limit_train=32 "
+                         "--set data.limit_valid=8 --set data.limit_test=45 --set threads=1 "
+                         "--set model.hidden=16 --set model.features=16 --set data.oddity.resolution=20 "
+                         "--set name=t --set runs_dir=" + runs.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(std::filesystem::exists(runs / "t" / "riddle_accuracy.md"));
+  std::filesystem::remove_all(runs);
+}
+
+}  // namespace
