@@ -73,6 +73,7 @@ Builder read_resnet(ConfigSection& s, int64_t depth, const InputShape& in, int64
   o.in_channels(in.channels);
   o.width(s.integer("width", 16, 1));
   o.shortcut(choose<Shortcut>(s, "shortcut", "A", {"A", "B"}));
+  o.channels(s.integers("channels", {}, 1));
   return [o] { return std::make_shared<ResNetImpl>(o); };
 }
 

@@ -97,7 +97,11 @@ void build_resnet(Builder& b, nn::ResNetImpl& m) {
       const auto inner = b.fresh(blk.conv1->weight.size(0));
       b.add(*blk.conv1, res, inner);
       std::vector<int64_t> next = res;
-      if (!blk.projection->is_empty()) {
+      if (blk.projection->size() == 1) {
+        // A shrunk network's frozen select shortcut: not a weight layer to prune.
+        next = b.fresh(planes);
+        b.st.no_channels = "the network is already shrunk (select shortcuts); prune the dense run";
+      } else if (!blk.projection->is_empty()) {
         next = b.fresh(planes);
         b.st.no_channels =
             "a projection shortcut (shortcut B) adds unmasked channels to the residual sum; "
