@@ -64,6 +64,7 @@ TEST(Prune, RunsEvalAndCompileLoadThePrunedModel) {
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("(shrunk)"), std::string::npos) << r.output;
   EXPECT_NE(nc::test::slurp(dir / "c" / "config.yaml").find("hidden"), std::string::npos);
+  EXPECT_TRUE(fs::exists(dir / "c" / "pruned_torchscript.pt"));
   r = run("eval " + (dir / "c").string());
   EXPECT_EQ(r.code, 0) << r.output;
   const std::string hw = std::string(" --hw ") + NC_SOURCE_DIR + "/configs/hw/default.yaml";

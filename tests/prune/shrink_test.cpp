@@ -1,9 +1,14 @@
 // Physical shrinking: the shrunk model computes what the masked model computes (spec dtp.md §7.7).
 #include <gtest/gtest.h>
+#include <torch/script.h>
 #include <torch/torch.h>
+
+#include <filesystem>
+#include <unistd.h>
 
 #include "neurocore/cm/torch/torch_eval.h"
 #include "neurocore/cm/torch/torch_import.h"
+#include "neurocore/compress/prune/float_torchscript.h"
 #include "neurocore/compress/prune/pruner.h"
 #include "neurocore/compress/prune/shrink.h"
 #include "neurocore/nn/mlp.h"
@@ -60,6 +65,13 @@ TEST(Shrink, ResNet20ShrunkEqualsMaskedInEveryStage) {
   const auto graph = cm::import_model(small, in);
   const auto y = cm::evaluate_with_torch(graph, x).at(0);
   EXPECT_TRUE(torch::allclose(y, masked, 1e-4, 1e-4)) << (y - masked).abs().max();
+  // And as TorchScript.
+  const auto path = std::filesystem::temp_directory_path() / ("nc_shrunk_" + std::to_string(getpid()) + ".pt");
+  save_float_torchscript(small, path.string());
+  auto jit = torch::jit::load(path.string());
+  const auto z = jit.forward({x}).toTensor();
+  std::filesystem::remove(path);
+  EXPECT_TRUE(torch::allclose(z, masked, 1e-5, 1e-5)) << (z - masked).abs().max();
 }
 
 TEST(Shrink, MlpShrunkEqualsMasked) {
@@ -77,6 +89,21 @@ TEST(Shrink, MlpShrunkEqualsMasked) {
   const auto s = shrink(net, st, hard);
   EXPECT_EQ(s.config_sets.size(), 1u);
   EXPECT_TRUE(torch::allclose(s.model->forward(x), masked, 1e-6, 1e-6));
+}
+
+TEST(FloatTorchScript, LeNet5AndMlpComputeTheModel) {
+  torch::manual_seed(3);
+  nn::LeNet5Impl lenet(nn::InputShape{1, 28, 28}, 10);
+  nn::MLPImpl mlp(nn::MLPOptions(784, 10).hidden({20}).activation(nn::MLPActivation::tanh));
+  const auto x = torch::randn({3, 1, 28, 28});
+  const auto path = std::filesystem::temp_directory_path() / ("nc_float_ts_" + std::to_string(getpid()) + ".pt");
+  for (nn::NetImpl* net : {static_cast<nn::NetImpl*>(&lenet), static_cast<nn::NetImpl*>(&mlp)}) {
+    save_float_torchscript(*net, path.string());
+    auto jit = torch::jit::load(path.string());
+    torch::NoGradGuard g;
+    EXPECT_TRUE(torch::allclose(jit.forward({x}).toTensor(), net->forward(x), 1e-5, 1e-5));
+  }
+  std::filesystem::remove(path);
 }
 
 }  // namespace

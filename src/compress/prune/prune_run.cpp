@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "neurocore/compress/prune/float_torchscript.h"
 #include "neurocore/compress/prune/shrink.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"
@@ -163,6 +164,9 @@ PruneRunResult prune_run(const std::string& source, const PruneRunOptions& o_in,
   write_file_atomic(out.file("config.yaml"), final_yaml);
   PlainView plain(*final_model);
   learn::save_checkpoint(out.checkpoints(), plain, nullptr, r.epochs);
+  const std::string torchscript = out.file("pruned_torchscript.pt");
+  final_model->eval();
+  save_float_torchscript(*final_model, torchscript);
 
   // Report.
   record["acc_before"] = r.acc_before;
@@ -211,7 +215,8 @@ PruneRunResult prune_run(const std::string& source, const PruneRunOptions& o_in,
                   po.kind == BudgetKind::params ? r.params_after : r.flops_after),
       rr.shrunk ? "the final model is physically shrunk: `config.yaml` names its shape, `checkpoints/` holds it"
                 : "the final model keeps the dense shape with the pruned weights set to zero (`checkpoints/`)",
-      "training run with masks and scores (resume with --resume): `train/`"};
+      "training run with masks and scores (resume with --resume): `train/`",
+      "the final model as TorchScript (torch.jit.load): `pruned_torchscript.pt`"};
   write_run_report(out, "prune " + tag, summary);
   write_file_atomic(out.file("report.md"),
                     read_file(out.file("report.md")) + "\n## Kept weights per layer\n\n" +
