@@ -102,7 +102,12 @@ std::shared_ptr<NetImpl> make_model(ConfigSection section, const InputShape& in,
     build = read_rnn(section, name == "lstm" ? RNNCellKind::lstm : RNNCellKind::gru, features,
                      num_classes);
   } else if (name == "lenet5") {
-    build = [in, num_classes] { return std::make_shared<LeNet5Impl>(in, num_classes); };
+    const auto channels = section.integers("channels", {6, 16, 120, 84}, 1);
+    if (channels.size() != 4) {
+      throw UserError(key_of(section, "channels") + " must list 4 widths (conv1, conv2, fc1, fc2), got " +
+                      std::to_string(channels.size()));
+    }
+    build = [in, num_classes, channels] { return std::make_shared<LeNet5Impl>(in, num_classes, channels); };
   } else if (name == "resnet") {
     const int64_t depth = section.integer("depth", 20, 8);
     if ((depth - 2) % 6 != 0) {

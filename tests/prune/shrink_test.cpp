@@ -91,6 +91,27 @@ TEST(Shrink, MlpShrunkEqualsMasked) {
   EXPECT_TRUE(torch::allclose(s.model->forward(x), masked, 1e-6, 1e-6));
 }
 
+TEST(Shrink, LeNet5ShrunkEqualsMasked) {
+  torch::manual_seed(4);
+  nn::LeNet5Impl net(nn::InputShape{1, 28, 28}, 10);
+  const auto x = torch::randn({3, 1, 28, 28});
+  const auto st = model_structure(net, {1, 28, 28});
+  torch::Tensor masked, hard;
+  {
+    Masker m(net, st, Granularity::channel);
+    hard = hard_masks(m, Method::l1, {}, 0.3, BudgetKind::flops);
+    m.set(hard);
+    masked = net.forward(x);
+  }
+  const auto s = shrink(net, st, hard);
+  auto& small = dynamic_cast<nn::LeNet5Impl&>(*s.model);
+  EXPECT_LT(small.channels[0], 6);
+  EXPECT_LT(small.channels[1], 16);
+  EXPECT_TRUE(torch::allclose(small.forward(x), masked, 1e-5, 1e-5));
+  EXPECT_EQ(dense_cost(model_structure(small, {1, 28, 28}), BudgetKind::flops),
+            channel_cost(st, hard, BudgetKind::flops));
+}
+
 TEST(FloatTorchScript, LeNet5AndMlpComputeTheModel) {
   torch::manual_seed(3);
   nn::LeNet5Impl lenet(nn::InputShape{1, 28, 28}, 10);

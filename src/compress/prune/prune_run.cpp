@@ -16,7 +16,6 @@
 #include "neurocore/core/report.h"
 #include "neurocore/core/run_dir.h"
 #include "neurocore/learn/checkpoint.h"
-#include "neurocore/nn/lenet.h"
 
 namespace nc::compress::prune {
 namespace {
@@ -74,22 +73,12 @@ PruneOptions options_from_json(const nlohmann::json& j) {
   return o;
 }
 
-// Zeroes what the hard masks remove: the masked weights; after channel pruning of a model
-// without BN (LeNet-5) also the removed channels' biases, so relu(0) = 0 as with the mask.
+// Zeroes the weights the hard (weight) masks remove.
 void bake_masks(Masker& masker, const torch::Tensor& hard) {
   torch::NoGradGuard no_grad;
   masker.set(hard);
-  for (std::size_t l = 0; l < masker.structure().layers.size(); ++l) {
-    const auto& L = masker.structure().layers[l];
-    const auto wm = masker.weight_mask(l);
-    const_cast<torch::Tensor&>(L.weight).mul_(wm);
-    if (masker.granularity() == Granularity::channel) {
-      torch::Tensor bias;
-      if (auto* c = L.module->as<torch::nn::Conv2dImpl>()) bias = c->bias;
-      if (auto* li = L.module->as<torch::nn::LinearImpl>()) bias = li->bias;
-      if (bias.defined()) bias.mul_(wm.flatten(1).amax(1) > 0);
-    }
-  }
+  for (std::size_t l = 0; l < masker.structure().layers.size(); ++l)
+    const_cast<torch::Tensor&>(masker.structure().layers[l].weight).mul_(masker.weight_mask(l));
 }
 
 std::string pct(double a, double b) { return fmt::format("{:.2f} %", b > 0 ? 100.0 * a / b : 0.0); }
@@ -151,7 +140,7 @@ PruneRunResult prune_run(const std::string& source, const PruneRunOptions& o_in,
   ModelStructure st = model_structure(*exp.model, in);
   std::string final_yaml = source_yaml;
   std::shared_ptr<nn::NetImpl> final_model = exp.model;
-  if (o.prune.granularity == Granularity::channel && dynamic_cast<nn::LeNet5Impl*>(exp.model.get()) == nullptr) {
+  if (o.prune.granularity == Granularity::channel) {
     exp.model->set_hidden_hook({});
     const Shrunk s = shrink(*exp.model, st, r.hard);
     final_model = s.model;

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "neurocore/core/error.h"
+#include "neurocore/nn/lenet.h"
 #include "neurocore/nn/mlp.h"
 #include "neurocore/nn/resnet.h"
 
@@ -62,6 +63,27 @@ Shrunk shrink_mlp(nn::MLPImpl& m, const ModelStructure& st, const torch::Tensor&
   return {s, {"model.hidden=" + list(hidden)}};
 }
 
+Shrunk shrink_lenet(nn::LeNet5Impl& m, const ModelStructure& st, const torch::Tensor& hard) {
+  std::vector<torch::Tensor> outs, ins;
+  for (const auto& l : st.layers) {
+    outs.push_back(kept(l.out_element, hard));
+    ins.push_back(kept(l.in_element, hard));
+  }
+  const std::vector<int64_t> channels{outs[0].numel(), outs[1].numel(), outs[2].numel(), outs[3].numel()};
+  auto s = std::make_shared<nn::LeNet5Impl>(m.input, m.fc3->weight.size(0), channels);
+  F::LinearImpl* src_fc[] = {m.fc1.get(), m.fc2.get(), m.fc3.get()};
+  F::LinearImpl* dst_fc[] = {s->fc1.get(), s->fc2.get(), s->fc3.get()};
+  copy_weight(s->conv1->weight, m.conv1->weight, outs[0], ins[0]);
+  s->conv1->bias.copy_(m.conv1->bias.index_select(0, outs[0]));
+  copy_weight(s->conv2->weight, m.conv2->weight, outs[1], ins[1]);
+  s->conv2->bias.copy_(m.conv2->bias.index_select(0, outs[1]));
+  for (int i = 0; i < 3; ++i) {
+    copy_weight(dst_fc[i]->weight, src_fc[i]->weight, outs[2 + i], ins[2 + i]);
+    dst_fc[i]->bias.copy_(src_fc[i]->bias.index_select(0, outs[2 + i]));
+  }
+  return {s, {"model.channels=" + list(channels)}};
+}
+
 Shrunk shrink_resnet(nn::ResNetImpl& m, const ModelStructure& st, const torch::Tensor& hard) {
   if (!st.no_channels.empty()) throw UserError("shrink: " + st.no_channels);
   // Layers in structure order: stem, (conv1, conv2) per block, fc.
@@ -117,11 +139,13 @@ Shrunk shrink(nn::NetImpl& model, const ModelStructure& st, const torch::Tensor&
   Shrunk r;
   if (auto* m = dynamic_cast<nn::MLPImpl*>(&model)) {
     r = shrink_mlp(*m, st, hard);
+  } else if (auto* m = dynamic_cast<nn::LeNet5Impl*>(&model)) {
+    r = shrink_lenet(*m, st, hard);
   } else if (auto* m = dynamic_cast<nn::ResNetImpl*>(&model)) {
     r = shrink_resnet(*m, st, hard);
   } else {
-    throw UserError("shrink: physical shrinking supports mlp and resnet*; the model '" +
-                    model.name() + "' keeps its masks (channels zeroed) instead");
+    throw UserError("shrink: physical shrinking supports mlp, lenet5 and resnet*, not '" +
+                    model.name() + "'");
   }
   r.model->eval();
   return r;
