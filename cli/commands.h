@@ -16,6 +16,7 @@ void add_info(CLI::App& app, const Global& global);
 void add_data(CLI::App& app, const Global& global);
 void add_compile(CLI::App& app, const Global& global);
 void add_quantize(CLI::App& app, const Global& global);
+void add_prune(CLI::App& app, const Global& global);
 void add_pipeline(CLI::App& app, const Global& global);
 void add_fabric(CLI::App& app, const Global& global);
 void add_simulate(CLI::App& app, const Global& global);

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   nc::cli::add_data(app, global);
   nc::cli::add_compile(app, global);
   nc::cli::add_quantize(app, global);
+  nc::cli::add_prune(app, global);
   nc::cli::add_pipeline(app, global);
   nc::cli::add_fabric(app, global);
   nc::cli::add_simulate(app, global);

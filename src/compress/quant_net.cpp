@@ -73,7 +73,7 @@ int fold_batchnorm(nn::NetImpl& net) {
       fold_pair(*b->conv1, *b->bn1);
       fold_pair(*b->conv2, *b->bn2);
       folded += 2;
-      if (!b->projection->is_empty()) {
+      if (b->projection->size() == 2) {  // option B (a select shortcut has no BN)
         // Sequential::ptr<T> cannot name BatchNorm2dImpl (its forward is inherited).
         fold_pair(*std::dynamic_pointer_cast<F::Conv2dImpl>(b->projection->ptr(0)),
                   *std::dynamic_pointer_cast<F::BatchNorm2dImpl>(b->projection->ptr(1)));

@@ -3,13 +3,21 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "neurocore/core/error.h"
 
 namespace nc::nn {
 
-LeNet5Impl::LeNet5Impl(const InputShape& in, int64_t classes) : input(in) {
+LeNet5Impl::LeNet5Impl(const InputShape& in, int64_t classes, std::vector<int64_t> channels_)
+    : input(in), channels(std::move(channels_)) {
+  if (channels.size() != 4 || *std::min_element(channels.begin(), channels.end()) < 1) {
+    std::ostringstream os;
+    os << "lenet5: channels must be 4 widths >= 1 (conv1, conv2, fc1, fc2), got " << channels.size()
+       << " values";
+    throw UserError(os.str());
+  }
   // conv1 keeps H x W (pad 2), pool halves, conv2 (5x5, no pad) removes 4, pool halves.
   const int64_t h = (in.height / 2 - 4) / 2, w = (in.width / 2 - 4) / 2;
   if (in.channels < 1 || classes < 1 || in.height / 2 - 4 < 2 || in.width / 2 - 4 < 2) {
@@ -19,11 +27,12 @@ LeNet5Impl::LeNet5Impl(const InputShape& in, int64_t classes) : input(in) {
     throw UserError(os.str());
   }
   namespace F = torch::nn;
-  conv1 = register_module("conv1", F::Conv2d(F::Conv2dOptions(in.channels, 6, 5).padding(2)));
-  conv2 = register_module("conv2", F::Conv2d(F::Conv2dOptions(6, 16, 5)));
-  fc1 = register_module("fc1", F::Linear(16 * h * w, 120));
-  fc2 = register_module("fc2", F::Linear(120, 84));
-  fc3 = register_module("fc3", F::Linear(84, classes));
+  const auto& c = channels;
+  conv1 = register_module("conv1", F::Conv2d(F::Conv2dOptions(in.channels, c[0], 5).padding(2)));
+  conv2 = register_module("conv2", F::Conv2d(F::Conv2dOptions(c[0], c[1], 5)));
+  fc1 = register_module("fc1", F::Linear(c[1] * h * w, c[2]));
+  fc2 = register_module("fc2", F::Linear(c[2], c[3]));
+  fc3 = register_module("fc3", F::Linear(c[3], classes));
 }
 
 torch::Tensor LeNet5Impl::forward(const torch::Tensor& x) {

@@ -74,6 +74,7 @@ Builder read_resnet(ConfigSection& s, int64_t depth, const InputShape& in, int64
   o.in_channels(in.channels);
   o.width(s.integer("width", 16, 1));
   o.shortcut(choose<Shortcut>(s, "shortcut", "A", {"A", "B"}));
+  o.channels(s.integers("channels", {}, 1));
   return [o] { return std::make_shared<ResNetImpl>(o); };
 }
 
@@ -129,7 +130,12 @@ std::shared_ptr<NetImpl> make_model(ConfigSection section, const InputShape& in,
     build = read_rnn(section, name == "lstm" ? RNNCellKind::lstm : RNNCellKind::gru, features,
                      num_classes);
   } else if (name == "lenet5") {
-    build = [in, num_classes] { return std::make_shared<LeNet5Impl>(in, num_classes); };
+    const auto channels = section.integers("channels", {6, 16, 120, 84}, 1);
+    if (channels.size() != 4) {
+      throw UserError(key_of(section, "channels") + " must list 4 widths (conv1, conv2, fc1, fc2), got " +
+                      std::to_string(channels.size()));
+    }
+    build = [in, num_classes, channels] { return std::make_shared<LeNet5Impl>(in, num_classes, channels); };
   } else if ((name == "oren" || name == "snu-saccade") && num_classes != in.channels) {
     throw UserError("model.name " + name + " scores each panel: it needs one class per panel "
                     "(data.name oddity: 6 panels, 6 classes), got " + std::to_string(in.channels) +

@@ -19,21 +19,33 @@ F::Conv2d conv3x3(int64_t in, int64_t out, int64_t stride) {
 }  // namespace
 
 BasicBlockImpl::BasicBlockImpl(int64_t in_planes_, int64_t planes_, int64_t stride_,
-                               Shortcut shortcut)
-    : in_planes(in_planes_), planes(planes_), stride(stride_), shortcut_kind(shortcut) {
+                               Shortcut shortcut, int64_t mid_, bool select_)
+    : in_planes(in_planes_), planes(planes_), stride(stride_), mid(mid_ < 0 ? planes_ : mid_),
+      shortcut_kind(shortcut), select(select_) {
   reset();
 }
 
 void BasicBlockImpl::reset() {
-  conv1 = register_module("conv1", conv3x3(in_planes, planes, stride));
-  bn1 = register_module("bn1", F::BatchNorm2d(planes));
-  conv2 = register_module("conv2", conv3x3(planes, planes, 1));
+  conv1 = register_module("conv1", conv3x3(in_planes, mid, stride));
+  bn1 = register_module("bn1", F::BatchNorm2d(mid));
+  conv2 = register_module("conv2", conv3x3(mid, planes, 1));
   bn2 = register_module("bn2", F::BatchNorm2d(planes));
   projection = register_module("projection", F::Sequential());
-  if (shortcut_kind == Shortcut::B && (stride != 1 || in_planes != planes)) {
+  if (stride == 1 && in_planes == planes) return;
+  if (shortcut_kind == Shortcut::B) {
     projection->push_back(
         F::Conv2d(F::Conv2dOptions(in_planes, planes, 1).stride(stride).bias(false)));
     projection->push_back(F::BatchNorm2d(planes));
+  } else if (select) {
+    // Option A as a frozen 0/1 matrix: input channel j goes where the zero padding puts it.
+    F::Conv2d c(F::Conv2dOptions(in_planes, planes, 1).stride(stride).bias(false));
+    torch::NoGradGuard no_grad;
+    c->weight.zero_();
+    const int64_t before = (planes - in_planes) / 2;
+    for (int64_t j = 0; j < in_planes; ++j)
+      if (j + before >= 0 && j + before < planes) c->weight[j + before][j] = 1;
+    c->weight.set_requires_grad(false);
+    projection->push_back(c);
   }
 }
 
@@ -47,7 +59,10 @@ torch::Tensor BasicBlockImpl::forward_with(const torch::Tensor& x,
   auto out = pass(*conv1, torch::relu(bn1->forward(conv2d(*conv1, x))));
   out = pass(*conv2, bn2->forward(conv2d(*conv2, out)));
   torch::Tensor shortcut = x;
-  if (!projection->is_empty()) {
+  if (projection->size() == 1) {
+    // Select shortcut: a frozen 0/1 1x1 convolution (a shrunk option A).
+    shortcut = projection[0]->as<F::Conv2d>()->forward(x);
+  } else if (!projection->is_empty()) {
     // Projection (option B): 1x1 conv + BatchNorm, the conv through the weight products.
     shortcut = projection[1]->as<F::BatchNorm2d>()->forward(
         conv2d(*projection[0]->as<F::Conv2d>(), x));
@@ -74,25 +89,40 @@ ResNetImpl::ResNetImpl(ResNetOptions options_) : options(std::move(options_)) {
                     std::to_string(options.width()) + ", " + std::to_string(options.classes()));
   }
   const int64_t n = (depth - 2) / 6, w = options.width();
-  conv1 = register_module("conv1", conv3x3(options.in_channels(), w, 1));
-  bn1 = register_module("bn1", F::BatchNorm2d(w));
-  int64_t in = w;
+  const auto& ch = options.channels();
+  const bool explicit_widths = !ch.empty();
+  if (explicit_widths && static_cast<int64_t>(ch.size()) != 1 + 6 * n) {
+    throw UserError("resnet: channels must list 1 + 6n = " + std::to_string(1 + 6 * n) +
+                    " widths (the stem, then conv1 and conv2 of each block), got " +
+                    std::to_string(ch.size()));
+  }
+  for (auto c : ch)
+    if (c < 1) throw UserError("resnet: every value of channels must be >= 1, got " + std::to_string(c));
+  std::size_t next = 0;
+  auto width = [&](int64_t uniform) { return explicit_widths ? ch[next++] : uniform; };
+  const int64_t stem = width(w);
+  conv1 = register_module("conv1", conv3x3(options.in_channels(), stem, 1));
+  bn1 = register_module("bn1", F::BatchNorm2d(stem));
+  int64_t in = stem;
   auto stage = [&](int64_t planes, int64_t stride) {
     F::Sequential s;
     for (int64_t i = 0; i < n; ++i) {
-      s->push_back(BasicBlock(in, planes, i == 0 ? stride : 1, options.shortcut()));
-      in = planes;
+      const int64_t mid = width(planes), out = width(planes);
+      s->push_back(BasicBlock(in, out, i == 0 ? stride : 1, options.shortcut(), mid,
+                              explicit_widths));
+      in = out;
     }
     return s;
   };
   stage1 = register_module("stage1", stage(w, 1));
   stage2 = register_module("stage2", stage(2 * w, 2));
   stage3 = register_module("stage3", stage(4 * w, 2));
-  fc = register_module("fc", F::Linear(4 * w, options.classes()));
+  fc = register_module("fc", F::Linear(in, options.classes()));
 
   torch::NoGradGuard no_grad;
   for (auto& m : modules(/*include_self=*/false)) {
-    if (auto* c = m->as<F::Conv2dImpl>()) F::init::kaiming_normal_(c->weight);
+    auto* c = m->as<F::Conv2dImpl>();
+    if (c && c->weight.requires_grad()) F::init::kaiming_normal_(c->weight);  // not a select
     if (auto* l = m->as<F::LinearImpl>()) F::init::kaiming_normal_(l->weight);
   }
 }

@@ -22,6 +22,7 @@
 #include "neurocore/cm/topology.h"
 #include "neurocore/cm/torch/torch_import.h"
 #include "neurocore/compress/int_model.h"
+#include "neurocore/compress/prune/prune_run.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"
 #include "neurocore/core/run_dir.h"
@@ -40,8 +41,8 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 const std::vector<std::string>& stage_names() {
-  static const std::vector<std::string> s{"train",    "quantize", "compile",
-                                          "place",    "simulate", "evaluate"};
+  static const std::vector<std::string> s{"train", "prune",    "quantize", "compile",
+                                          "place", "simulate", "evaluate"};
   return s;
 }
 
@@ -63,6 +64,71 @@ json train_stage(learn::Experiment& exp, const std::string& out) {
           {"epochs", exp.train.epochs},
           {"parameters", nn::count_parameters(*exp.model)},
           {"test_accuracy", r.accuracy}};
+}
+
+// The prune stage's final model (an ordinary run: shrunk shape in its config.yaml).
+learn::Experiment load_pruned(const std::string& run_dir) {
+  Config c = Config::load(in_dir(run_dir, "config.yaml"));
+  learn::Experiment e = learn::Experiment::build(c);
+  const std::string ckpt = learn::last_checkpoint(in_dir(run_dir, "checkpoints"));
+  if (ckpt.empty()) throw UserError(run_dir + ": the prune stage left no checkpoint");
+  learn::load_checkpoint(ckpt, *e.model, nullptr);
+  e.model->eval();
+  return e;
+}
+
+// Cores, latency and energy of a float model on the accelerator (for the prune stage's before /
+// after comparison; the compile and simulate stages report the final, quantized model).
+json chip_numbers(nn::NetImpl& model, const learn::Experiment& exp, const Settings& s) {
+  const auto& images = exp.test_set.images;
+  const cm::Compiled c = cm::compile_graph(
+      cm::import_model(model, {images.size(1), images.size(2), images.size(3)}), s.compile.hw, "");
+  cm::TimingOptions to;
+  to.images = s.simulate.images;
+  const cm::TimingReport r = cm::simulate_timing(c, to);
+  return {{"cores", c.mapping().total_cores},
+          {"first_latency_us", static_cast<double>(r.first_latency_cycles) / r.clock_ghz / 1e3},
+          {"throughput_images_per_s", r.throughput_images_per_s},
+          {"energy_nj", r.energy.total_pj() / 1e3}};
+}
+
+compress::prune::PruneRunOptions prune_options(const PruneSettings& p) {
+  using namespace compress::prune;
+  PruneRunOptions o;
+  o.prune.method = parse_method(p.method, "prune.method");
+  o.prune.budget = p.budget;
+  o.prune.kind = parse_budget_kind(p.budget_kind, "prune.budget_kind");
+  o.prune.granularity = parse_granularity(p.granularity, "prune.granularity");
+  o.prune.epochs = p.epochs;
+  o.lr = p.lr > 0 ? p.lr : -1;
+  return o;
+}
+
+// Prunes the train stage's run into `out`/run (docs/prune.md) and compiles and simulates the
+// float model before and after, so the report shows what pruning saves on the chip.
+json prune_stage(learn::Experiment& exp, const Settings& s, const std::string& train_dir,
+                 const std::string& out) {
+  const json before = chip_numbers(*exp.model, exp, s);
+  auto o = prune_options(s.prune);
+  o.out = in_dir(out, "run");
+  const auto r = compress::prune::prune_run(train_dir, o);
+  auto pruned = load_pruned(in_dir(out, "run"));
+  const json after = chip_numbers(*pruned.model, pruned, s);
+  const auto& p = r.result;
+  return {{"method", s.prune.method},
+          {"budget", s.prune.budget},
+          {"budget_kind", s.prune.budget_kind},
+          {"granularity", s.prune.granularity},
+          {"epochs", s.prune.epochs},
+          {"shrunk", r.shrunk},
+          {"accuracy_before", p.acc_before},
+          {"test_accuracy", p.acc_after},
+          {"params_before", p.params_before},
+          {"params_after", p.params_after},
+          {"flops_before", p.flops_before},
+          {"flops_after", p.flops_after},
+          {"chip_before", before},
+          {"chip_after", after}};
 }
 
 int64_t weight_count(const cm::Graph& g) {
@@ -204,6 +270,10 @@ Prepared prepare(Config& config) {
     Prepared p;
     p.onnx = std::make_unique<OnnxSource>(prepare_onnx(config, p.exp, settings_sections()));
     p.settings = Settings::from_config(config);
+    if (p.settings.prune.method != "none") {
+      throw UserError(config.origin() + ": prune.method: the pipeline does not prune an ONNX model "
+                      "(model.onnx); expected none, got '" + p.settings.prune.method + "'");
+    }
     if (p.settings.quantize.method != "none") {
       throw UserError(config.origin() + ": quantize.method: the pipeline does not quantize an "
                       "ONNX model (model.onnx); expected none, got '" +
@@ -213,6 +283,17 @@ Prepared prepare(Config& config) {
   }
   Prepared p{learn::Experiment::build(config, settings_sections()), {}, nullptr};
   p.settings = Settings::from_config(config);
+  if (p.settings.prune.method != "none") {
+    // The options' checks against the model (granularity, method), before any stage runs.
+    const auto& images = p.exp.test_set.images;
+    compress::prune::validate(
+        prune_options(p.settings.prune).prune,
+        compress::prune::model_structure(*p.exp.model, {images.size(1), images.size(2), images.size(3)}));
+    if (p.exp.modulation && p.settings.prune.granularity == "channel") {
+      throw UserError(config.origin() + ": prune.granularity: channel masks use the hidden-layer hook, "
+                      "which learn.modulation " + p.exp.modulation->name() + " uses too; set learn.modulation: none");
+    }
+  }
   if (p.exp.model->temporal()) {
     if (p.settings.quantize.method != "none") {
       throw UserError(config.origin() + ": quantize.method: the spiking model '" +
@@ -235,7 +316,7 @@ PipelineResult run_pipeline(Config& config, const std::string& until) {
   const auto& names = stage_names();
   if (!until.empty() && std::find(names.begin(), names.end(), until) == names.end()) {
     throw UserError("--until: unknown stage '" + until +
-                    "'; stages: train, quantize, compile, place, simulate, evaluate");
+                    "'; stages: train, prune, quantize, compile, place, simulate, evaluate");
   }
   Prepared prepared = prepare(config);
   learn::Experiment& exp = prepared.exp;
@@ -256,7 +337,14 @@ PipelineResult run_pipeline(Config& config, const std::string& until) {
     if (ckpt.empty()) throw UserError(runner.stage_dir("train") + ": the train stage left no checkpoint");
     learn::load_checkpoint(ckpt, *exp.model, nullptr);
     exp.model->eval();
-    if (!done("train")) {
+    if (!done("train") && s.prune.method != "none") {
+      // The pruned (shrunk) model replaces the trained one for every later stage.
+      result.summary["prune"] = runner.run("prune", s.prune.text(), [&](const std::string& out) {
+        return prune_stage(exp, s, runner.stage_dir("train"), out);
+      });
+      exp.model = load_pruned(in_dir(runner.stage_dir("prune"), "run")).model;
+    }
+    if (!done("train") && !done("prune")) {
       result.summary["quantize"] = runner.run("quantize", s.quantize.text(), [&](const std::string& out) {
         if (s.quantize.method == "none") return json{{"method", "none"}};
         return quantize_model(exp, s.quantize, out);
@@ -267,7 +355,7 @@ PipelineResult run_pipeline(Config& config, const std::string& until) {
     }
   }
   std::optional<cm::Compiled> compiled;
-  if (!done("train") && !done("quantize")) {
+  if (!done("train") && !done("prune") && !done("quantize")) {
     // From an ONNX model, the file's content is part of the compile stage's key.
     std::string key = s.compile.text();
     cm::Graph graph;

@@ -46,6 +46,13 @@ Report build_report(const std::string& dir, const json& s) {
   };
   Report::Section acc{"Accuracy after each stage", {}, {}};
   if (auto* v = get("train", "test_accuracy")) acc.rows.emplace_back("float model (after train)", format_num(v->get<double>()) + " %");
+  if (auto* v = get("prune", "test_accuracy")) {
+    const auto& p = s["prune"];
+    acc.rows.emplace_back(fmt::format("after pruning ({}, {} of the {} kept, {} granularity)",
+                                      p["method"].get<std::string>(), format_num(p["budget"].get<double>()),
+                                      p["budget_kind"].get<std::string>(), p["granularity"].get<std::string>()),
+                          format_num(v->get<double>()) + " %");
+  }
   if (auto* v = get("quantize", "method")) acc.rows.emplace_back("quantization", v->get<std::string>());
   if (auto* v = get("quantize", "ptq_accuracy")) acc.rows.emplace_back("after PTQ (" + s["quantize"]["bits"].get<std::string>() + ")", format_num(v->get<double>()) + " %");
   if (auto* v = get("quantize", "test_accuracy")) acc.rows.emplace_back("quantized model (" + s["quantize"]["method"].get<std::string>() + ")", format_num(v->get<double>()) + " %");
@@ -68,6 +75,7 @@ Report build_report(const std::string& dir, const json& s) {
     if (auto* v = get(stage, key)) bars.labels.push_back(label), bars.values.push_back(v->get<double>());
   };
   bar("train", "test_accuracy", "float");
+  bar("prune", "test_accuracy", "pruned");
   bar("quantize", "ptq_accuracy", "PTQ");
   if (auto* m = get("quantize", "method"); m && m->get<std::string>() != "ptq" && m->get<std::string>() != "none") {
     std::string method = m->get<std::string>();
@@ -110,6 +118,23 @@ Report build_report(const std::string& dir, const json& s) {
                             s["compile"]["crossbar"].get<std::string>(), 100 * s["compile"]["crossbar_utilisation"].get<double>()));
   }
   if (!model.rows.empty()) r.sections.push_back(model);
+
+  // What pruning saves: the float model before and after, compiled and simulated alike.
+  Report::Section pruning{"Pruning: the float model on the accelerator before and after", {}, {}};
+  if (auto* b = get("prune", "chip_before")) {
+    const auto& p = s["prune"];
+    const auto& a = p["chip_after"];
+    auto arrow = [](double x, double y, const std::string& unit) {
+      return fmt::format("{} -> {}{} ({:.1f} %)", format_num(x), format_num(y), unit, x > 0 ? 100 * y / x : 0.0);
+    };
+    pruning.rows.emplace_back("weight parameters", arrow(p["params_before"].get<double>(), p["params_after"].get<double>(), ""));
+    pruning.rows.emplace_back("MACs per image", arrow(p["flops_before"].get<double>(), p["flops_after"].get<double>(), ""));
+    pruning.rows.emplace_back("cores", fmt::format("{} -> {}", (*b)["cores"].get<int64_t>(), a["cores"].get<int64_t>()));
+    pruning.rows.emplace_back("latency of the first image", arrow((*b)["first_latency_us"].get<double>(), a["first_latency_us"].get<double>(), " µs"));
+    pruning.rows.emplace_back("energy per image", arrow((*b)["energy_nj"].get<double>(), a["energy_nj"].get<double>(), " nJ"));
+    pruning.rows.emplace_back("model", p["shrunk"].get<bool>() ? "physically shrunk (smaller layers)" : "dense shape, pruned weights zero");
+  }
+  if (!pruning.rows.empty()) r.sections.push_back(pruning);
 
   Report::Section perf{"Simulated accelerator", {}, {}};
   if (auto* v = get("simulate", "first_latency_us")) perf.rows.emplace_back("latency of the first image", format_num(v->get<double>()) + " µs");

@@ -12,8 +12,14 @@
 namespace nc::pipeline {
 
 const std::vector<std::string>& settings_sections() {
-  static const std::vector<std::string> s{"quantize", "compile", "place", "simulate", "evaluate"};
+  static const std::vector<std::string> s{"prune", "quantize", "compile", "place", "simulate", "evaluate"};
   return s;
+}
+
+std::string PruneSettings::text() const {
+  if (method == "none") return "method=none";
+  return fmt::format("method={} budget={} kind={} granularity={} epochs={} lr={}", method, budget,
+                     budget_kind, granularity, epochs, lr);
 }
 
 std::string QuantizeSettings::text() const {
@@ -39,6 +45,19 @@ Settings Settings::from_config(const Config& config) {
   Settings s;
   auto root = config.root();
   const std::string origin = config.origin();
+
+  auto pr = root.section("prune");
+  s.prune.method = pr.choice("method", "none", {"none", "dtp", "magnitude", "uniform", "l1"});
+  s.prune.budget = pr.number("budget", 0.5, 0.0, 1.0);
+  if (s.prune.budget <= 0 || s.prune.budget >= 1) {
+    throw UserError(origin + ": prune.budget: expected the kept fraction in (0, 1), got " +
+                    fmt::format("{}", s.prune.budget));
+  }
+  s.prune.budget_kind = pr.choice("budget_kind", "params", {"params", "flops"});
+  s.prune.granularity = pr.choice("granularity", "channel", {"weight", "channel"});
+  s.prune.epochs = pr.integer("epochs", 1, 0, 1000);
+  s.prune.lr = pr.number("lr", 0.0, 0.0);
+  pr.finish();
 
   auto q = root.section("quantize");
   s.quantize.method = q.choice("method", "none", {"none", "ptq", "efqat", "qat"});

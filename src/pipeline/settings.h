@@ -9,6 +9,16 @@
 
 namespace nc::pipeline {
 
+struct PruneSettings {
+  std::string method = "none";  // none | dtp | magnitude | uniform | l1 (docs/prune.md)
+  double budget = 0.5;          // kept fraction
+  std::string budget_kind = "params";
+  std::string granularity = "channel";
+  int64_t epochs = 1;
+  double lr = 0;                // 0: train.learning_rate / 10
+  std::string text() const;
+};
+
 struct QuantizeSettings {
   std::string method = "none";  // none | ptq | efqat | qat
   std::string bits = "W8A8";
@@ -46,6 +56,7 @@ struct EvaluateSettings {
 };
 
 struct Settings {
+  PruneSettings prune;
   QuantizeSettings quantize;
   CompileSettings compile;
   PlaceSettings place;

@@ -100,7 +100,9 @@ ValueId import_block(Graph& g, ValueId x, nn::BasicBlockImpl& b, const std::stri
                        p + "relu1");
   out = add_bn(g, add_conv(g, out, *b.conv2, p + "conv2"), *b.bn2, p + "bn2");
   ValueId shortcut = x;
-  if (!b.projection->is_empty()) {
+  if (b.projection->size() == 1) {  // a shrunk option A: a frozen 0/1 1x1 convolution
+    shortcut = add_conv(g, x, *b.projection[0]->as<torch::nn::Conv2d>(), p + "projection.0");
+  } else if (!b.projection->is_empty()) {
     auto* conv = b.projection[0]->as<torch::nn::Conv2d>();
     auto* bn = b.projection[1]->as<torch::nn::BatchNorm2d>();
     if (b.projection->size() != 2 || conv == nullptr || bn == nullptr) {

@@ -1,0 +1,95 @@
+// neurocore prune: prune a trained run under an exact parameter or FLOP budget (docs/prune.md).
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "neurocore/compress/prune/prune_run.h"
+#include "neurocore/core/error.h"
+
+namespace nc::cli {
+
+namespace {
+
+using namespace nc::compress::prune;
+
+struct PruneArgs {
+  std::string run_dir, method = "dtp", kind = "params", granularity = "weight", out, resume;
+  std::string variant = "exact", cost = "squared", schedule = "exponential";
+  double budget = 0.1, lr = -1, soft_fraction = 0.6, eps0 = 1, eps_min = 1e-3, eps_prox = 20;
+  int64_t epochs = 3;
+  bool dry_run = false;
+  std::vector<std::string> sets;
+};
+
+void run_prune(const PruneArgs& a, const Global& g) {
+  PruneRunOptions o;
+  o.prune.method = parse_method(a.method, "--method");
+  o.prune.kind = parse_budget_kind(a.kind, "--budget-kind");
+  o.prune.granularity = parse_granularity(a.granularity, "--granularity");
+  if (a.variant != "exact" && a.variant != "prox")
+    throw UserError("--variant: expected exact or prox, got '" + a.variant + "'");
+  if (a.cost != "squared" && a.cost != "linear")
+    throw UserError("--cost: expected squared or linear, got '" + a.cost + "'");
+  if (a.schedule != "exponential" && a.schedule != "inverse")
+    throw UserError("--schedule: expected exponential or inverse, got '" + a.schedule + "'");
+  if (!(a.eps0 > 0) || !(a.eps_min > 0) || !(a.eps_prox > 0))
+    throw UserError(fmt::format("--eps0, --eps-min, --eps-prox: expected > 0, got {}, {}, {}", a.eps0,
+                                a.eps_min, a.eps_prox));
+  o.prune.variant = a.variant == "exact" ? Variant::exact : Variant::prox;
+  o.prune.cost = a.cost == "squared" ? OtCost::squared : OtCost::linear;
+  o.prune.schedule = a.schedule == "exponential" ? Schedule::exponential : Schedule::inverse;
+  o.prune.budget = a.budget;
+  o.prune.epochs = a.epochs;
+  o.prune.soft_fraction = a.soft_fraction;
+  o.prune.eps0 = a.eps0;
+  o.prune.eps_min = a.eps_min;
+  o.prune.eps_prox = a.eps_prox;
+  o.out = a.out;
+  o.lr = a.lr;
+  o.sets = a.sets;
+  o.threads = g.threads;
+  o.dry_run = a.dry_run;
+  const auto r = prune_run(a.run_dir, o, a.resume);
+  if (a.dry_run) return;
+  const auto& p = r.result;
+  fmt::print("test accuracy before {:.2f}%, after {:.2f}%; weight parameters {:.0f} -> {:.0f}; MACs {:.0f} -> {:.0f}{}\n",
+             p.acc_before, p.acc_after, p.params_before, p.params_after, p.flops_before, p.flops_after,
+             r.shrunk ? " (shrunk)" : "");
+  fmt::print("report: {}/report.md\n", r.path);
+}
+
+}  // namespace
+
+void add_prune(CLI::App& app, const Global& global) {
+  auto a = std::make_shared<PruneArgs>();
+  auto* cmd = app.add_subcommand(
+      "prune",
+      "Prune a trained run under an exact budget (a fraction of the weight parameters or of the "
+      "MACs kept): DTP (optimal-transport soft top-k masks annealed to hard ones) or the "
+      "baselines magnitude, uniform, l1; fine-tunes, shrinks channel-pruned models and writes a "
+      "run directory with report.md.\n\nExamples:\n"
+      "  neurocore prune runs/lenet5 --method dtp --budget 0.1 --epochs 3\n"
+      "  neurocore prune runs/r20 --method l1 --budget 0.2 --budget-kind flops --granularity channel");
+  cmd->add_option("RUN_DIR", a->run_dir, "a run directory written by `neurocore train`")->required();
+  cmd->add_option("--method", a->method, "dtp, magnitude (global), uniform (layer-uniform magnitude) or l1 (channel) (default dtp)");
+  cmd->add_option("--budget", a->budget, "fraction of the dense cost kept, in (0, 1) (default 0.1)");
+  cmd->add_option("--budget-kind", a->kind, "params or flops (default params)");
+  cmd->add_option("--granularity", a->granularity, "weight or channel (default weight)");
+  cmd->add_option("--epochs", a->epochs, "fine-tuning epochs, the same for every method (default 3)");
+  cmd->add_option("--lr", a->lr, "fine-tuning learning rate (default train.learning_rate / 10)");
+  cmd->add_option("--soft-fraction", a->soft_fraction, "dtp: share of the epochs with soft masks (default 0.6)");
+  cmd->add_option("--variant", a->variant, "dtp: exact (threshold solve + schedule) or prox (one Sinkhorn sweep) (default exact)");
+  cmd->add_option("--cost", a->cost, "dtp: transport cost squared or linear (default squared)");
+  cmd->add_option("--schedule", a->schedule, "dtp exact: exponential or inverse temperature (default exponential)");
+  cmd->add_option("--eps0", a->eps0, "dtp exact: first temperature (default 1)");
+  cmd->add_option("--eps-min", a->eps_min, "dtp exact: last temperature (default 1e-3)");
+  cmd->add_option("--eps-prox", a->eps_prox, "dtp prox: epsilon (default 20)");
+  cmd->add_option("--out", a->out, "output run directory (default <runs_dir>/<run>-prune-<method>-...)");
+  cmd->add_option("--resume", a->resume, "continue the prune run directory PRUNE_RUN (its own options)");
+  cmd->add_option("--set", a->sets, "override a value of the run's config (e.g. data.limit_train=512)")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_flag("--dry-run", a->dry_run, "validate the arguments, the run and the model, then exit");
+  cmd->callback([a, &global] { run_prune(*a, global); });
+}
+
+}  // namespace nc::cli

@@ -1,0 +1,118 @@
+#pragma once
+// Pruning a trained model under an exact parameter or FLOP budget (docs/prune.md; spec dtp.md
+// §6): DTP (learned soft top-k masks annealed to hard ones) and the baselines global
+// magnitude, layer-uniform magnitude and L1-norm channel pruning, all fine-tuned for the same
+// number of epochs by the ordinary Trainer (its optimizer, SGD or Adam, its checkpoints and
+// resume).
+#include <torch/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "neurocore/compress/prune/soft_topk.h"
+#include "neurocore/compress/prune/structure.h"
+#include "neurocore/core/run_dir.h"
+#include "neurocore/learn/experiment.h"
+
+namespace nc::compress::prune {
+
+/// dtp: learned masks; magnitude: global |w| (weight) or normalised filter L1 norm (channel)
+/// ranking; uniform: every layer keeps the same fraction of its largest weights / filters;
+/// l1: L1-norm channel pruning (Li et al.), layer-uniform by filter L1 norm (channel only).
+enum class Method { dtp, magnitude, uniform, l1 };
+enum class Variant { exact, prox };
+
+struct PruneOptions {
+  Method method = Method::dtp;
+  double budget = 0.1;  // fraction of the dense cost kept, in (0, 1)
+  BudgetKind kind = BudgetKind::params;
+  Granularity granularity = Granularity::weight;
+  int64_t epochs = 3;            // fine-tuning epochs (every method)
+  double soft_fraction = 0.6;    // DTP: the first ceil(soft_fraction * epochs) use soft masks
+  Variant variant = Variant::exact;
+  OtCost cost = OtCost::squared;
+  Schedule schedule = Schedule::exponential;
+  double eps0 = 1.0, eps_min = 1e-3;  // exact solver's temperature schedule
+  double eps_prox = 20;               // the one-sweep prox variant's epsilon
+  double score_lr_factor = 10;        // score gradient scale (SGD: lr_s = factor x lr_W)
+};
+
+/// Parses the names used by the CLI and configs; throws UserError naming `flag`.
+Method parse_method(const std::string& name, const std::string& flag);
+BudgetKind parse_budget_kind(const std::string& name, const std::string& flag);
+Granularity parse_granularity(const std::string& name, const std::string& flag);
+std::string to_string(Method m);
+std::string to_string(BudgetKind k);
+std::string to_string(Granularity g);
+
+/// Checks o against the model (before anything is written): budget in (0, 1), l1 only with
+/// channel granularity, channel granularity only where the model allows it. Throws UserError
+/// naming the flag (--budget, --method, --granularity, --epochs).
+void validate(const PruneOptions& o, const ModelStructure& st);
+
+/// The masks of a model: per channel element ([elements]) or per weight (all layers' weights
+/// concatenated, [sum numel]). While installed, the model computes with them: channel masks
+/// multiply each hidden activation (after BN/ReLU, through NetImpl's hidden-layer hook);
+/// weight masks multiply each weight (through nn::WeightProducts).
+class Masker {
+ public:
+  Masker(nn::NetImpl& model, ModelStructure st, Granularity g);
+  ~Masker();
+  /// The masks the next forward passes use (float, may carry a graph to the scores).
+  void set(const torch::Tensor& mask);
+  const torch::Tensor& mask() const { return mask_; }
+  const ModelStructure& structure() const { return st_; }
+  Granularity granularity() const { return g_; }
+  int64_t size() const;
+  /// The mask of layer l's weight ([out, in, kh, kw] or [out, in]) implied by the masks.
+  torch::Tensor weight_mask(std::size_t l) const;
+
+ private:
+  class Products;
+  nn::NetImpl& model_;
+  ModelStructure st_;
+  Granularity g_;
+  torch::Tensor mask_;
+  std::vector<torch::Tensor> out_index_;  // channel: per layer, its output channels' elements
+  std::unique_ptr<Products> products_;
+  std::unique_ptr<struct WeightGuardHolder> guard_;
+};
+
+/// The exact cost of `hard` ([size] bool or 0/1) masks.
+double masked_cost(const Masker& masker, const torch::Tensor& hard, BudgetKind kind);
+
+/// Hard masks of a one-shot method (magnitude, uniform, l1) from the current weights, or, for
+/// dtp, from `scores`, with the exact cost <= budget_fraction x dense: weight granularity
+/// by hard_topk; channels greedily in decreasing score (each layer first keeps its best element,
+/// so none is emptied), then any element that still fits. Returns [size] float 0/1.
+torch::Tensor hard_masks(const Masker& masker, Method method, const torch::Tensor& scores,
+                         double budget_fraction, BudgetKind kind);
+
+/// Initial DTP scores in [0, 1]: |w| (weight) or the filters' mean |w| summed over an element's
+/// channels (channel), divided by the largest.
+torch::Tensor initial_scores(const Masker& masker);
+
+struct LayerSparsity {
+  std::string name;
+  int64_t weights = 0, kept = 0;
+};
+
+struct PruneResult {
+  double acc_before = 0, acc_after = 0;
+  double params_before = 0, params_after = 0, flops_before = 0, flops_after = 0;
+  double target = 0;  // budget x dense, in the budget's kind
+  std::vector<LayerSparsity> layers;
+  torch::Tensor hard;  // the final 0/1 masks
+  int64_t epochs = 0;
+};
+
+/// Prunes exp.model (trained, in `run`'s checkpoints or fresh) under `o`, training with the
+/// Trainer in `run` (resumes from its last checkpoint). The masks and DTP's scores are kept on
+/// the model as "prune_mask", "prune_final" and "prune_scores", so checkpoints hold them.
+/// Throws UserError as validate.
+PruneResult prune_experiment(learn::Experiment& exp, RunDir& run, const PruneOptions& o);
+
+}  // namespace nc::compress::prune

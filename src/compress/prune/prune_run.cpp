@@ -1,0 +1,216 @@
+#include "neurocore/compress/prune/prune_run.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "neurocore/compress/prune/float_torchscript.h"
+#include "neurocore/compress/prune/shrink.h"
+#include "neurocore/core/error.h"
+#include "neurocore/core/io.h"
+#include "neurocore/core/plot.h"
+#include "neurocore/core/report.h"
+#include "neurocore/core/run_dir.h"
+#include "neurocore/learn/checkpoint.h"
+
+namespace nc::compress::prune {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The model's own submodules without the pruner's extra parameters and buffers: what a
+// checkpoint of the plain model holds.
+struct PlainView : torch::nn::Module {
+  explicit PlainView(torch::nn::Module& m) {
+    for (const auto& c : m.named_children()) register_module(c.key(), c.value());
+  }
+};
+
+// "a.b=value" applied to YAML text.
+std::string override_yaml(const std::string& yaml, const std::vector<std::string>& sets) {
+  YAML::Node root = YAML::Load(yaml);
+  for (const auto& s : sets) {
+    const auto eq = s.find('=');
+    const auto key = s.substr(0, eq), value = s.substr(eq + 1);
+    const auto dot = key.find('.');
+    root[key.substr(0, dot)][key.substr(dot + 1)] = YAML::Load(value);
+  }
+  YAML::Emitter out;
+  out << root;
+  return std::string(out.c_str()) + "\n";
+}
+
+nlohmann::json options_json(const PruneOptions& o) {
+  return {{"method", to_string(o.method)},       {"budget", o.budget},
+          {"budget_kind", to_string(o.kind)},    {"granularity", to_string(o.granularity)},
+          {"epochs", o.epochs},                  {"soft_fraction", o.soft_fraction},
+          {"variant", o.variant == Variant::exact ? "exact" : "prox"},
+          {"cost", o.cost == OtCost::squared ? "squared" : "linear"},
+          {"schedule", o.schedule == Schedule::exponential ? "exponential" : "inverse"},
+          {"eps0", o.eps0},                      {"eps_min", o.eps_min},
+          {"eps_prox", o.eps_prox},              {"score_lr_factor", o.score_lr_factor}};
+}
+
+PruneOptions options_from_json(const nlohmann::json& j) {
+  PruneOptions o;
+  o.method = parse_method(j.at("method"), "prune.json method");
+  o.budget = j.at("budget");
+  o.kind = parse_budget_kind(j.at("budget_kind"), "prune.json budget_kind");
+  o.granularity = parse_granularity(j.at("granularity"), "prune.json granularity");
+  o.epochs = j.at("epochs");
+  o.soft_fraction = j.at("soft_fraction");
+  o.variant = j.at("variant") == "exact" ? Variant::exact : Variant::prox;
+  o.cost = j.at("cost") == "squared" ? OtCost::squared : OtCost::linear;
+  o.schedule = j.at("schedule") == "exponential" ? Schedule::exponential : Schedule::inverse;
+  o.eps0 = j.at("eps0");
+  o.eps_min = j.at("eps_min");
+  o.eps_prox = j.at("eps_prox");
+  o.score_lr_factor = j.at("score_lr_factor");
+  return o;
+}
+
+// Zeroes the weights the hard (weight) masks remove.
+void bake_masks(Masker& masker, const torch::Tensor& hard) {
+  torch::NoGradGuard no_grad;
+  masker.set(hard);
+  for (std::size_t l = 0; l < masker.structure().layers.size(); ++l)
+    const_cast<torch::Tensor&>(masker.structure().layers[l].weight).mul_(masker.weight_mask(l));
+}
+
+std::string pct(double a, double b) { return fmt::format("{:.2f} %", b > 0 ? 100.0 * a / b : 0.0); }
+
+}  // namespace
+
+PruneRunResult prune_run(const std::string& source, const PruneRunOptions& o_in,
+                         const std::string& resume) {
+  PruneRunOptions o = o_in;
+  nlohmann::json record;
+  if (!resume.empty()) {
+    RunDir r = RunDir::open(resume);
+    record = nlohmann::json::parse(read_file(r.file("prune.json")));
+    o.prune = options_from_json(record.at("options"));
+    o.lr = record.at("lr");
+  }
+  // Checks that need no model first (cheap, and nothing loaded on a typo).
+  if (!(o.prune.budget > 0 && o.prune.budget < 1)) validate(o.prune, ModelStructure{});
+  if (o.prune.epochs < 0) validate(o.prune, ModelStructure{});
+
+  RunDir src = RunDir::open(resume.empty() ? source : record.at("source").get<std::string>());
+  Config config = Config::load(src.file("config.yaml"));
+  for (const auto& s : o.sets) config.set(s);
+  if (o.threads >= 0) config.set("threads=" + std::to_string(o.threads));
+  learn::Experiment exp = learn::Experiment::build(config);
+  const std::string ckpt = learn::last_checkpoint(src.checkpoints());
+  if (ckpt.empty()) throw UserError(src.path() + ": no checkpoint yet (train at least one epoch)");
+  learn::load_checkpoint(ckpt, *exp.model, nullptr);
+  const auto& sizes = exp.test_set.images.sizes();
+  const nn::InputShape in{sizes[1], sizes[2], sizes[3]};
+  validate(o.prune, model_structure(*exp.model, in));
+  if (o.dry_run) return {};
+
+  const std::string source_yaml = exp.effective_yaml;
+  const double lr = o.lr > 0 ? o.lr : exp.train.learning_rate / 10;
+  exp.train.learning_rate = lr;
+  std::string tag = fmt::format("prune-{}-{}-{:g}-{}", to_string(o.prune.method),
+                                to_string(o.prune.kind), o.prune.budget, to_string(o.prune.granularity));
+  const fs::path outp = !resume.empty() ? fs::path(resume)
+                        : o.out.empty() ? fs::path(exp.runs_dir) / (fs::path(src.path()).filename().string() + "-" + tag)
+                                        : fs::path(o.out);
+  RunDir out = resume.empty() ? RunDir::create(outp.parent_path().empty() ? "." : outp.parent_path().string(),
+                                               outp.filename().string())
+                              : RunDir::open(resume);
+  RunDir train = resume.empty() ? RunDir::create(out.path(), "train") : RunDir::open(out.file("train"));
+  if (resume.empty()) {
+    write_file_atomic(train.file("config.yaml"), source_yaml);
+    record = {{"source", src.path()}, {"checkpoint", ckpt}, {"lr", lr}, {"options", options_json(o.prune)}};
+    write_file_atomic(out.file("prune.json"), record.dump(2) + "\n");
+  }
+  spdlog::info("prune run directory: {}", out.path());
+
+  PruneRunResult rr;
+  rr.path = out.path();
+  rr.result = prune_experiment(exp, train, o.prune);
+  const PruneResult& r = rr.result;
+
+  // The final model as an ordinary run: shrunk when it can be, else the masks baked in.
+  ModelStructure st = model_structure(*exp.model, in);
+  std::string final_yaml = source_yaml;
+  std::shared_ptr<nn::NetImpl> final_model = exp.model;
+  if (o.prune.granularity == Granularity::channel) {
+    exp.model->set_hidden_hook({});
+    const Shrunk s = shrink(*exp.model, st, r.hard);
+    final_model = s.model;
+    final_yaml = override_yaml(source_yaml, s.config_sets);
+    rr.shrunk = true;
+  } else {
+    Masker masker(*exp.model, st, o.prune.granularity);
+    bake_masks(masker, r.hard);
+  }
+  write_file_atomic(out.file("config.yaml"), final_yaml);
+  PlainView plain(*final_model);
+  learn::save_checkpoint(out.checkpoints(), plain, nullptr, r.epochs);
+  const std::string torchscript = out.file("pruned_torchscript.pt");
+  final_model->eval();
+  save_float_torchscript(*final_model, torchscript);
+
+  // Report.
+  record["acc_before"] = r.acc_before;
+  record["acc_after"] = r.acc_after;
+  record["params_before"] = r.params_before;
+  record["params_after"] = r.params_after;
+  record["flops_before"] = r.flops_before;
+  record["flops_after"] = r.flops_after;
+  record["target"] = r.target;
+  record["shrunk"] = rr.shrunk;
+  write_file_atomic(out.file("prune.json"), record.dump(2) + "\n");
+  out.log_metrics({{"kind", "prune"}, {"acc_before", r.acc_before}, {"acc_after", r.acc_after},
+                   {"params_before", r.params_before}, {"params_after", r.params_after},
+                   {"flops_before", r.flops_before}, {"flops_after", r.flops_after}});
+  BarSpec bars;
+  bars.title = "kept fraction of each layer's weights";
+  bars.ylabel = "kept fraction";
+  std::string table = "| layer | weights | kept | kept fraction |\n|---|---|---|---|\n";
+  for (const auto& l : r.layers) {
+    bars.labels.push_back(l.name);
+    bars.values.push_back(static_cast<double>(l.kept) / l.weights);
+    table += fmt::format("| {} | {} | {} | {} |\n", l.name, l.weights, l.kept, pct(l.kept, l.weights));
+  }
+  const bool plotted = plot_bars(out.file("sparsity"), bars);
+  const auto& po = o.prune;
+  std::vector<std::string> summary{
+      fmt::format("source run: `{}` (checkpoint `{}`)", src.path(), ckpt),
+      fmt::format("method {}, budget {:g} of the dense {} kept ({} granularity), {} epochs of "
+                  "fine-tuning at learning rate {:g} ({})",
+                  to_string(po.method), po.budget, to_string(po.kind), to_string(po.granularity),
+                  po.epochs, lr, exp.train.optimizer),
+      po.method == Method::dtp
+          ? fmt::format("DTP: {} solver, {} cost, soft masks for the first {} epoch(s), then hard",
+                        po.variant == Variant::exact ? fmt::format("exact (eps {:g} -> {:g}, {})", po.eps0, po.eps_min,
+                                                                   po.schedule == Schedule::exponential ? "exponential" : "inverse")
+                                                     : fmt::format("one-sweep prox (eps {:g})", po.eps_prox),
+                        po.cost == OtCost::squared ? "squared" : "linear",
+                        static_cast<int64_t>(std::ceil(po.soft_fraction * po.epochs - 1e-9)))
+          : "one-shot selection at epoch 0, fixed while fine-tuning",
+      fmt::format("test accuracy before {:.2f} %, after {:.2f} %", r.acc_before, r.acc_after),
+      fmt::format("weight parameters before {:.0f}, after {:.0f} ({})", r.params_before, r.params_after,
+                  pct(r.params_after, r.params_before)),
+      fmt::format("MACs per sample before {:.0f}, after {:.0f} ({})", r.flops_before, r.flops_after,
+                  pct(r.flops_after, r.flops_before)),
+      fmt::format("budget {:.0f} {}: met ({:.0f})", r.target, to_string(po.kind),
+                  po.kind == BudgetKind::params ? r.params_after : r.flops_after),
+      rr.shrunk ? "the final model is physically shrunk: `config.yaml` names its shape, `checkpoints/` holds it"
+                : "the final model keeps the dense shape with the pruned weights set to zero (`checkpoints/`)",
+      "training run with masks and scores (resume with --resume): `train/`",
+      "the final model as TorchScript (torch.jit.load): `pruned_torchscript.pt`"};
+  write_run_report(out, "prune " + tag, summary);
+  write_file_atomic(out.file("report.md"),
+                    read_file(out.file("report.md")) + "\n## Kept weights per layer\n\n" +
+                        (plotted ? "![kept fraction per layer](sparsity.svg)\n\n" : "") + table);
+  return rr;
+}
+
+}  // namespace nc::compress::prune

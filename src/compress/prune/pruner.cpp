@@ -1,0 +1,486 @@
+#include "neurocore/compress/prune/pruner.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "neurocore/core/error.h"
+#include "neurocore/learn/trainer.h"
+#include "neurocore/nn/weight_products.h"
+
+namespace nc::compress::prune {
+
+// ---- names ----------------------------------------------------------------------------------
+
+namespace {
+template <class E>
+E parse(const std::string& name, const std::string& flag, const std::vector<std::string>& names) {
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (names[i] == name) return static_cast<E>(i);
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+  throw UserError(fmt::format("{}: expected one of {}, got '{}'", flag, list, name));
+}
+const std::vector<std::string> kMethods{"dtp", "magnitude", "uniform", "l1"};
+const std::vector<std::string> kKinds{"params", "flops"};
+const std::vector<std::string> kGranularities{"weight", "channel"};
+}  // namespace
+
+Method parse_method(const std::string& n, const std::string& f) { return parse<Method>(n, f, kMethods); }
+BudgetKind parse_budget_kind(const std::string& n, const std::string& f) { return parse<BudgetKind>(n, f, kKinds); }
+Granularity parse_granularity(const std::string& n, const std::string& f) {
+  return parse<Granularity>(n, f, kGranularities);
+}
+std::string to_string(Method m) { return kMethods.at(static_cast<std::size_t>(m)); }
+std::string to_string(BudgetKind k) { return kKinds.at(static_cast<std::size_t>(k)); }
+std::string to_string(Granularity g) { return kGranularities.at(static_cast<std::size_t>(g)); }
+
+void validate(const PruneOptions& o, const ModelStructure& st) {
+  if (!(o.budget > 0 && o.budget < 1)) {
+    throw UserError(fmt::format("--budget: expected the kept fraction in (0, 1) (0.1 keeps 10 %), got {}",
+                                o.budget));
+  }
+  if (o.epochs < 0) throw UserError(fmt::format("--epochs: expected >= 0, got {}", o.epochs));
+  if (o.method == Method::l1 && o.granularity != Granularity::channel) {
+    throw UserError("--method: l1 ranks whole filters and needs --granularity channel, got --granularity " +
+                    to_string(o.granularity));
+  }
+  if (o.granularity == Granularity::channel && !st.no_channels.empty()) {
+    throw UserError("--granularity: this model cannot be channel-pruned: " + st.no_channels);
+  }
+  if (!(o.soft_fraction > 0 && o.soft_fraction <= 1)) {
+    throw UserError(fmt::format("soft fraction: expected a value in (0, 1], got {}", o.soft_fraction));
+  }
+}
+
+// ---- masker ---------------------------------------------------------------------------------
+
+class Masker::Products : public nn::WeightProducts {
+ public:
+  explicit Products(Masker& m) : m_(m) {
+    for (std::size_t l = 0; l < m.st_.layers.size(); ++l)
+      layer_[m.st_.layers[l].weight.unsafeGetTensorImpl()] = l;
+  }
+  torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w,
+                       const torch::Tensor& b) override {
+    return torch::nn::functional::linear(x, masked(w), b);
+  }
+  torch::Tensor conv2d(const torch::Tensor& x, torch::nn::Conv2dImpl& c) override {
+    const auto& o = c.options;
+    const auto* pad = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+    TORCH_CHECK(pad != nullptr, "prune: conv padding must be explicit");
+    return torch::conv2d(x, masked(c.weight), c.bias, o.stride(), **pad, o.dilation(), o.groups());
+  }
+
+ private:
+  torch::Tensor masked(const torch::Tensor& w) const {
+    const auto it = layer_.find(w.unsafeGetTensorImpl());
+    return it == layer_.end() ? w : w * m_.weight_mask(it->second);
+  }
+  Masker& m_;
+  std::map<const void*, std::size_t> layer_;
+};
+
+struct WeightGuardHolder {
+  explicit WeightGuardHolder(nn::WeightProducts* p) : guard(p) {}
+  nn::WeightProductsGuard guard;
+};
+
+namespace {
+torch::Tensor element_index(const std::vector<int64_t>& el) {
+  // -1 (not prunable) reads the constant 1 appended after the element masks.
+  std::vector<int64_t> v(el);
+  return torch::tensor(v, torch::kLong);
+}
+std::vector<int64_t> weight_offsets(const ModelStructure& st) {
+  std::vector<int64_t> off{0};
+  for (const auto& l : st.layers) off.push_back(off.back() + l.weight.numel());
+  return off;
+}
+}  // namespace
+
+Masker::Masker(nn::NetImpl& model, ModelStructure st, Granularity g)
+    : model_(model), st_(std::move(st)), g_(g) {
+  mask_ = torch::ones({size()});
+  for (const auto& l : st_.layers) out_index_.push_back(element_index(l.out_element));
+  if (g_ == Granularity::channel) {
+    model_.set_hidden_hook([this](const torch::nn::Module& producer, const torch::Tensor& a) {
+      const int64_t l = st_.layer_of(producer);
+      if (l < 0) return a;
+      std::vector<int64_t> shape(a.dim(), 1);
+      shape[1] = a.size(1);
+      return a * mask_.index_select(0, out_index_[l]).to(a.dtype()).view(shape);
+    });
+  } else {
+    products_ = std::make_unique<Products>(*this);
+    guard_ = std::make_unique<WeightGuardHolder>(products_.get());
+  }
+}
+
+Masker::~Masker() {
+  if (g_ == Granularity::channel) model_.set_hidden_hook({});
+}
+
+int64_t Masker::size() const {
+  return g_ == Granularity::channel ? st_.elements : weight_offsets(st_).back();
+}
+
+void Masker::set(const torch::Tensor& mask) {
+  TORCH_CHECK(mask.numel() == size(), "Masker::set: wrong mask size");
+  mask_ = mask.to(torch::kFloat);
+}
+
+torch::Tensor Masker::weight_mask(std::size_t l) const {
+  const auto& layer = st_.layers.at(l);
+  if (g_ == Granularity::weight) {
+    int64_t off = 0;
+    for (std::size_t i = 0; i < l; ++i) off += st_.layers[i].weight.numel();
+    return mask_.slice(0, off, off + layer.weight.numel()).view(layer.weight.sizes());
+  }
+  auto gather = [this](const std::vector<int64_t>& el) {
+    const auto ext = torch::cat({mask_, torch::ones({1}, mask_.options())});
+    std::vector<int64_t> idx(el);
+    for (auto& i : idx) if (i < 0) i = mask_.numel();
+    return ext.index_select(0, torch::tensor(idx, torch::kLong));
+  };
+  auto m = gather(layer.out_element).unsqueeze(1) * gather(layer.in_element).unsqueeze(0);
+  return layer.weight.dim() == 4 ? m.view({layer.out, layer.in, 1, 1}).expand(layer.weight.sizes()) : m;
+}
+
+// ---- selection --------------------------------------------------------------------------------
+
+double masked_cost(const Masker& masker, const torch::Tensor& hard, BudgetKind kind) {
+  if (masker.granularity() == Granularity::channel) return channel_cost(masker.structure(), hard, kind);
+  return (weight_costs(masker.structure(), kind) * hard.to(torch::kDouble)).sum().item<double>();
+}
+
+torch::Tensor initial_scores(const Masker& masker) {
+  const auto& st = masker.structure();
+  torch::NoGradGuard no_grad;
+  torch::Tensor s;
+  if (masker.granularity() == Granularity::weight) {
+    std::vector<torch::Tensor> parts;
+    for (const auto& l : st.layers) parts.push_back(l.weight.detach().abs().flatten().to(torch::kDouble));
+    s = torch::cat(parts);
+  } else {
+    s = torch::zeros({st.elements}, torch::kDouble);
+    for (const auto& l : st.layers) {
+      const auto norm = l.weight.detach().abs().flatten(1).mean(1).to(torch::kDouble);
+      for (int64_t o = 0; o < l.out; ++o)
+        if (l.out_element[o] >= 0) s[l.out_element[o]] += norm[o];
+    }
+  }
+  return s / s.max().clamp_min(1e-30);
+}
+
+namespace {
+
+// The elements each layer produces, first appearance (the element's "home" layer).
+std::vector<std::vector<int64_t>> home_elements(const ModelStructure& st) {
+  std::vector<std::vector<int64_t>> home(st.layers.size());
+  std::vector<bool> seen(st.elements, false);
+  for (std::size_t l = 0; l < st.layers.size(); ++l)
+    for (auto e : st.layers[l].out_element)
+      if (e >= 0 && !seen[e]) {
+        seen[e] = true;
+        home[l].push_back(e);
+      }
+  return home;
+}
+
+// Channels greedily under the exact (bilinear) cost: each layer's best element first, then in
+// decreasing score while everything fits, then any remaining element that still fits.
+torch::Tensor greedy_channels(const ModelStructure& st, const torch::Tensor& scores, double target,
+                              BudgetKind kind) {
+  struct Touch { std::size_t layer; double dout, din; };
+  std::vector<std::vector<Touch>> touch(st.elements);
+  std::vector<double> kout(st.layers.size(), 0), kin(st.layers.size(), 0), w(st.layers.size());
+  for (std::size_t l = 0; l < st.layers.size(); ++l) {
+    const auto& L = st.layers[l];
+    w[l] = static_cast<double>(L.kernel) * L.unit_cost(kind);
+    std::map<int64_t, std::pair<double, double>> c;
+    for (auto e : L.out_element) (e < 0 ? kout[l] : c[e].first) += 1;
+    for (auto e : L.in_element) (e < 0 ? kin[l] : c[e].second) += 1;
+    for (const auto& [e, d] : c) touch[e].push_back({l, d.first, d.second});
+  }
+  double total = 0;
+  for (std::size_t l = 0; l < st.layers.size(); ++l) total += kout[l] * kin[l] * w[l];
+  std::vector<bool> keep(st.elements, false);
+  auto delta = [&](int64_t e) {
+    double d = 0;
+    for (const auto& t : touch[e])
+      d += ((kout[t.layer] + t.dout) * (kin[t.layer] + t.din) - kout[t.layer] * kin[t.layer]) * w[t.layer];
+    return d;
+  };
+  auto take = [&](int64_t e, double d) {
+    keep[e] = true;
+    total += d;
+    for (const auto& t : touch[e]) {
+      kout[t.layer] += t.dout;
+      kin[t.layer] += t.din;
+    }
+  };
+  const auto sc = scores.to(torch::kDouble).contiguous();
+  const double* sp = sc.data_ptr<double>();
+  for (const auto& h : home_elements(st)) {
+    if (h.empty()) continue;
+    const int64_t best = *std::max_element(h.begin(), h.end(), [&](int64_t a, int64_t b) { return sp[a] < sp[b]; });
+    if (keep[best]) continue;
+    const double d = delta(best);
+    if (total + d > target) {
+      throw UserError(fmt::format("--budget: too small for this model: keeping one channel per layer "
+                                  "already costs more than the budget {:.0f}", target));
+    }
+    take(best, d);
+  }
+  std::vector<int64_t> order(st.elements);
+  for (int64_t i = 0; i < st.elements; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return sp[a] > sp[b]; });
+  // One pass in score order taking what fits is "in order while it fits, then whatever still
+  // fits": after the first miss the same order is continued with the fit test.
+  for (auto e : order) {
+    if (keep[e]) continue;
+    const double d = delta(e);
+    if (total + d <= target) take(e, d);
+  }
+  auto m = torch::zeros({st.elements});
+  for (int64_t e = 0; e < st.elements; ++e) m[e] = keep[e] ? 1.f : 0.f;
+  return m;
+}
+
+// Every layer keeps the same fraction q of its own elements / weights (ranked by `scores`),
+// the largest q whose exact cost fits the target (bisection; the cost grows with q).
+torch::Tensor uniform_masks(const Masker& masker, const torch::Tensor& scores, double target,
+                            BudgetKind kind) {
+  const auto& st = masker.structure();
+  std::vector<torch::Tensor> groups;  // indices per layer, best first
+  if (masker.granularity() == Granularity::channel) {
+    for (const auto& h : home_elements(st)) {
+      if (h.empty()) continue;
+      const auto idx = torch::tensor(h, torch::kLong);
+      groups.push_back(idx.index_select(0, std::get<1>(scores.index_select(0, idx).sort(0, true))));
+    }
+  } else {
+    int64_t off = 0;
+    for (const auto& l : st.layers) {
+      const int64_t n = l.weight.numel();
+      groups.push_back(off + std::get<1>(scores.slice(0, off, off + n).sort(0, true)));
+      off += n;
+    }
+  }
+  auto at = [&](double q) {
+    auto m = torch::zeros({masker.size()});
+    for (const auto& g : groups) {
+      const int64_t k = std::max<int64_t>(1, static_cast<int64_t>(std::floor(q * g.numel())));
+      m.index_fill_(0, g.slice(0, 0, k), 1.f);
+    }
+    return m;
+  };
+  double lo = 0, hi = 1;
+  if (masked_cost(masker, at(0), kind) > target) {
+    throw UserError(fmt::format("--budget: too small for this model: keeping one element per layer "
+                                "already costs more than the budget {:.0f}", target));
+  }
+  for (int it = 0; it < 60; ++it) {
+    const double mid = 0.5 * (lo + hi);
+    (masked_cost(masker, at(mid), kind) <= target ? lo : hi) = mid;
+  }
+  return at(lo);
+}
+
+}  // namespace
+
+torch::Tensor hard_masks(const Masker& masker, Method method, const torch::Tensor& scores_in,
+                         double r, BudgetKind kind) {
+  const auto& st = masker.structure();
+  const double target = r * dense_cost(st, kind);
+  torch::NoGradGuard no_grad;
+  const auto scores = (method == Method::dtp ? scores_in.detach() : initial_scores(masker)).to(torch::kDouble);
+  if (method == Method::uniform || method == Method::l1) return uniform_masks(masker, scores, target, kind);
+  if (masker.granularity() == Granularity::channel) return greedy_channels(st, scores, target, kind);
+  const auto c = weight_costs(st, kind);
+  const double b = kind == BudgetKind::params ? std::round(r * scores.numel()) : target;
+  return hard_topk(scores, c, b).to(torch::kFloat);
+}
+
+// ---- training ---------------------------------------------------------------------------------
+
+namespace {
+
+// The Trainer's rule with masks: before each batch the soft masks are recomputed from the
+// scores (DTP's soft phase) and installed; after the update the scores are clamped to [0, 1].
+class PruneRule : public learn::Rule {
+ public:
+  PruneRule(std::unique_ptr<learn::Rule> inner, Masker& masker, torch::Tensor scores,
+            torch::Tensor mask_buf, torch::Tensor final_buf, const PruneOptions& o,
+            int64_t steps_per_epoch)
+      : inner_(std::move(inner)), masker_(masker), scores_(std::move(scores)),
+        mask_buf_(std::move(mask_buf)), final_buf_(std::move(final_buf)), o_(o),
+        steps_(steps_per_epoch), prox_(o.eps_prox, o.cost) {
+    soft_epochs_ = static_cast<int64_t>(std::ceil(o.soft_fraction * o.epochs - 1e-9));
+    const auto& st = masker.structure();
+    dense_ = dense_cost(st, o.kind);
+    target_ = o.budget * dense_;
+    if (masker.granularity() == Granularity::weight) {
+      wcost_ = weight_costs(st, o.kind);
+      if (o.kind == BudgetKind::params) target_ = std::round(o.budget * wcost_.numel());
+    }
+  }
+  std::string name() const override { return "prune+" + inner_->name(); }
+
+  void start_epoch(uint64_t seed, int64_t epoch) override {
+    inner_->start_epoch(seed, epoch);
+    step_ = epoch * steps_;
+    if (final() || epoch >= soft_epochs_) {
+      finalise();
+    } else {
+      torch::NoGradGuard no_grad;
+      masker_.set(soft());
+    }
+  }
+
+  learn::BatchResult train_batch(nn::NetImpl& model, const torch::Tensor& x,
+                                 const torch::Tensor& labels, const std::string& loss,
+                                 torch::optim::Optimizer& optimizer) override {
+    if (final()) return inner_->train_batch(model, x, labels, loss, optimizer);
+    const auto m = soft();
+    masker_.set(m);
+    auto r = inner_->train_batch(model, x, labels, loss, optimizer);
+    {
+      torch::NoGradGuard no_grad;
+      scores_.clamp_(0, 1);
+    }
+    masker_.set(m.detach());
+    ++step_;
+    return r;
+  }
+
+  std::vector<std::pair<std::string, double>> epoch_metrics() override {
+    auto v = inner_->epoch_metrics();
+    const double cost = final() ? masked_cost(masker_, mask_buf_, o_.kind)
+                                : (o_.granularity == Granularity::weight
+                                       ? (wcost_ * masker_.mask().to(torch::kDouble)).sum().item<double>()
+                                       : channel_cost(masker_.structure(), masker_.mask(), o_.kind));
+    v.push_back({"kept_cost_fraction", cost / dense_});
+    v.push_back({"budget_rel_error", last_error_});
+    v.push_back({"eps", eps_});
+    v.push_back({"hard", final() ? 1.0 : 0.0});
+    return v;
+  }
+
+  bool final() const { return final_buf_.item<double>() > 0; }
+
+  void finalise() {
+    if (!final()) {
+      torch::NoGradGuard no_grad;
+      mask_buf_.copy_(hard_masks(masker_, Method::dtp, scores_, o_.budget, o_.kind));
+      final_buf_.fill_(1);
+    }
+    masker_.set(mask_buf_);
+  }
+
+ private:
+  torch::Tensor soft() {
+    torch::Tensor c;
+    double fixed = 0;
+    if (o_.granularity == Granularity::weight) {
+      c = wcost_;
+    } else {
+      // Costs from the current kept counts (detached), recomputed every step (spec §5).
+      auto cc = channel_costs(masker_.structure(), masker_.mask(), o_.kind);
+      c = cc.cost;
+      fixed = cc.fixed;
+    }
+    const double b = target_ - fixed;
+    if (!(b > 0 && b < c.sum().item<double>())) {
+      throw UserError(fmt::format("--budget: {} cannot be met: the layers that are not pruned "
+                                  "already cost {:.0f} of the {:.0f} allowed",
+                                  o_.budget, fixed, target_));
+    }
+    torch::Tensor m;
+    if (o_.variant == Variant::exact) {
+      const int64_t total = soft_epochs_ * steps_;
+      eps_ = temperature_at(o_.schedule, o_.eps0, o_.eps_min, step_, total);
+      auto r = soft_topk(scores_, c, b, eps_, o_.cost, tau_);
+      tau_ = r.tau;
+      m = r.mask;
+    } else {
+      eps_ = o_.eps_prox;
+      m = prox_.step(scores_, c, b);
+    }
+    last_error_ = std::abs((m.detach() * c).sum().item<double>() - b) / b;
+    return m.to(torch::kFloat);
+  }
+
+  std::unique_ptr<learn::Rule> inner_;
+  Masker& masker_;
+  torch::Tensor scores_, mask_buf_, final_buf_, wcost_;
+  PruneOptions o_;
+  int64_t steps_, soft_epochs_ = 0, step_ = 0;
+  double dense_ = 0, target_ = 0, tau_ = std::numeric_limits<double>::quiet_NaN();
+  double eps_ = 0, last_error_ = 0;
+  ProxSoftTopK prox_;
+};
+
+}  // namespace
+
+PruneResult prune_experiment(learn::Experiment& exp, RunDir& run, const PruneOptions& o) {
+  nn::NetImpl& model = *exp.model;
+  const auto& sizes = exp.test_set.images.sizes();
+  const nn::InputShape in{sizes[1], sizes[2], sizes[3]};
+  ModelStructure st = model_structure(model, in);
+  validate(o, st);
+  if (exp.modulation && o.granularity == Granularity::channel) {
+    throw UserError("--granularity: channel masks use the hidden-layer hook, which learn.modulation " +
+                    exp.modulation->name() + " also uses; prune a run trained without a modulation");
+  }
+  PruneResult res;
+  res.params_before = dense_cost(st, BudgetKind::params);
+  res.flops_before = dense_cost(st, BudgetKind::flops);
+  res.target = o.budget * dense_cost(st, o.kind);
+  Masker masker(model, std::move(st), o.granularity);
+
+  // Scores and masks live on the model, so the Trainer's optimizer trains the scores and its
+  // checkpoints (and resume) carry them.
+  auto scores = model.register_parameter("prune_scores", initial_scores(masker).to(torch::kFloat),
+                                         o.method == Method::dtp);
+  if (o.method == Method::dtp && o.score_lr_factor != 1) {
+    const double f = o.score_lr_factor;
+    scores.register_hook([f](torch::Tensor g) { return g * f; });
+  }
+  auto mask_buf = model.register_buffer("prune_mask", torch::ones({masker.size()}));
+  auto final_buf = model.register_buffer("prune_final", torch::zeros({1}));
+  if (o.method != Method::dtp) {  // one-shot at epoch 0, then fine-tuning with the mask fixed
+    torch::NoGradGuard no_grad;
+    mask_buf.copy_(hard_masks(masker, o.method, scores, o.budget, o.kind));
+    final_buf.fill_(1);
+  }
+
+  exp.train.epochs = o.epochs;
+  const int64_t steps = (exp.train_set.size() + exp.train.batch_size - 1) / exp.train.batch_size;
+  auto rule = std::make_unique<PruneRule>(std::move(exp.rule), masker, scores, mask_buf, final_buf, o, steps);
+  PruneRule* prule = rule.get();
+  exp.rule = std::move(rule);
+
+  learn::Trainer trainer(exp, run);
+  res.acc_before = trainer.evaluate(exp.test_set).accuracy;  // masks all ones: the dense model
+  trainer.resume();
+  trainer.fit();
+  prule->finalise();  // a run of only soft epochs ends hard too
+  res.hard = mask_buf.clone();
+  res.acc_after = trainer.evaluate(exp.test_set).accuracy;
+  res.params_after = masked_cost(masker, res.hard, BudgetKind::params);
+  res.flops_after = masked_cost(masker, res.hard, BudgetKind::flops);
+  for (std::size_t l = 0; l < masker.structure().layers.size(); ++l) {
+    const auto& L = masker.structure().layers[l];
+    res.layers.push_back({L.name, L.weight.numel(), masker.weight_mask(l).sum().item<int64_t>()});
+  }
+  res.epochs = trainer.epochs_done();
+  return res;
+}
+
+}  // namespace nc::compress::prune

@@ -1,0 +1,153 @@
+// Masks, one-shot selections and a whole prune run through the Trainer (spec dtp.md §6, §7.3).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "neurocore/compress/prune/pruner.h"
+#include "neurocore/core/error.h"
+#include "neurocore/core/io.h"
+#include "neurocore/data/registry.h"
+#include "neurocore/learn/trainer.h"
+#include "neurocore/nn/lenet.h"
+#include "neurocore/nn/mlp.h"
+#include "neurocore/nn/resnet.h"
+
+namespace nc::compress::prune {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(Masker, WeightMasksMultiplyTheWeights) {
+  torch::manual_seed(1);
+  auto net = std::make_shared<nn::LeNet5Impl>(nn::InputShape{1, 28, 28}, 10);
+  const auto x = torch::randn({2, 1, 28, 28});
+  const auto st = model_structure(*net, {1, 28, 28});
+  torch::Tensor masked;
+  auto copy = std::make_shared<nn::LeNet5Impl>(nn::InputShape{1, 28, 28}, 10);
+  {
+    torch::NoGradGuard g;
+    for (const auto& p : net->named_parameters()) copy->named_parameters()[p.key()].copy_(p.value());
+  }
+  {
+    Masker m(*net, st, Granularity::weight);
+    const auto mask = (torch::rand({m.size()}) > 0.5).to(torch::kFloat);
+    m.set(mask);
+    masked = net->forward(x);
+    torch::NoGradGuard g;
+    const auto cst = model_structure(*copy, {1, 28, 28});
+    for (std::size_t l = 0; l < st.layers.size(); ++l) cst.layers[l].weight.mul_(m.weight_mask(l));
+  }
+  EXPECT_TRUE(torch::allclose(masked, copy->forward(x), 1e-5, 1e-5));
+  // Uninstalled: the model computes with its own weights again.
+  EXPECT_FALSE(torch::allclose(net->forward(x), masked, 1e-5, 1e-5));
+}
+
+TEST(HardMasks, EveryMethodMeetsTheBudget) {
+  torch::manual_seed(2);
+  nn::ResNetImpl res(nn::ResNetOptions(8, 10));
+  nn::LeNet5Impl lenet(nn::InputShape{1, 28, 28}, 10);
+  for (auto g : {Granularity::channel, Granularity::weight}) {
+    nn::NetImpl& net = g == Granularity::channel ? static_cast<nn::NetImpl&>(res) : lenet;
+    const nn::InputShape in = g == Granularity::channel ? nn::InputShape{3, 16, 16} : nn::InputShape{1, 28, 28};
+    Masker m(net, model_structure(net, in), g);
+    const auto scores = torch::rand({m.size()}, torch::kDouble);
+    for (auto kind : {BudgetKind::params, BudgetKind::flops}) {
+      for (double r : {0.5, 0.2, 0.05}) {
+        for (auto method : {Method::dtp, Method::magnitude, Method::uniform, Method::l1}) {
+          if (method == Method::l1 && g == Granularity::weight) continue;
+          const auto hard = hard_masks(m, method, scores, r, kind);
+          double target = r * dense_cost(m.structure(), kind);
+          // Unit costs: exactly round(r n) weights, the nearest count to the budget.
+          if (g == Granularity::weight && kind == BudgetKind::params && method != Method::uniform)
+            target = std::round(target);
+          const double cost = masked_cost(m, hard, kind);
+          EXPECT_LE(cost, target * (1 + 1e-12)) << to_string(method) << " " << r;
+          EXPECT_GT(cost, 0.5 * target) << to_string(method) << " " << r;
+          if (g == Granularity::weight && kind == BudgetKind::params && method != Method::uniform) {
+            EXPECT_EQ(hard.sum().item<double>(), std::round(r * m.size()));
+          }
+          if (g == Granularity::channel && method == Method::dtp) {
+            // Nothing left out would still fit.
+            for (int64_t e = 0; e < m.size(); ++e) {
+              if (hard[e].item<float>() > 0) continue;
+              auto more = hard.clone();
+              more[e] = 1;
+              EXPECT_GT(masked_cost(m, more, kind), target) << e;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+bool fashion_present() {
+  for (const auto& d : data::list_datasets())
+    if (d.name == "fashion-mnist") return d.available;
+  return false;
+}
+
+PruneResult small_prune(const std::string& model, const std::string& optimizer, PruneOptions o) {
+  const auto runs = (fs::temp_directory_path() / ("nc_prune_" + std::to_string(getpid()))).string();
+  fs::remove_all(runs);
+  auto c = Config::from_string(
+      "seed: 7\nthreads: 1\ndata: {name: fashion-mnist, limit_train: 256, limit_test: 128}\n"
+      "train: {epochs: 1, batch_size: 64, learning_rate: 0.02, momentum: 0.9}\n", "test.yaml");
+  c.set("runs_dir=" + runs);
+  c.set("model.name=" + model);
+  c.set("train.optimizer=" + optimizer);
+  if (model == "mlp") c.set("model.hidden=[32, 16]");
+  if (optimizer == "adam") c.set("train.learning_rate=0.001");
+  auto exp = learn::Experiment::build(c);
+  auto run = RunDir::create(runs, "p");
+  write_file_atomic(run.file("config.yaml"), exp.effective_yaml);
+  auto r = prune_experiment(exp, run, o);
+  fs::remove_all(runs);
+  return r;
+}
+
+TEST(PruneExperiment, DtpMeetsTheBudgetWithSgdAndAdam) {
+  if (!fashion_present()) GTEST_SKIP() << "Fashion-MNIST not installed";
+  PruneOptions o;
+  o.budget = 0.2;
+  o.epochs = 2;
+  for (const char* opt : {"sgd", "adam"}) {
+    const auto r = small_prune("mlp", opt, o);
+    EXPECT_EQ(r.params_after, std::round(0.2 * r.params_before)) << opt;
+    EXPECT_EQ(r.epochs, 2);
+    EXPECT_GT(r.acc_after, 15) << opt;  // chance is 10 %; 2 epochs of 256 images
+  }
+  o.granularity = Granularity::channel;
+  o.kind = BudgetKind::flops;
+  o.budget = 0.3;
+  const auto r = small_prune("lenet5", "sgd", o);
+  EXPECT_LE(r.flops_after, r.target);
+  EXPECT_GT(r.flops_after, 0.8 * r.target);
+}
+
+TEST(PruneExperiment, BadOptionsNameTheFlag) {
+  nn::ResNetImpl b(nn::ResNetOptions(8, 10).shortcut(nn::Shortcut::B));
+  const auto st = model_structure(b, {3, 16, 16});
+  PruneOptions o;
+  for (double bad : {0.0, 1.5, -0.1, 1.0}) {
+    o.budget = bad;
+    try {
+      validate(o, st);
+      ADD_FAILURE() << bad;
+    } catch (const UserError& e) {
+      EXPECT_NE(std::string(e.what()).find("--budget"), std::string::npos);
+    }
+  }
+  o.budget = 0.1;
+  o.granularity = Granularity::channel;
+  EXPECT_THROW(validate(o, st), UserError);
+  o.granularity = Granularity::weight;
+  o.method = Method::l1;
+  EXPECT_THROW(validate(o, st), UserError);
+  EXPECT_THROW(parse_method("foo", "--method"), UserError);
+}
+
+}  // namespace
+}  // namespace nc::compress::prune

@@ -1,0 +1,131 @@
+// Physical shrinking: the shrunk model computes what the masked model computes (spec dtp.md §7.7).
+#include <gtest/gtest.h>
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <unistd.h>
+
+#include "neurocore/cm/torch/torch_eval.h"
+#include "neurocore/cm/torch/torch_import.h"
+#include "neurocore/compress/prune/float_torchscript.h"
+#include "neurocore/compress/prune/pruner.h"
+#include "neurocore/compress/prune/shrink.h"
+#include "neurocore/nn/mlp.h"
+#include "neurocore/nn/resnet.h"
+
+namespace nc::compress::prune {
+namespace {
+
+// Random BN statistics and affine parameters, so that a pruned channel's BN shift is not zero.
+void randomise_bn(nn::NetImpl& net) {
+  torch::NoGradGuard g;
+  for (auto& m : net.modules(false)) {
+    if (auto* bn = m->as<torch::nn::BatchNorm2dImpl>()) {
+      bn->weight.uniform_(0.5, 1.5);
+      bn->bias.uniform_(-0.5, 0.5);
+      bn->running_mean.uniform_(-0.2, 0.2);
+      bn->running_var.uniform_(0.5, 2);
+    }
+  }
+}
+
+TEST(Shrink, ResNet20ShrunkEqualsMaskedInEveryStage) {
+  torch::manual_seed(1);
+  nn::ResNetImpl net(nn::ResNetOptions(20, 10));
+  randomise_bn(net);
+  net.eval();
+  const nn::InputShape in{3, 16, 16};
+  const auto x = torch::randn({4, 3, 16, 16});
+  const auto st = model_structure(net, in);
+  torch::Tensor masked, hard;
+  {
+    Masker m(net, st, Granularity::channel);
+    hard = hard_masks(m, Method::dtp, torch::rand({m.size()}, torch::kDouble), 0.35, BudgetKind::params);
+    m.set(hard);
+    torch::NoGradGuard g;
+    masked = net.forward(x);
+  }
+  const auto s = shrink(net, st, hard);
+  auto& small = dynamic_cast<nn::ResNetImpl&>(*s.model);
+  // Every residual stage and every block lost channels.
+  EXPECT_LT(small.stage1->ptr<nn::BasicBlockImpl>(0)->planes, 16);
+  EXPECT_LT(small.stage2->ptr<nn::BasicBlockImpl>(0)->planes, 32);
+  EXPECT_LT(small.stage3->ptr<nn::BasicBlockImpl>(0)->planes, 64);
+  EXPECT_EQ(small.stage2->ptr<nn::BasicBlockImpl>(0)->projection->size(), 1u);
+  torch::NoGradGuard g;
+  EXPECT_TRUE(torch::allclose(small.forward(x), masked, 1e-5, 1e-5))
+      << (small.forward(x) - masked).abs().max();
+  // An independent count on the shrunk model equals the linearised cost of the hard masks.
+  const auto sst = model_structure(small, in);
+  for (auto kind : {BudgetKind::params, BudgetKind::flops})
+    EXPECT_EQ(dense_cost(sst, kind), channel_cost(st, hard, kind));
+  EXPECT_LE(channel_cost(st, hard, BudgetKind::params), 0.35 * dense_cost(st, BudgetKind::params));
+  // The compiler imports it (select shortcut as a 1x1 convolution) and computes the same.
+  const auto graph = cm::import_model(small, in);
+  const auto y = cm::evaluate_with_torch(graph, x).at(0);
+  EXPECT_TRUE(torch::allclose(y, masked, 1e-4, 1e-4)) << (y - masked).abs().max();
+  // And as TorchScript.
+  const auto path = std::filesystem::temp_directory_path() / ("nc_shrunk_" + std::to_string(getpid()) + ".pt");
+  save_float_torchscript(small, path.string());
+  auto jit = torch::jit::load(path.string());
+  const auto z = jit.forward({x}).toTensor();
+  std::filesystem::remove(path);
+  EXPECT_TRUE(torch::allclose(z, masked, 1e-5, 1e-5)) << (z - masked).abs().max();
+}
+
+TEST(Shrink, MlpShrunkEqualsMasked) {
+  torch::manual_seed(2);
+  nn::MLPImpl net(nn::MLPOptions(12, 3).hidden({20, 10}));
+  const auto x = torch::randn({5, 1, 3, 4});
+  const auto st = model_structure(net, {1, 3, 4});
+  torch::Tensor masked, hard;
+  {
+    Masker m(net, st, Granularity::channel);
+    hard = hard_masks(m, Method::magnitude, {}, 0.4, BudgetKind::params);
+    m.set(hard);
+    masked = net.forward(x);
+  }
+  const auto s = shrink(net, st, hard);
+  EXPECT_EQ(s.config_sets.size(), 1u);
+  EXPECT_TRUE(torch::allclose(s.model->forward(x), masked, 1e-6, 1e-6));
+}
+
+TEST(Shrink, LeNet5ShrunkEqualsMasked) {
+  torch::manual_seed(4);
+  nn::LeNet5Impl net(nn::InputShape{1, 28, 28}, 10);
+  const auto x = torch::randn({3, 1, 28, 28});
+  const auto st = model_structure(net, {1, 28, 28});
+  torch::Tensor masked, hard;
+  {
+    Masker m(net, st, Granularity::channel);
+    hard = hard_masks(m, Method::l1, {}, 0.3, BudgetKind::flops);
+    m.set(hard);
+    masked = net.forward(x);
+  }
+  const auto s = shrink(net, st, hard);
+  auto& small = dynamic_cast<nn::LeNet5Impl&>(*s.model);
+  EXPECT_LT(small.channels[0], 6);
+  EXPECT_LT(small.channels[1], 16);
+  EXPECT_TRUE(torch::allclose(small.forward(x), masked, 1e-5, 1e-5));
+  EXPECT_EQ(dense_cost(model_structure(small, {1, 28, 28}), BudgetKind::flops),
+            channel_cost(st, hard, BudgetKind::flops));
+}
+
+TEST(FloatTorchScript, LeNet5AndMlpComputeTheModel) {
+  torch::manual_seed(3);
+  nn::LeNet5Impl lenet(nn::InputShape{1, 28, 28}, 10);
+  nn::MLPImpl mlp(nn::MLPOptions(784, 10).hidden({20}).activation(nn::MLPActivation::tanh));
+  const auto x = torch::randn({3, 1, 28, 28});
+  const auto path = std::filesystem::temp_directory_path() / ("nc_float_ts_" + std::to_string(getpid()) + ".pt");
+  for (nn::NetImpl* net : {static_cast<nn::NetImpl*>(&lenet), static_cast<nn::NetImpl*>(&mlp)}) {
+    save_float_torchscript(*net, path.string());
+    auto jit = torch::jit::load(path.string());
+    torch::NoGradGuard g;
+    EXPECT_TRUE(torch::allclose(jit.forward({x}).toTensor(), net->forward(x), 1e-5, 1e-5));
+  }
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace nc::compress::prune
