@@ -23,5 +23,6 @@ void add_simulate(CLI::App& app, const Global& global);
 void add_continual(CLI::App& app, const Global& global);
 void add_lm(CLI::App& app, const Global& global);
 void add_sweep(CLI::App& app, const Global& global);
+void add_transcribe(CLI::App& app, const Global& global);
 
 }  // namespace nc::cli

@@ -9,6 +9,7 @@
 #include "neurocore/core/error.h"
 #include "neurocore/data/omnist_set.h"
 #include "neurocore/data/registry.h"
+#include "neurocore/data/speech_corpus.h"
 
 namespace nc::cli {
 
@@ -69,12 +70,14 @@ void add_data(CLI::App& app, const Global&) {
   auto* exp = cmd->add_subcommand(
       "export",
       "Write samples of a generated data set: OMNIST videos as animated GIFs and/or PNG strips;\n"
-      "oddity riddles as PNG sheets (six panels, the odd one framed in black), --count per riddle.\n\n"
+      "oddity riddles as PNG sheets (six panels, the odd one framed in black), --count per riddle;\n"
+      "speech as WAV files with their transcripts (.txt).\n\n"
       "Examples:\n  neurocore data export omnist --count 4 --out samples\n"
       "  neurocore data export oddity --count 2 --set data.oddity.riddles=[6,43] --out riddles\n"
+      "  neurocore data export speech --split test --count 5 --set data.task=kjv\n"
       "  neurocore data export omnist --format png --set data.omnist.occluders=2 "
       "--set data.omnist.source=fashion-mnist");
-  exp->add_option("DATASET", args->config, "the generator: omnist | oddity")->required();
+  exp->add_option("DATASET", args->config, "the generator: omnist | oddity | speech")->required();
   exp->add_option("--out", args->out, "output folder (created)");
   exp->add_option("--split", args->what.split, "static | train | valid | test (oddity: not static)");
   exp->add_option("--count", args->what.count, "videos to write (the first of the split); oddity: per riddle");
@@ -85,8 +88,23 @@ void add_data(CLI::App& app, const Global&) {
                   "generator options: data.omnist.KEY=VALUE, data.oddity.KEY=VALUE or data.path=DIR (repeatable)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   exp->callback([args, exp] {
+    if (args->config == "speech") {  // a few WAVs and their transcripts (docs/asr.md)
+      Config c = Config::from_string("data: {name: speech}\n", "data export");
+      for (const auto& s : args->sets) c.set(s);
+      auto root = c.root();
+      auto d = root.section("data");
+      d.choice("name", "speech", {"speech"});
+      const auto o = data::SpeechCorpusOptions::from_config(d);
+      d.finish();
+      root.finish();
+      const std::string split = args->what.split == "static" ? "test" : args->what.split;
+      const std::string out = args->out == "omnist-samples" ? "speech-samples" : args->out;
+      for (const auto& f : data::export_speech(data::load_speech_corpus(o), split, args->what.count, out))
+        fmt::print("{}\n", f);
+      return;
+    }
     if (args->config != "omnist" && args->config != "oddity") {
-      throw UserError("data export: got dataset '" + args->config + "', expected omnist or oddity");
+      throw UserError("data export: got dataset '" + args->config + "', expected omnist, oddity or speech");
     }
     Config c = Config::from_string("data: {name: " + args->config + "}\n", "data export");
     for (const auto& s : args->sets) c.set(s);

@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   nc::cli::add_continual(app, global);
   nc::cli::add_lm(app, global);
   nc::cli::add_sweep(app, global);
+  nc::cli::add_transcribe(app, global);
 
   try {
     app.parse(argc, argv);

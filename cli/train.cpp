@@ -7,6 +7,7 @@
 #include "load_config.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"
+#include "neurocore/asr/train.h"
 #include "neurocore/learn/stdp_experiment.h"
 #include "neurocore/learn/trainer.h"
 
@@ -28,6 +29,16 @@ void run_train(const TrainArgs& a, const Global& g) {
       a.resume.empty() ? a.config : (std::filesystem::path(a.resume) / "config.yaml").string();
   if (!a.resume.empty()) RunDir::open(a.resume);  // validates the folder before any work
   Config config = load_config(config_path, a.sets, g);
+  if (asr::is_asr_config(config)) {  // its own loop: RNN-T, WER/CER (docs/asr.md)
+    const auto e = asr::AsrExperiment::build(config);
+    if (a.dry_run) return;
+    RunDir run = a.resume.empty() ? RunDir::create(e.keys.runs_dir, e.keys.name) : RunDir::open(a.resume);
+    write_file_atomic(run.file("config.yaml"), e.effective_yaml);
+    spdlog::info("run directory: {}", run.path());
+    asr::run_asr(e, run);
+    spdlog::info("report: {}", run.file("report.md"));
+    return;
+  }
   if (learn::is_stdp_config(config)) {  // its own flow: no optimizer, no batches (docs/st-stdp.md)
     if (!a.resume.empty()) throw UserError("train: --resume is not supported with learn.rule stdp");
     const auto stdp = learn::StdpExperiment::build(config);

@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake pkg-config ccache
   libtorch-dev libopenblas0-pthread
   libisl-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
-  libspdlog-dev libfmt-dev libsndfile1-dev espeak-ng libgloo-dev zlib1g-dev libpng-dev libgif-dev
+  libspdlog-dev libfmt-dev libsndfile1-dev libsamplerate0-dev espeak-ng libgloo-dev zlib1g-dev libpng-dev libgif-dev
   gnuplot-nox dataset-fashion-mnist bible-kjv bible-kjv-text
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libonnx-dev libprotobuf-dev protobuf-compiler libboost-graph-dev

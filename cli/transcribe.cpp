@@ -1,0 +1,100 @@
+// neurocore transcribe: the text of WAV files from a trained ASR run (docs/asr.md).
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "commands.h"
+#include "neurocore/asr/asr_data.h"
+#include "neurocore/asr/decode.h"
+#include "neurocore/asr/train.h"
+#include "neurocore/core/error.h"
+#include "neurocore/core/threads.h"
+#include "neurocore/data/speech_text.h"
+#include "neurocore/data/wav.h"
+
+namespace nc::cli {
+
+namespace {
+
+struct TranscribeArgs {
+  std::string run;
+  std::vector<std::string> files;
+  bool stream = false;
+  int64_t beam = -1;
+};
+
+// Streaming: features frame by frame (causal stacking), one encoder step per stacked frame,
+// greedy decoding as the frames arrive; each completed word is printed when the next space
+// (or the end) is decoded.
+void stream_file(asr::AsrRun& r, const std::string& path) {
+  const auto& e = r.experiment;
+  const auto& fo = e.features.features;
+  auto raw = data::speech_features(data::read_wav(path).samples, fo);
+  auto x = asr::prepare_features(raw, r.stats, e.features);
+  torch::NoGradGuard no_grad;
+  asr::ModelTransducer t(r.model);
+  nn::EncoderState es;
+  asr::PredictorOutput p = t.predict(0, nullptr);
+  std::string text, word;
+  for (int64_t k = 0; k < x.size(0); ++k) {
+    auto f = r.model->encode_step(x[k].unsqueeze(0), es)[0];
+    for (int64_t s = 0; s < e.train.max_sym_per_frame; ++s) {
+      const int64_t c = t.joint(f, p.out).argmax().item<int64_t>();
+      if (c == 0) break;
+      const std::string ch = data::decode_transcript({c});
+      if (ch == " ") {
+        if (!word.empty()) fmt::print("{} ", word), std::fflush(stdout);
+        word.clear();
+      } else {
+        word += ch;
+      }
+      p = t.predict(c, &p);
+    }
+  }
+  fmt::print("{}\n", word);
+}
+
+void run_transcribe(const TranscribeArgs& a, const Global& g) {
+  set_threads(g.threads >= 0 ? g.threads : 1);
+  auto r = asr::load_asr_run(a.run);
+  const auto& e = r.experiment;
+  if (a.stream && e.model.bidirectional())
+    throw UserError("transcribe --stream: the run's encoder is bidirectional (it needs the whole "
+                    "utterance); use a unidirectional run or drop --stream");
+  if (a.stream && e.features.per_utterance)
+    throw UserError("transcribe --stream: the run normalises per utterance (data.normalization: "
+                    "utterance), which needs the whole utterance; drop --stream");
+  const int64_t beam = a.beam >= 0 ? a.beam : e.train.beam;
+  for (const auto& f : a.files) {
+    if (a.files.size() > 1) fmt::print("{}: ", f);
+    if (a.stream) {
+      stream_file(r, f);
+      continue;
+    }
+    auto raw = data::speech_features(data::read_wav(f).samples, e.features.features);
+    auto x = asr::prepare_features(raw, r.stats, e.features);
+    fmt::print("{}\n", asr::transcribe_features(r.model, x, beam, e.train.max_sym_per_frame));
+  }
+}
+
+}  // namespace
+
+void add_transcribe(CLI::App& app, const Global& global) {
+  auto args = std::make_shared<TranscribeArgs>();
+  auto* cmd = app.add_subcommand(
+      "transcribe",
+      "Print the text of WAV files (mono 16-bit or float, any sample rate) recognised by a "
+      "trained ASR run (`neurocore train configs/asr-*.yaml`).\n\nExamples:\n"
+      "  neurocore transcribe runs/asr-digits-lstm hello.wav\n"
+      "  neurocore transcribe runs/asr-digits-lstm --stream a.wav b.wav");
+  cmd->add_option("RUN_DIR", args->run, "a finished ASR run directory")->required();
+  cmd->add_option("FILES", args->files, "WAV files")->required();
+  cmd->add_flag("--stream", args->stream,
+                "decode frame by frame as the audio arrives and print each word as it is recognised");
+  cmd->add_option("--beam", args->beam,
+                  "modified beam search with this beam (0: greedy; default: the run's train.beam)")
+      ->check(CLI::Range(0, 64));
+  cmd->callback([args, &global] { run_transcribe(*args, global); });
+}
+
+}  // namespace nc::cli
