@@ -469,7 +469,12 @@ PruneResult prune_experiment(learn::Experiment& exp, RunDir& run, const PruneOpt
   learn::Trainer trainer(exp, run);
   res.acc_before = trainer.evaluate(exp.test_set).accuracy;  // masks all ones: the dense model
   trainer.resume();
+  if (o.stop_after >= 0) trainer.stop_after(o.stop_after);
   trainer.fit();
+  if (trainer.epochs_done() < o.epochs) {  // interrupted: the checkpoints hold the state
+    res.epochs = trainer.epochs_done();
+    return res;
+  }
   prule->finalise();  // a run of only soft epochs ends hard too
   res.hard = mask_buf.clone();
   res.acc_after = trainer.evaluate(exp.test_set).accuracy;
