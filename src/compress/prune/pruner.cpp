@@ -438,6 +438,14 @@ PruneResult prune_experiment(learn::Experiment& exp, RunDir& run, const PruneOpt
     throw UserError("--granularity: channel masks use the hidden-layer hook, which learn.modulation " +
                     exp.modulation->name() + " also uses; prune a run trained without a modulation");
   }
+  if (o.granularity == Granularity::weight && exp.rule &&
+      exp.rule->name().find("essop") != std::string::npos) {
+    // ESSOP installs its own weight products around each forward pass, which would bypass the
+    // weight masks while training.
+    throw UserError("--granularity: weight masks act through the models' weight products, which "
+                    "learn.update essop replaces; prune a run trained with learn.update exact, or "
+                    "use --granularity channel");
+  }
   PruneResult res;
   res.params_before = dense_cost(st, BudgetKind::params);
   res.flops_before = dense_cost(st, BudgetKind::flops);
