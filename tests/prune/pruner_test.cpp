@@ -127,6 +127,50 @@ TEST(PruneExperiment, DtpMeetsTheBudgetWithSgdAndAdam) {
   EXPECT_GT(r.flops_after, 0.8 * r.target);
 }
 
+// An interrupted DTP run resumed from its checkpoint (scores and masks on the model) ends where
+// the uninterrupted run ends: the same hard masks, the same weights up to the warm start of tau.
+TEST(PruneExperiment, ResumedRunEqualsUninterruptedOne) {
+  if (!fashion_present()) GTEST_SKIP() << "Fashion-MNIST not installed";
+  const auto runs = (fs::temp_directory_path() / ("nc_prune_resume_" + std::to_string(getpid()))).string();
+  fs::remove_all(runs);
+  auto config = [&] {
+    auto c = Config::from_string(
+        "seed: 3\nthreads: 1\ndata: {name: fashion-mnist, limit_train: 128, limit_test: 64}\n"
+        "model: {name: mlp, hidden: [16]}\n"
+        "train: {epochs: 1, batch_size: 64, learning_rate: 0.02, momentum: 0.9}\n", "test.yaml");
+    c.set("runs_dir=" + runs);
+    return c;
+  };
+  PruneOptions o;
+  o.budget = 0.3;
+  o.epochs = 3;  // 2 soft, 1 hard
+  auto final_state = [&](const std::string& name, bool interrupt) {
+    auto c = config();
+    auto exp = learn::Experiment::build(c);
+    auto run = RunDir::create(runs, name);
+    write_file_atomic(run.file("config.yaml"), exp.effective_yaml);
+    if (interrupt) {
+      auto o1 = o;
+      o1.stop_after = 1;
+      EXPECT_EQ(prune_experiment(exp, run, o1).epochs, 1);
+      auto c2 = config();
+      exp = learn::Experiment::build(c2);
+      run = RunDir::open(run.path());
+    }
+    const auto r = prune_experiment(exp, run, o);
+    EXPECT_EQ(r.epochs, 3);
+    std::vector<torch::Tensor> state{r.hard};
+    for (const auto& p : exp.model->parameters()) state.push_back(p.detach().clone());
+    return state;
+  };
+  const auto a = final_state("straight", false);
+  const auto b = final_state("resumed", true);
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_TRUE(a[0].equal(b[0]));
+  for (std::size_t i = 1; i < a.size(); ++i) EXPECT_TRUE(torch::allclose(a[i], b[i], 1e-4, 1e-5)) << i;
+  fs::remove_all(runs);
+}
+
 TEST(PruneExperiment, BadOptionsNameTheFlag) {
   nn::ResNetImpl b(nn::ResNetOptions(8, 10).shortcut(nn::Shortcut::B));
   const auto st = model_structure(b, {3, 16, 16});

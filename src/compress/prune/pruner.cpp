@@ -438,6 +438,14 @@ PruneResult prune_experiment(learn::Experiment& exp, RunDir& run, const PruneOpt
     throw UserError("--granularity: channel masks use the hidden-layer hook, which learn.modulation " +
                     exp.modulation->name() + " also uses; prune a run trained without a modulation");
   }
+  if (o.granularity == Granularity::weight && exp.rule &&
+      exp.rule->name().find("essop") != std::string::npos) {
+    // ESSOP installs its own weight products around each forward pass, which would bypass the
+    // weight masks while training.
+    throw UserError("--granularity: weight masks act through the models' weight products, which "
+                    "learn.update essop replaces; prune a run trained with learn.update exact, or "
+                    "use --granularity channel");
+  }
   PruneResult res;
   res.params_before = dense_cost(st, BudgetKind::params);
   res.flops_before = dense_cost(st, BudgetKind::flops);
@@ -469,7 +477,12 @@ PruneResult prune_experiment(learn::Experiment& exp, RunDir& run, const PruneOpt
   learn::Trainer trainer(exp, run);
   res.acc_before = trainer.evaluate(exp.test_set).accuracy;  // masks all ones: the dense model
   trainer.resume();
+  if (o.stop_after >= 0) trainer.stop_after(o.stop_after);
   trainer.fit();
+  if (trainer.epochs_done() < o.epochs) {  // interrupted: the checkpoints hold the state
+    res.epochs = trainer.epochs_done();
+    return res;
+  }
   prule->finalise();  // a run of only soft epochs ends hard too
   res.hard = mask_buf.clone();
   res.acc_after = trainer.evaluate(exp.test_set).accuracy;

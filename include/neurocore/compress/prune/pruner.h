@@ -38,6 +38,7 @@ struct PruneOptions {
   double eps0 = 1.0, eps_min = 1e-3;  // exact solver's temperature schedule
   double eps_prox = 20;               // the one-sweep prox variant's epsilon
   double score_lr_factor = 10;        // score gradient scale (SGD: lr_s = factor x lr_W)
+  int64_t stop_after = -1;  // stop after this many epochs in this call (simulates an interruption)
 };
 
 /// Parses the names used by the CLI and configs; throws UserError naming `flag`.
@@ -112,6 +113,7 @@ struct PruneResult {
 /// Prunes exp.model (trained, in `run`'s checkpoints or fresh) under `o`, training with the
 /// Trainer in `run` (resumes from its last checkpoint). The masks and DTP's scores are kept on
 /// the model as "prune_mask", "prune_final" and "prune_scores", so checkpoints hold them.
+/// A call stopped by o.stop_after before o.epochs returns only `epochs` (the run resumes later).
 /// Throws UserError as validate.
 PruneResult prune_experiment(learn::Experiment& exp, RunDir& run, const PruneOptions& o);
 
