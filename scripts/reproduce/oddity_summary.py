@@ -101,6 +101,8 @@ def main():
     print("|---:|---|" + "---:|" * (len(present) + (1 if human else 0)))
     for i, name in enumerate(NAMES):
         cells = [ms([r["riddles"][i] for r in runs[m] if r["riddles"]]) for m in present]
+        if all(c == "-" for c in cells):
+            continue  # a riddle outside the runs' subset
         if human:
             cells.append(f"{human[i]:.0f}" if i in human else "-")
         print(f"| {i} | {name} | " + " | ".join(cells) + " |")
