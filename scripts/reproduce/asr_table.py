@@ -4,6 +4,7 @@ width, direction) with test CER and WER (mean +- sd over seeds), encoder paramet
 second of audio and compute latency per frame. Usage: asr_table.py RUNS_DIR"""
 import json
 import os
+import re
 import statistics
 import sys
 
@@ -17,7 +18,7 @@ for name in sorted(os.listdir(runs)):
     test = [r for r in recs if r.get("kind") == "test"]
     if not test:
         continue
-    key = name.rsplit("-s", 1)[0]
+    key = re.sub(r"-s[0-9]+$", "", name)  # seeds of one setting share a row
     rows.setdefault(key, []).append((test[-1], [r for r in recs if r.get("kind") == "epoch"]))
 
 
