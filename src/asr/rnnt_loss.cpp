@@ -9,6 +9,7 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -166,13 +167,20 @@ void run_kernel(const torch::Tensor& input, const Checked& c, RnntInput kind, in
 
   // (C) the gradient (asr.md §5): G at blank and next label; with logits, plus the softmax
   // term p(t,u,k) * exp(alpha + beta - log P) (the occupancy of node (t, u)).
-  *grad = torch::zeros_like(input);
+  // Uninitialised: every row is written below (zeros outside the utterance's lattice), which
+  // saves a pass over a tensor that is B*T*(U+1)*V large.
+  *grad = torch::empty_like(input);
   scalar_t* g = grad->data_ptr<scalar_t>();
   at::parallel_for(0, rows, grain, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t b = r / c.T, t = r % c.T;
       const int64_t Tb = c.T_b[b], U = c.U_b[b], o = offset[b];
-      if (t >= Tb) continue;
+      scalar_t* row_g = g + (b * c.T + t) * W * V;
+      if (t >= Tb) {
+        std::fill(row_g, row_g + W * V, scalar_t(0));
+        continue;
+      }
+      std::fill(row_g + (U + 1) * V, row_g + W * V, scalar_t(0));
       for (int64_t u = 0; u <= U; ++u) {
         const int64_t i = o + t * (U + 1) + u;
         const double a = alpha[i] - logp[b];
@@ -182,9 +190,12 @@ void run_kernel(const torch::Tensor& input, const Checked& c, RnntInput kind, in
         const scalar_t* z = row(b, t, u);
         scalar_t* gz = g + (z - x);
         if (logits) {
-          const double shift = a + beta[i] - lse[i];
-          for (int64_t k = 0; k < V; ++k)
-            gz[k] = static_cast<scalar_t>(std::exp(static_cast<double>(z[k]) + shift));
+          // p(k) * occupancy = exp(z_k - lse + alpha + beta - log P), in the input's precision
+          // (the exponent's offset is computed in float64).
+          const scalar_t shift = static_cast<scalar_t>(a + beta[i] - lse[i]);
+          for (int64_t k = 0; k < V; ++k) gz[k] = std::exp(z[k] + shift);
+        } else {
+          std::fill(gz, gz + V, scalar_t(0));
         }
         gz[blank] = static_cast<scalar_t>(gz[blank] + g_blank);
         if (u < U) {
@@ -213,9 +224,12 @@ struct RnntFunction : public torch::autograd::Function<RnntFunction> {
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_out) {
+    // Scaled in place: the saved gradient is used once (no double backward), which saves a
+    // second tensor of the input's size.
     auto grad = ctx->saved_data["grad"].toTensor();
+    ctx->saved_data.erase("grad");
     auto scale = grad_out[0].to(grad.scalar_type()).view({-1, 1, 1, 1});
-    return {grad * scale, {}, {}, {}, {}, {}, {}, {}};
+    return {grad.mul_(scale), {}, {}, {}, {}, {}, {}, {}};
   }
 };
 

@@ -42,7 +42,8 @@ struct RnntLossOptions {
 ///   logit_lengths  [B] int, 1 <= T_b <= T_max.   target_lengths [B] int, 0 <= U_b <= U_max.
 /// Returns a scalar (or [B] for None) of input's dtype. Alpha and beta are accumulated in
 /// float64 whatever the input's dtype (without a float64 copy of the input); the batch is
-/// processed with at::parallel_for. Differentiable with respect to `input` (first order).
+/// processed with at::parallel_for. Differentiable with respect to `input` (first order, one
+/// backward pass: the gradient is computed in the forward pass and scaled in place).
 /// Throws UserError for bad shapes, lengths out of range, a target outside [0, V) or equal
 /// to the blank, a blank outside [0, V).
 torch::Tensor rnnt_loss(const torch::Tensor& input, const torch::Tensor& targets,
