@@ -62,11 +62,11 @@ void add_sweep(CLI::App& app, const Global& global) {
       "--grid=--fraction=0.01,0.1 --seeds 2");
   cmd->add_option("SWEEP_OR_CONFIG", a->file,
                   "a sweep file (YAML with a `command` key), or the command's config "
-                  "(quantize: its RUN_DIR)")
+                  "(quantize, prune: its RUN_DIR)")
       ->required()
       ->check(CLI::ExistingPath);
   cmd->add_option("--command", a->command,
-                  "train (default), lm, continual, quantize or pipeline");
+                  "train (default), lm, continual, quantize, prune or pipeline");
   cmd->add_option("--grid", a->grid,
                   "an axis: key=v1,v2,... (a config key, or a command flag such as --lr); "
                   "repeatable, the settings are their cartesian product")

@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::vector<std::string> kCommands = {"train", "lm", "continual", "quantize", "pipeline"};
+const std::vector<std::string> kCommands = {"train", "lm", "continual", "quantize", "prune", "pipeline"};
 // Keys the sweep sets on every run itself.
 const std::vector<std::string> kOwnKeys = {"seed", "name", "runs_dir"};
 
@@ -77,7 +77,7 @@ void SweepSpec::finalize() {
     throw UserError("sweep: command '" + command + "' does not write a run directory, expected one of " +
                     join(kCommands) + (hint.empty() ? "" : " (did you mean '" + hint + "'?)"));
   }
-  if (target.empty()) throw UserError("sweep: give the command's CONFIG (quantize: its RUN_DIR)");
+  if (target.empty()) throw UserError("sweep: give the command's CONFIG (quantize, prune: its RUN_DIR)");
   if (seeds < 1) throw UserError("sweep: --seeds must be >= 1, got " + std::to_string(seeds));
   if (jobs < 1) throw UserError("sweep: --jobs must be >= 1, got " + std::to_string(jobs));
   for (const auto& set : sets) {
@@ -147,7 +147,7 @@ std::vector<std::string> run_arguments(const SweepSpec& spec, const SweepSetting
   }
   a.insert(a.end(), {"--set", "seed=" + std::to_string(seed)});
   const fs::path dir(run_dir);
-  if (spec.command == "quantize") {
+  if (spec.command == "quantize" || spec.command == "prune") {  // RUN_DIR commands take --out
     a.insert(a.end(), {"--out", dir.string()});
   } else {
     a.insert(a.end(), {"--set", "runs_dir=" + dir.parent_path().string(), "--set",

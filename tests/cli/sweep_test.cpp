@@ -101,4 +101,46 @@ TEST(CliSweep, RestartRunsOnlyTheUnfinishedRuns) {
   fs::remove_all(dir);
 }
 
+// `neurocore sweep` drives `neurocore prune` like quantize: the RUN_DIR positional, --out per
+// run, a bad flag value refused by the dry runs before any run, and each run's final record
+// (test_acc, valid_acc) summarised per setting.
+TEST(CliSweep, PruneSweepOverBudgetsSummarisesEachSetting) {
+  if (!mnist10k_installed()) GTEST_SKIP() << "mnist-10k not installed";
+  const auto dir = nc::test::fresh_temp_path("sweep", "prune");
+  const auto cfg = tiny_config(dir);
+  auto r = run_cli("train " + cfg.string() + " --set runs_dir=" + dir.string() + " --set name=src");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string base = "sweep " + (dir / "src").string() + " --command prune --seeds 1 --out " +
+                            (dir / "sw").string() + " --arg=--method=magnitude --arg=--epochs=1";
+
+  r = run_cli(base + " --grid=--budget=0.1,1.5");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("1.5"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "sw" / "runs"));  // nothing ran
+  fs::remove_all(dir / "sw");
+
+  r = run_cli(base + " --grid=--budget=0.1,0.05");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto j = nlohmann::json::parse(slurp(dir / "sw" / "sweep.json"));
+  ASSERT_EQ(j["settings"].size(), 2u) << j.dump(2);
+  const double budgets[] = {0.1, 0.05};
+  for (int i = 0; i < 2; ++i) {
+    const auto& m = j["settings"][i]["metrics"];
+    ASSERT_TRUE(m.contains("valid_acc")) << j.dump(2);
+    ASSERT_TRUE(m.contains("test_acc")) << j.dump(2);
+    EXPECT_EQ(m["test_acc"]["n"], 1);
+    const fs::path run = dir / "sw" / "runs" / ("s" + std::to_string(i) + "-seed1");
+    std::string text = slurp(run / "metrics.jsonl");
+    text = text.substr(0, text.find_last_not_of('\n') + 1);
+    const auto last = nlohmann::json::parse(text.substr(text.find_last_of('\n') + 1));
+    EXPECT_EQ(last["stage"], "final");
+    EXPECT_NEAR(m["test_acc"]["mean"].get<double>(), last["test_acc"].get<double>(), 1e-9);
+    EXPECT_NEAR(m["valid_acc"]["mean"].get<double>(), last["valid_acc"].get<double>(), 1e-9);
+    // Each run pruned under its own setting's budget.
+    EXPECT_LE(last["params_after"].get<double>(), budgets[i] * last["params_before"].get<double>() + 0.5);
+    EXPECT_GT(last["params_after"].get<double>(), 0.5 * budgets[i] * last["params_before"].get<double>());
+  }
+  fs::remove_all(dir);
+}
+
 }  // namespace

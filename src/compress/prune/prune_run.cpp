@@ -167,9 +167,19 @@ PruneRunResult prune_run(const std::string& source, const PruneRunOptions& o_in,
   record["target"] = r.target;
   record["shrunk"] = rr.shrunk;
   write_file_atomic(out.file("prune.json"), record.dump(2) + "\n");
-  out.log_metrics({{"kind", "prune"}, {"acc_before", r.acc_before}, {"acc_after", r.acc_after},
-                   {"params_before", r.params_before}, {"params_after", r.params_after},
-                   {"flops_before", r.flops_before}, {"flops_after", r.flops_after}});
+  // The last record carries the final model's metrics under the names every command uses
+  // (test_acc, valid_acc), which `neurocore sweep` reads.
+  nlohmann::json last = {{"kind", "prune"}, {"stage", "final"}, {"acc_before", r.acc_before},
+                         {"acc_after", r.acc_after}, {"test_acc", r.acc_after}, {"test_loss", r.loss_after},
+                         {"params_before", r.params_before}, {"params_after", r.params_after},
+                         {"flops_before", r.flops_before}, {"flops_after", r.flops_after}};
+  if (r.valid_after.examples > 0) {
+    last["valid_acc"] = r.valid_after.accuracy;
+    last["valid_loss"] = r.valid_after.loss;
+    record["valid_after"] = r.valid_after.accuracy;
+    write_file_atomic(out.file("prune.json"), record.dump(2) + "\n");
+  }
+  out.log_metrics(last);
   BarSpec bars;
   bars.title = "kept fraction of each layer's weights";
   bars.ylabel = "kept fraction";

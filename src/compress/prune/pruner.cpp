@@ -485,7 +485,10 @@ PruneResult prune_experiment(learn::Experiment& exp, RunDir& run, const PruneOpt
   }
   prule->finalise();  // a run of only soft epochs ends hard too
   res.hard = mask_buf.clone();
-  res.acc_after = trainer.evaluate(exp.test_set).accuracy;
+  const learn::EvalResult test = trainer.evaluate(exp.test_set);
+  res.acc_after = test.accuracy;
+  res.loss_after = test.loss;
+  if (exp.valid_set.size() > 0) res.valid_after = trainer.evaluate(exp.valid_set);
   res.params_after = masked_cost(masker, res.hard, BudgetKind::params);
   res.flops_after = masked_cost(masker, res.hard, BudgetKind::flops);
   for (std::size_t l = 0; l < masker.structure().layers.size(); ++l) {

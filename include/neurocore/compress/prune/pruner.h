@@ -16,6 +16,7 @@
 #include "neurocore/compress/prune/structure.h"
 #include "neurocore/core/run_dir.h"
 #include "neurocore/learn/experiment.h"
+#include "neurocore/learn/trainer.h"
 
 namespace nc::compress::prune {
 
@@ -103,6 +104,9 @@ struct LayerSparsity {
 
 struct PruneResult {
   double acc_before = 0, acc_after = 0;
+  double loss_after = 0;  // test loss of the final model
+  /// The final model on the validation split (data.validation=true), else examples == 0.
+  learn::EvalResult valid_after;
   double params_before = 0, params_after = 0, flops_before = 0, flops_after = 0;
   double target = 0;  // budget x dense, in the budget's kind
   std::vector<LayerSparsity> layers;
