@@ -34,7 +34,8 @@ TEST(CliPipelinePrune, PruneStageShrinksAndTheReportComparesTheChip) {
   // Channel pruning with GRAPES (which uses the same hook) fails before any stage runs.
   const auto other = nc::test::fresh_temp_path("pipeline", "prune_bad");
   r = run("pipeline " + kSource + "/configs/pipeline-prune.yaml --threads 1 --set runs_dir=" + other.string() +
-          " --set learn.modulation=grapes --set data.limit_train=16 --set data.limit_test=16");
+          " --set learn.modulation=grapes --set data.limit_train=16 --set data.limit_test=16" +
+          " --set compile.hw=" + kSource + "/configs/hw/default.yaml");  // ctest's cwd is not the source
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("prune.granularity"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(other / "pipeline-prune" / "train"));
