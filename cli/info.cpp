@@ -88,10 +88,13 @@ void add_data(CLI::App& app, const Global&) {
                   "generator options: data.omnist.KEY=VALUE, data.oddity.KEY=VALUE or data.path=DIR (repeatable)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   exp->callback([args, exp] {
+    if (args->config != "omnist" && args->config != "oddity" && args->config != "speech") {
+      throw UserError("data export: got dataset '" + args->config + "', expected omnist, oddity or speech");
+    }
+    Config c = Config::from_string("data: {name: " + args->config + "}\n", "data export");
+    for (const auto& s : args->sets) c.set(s);
+    auto root = c.root();
     if (args->config == "speech") {  // a few WAVs and their transcripts (docs/asr.md)
-      Config c = Config::from_string("data: {name: speech}\n", "data export");
-      for (const auto& s : args->sets) c.set(s);
-      auto root = c.root();
       auto d = root.section("data");
       d.choice("name", "speech", {"speech"});
       const auto o = data::SpeechCorpusOptions::from_config(d);
@@ -103,12 +106,6 @@ void add_data(CLI::App& app, const Global&) {
         fmt::print("{}\n", f);
       return;
     }
-    if (args->config != "omnist" && args->config != "oddity") {
-      throw UserError("data export: got dataset '" + args->config + "', expected omnist, oddity or speech");
-    }
-    Config c = Config::from_string("data: {name: " + args->config + "}\n", "data export");
-    for (const auto& s : args->sets) c.set(s);
-    auto root = c.root();
     const auto d = data::DataOptions::from_config(root.section("data"));
     root.finish();
     if (args->config == "oddity") {
