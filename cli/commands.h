@@ -2,12 +2,22 @@
 // One function per subcommand: registers it on the app, with its --help and examples.
 #include <CLI/CLI.hpp>
 
+#include <string>
+#include <vector>
+
 namespace nc::cli {
 
 /// Options shared by every subcommand.
 struct Global {
   int threads = -1;  // -1: from the config (or one per core)
   std::string log_level = "info";
+  std::vector<std::string> argv;  // the command line as given (`train --nproc` re-runs it)
+};
+
+/// Ends the program with `code`; what went wrong has already been printed (the launcher of
+/// data-parallel workers forwards the exit code of the worker that failed).
+struct ExitCode {
+  int code;
 };
 
 void add_train(CLI::App& app, const Global& global);

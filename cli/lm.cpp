@@ -3,11 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
+#include "dist_flags.h"
 #include "load_config.h"
 #include "neurocore/core/config.h"
 #include "neurocore/core/io.h"
 #include "neurocore/core/run_dir.h"
 #include "neurocore/core/seed.h"
+#include "neurocore/dist/runtime.h"
 #include "neurocore/learn/charlm.h"
 
 namespace nc::cli {
@@ -18,6 +20,7 @@ struct LmArgs {
   std::string config;
   std::vector<std::string> sets;
   bool dry_run = false;
+  DistArgs dist;
 };
 
 void run_lm_cmd(const LmArgs& a, const Global& g) {
@@ -33,6 +36,17 @@ void run_lm_cmd(const LmArgs& a, const Global& g) {
   seed_everything(keys.seed);
   learn::CharLm model(static_cast<int64_t>(corpus.vocabulary.size()), options);
   if (a.dry_run) return;  // validated: what `neurocore sweep` checks before its runs
+  if (a.dist.nproc > 0) return launch_workers(a.dist, g);
+  if (dist::launched_as_worker()) {
+    return as_worker(a.dist, g, [&](dist::Group& group, const dist::World& world) {
+      share_cores(world);
+      dist::RankRun run(group, keys.runs_dir, keys.name, "", config.effective_yaml());
+      dist::Runtime runtime(group, *model, a.dist.bucket_bytes());
+      runtime.broadcast_model(*model);
+      learn::run_lm(model, options, corpus, run.run(), &runtime);
+      group.barrier("end of training");
+    });
+  }
   RunDir run = RunDir::create(keys.runs_dir, keys.name);
   write_file_atomic(run.file("config.yaml"), config.effective_yaml());
   spdlog::info("run directory: {}", run.path());
@@ -59,6 +73,7 @@ void add_lm(CLI::App& app, const Global& global) {
   cmd->add_option("--set", args->sets, "override a config value: key.path=value (repeatable)")
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  add_dist_options(cmd, args->dist);
   cmd->add_flag("--dry-run", args->dry_run,
                "validate the config (and that the text exists), then exit without training or "
                "writing anything");

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // global options may follow the subcommand
   nc::cli::Global global;
+  global.argv.assign(argv, argv + argc);
   app.option_defaults()->always_capture_default();
   app.add_option("--threads", global.threads,
                  "intra-op threads for LibTorch (default: the config's `threads`, 0 = one per core)")
@@ -52,6 +53,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? nc::kExitOk : nc::kExitUser;
+  } catch (const nc::cli::ExitCode& e) {
+    return e.code;
   } catch (const nc::UserError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return nc::kExitUser;

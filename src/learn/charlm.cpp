@@ -13,6 +13,7 @@
 #include "neurocore/core/plot.h"
 #include "neurocore/core/progress.h"
 #include "neurocore/core/run_dir.h"
+#include "neurocore/learn/data_parallel.h"
 #include "neurocore/learn/options.h"
 #include "neurocore/learn/ostl_rnn.h"
 
@@ -39,8 +40,9 @@ std::pair<torch::Tensor, torch::Tensor> streams(const torch::Tensor& codes, int6
   return {x, y};
 }
 
-void clip_and_step(CharLm& model, torch::optim::Optimizer& opt, double clip) {
-  if (clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), clip);
+// The gradient-norm clip runs inside the optimizer's step (lm_optimizer), after a
+// data-parallel run has averaged the gradients: it clips the global gradient.
+void clip_and_step(CharLm&, torch::optim::Optimizer& opt, double) {
   opt.step();
   opt.zero_grad();
 }
@@ -121,12 +123,18 @@ class OstlLearner : public LmLearner {
   Ostl ostl_;
 };
 
-std::unique_ptr<torch::optim::Optimizer> lm_optimizer(CharLm& model, const LmOptions& o) {
+std::unique_ptr<torch::optim::Optimizer> lm_optimizer(CharLm& model, const LmOptions& o,
+                                                      DataParallel* parallel) {
   TrainOptions t;
   t.optimizer = o.optimizer;
   t.learning_rate = o.learning_rate;
   t.momentum = 0.0;
-  return make_optimizer(t, model->parameters());
+  auto params = model->parameters();
+  const double clip = o.clip;
+  return make_optimizer(t, params, [params, clip, parallel] {
+    if (parallel) parallel->synchronize_gradients();
+    if (clip > 0) torch::nn::utils::clip_grad_norm_(params, clip);
+  });
 }
 
 std::string fmt_bpc(double v) { return fmt::format("{:.4f}", v); }
@@ -293,13 +301,21 @@ double evaluate_bpc(CharLm& model, const torch::Tensor& codes, int64_t streams_n
   return sum / static_cast<double>(x.numel()) / kLn2;
 }
 
-double run_lm(CharLm& model, const LmOptions& o, const data::TextCorpus& corpus, RunDir& run) {
+double run_lm(CharLm& model, const LmOptions& o, const data::TextCorpus& corpus, RunDir& run,
+              DataParallel* parallel) {
   const auto train_codes = data::encode_text(corpus.train, corpus.vocabulary);
   const auto valid_codes = data::encode_text(corpus.valid, corpus.vocabulary);
   const auto test_codes = data::encode_text(corpus.test, corpus.vocabulary);
   auto learner = make_lm_learner(model);
-  auto opt = lm_optimizer(model, o);
-  const auto [x, y] = streams(train_codes, o.batch_size);
+  auto opt = lm_optimizer(model, o, parallel);
+  // Data-parallel: the text is cut into batch_size x world streams, and rank r trains the
+  // r-th batch_size of them: one process with batch_size x world streams, split by columns.
+  const int world = parallel ? parallel->world_size() : 1, rank = parallel ? parallel->rank() : 0;
+  const bool writer = !parallel || parallel->writer();
+  auto [x, y] = streams(train_codes, o.batch_size * world);
+  const auto [first, end] = shard_range(x.size(1), rank, world);
+  x = x.slice(1, first, end);
+  y = y.slice(1, first, end);
   const int64_t windows = (x.size(0) + o.window - 1) / o.window;
   spdlog::info("lm: {} {} units, {} rule, {} streams of {} characters, {} windows of {} per epoch",
                o.cell, o.hidden, o.rule, o.batch_size, x.size(0), windows, o.window);
@@ -309,11 +325,12 @@ double run_lm(CharLm& model, const LmOptions& o, const data::TextCorpus& corpus,
   int64_t chars = 0;
   for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
     learner->begin(o.batch_size);
-    Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs), windows, "window");
+    Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(o.epochs), writer ? windows : 0, "window");
     double sum = 0;
     int64_t count = 0;
     for (int64_t w = 0; w < windows; ++w) {
       const int64_t t0 = w * o.window, len = std::min(o.window, x.size(0) - t0);
+      if (parallel) parallel->start_batch(*model, o.batch_size, o.batch_size * world);
       const auto start = std::chrono::steady_clock::now();
       const double loss = learner->train_window(x.narrow(0, t0, len), y.narrow(0, t0, len), opt.get());
       train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -324,15 +341,20 @@ double run_lm(CharLm& model, const LmOptions& o, const data::TextCorpus& corpus,
       }
       sum += loss * static_cast<double>(len);
       count += len;
-      chars += len * o.batch_size;
+      chars += len * o.batch_size * world;
       train_bpc = sum / static_cast<double>(count) / kLn2;
       progress.advance(1, "train bpc " + fmt_bpc(train_bpc));
       const bool last = w + 1 == windows;
       if (last || (o.eval_every > 0 && (w + 1) % o.eval_every == 0)) {
+        if (parallel) {  // the running mean over every rank's streams
+          std::vector<double> s = {sum, static_cast<double>(count)};
+          parallel->sum(s);
+          train_bpc = s[0] / s[1] / kLn2;
+        }
         valid_bpc = evaluate_bpc(model, valid_codes, o.eval_streams);
         nlohmann::json rec = {{"kind", "valid"}, {"epoch", epoch}, {"window", w + 1},
                               {"chars", chars}, {"train_bpc", train_bpc}, {"valid_bpc", valid_bpc}};
-        run.log_metrics(rec);
+        if (writer) run.log_metrics(rec);
         evals.push_back(rec);
       }
     }
@@ -344,6 +366,8 @@ double run_lm(CharLm& model, const LmOptions& o, const data::TextCorpus& corpus,
                           {"chars_per_s", static_cast<double>(chars) / std::max(train_seconds, 1e-9)},
                           {"vocabulary", corpus.vocabulary.size()}};
   if (o.rule == "ostl") final["ostl_carried_bytes"] = learner->carried_bytes();
+  if (world > 1) final["world_size"] = world;
+  if (!writer) return test_bpc;
   run.log_metrics(final);
   spdlog::info("lm: test {:.4f} bpc, valid {:.4f} bpc", test_bpc, valid_bpc);
 

@@ -87,7 +87,9 @@ bool plot_result(const std::string& base, const ContinualResult& r) {
 
 }  // namespace
 
-ContinualResult run_continual(Experiment& exp, const ContinualOptions& options, RunDir& run) {
+ContinualResult run_continual(Experiment& exp, const ContinualOptions& options, RunDir& run,
+                              DataParallel* parallel) {
+  const bool writer = !parallel || parallel->writer();
   const data::Dataset train = exp.train_set, test = exp.test_set, valid = exp.valid_set;
   const bool validation = valid.size() > 0;
   const int64_t pixels = train.images.flatten(1).size(1);
@@ -106,8 +108,8 @@ ContinualResult run_continual(Experiment& exp, const ContinualOptions& options, 
     exp.test_set = tests[k];
     if (validation) exp.valid_set = valids[k];
     RunDir task_run = RunDir::create(run.path(), fmt::format("task-{}", k + 1));
-    write_file_atomic(task_run.file("config.yaml"), exp.effective_yaml);
-    Trainer trainer(exp, task_run);  // a fresh optimizer: naive fine-tuning
+    if (writer) write_file_atomic(task_run.file("config.yaml"), exp.effective_yaml);
+    Trainer trainer(exp, task_run, parallel);  // a fresh optimizer: naive fine-tuning
     trainer.fit();
     std::vector<double> row;
     double seen = 0;
@@ -125,6 +127,7 @@ ContinualResult run_continual(Experiment& exp, const ContinualOptions& options, 
       for (int64_t j = 0; j <= k; ++j) valid_seen += trainer.evaluate(valids[j]).accuracy;
       record["valid_acc"] = valid_seen / static_cast<double>(k + 1);
     }
+    if (!writer) continue;
     run.log_metrics(record);
     spdlog::info("after task {}: average accuracy over tasks 1..{}: {:.2f}%", k + 1, k + 1,
                  r.average_seen.back());
@@ -138,6 +141,7 @@ ContinualResult run_continual(Experiment& exp, const ContinualOptions& options, 
   exp.train_set = train;
   exp.test_set = test;
   exp.valid_set = valid;
+  if (!writer) return r;
   const bool plotted = plot_result(run.file("continual"), r);
   write_file_atomic(run.file("report.md"),
                     report_markdown(exp.name.empty() ? run.path() : exp.name, options, r, plotted));

@@ -6,16 +6,50 @@
 
 namespace nc::learn {
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& o,
-                                                        std::vector<torch::Tensor> params) {
-  if (o.optimizer == "adam") {
-    return std::make_unique<torch::optim::Adam>(
-        params, torch::optim::AdamOptions(o.learning_rate).weight_decay(o.weight_decay));
+namespace {
+
+// A LibTorch optimizer whose step() first runs a hook. Subclassing keeps it the genuine
+// optimizer (its state, param_groups and serialization are the base class's), so checkpoints
+// of a data-parallel run load into a single-process one and back.
+template <class Base>
+class HookedOptimizer : public Base {
+ public:
+  template <class Options>
+  HookedOptimizer(std::vector<torch::Tensor> params, Options options, std::function<void()> hook)
+      : Base(std::move(params), std::move(options)), hook_(std::move(hook)) {}
+  torch::Tensor step(torch::optim::Optimizer::LossClosure closure = nullptr) override {
+    hook_();
+    return Base::step(std::move(closure));
   }
-  return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(o.learning_rate)
-                                                         .momentum(o.momentum)
-                                                         .weight_decay(o.weight_decay)
-                                                         .nesterov(o.nesterov));
+
+ private:
+  std::function<void()> hook_;
+};
+
+template <class Base, class Options>
+std::unique_ptr<torch::optim::Optimizer> optimizer(std::vector<torch::Tensor> params, Options options,
+                                                   std::function<void()> before_step) {
+  if (!before_step) return std::make_unique<Base>(std::move(params), std::move(options));
+  return std::make_unique<HookedOptimizer<Base>>(std::move(params), std::move(options),
+                                                 std::move(before_step));
+}
+
+}  // namespace
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& o,
+                                                        std::vector<torch::Tensor> params,
+                                                        std::function<void()> before_step) {
+  if (o.optimizer == "adam") {
+    return optimizer<torch::optim::Adam>(
+        std::move(params), torch::optim::AdamOptions(o.learning_rate).weight_decay(o.weight_decay),
+        std::move(before_step));
+  }
+  return optimizer<torch::optim::SGD>(std::move(params),
+                                      torch::optim::SGDOptions(o.learning_rate)
+                                          .momentum(o.momentum)
+                                          .weight_decay(o.weight_decay)
+                                          .nesterov(o.nesterov),
+                                      std::move(before_step));
 }
 
 TrainOptions TrainOptions::from_config(ConfigSection s) {

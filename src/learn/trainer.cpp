@@ -27,11 +27,18 @@ void set_learning_rate(torch::optim::Optimizer& opt, double lr) {
 
 }  // namespace
 
-Trainer::Trainer(Experiment& experiment, RunDir& run)
+Trainer::Trainer(Experiment& experiment, RunDir& run, DataParallel* parallel)
     : exp_(experiment),
       run_(run),
-      optimizer_(make_optimizer(experiment.train, experiment.model->parameters())),
+      parallel_(parallel),
+      optimizer_(make_optimizer(experiment.train, experiment.model->parameters(),
+                                parallel ? std::function<void()>([parallel] {
+                                  parallel->synchronize_gradients();
+                                })
+                                         : std::function<void()>())),
       loss_(resolve_loss(experiment.train.loss, experiment.model->temporal())) {}
+
+bool Trainer::writer() const { return !parallel_ || parallel_->writer(); }
 
 Trainer::~Trainer() = default;
 
@@ -43,7 +50,7 @@ int64_t Trainer::resume() {
   }
   epochs_done_ = load_checkpoint(path, *exp_.model, optimizer_.get());
   const int64_t done = epochs_done_;
-  run_.filter_metrics([done](const nlohmann::json& r) {
+  if (writer()) run_.filter_metrics([done](const nlohmann::json& r) {
     return r.value("kind", "") != "epoch" || r.value("epoch", int64_t{0}) <= done;
   });
   spdlog::info("resumed {} after epoch {}", path, epochs_done_);
@@ -88,18 +95,23 @@ EvalResult Trainer::evaluate(const data::Dataset& d) {
   torch::NoGradGuard no_grad;
   exp_.model->eval();
   EvalResult r;
-  double loss_sum = 0;
-  int64_t correct = 0;
+  // Data-parallel: rank r evaluates batches r, r + world, ...; every rank still draws every
+  // batch's encoding, so each batch sees the spikes a single process would feed it.
+  const int rank = parallel_ ? parallel_->rank() : 0, world = parallel_ ? parallel_->world_size() : 1;
+  std::vector<double> sums = {0, 0};  // loss * examples, correct
+  int64_t batch = 0;
   const int64_t n = d.size();
   for_each_eval_batch(exp_, d.images, [&](int64_t i, int64_t end, const torch::Tensor& x) {
+    if (batch++ % world != rank) return;
     auto y = d.labels.slice(0, i, end);
     auto scores = class_scores(exp_.model->forward(x), exp_.model->temporal(), loss_);
-    loss_sum += classification_loss(scores, y, loss_).item<double>() * (end - i);
-    correct += scores.argmax(1).eq(y).sum().item<int64_t>();
+    sums[0] += classification_loss(scores, y, loss_).item<double>() * (end - i);
+    sums[1] += scores.argmax(1).eq(y).sum().item<int64_t>();
   });
+  if (parallel_) parallel_->sum(sums);
   r.examples = n;
-  r.loss = n ? loss_sum / n : 0;
-  r.accuracy = n ? 100.0 * correct / n : 0;
+  r.loss = n ? sums[0] / n : 0;
+  r.accuracy = n ? 100.0 * sums[1] / n : 0;
   return r;
 }
 
@@ -107,7 +119,11 @@ void Trainer::fit() {
   const auto& o = exp_.train;
   const auto& d = exp_.train_set;
   const int64_t n = d.size();
-  const int64_t steps = (n + o.batch_size - 1) / o.batch_size;
+  // train.batch_size is per rank (as in DDP): a step of a data-parallel run takes the next
+  // batch_size x world examples of the epoch's order, split over the ranks (shard_range).
+  const int world = parallel_ ? parallel_->world_size() : 1, rank = parallel_ ? parallel_->rank() : 0;
+  const int64_t global_batch = o.batch_size * world;
+  const int64_t steps = (n + global_batch - 1) / global_batch;
   int64_t run_now = 0;
   for (int64_t epoch = epochs_done_; epoch < o.epochs; ++epoch) {
     if (stop_after_ >= 0 && run_now >= stop_after_) break;
@@ -120,12 +136,27 @@ void Trainer::fit() {
 
     exp_.model->train();
     const auto t0 = std::chrono::steady_clock::now();
-    Progress progress(fmt::format("epoch {}/{}", epoch + 1, o.epochs), steps, "batch");
-    double loss_sum = 0;
-    int64_t correct = 0;
+    Progress progress(fmt::format("epoch {}/{}", epoch + 1, o.epochs), writer() ? steps : 0, "batch");
+    std::vector<double> sums = {0, 0};  // loss * examples, correct (of this rank's shards)
+    double& loss_sum = sums[0];
+    double& correct = sums[1];
+    int64_t seen = 0;
     for (int64_t step = 0; step < steps; ++step) {
-      const auto idx = order.slice(0, step * o.batch_size, std::min(n, (step + 1) * o.batch_size));
-      auto x = model_input(exp_, d.images.index_select(0, idx), encode_gen);
+      const auto global_idx =
+          order.slice(0, step * global_batch, std::min(n, (step + 1) * global_batch));
+      // The whole global batch is encoded on every rank from the one stream, so a rank's
+      // spikes are exactly those a single process would draw for the same examples.
+      auto x = model_input(exp_, d.images.index_select(0, global_idx), encode_gen);
+      auto [first, end] = shard_range(global_idx.size(0), rank, world);
+      const int64_t local = end - first;
+      // A rank left without examples (a last batch smaller than the world) trains on one
+      // example with weight 0, so that it still joins every collective of the step.
+      if (local == 0) first = 0, end = 1;
+      const auto idx = global_idx.slice(0, first, end);
+      if (parallel_) {
+        x = x.slice(temporal(exp_) ? 1 : 0, first, end);
+        parallel_->start_batch(*exp_.model, local, global_idx.size(0));
+      }
       auto y = d.labels.index_select(0, idx);
       if (exp_.modulation) exp_.modulation->before_batch(*exp_.model);
       const BatchResult r = exp_.rule->train_batch(*exp_.model, x, y, loss_, *optimizer_);
@@ -136,16 +167,31 @@ void Trainer::fit() {
             "lower train.learning_rate or resume from the last checkpoint in {}",
             lv, epoch + 1, step + 1, steps, lr, run_.checkpoints()));
       }
-      loss_sum += lv * idx.size(0);
-      correct += r.scores.argmax(1).eq(y).sum().item<int64_t>();
-      progress.advance(1, fmt::format("loss {:.4f}", loss_sum / std::min(n, (step + 1) * o.batch_size)));
+      if (local > 0) {
+        seen += local;
+        loss_sum += lv * local;
+        correct += r.scores.argmax(1).eq(y).sum().item<int64_t>();
+      }
+      progress.advance(1, fmt::format("loss {:.4f}", loss_sum / std::max<int64_t>(seen, 1)));
     }
+    if (parallel_) parallel_->sum(sums);
     progress.finish(fmt::format("loss {:.4f}", loss_sum / n));
     const double train_time =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const EvalResult test = evaluate(exp_.test_set);
     epochs_done_ = epoch + 1;
     ++run_now;
+    std::string valid_text;
+    EvalResult valid;
+    if (exp_.valid_set.size() > 0) {  // data.validation: what a sweep selects settings on
+      valid = evaluate(exp_.valid_set);
+      valid_text = fmt::format(" | valid loss {:.4f} acc {:.2f}%", valid.loss, valid.accuracy);
+    }
+    rule_metrics_ = exp_.rule->epoch_metrics();  // e.g. ESSOP's operation counts and energy
+    if (parallel_) {
+      for (auto& m : parallel_->epoch_metrics()) rule_metrics_.push_back(std::move(m));
+    }
+    if (!writer()) continue;
     save_checkpoint(run_.checkpoints(), *exp_.model, optimizer_.get(), epochs_done_);
     nlohmann::json record = {{"kind", "epoch"},
                              {"epoch", epochs_done_},
@@ -156,14 +202,11 @@ void Trainer::fit() {
                              {"test_acc", test.accuracy},
                              {"epoch_time_s", train_time},
                              {"samples_per_s", n / train_time}};
-    std::string valid_text;
-    if (exp_.valid_set.size() > 0) {  // data.validation: what a sweep selects settings on
-      const EvalResult valid = evaluate(exp_.valid_set);
+    if (exp_.valid_set.size() > 0) {
       record["valid_loss"] = valid.loss;
       record["valid_acc"] = valid.accuracy;
-      valid_text = fmt::format(" | valid loss {:.4f} acc {:.2f}%", valid.loss, valid.accuracy);
     }
-    rule_metrics_ = exp_.rule->epoch_metrics();  // e.g. ESSOP's operation counts and energy
+    if (world > 1) record["world_size"] = world;
     for (const auto& [key, value] : rule_metrics_) record[key] = value;
     if (exp_.data.name == "oddity" && epochs_done_ == o.epochs) {
       // The last epoch of an oddity run: accuracy per riddle (docs/oddity.md).
@@ -194,7 +237,10 @@ void Trainer::write_report() const {
                   epochs_done_, exp_.train.epochs, exp_.rule->name(),
                   exp_.modulation ? " + " + exp_.modulation->name() : "", exp_.train.optimizer,
                   exp_.train.learning_rate, exp_.train.batch_size, loss_),
-      fmt::format("seed {}, {} threads", exp_.seed, exp_.threads),
+      parallel_ && parallel_->world_size() > 1
+          ? fmt::format("seed {}, {} threads per rank, data-parallel over {} ranks (batch {} per rank)",
+                        exp_.seed, exp_.threads, parallel_->world_size(), exp_.train.batch_size)
+          : fmt::format("seed {}, {} threads", exp_.seed, exp_.threads),
       "config: [config.yaml](config.yaml), metrics: [metrics.jsonl](metrics.jsonl)"};
   if (std::filesystem::exists(run_.file("riddle_accuracy.md"))) {
     summary.push_back("test accuracy per riddle: [riddle_accuracy.md](riddle_accuracy.md)");

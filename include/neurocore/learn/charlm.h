@@ -24,6 +24,8 @@ class RunDir;
 
 namespace nc::learn {
 
+class DataParallel;
+
 struct LmOptions {
   // model
   std::string cell = "ssnu";     // snu | ssnu | lstm | gru
@@ -99,7 +101,10 @@ std::unique_ptr<LmLearner> make_lm_learner(CharLm model);
 double evaluate_bpc(CharLm& model, const torch::Tensor& codes, int64_t streams);
 
 /// Trains, evaluates and writes metrics.jsonl, report.md, the bpc plot and model.pt into `run`.
-/// Returns the test bpc.
-double run_lm(CharLm& model, const LmOptions& options, const data::TextCorpus& corpus, RunDir& run);
+/// Returns the test bpc. `parallel` (data_parallel.h): this rank of a data-parallel job, which
+/// trains train.batch_size of the batch_size x world streams and writes nothing unless rank 0;
+/// nullptr for one process.
+double run_lm(CharLm& model, const LmOptions& options, const data::TextCorpus& corpus, RunDir& run,
+              DataParallel* parallel = nullptr);
 
 }  // namespace nc::learn

@@ -17,6 +17,8 @@ class RunDir;
 
 namespace nc::learn {
 
+class DataParallel;
+
 struct ContinualOptions {
   int64_t tasks = 5;                 // number of permuted tasks, >= 1
   uint64_t permutation_seed = 0;     // task k's permutation comes from (this seed, k)
@@ -47,6 +49,8 @@ struct ContinualResult {
 /// record per task (kind "task": test_acc, and valid_acc when exp.valid_set is not empty,
 /// each the average over the tasks seen so far; the valid set is permuted per task like the
 /// test set). exp.train_set/test_set/valid_set are the unpermuted data and are left unchanged.
-ContinualResult run_continual(Experiment& exp, const ContinualOptions& options, RunDir& run);
+/// `parallel`: this rank of a data-parallel job (data_parallel.h; only rank 0 writes), or nullptr.
+ContinualResult run_continual(Experiment& exp, const ContinualOptions& options, RunDir& run,
+                              DataParallel* parallel = nullptr);
 
 }  // namespace nc::learn

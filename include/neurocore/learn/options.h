@@ -3,6 +3,7 @@
 #include <torch/optim.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,8 +41,11 @@ struct TrainOptions {
 double learning_rate_at(const TrainOptions& o, int64_t epoch);
 
 /// The optimizer of o.optimizer over `params`: Adam (learning_rate, weight_decay) or SGD
-/// (learning_rate, momentum, weight_decay, nesterov).
+/// (learning_rate, momentum, weight_decay, nesterov). `before_step`, when set, runs at the
+/// start of every step(), before the update: data-parallel training averages the gradients
+/// there, so every rule (per batch or per time step) updates with global gradients.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& o,
-                                                        std::vector<torch::Tensor> params);
+                                                        std::vector<torch::Tensor> params,
+                                                        std::function<void()> before_step = {});
 
 }  // namespace nc::learn

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "neurocore/core/run_dir.h"
+#include "neurocore/learn/data_parallel.h"
 #include "neurocore/learn/experiment.h"
 
 namespace nc::learn {
@@ -34,7 +35,10 @@ struct EvalResult {
 
 class Trainer {
  public:
-  Trainer(Experiment& experiment, RunDir& run);
+  /// `parallel`: the data-parallel runtime of this rank (data_parallel.h), or nullptr for a
+  /// single process. With it, only rank 0 writes into `run`; every rank trains and evaluates
+  /// its share, and metrics are sums over ranks.
+  Trainer(Experiment& experiment, RunDir& run, DataParallel* parallel = nullptr);
   ~Trainer();
 
   /// Loads the run's last checkpoint (model and optimizer) and drops metrics of epochs
@@ -54,9 +58,11 @@ class Trainer {
 
  private:
   void write_report() const;
+  bool writer() const;
 
   Experiment& exp_;
   RunDir& run_;
+  DataParallel* parallel_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::string loss_;
   int64_t epochs_done_ = 0;
