@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "commands.h"
+#include "dist_flags.h"
 #include "load_config.h"
 #include "neurocore/compress/quantize_stage.h"
 #include "neurocore/compress/torchscript_export.h"
@@ -13,6 +14,7 @@
 #include "neurocore/core/io.h"
 #include "neurocore/core/report.h"
 #include "neurocore/core/run_dir.h"
+#include "neurocore/dist/runtime.h"
 #include "neurocore/learn/checkpoint.h"
 #include "neurocore/learn/experiment.h"
 
@@ -31,7 +33,12 @@ struct QuantizeArgs {
   int first_bits = 8, last_bits = 8;
   bool bias_correction = false, freeze_quant = false, freeze_bias = false, dry_run = false;
   std::vector<std::string> sets;
+  DistArgs dist;
 };
+
+void quantize_into(RunDir& run, const QuantizeArgs& a, learn::Experiment& exp, const RunDir& src,
+                   const std::string& ckpt, const QuantConfig& qc, SelectMode mode,
+                   const std::string& tag, const decltype(QuantizeOptions::parallel)& parallel);
 
 void run_quantize(const QuantizeArgs& a, const Global& g) {
   // Every argument is checked before the data and model are loaded.
@@ -68,12 +75,31 @@ void run_quantize(const QuantizeArgs& a, const Global& g) {
                     " is a temporal (spiking) model; quantize supports mlp, lenet5 and resnet*");
   }
   if (a.dry_run) return;  // validated: what `neurocore sweep` checks before its runs
-  RunDir run = RunDir::create(out.parent_path().empty() ? "." : out.parent_path().string(),
-                              out.filename().string());
+  const std::string parent = out.parent_path().empty() ? "." : out.parent_path().string();
+  if (a.dist.nproc > 0) return launch_workers(a.dist, g);
+  if (dist::launched_as_worker()) {
+    // Every rank calibrates the same model identically; only the fine-tuning is shared. The
+    // other ranks write into a scratch run directory (dist::RankRun).
+    return as_worker(a.dist, g, [&](dist::Group& group, const dist::World& world) {
+      share_cores(world);
+      dist::RankRun run(group, parent, out.filename().string(), "", exp.effective_yaml);
+      quantize_into(run.run(), a, exp, src, ckpt, qc, mode, tag, [&](std::vector<torch::Tensor> params) {
+        return std::make_unique<dist::Runtime>(group, std::move(params), a.dist.bucket_bytes());
+      });
+      group.barrier("end of quantization");
+    });
+  }
+  RunDir run = RunDir::create(parent, out.filename().string());
   write_file_atomic(run.file("config.yaml"), exp.effective_yaml);
   spdlog::info("run directory: {}", run.path());
+  quantize_into(run, a, exp, src, ckpt, qc, mode, tag, {});
+}
 
+void quantize_into(RunDir& run, const QuantizeArgs& a, learn::Experiment& exp, const RunDir& src,
+                   const std::string& ckpt, const QuantConfig& qc, SelectMode mode,
+                   const std::string& tag, const decltype(QuantizeOptions::parallel)& parallel) {
   QuantizeOptions o;
+  o.parallel = parallel;
   o.method = a.method;
   o.config = qc;
   o.calib = a.calib;
@@ -185,6 +211,7 @@ void add_quantize(CLI::App& app, const Global& global) {
   cmd->add_option("--set", a->sets, "override a value of the run's config (e.g. data.limit_train=512)")
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  add_dist_options(cmd, a->dist);
   cmd->add_flag("--dry-run", a->dry_run,
                "validate the arguments, the run and its config, then exit without quantizing or "
                "writing anything");

@@ -13,6 +13,7 @@
 #include "neurocore/core/error.h"
 #include "neurocore/core/progress.h"
 #include "neurocore/core/seed.h"
+#include "neurocore/learn/data_parallel.h"
 
 namespace nc::compress {
 
@@ -214,7 +215,13 @@ void keep_scales_positive(QuantNetImpl& net) {
 
 QatStats train_quantized(QuantNetImpl& net, const torch::Tensor& images,
                          const torch::Tensor& labels, const QatOptions& o,
-                         const std::function<void(int64_t, double)>& on_step) {
+                         const std::function<void(int64_t, double)>& on_step,
+                         learn::DataParallel* parallel) {
+  // Data-parallel: a step takes batch_size x world examples of the epoch's order and rank r
+  // trains the r-th part (learn::shard_range); the selection of critical channels depends on
+  // the weights alone, so every rank selects the same rows.
+  const int world = parallel ? parallel->world_size() : 1, rank = parallel ? parallel->rank() : 0;
+  const int64_t global_batch = o.batch_size * world;
   auto params = quant_parameters(net);
   torch::optim::SGD opt(params, torch::optim::SGDOptions(o.learning_rate)
                                     .momentum(o.momentum)
@@ -231,18 +238,27 @@ QatStats train_quantized(QuantNetImpl& net, const torch::Tensor& images,
   QatStats st;
   double loss_sum = 0;
   const int64_t n = images.size(0);
-  const int64_t steps_per_epoch = (n + o.batch_size - 1) / o.batch_size;
+  const int64_t steps_per_epoch = (n + global_batch - 1) / global_batch;
   for (int64_t epoch = 0; epoch < o.epochs; ++epoch) {
     auto gen = make_generator(o.seed, "quantize-shuffle", static_cast<uint64_t>(epoch));
     const auto order = torch::randperm(n, gen, torch::TensorOptions().dtype(torch::kLong));
     Progress progress(fmt::format("{} epoch {}/{}", o.efqat ? "efqat" : "qat", epoch + 1, o.epochs),
-                      o.max_steps >= 0 ? std::clamp<int64_t>(o.max_steps - st.steps, 0, steps_per_epoch)
+                      parallel && !parallel->writer() ? 0
+                      : o.max_steps >= 0 ? std::clamp<int64_t>(o.max_steps - st.steps, 0, steps_per_epoch)
                                        : steps_per_epoch,
                       "batch");
     for (int64_t s = 0; s < steps_per_epoch; ++s) {
       if (o.max_steps >= 0 && st.steps >= o.max_steps) break;
       if (efqat) efqat->maybe_reselect(st.steps, &opt);
-      const auto idx = order.slice(0, s * o.batch_size, std::min(n, (s + 1) * o.batch_size));
+      const auto global_idx = order.slice(0, s * global_batch, std::min(n, (s + 1) * global_batch));
+      auto [first, end] = learn::shard_range(global_idx.size(0), rank, world);
+      const int64_t local = end - first;
+      if (local == 0) first = 0, end = 1;  // weight 0: joins the step's collectives only
+      const auto idx = global_idx.slice(0, first, end);
+      if (parallel) {
+        parallel->start_batch(net, local, global_idx.size(0));
+        net.set_activation_numel_scale(static_cast<double>(global_idx.size(0)) / static_cast<double>(end - first));
+      }
       const auto x = images.index_select(0, idx), y = labels.index_select(0, idx);
       // Gradients set to none (not zero): a parameter frozen this step is skipped by SGD.
       for (auto& p : params) p.mutable_grad().reset();
@@ -254,6 +270,7 @@ QatStats train_quantized(QuantNetImpl& net, const torch::Tensor& images,
         st.backward_seconds +=
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         st.backward_macs += net.backward_macs();
+        if (parallel) parallel->synchronize_gradients();
         opt.step();
         if (efqat) efqat->restore_frozen();
         keep_scales_positive(net);
@@ -270,6 +287,7 @@ QatStats train_quantized(QuantNetImpl& net, const torch::Tensor& images,
       if (on_step) on_step(st.steps, l);
     }
   }
+  net.set_activation_numel_scale(1.0);
   st.mean_loss = st.steps ? loss_sum / static_cast<double>(st.steps) : 0;
   net.set_partial_backward(false);
   return st;

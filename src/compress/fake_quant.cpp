@@ -270,7 +270,7 @@ void FakeQuantizerImpl::set_range(const torch::Tensor& s, const torch::Tensor& z
 
 double FakeQuantizerImpl::grad_factor(const torch::Tensor& x) const {
   if (!spec_.learnable) return 1.0;
-  const double per_scale = static_cast<double>(x.numel()) / static_cast<double>(scale.numel());
+  const double per_scale = static_cast<double>(x.numel()) * numel_scale / static_cast<double>(scale.numel());
   return 1.0 / std::sqrt(per_scale * static_cast<double>(spec_.qmax()));
 }
 

@@ -345,4 +345,10 @@ std::string QuantNetImpl::summary() const {
   return s;
 }
 
+void QuantNetImpl::set_activation_numel_scale(double k) {
+  for (auto& l : layers_) {
+    if (l.input_q) l.input_q->numel_scale = k;
+  }
+}
+
 }  // namespace nc::compress

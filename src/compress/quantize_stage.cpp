@@ -69,7 +69,8 @@ QuantizeResult quantize_experiment(learn::Experiment& exp, const QuantizeOptions
   if (o.method != "ptq") {
     QatOptions q = o.qat;
     q.efqat = o.method == "efqat";
-    r.stats = train_quantized(*r.net, train_x, train_y, q);  // shows its own progress line
+    auto parallel = o.parallel ? o.parallel(quant_parameters(*r.net)) : nullptr;
+    r.stats = train_quantized(*r.net, train_x, train_y, q, {}, parallel.get());  // shows its own progress
     r.final = score(*r.net, test_x, test_y);
     r.fine_tuned = true;
   }

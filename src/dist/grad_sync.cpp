@@ -33,11 +33,12 @@ struct GradientSync::Hooks {
   }
 };
 
-GradientSync::GradientSync(Group& group, std::vector<torch::Tensor> params, int64_t bucket_bytes)
+GradientSync::GradientSync(Group& group, std::vector<torch::Tensor> params, int64_t bucket_bytes,
+                           bool frozen_too)
     : group_(group), hooks_(std::make_unique<Hooks>()) {
   TORCH_CHECK(bucket_bytes > 0, "GradientSync: bucket_bytes must be positive");
   for (auto& p : params) {
-    if (p.requires_grad()) params_.push_back(p);
+    if (frozen_too || p.requires_grad()) params_.push_back(p);
   }
   bucket_of_.resize(params_.size());
   ready_.assign(params_.size(), 0);
@@ -61,6 +62,7 @@ GradientSync::GradientSync(Group& group, std::vector<torch::Tensor> params, int6
   }
   for (auto& b : buckets_) b.pending = static_cast<int64_t>(b.params.size());
   for (std::size_t k = 0; k < params_.size(); ++k) {
+    if (!params_[k].requires_grad()) continue;  // no accumulator: reduced in finish()
     auto acc = torch::autograd::impl::grad_accumulator(params_[k]);
     const uintptr_t key = acc->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
         [this, k](const torch::autograd::variable_list& outputs, const torch::autograd::variable_list&) {

@@ -21,6 +21,9 @@ namespace nc::dist {
 Runtime::Runtime(Group& group, torch::nn::Module& model, int64_t bucket_bytes)
     : group_(group), sync_(group, model.parameters(), bucket_bytes) {}
 
+Runtime::Runtime(Group& group, std::vector<torch::Tensor> params, int64_t bucket_bytes)
+    : group_(group), sync_(group, std::move(params), bucket_bytes, true) {}
+
 void Runtime::start_batch(torch::nn::Module& model, int64_t local, int64_t global) {
   auto buffers = model.buffers();
   if (!buffers.empty()) {

@@ -166,16 +166,38 @@ TEST(DistCli, ContinualOnTwoProcessesEqualsOneProcess) {
   fs::remove_all(j.dir);
 }
 
-// The final record's test bits per character of a `neurocore lm` run.
-double test_bpc(const fs::path& run) {
+// A field of the last metrics record holding `key` in run/metrics.jsonl (-1 when absent).
+double last_value(const fs::path& run, const std::string& key) {
   std::istringstream lines(nc::test::slurp(run / "metrics.jsonl"));
   std::string line, last;
   while (std::getline(lines, line)) {
-    if (line.find("\"test_bpc\"") != std::string::npos) last = line;
+    if (line.find("\"" + key + "\":") != std::string::npos) last = line;
   }
-  const auto at = last.find("\"test_bpc\":");
-  return at == std::string::npos ? -1 : std::stod(last.substr(at + 11));
+  const auto at = last.find("\"" + key + "\":");
+  return at == std::string::npos ? -1 : std::stod(last.substr(at + key.size() + 3));
 }
+
+TEST(DistCli, EfqatOnTwoProcessesEqualsOneProcess) {
+  if (!have_fashion()) GTEST_SKIP() << "Fashion-MNIST not installed";
+  const Job j = make_job("efqat", "model: {name: mlp, hidden: [16]}\n");
+  ASSERT_EQ(run_cli("train " + j.config.string() + " --set name=src --set train.epochs=1").code, 0);
+  const std::string src = (j.dir / "runs/src").string();
+  const std::string q = "quantize " + src + " --method efqat --fraction 0.25 --reselect 3 --epochs 2 --calib 64 ";
+  auto dp = run_cli(q + "--batch 10 --nproc 2 --out " + (j.dir / "dp").string());
+  ASSERT_EQ(dp.code, 0) << dp.output;
+  auto one = run_cli(q + "--batch 20 --out " + (j.dir / "one").string());
+  ASSERT_EQ(one.code, 0) << one.output;
+  const double a = last_value(j.dir / "dp", "test_loss"), b = last_value(j.dir / "one", "test_loss");
+  ASSERT_GT(b, 0);
+  EXPECT_NEAR(a, b, 1e-5 * b);
+  // Both took the same 20 steps (2 epochs of 200 images in global batches of 20).
+  EXPECT_EQ(last_value(j.dir / "one", "steps"), 20);
+  EXPECT_EQ(last_value(j.dir / "dp", "steps"), 20);
+  fs::remove_all(j.dir);
+}
+
+// The final record's test bits per character of a `neurocore lm` run.
+double test_bpc(const fs::path& run) { return last_value(run, "test_bpc"); }
 
 TEST(DistCli, LanguageModelOnTwoProcessesEqualsOneProcessWithTwiceTheStreams) {
   const auto dir = nc::test::fresh_temp_path("dist", "lm");

@@ -11,6 +11,10 @@
 
 #include "neurocore/compress/quant_net.h"
 
+namespace nc::learn {
+class DataParallel;
+}
+
 namespace nc::compress {
 
 enum class SelectMode { cwpn, cwpl, lwpn };
@@ -90,9 +94,13 @@ struct QatStats {
 
 /// QAT or EfQAT from the current (calibrated) state of `net` on images [N, ...] (already
 /// normalised) and labels [N], SGD with momentum, cross-entropy, shuffled each epoch from
-/// `seed`. `on_step(step, loss)` is called after each step when set.
+/// `seed`. `on_step(step, loss)` is called after each step when set. `parallel`: this rank of a
+/// data-parallel job (learn/data_parallel.h): each step takes batch_size x world examples and
+/// this rank trains its part; the gradients are averaged before every update (nullptr: one
+/// process). Returned statistics are this rank's.
 QatStats train_quantized(QuantNetImpl& net, const torch::Tensor& images,
                          const torch::Tensor& labels, const QatOptions& options,
-                         const std::function<void(int64_t, double)>& on_step = {});
+                         const std::function<void(int64_t, double)>& on_step = {},
+                         learn::DataParallel* parallel = nullptr);
 
 }  // namespace nc::compress

@@ -47,8 +47,13 @@ class FakeQuantizerImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
   /// Sets scale and zero point (shape [channels]); marks the quantizer calibrated.
   void set_range(const torch::Tensor& scale, const torch::Tensor& zero_point);
-  /// The LSQ gradient factor for tensors shaped like x.
+  /// The LSQ gradient factor for tensors shaped like x: 1 / sqrt(n Qp), n = x.numel() x
+  /// numel_scale per scale.
   double grad_factor(const torch::Tensor& x) const;
+  /// Multiplies the element count of the LSQ factor: a data-parallel rank holding n_r of a
+  /// global batch of N sets N / n_r on its activation quantizers, so that its factor is the
+  /// one of the global batch, as one process would use.
+  double numel_scale = 1.0;
   const QuantSpec& spec() const { return spec_; }
   /// For activations whose sign is known only after calibration (unsigned after ReLU).
   void set_spec(const QuantSpec& s) { spec_ = s; }

@@ -90,6 +90,9 @@ class QuantNetImpl : public nn::NetImpl {
   /// true: conv/linear run through partial_conv2d/partial_linear (EfQAT); false: LibTorch's
   /// own ops and autograd (plain QAT, the reference).
   void set_partial_backward(bool on) { partial_ = on; }
+  /// The LSQ element-count multiplier of every activation quantizer (FakeQuantizerImpl::
+  /// numel_scale): global batch / this rank's batch in data-parallel fine-tuning, else 1.
+  void set_activation_numel_scale(double k);
 
   std::vector<QuantLayer>& layers() { return layers_; }
   const QuantConfig& config() const { return config_; }

@@ -4,12 +4,15 @@
 // the quantized model, with the test accuracy after each step and the integer model.
 #include <torch/types.h>
 
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "neurocore/compress/efqat.h"
 #include "neurocore/compress/int_model.h"
 #include "neurocore/compress/quant_net.h"
+#include "neurocore/learn/data_parallel.h"
 #include "neurocore/learn/experiment.h"
 
 namespace nc::compress {
@@ -27,6 +30,9 @@ struct QuantizeOptions {
   int64_t calib = 1024;          // calibration images, the first of the training split
   bool bias_correction = false;
   QatOptions qat;                // efqat / qat: the fine-tuning (efqat follows method)
+  /// Data-parallel fine-tuning (docs/distributed.md): given the quantized network's
+  /// parameters, this rank's runtime; empty for one process.
+  std::function<std::unique_ptr<learn::DataParallel>(std::vector<torch::Tensor>)> parallel;
 };
 
 struct QuantizeResult {

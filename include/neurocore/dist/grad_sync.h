@@ -38,7 +38,10 @@ struct SyncStats {
 class GradientSync {
  public:
   static constexpr int64_t kFirstBucketBytes = 1 << 20;
-  GradientSync(Group& group, std::vector<torch::Tensor> params, int64_t bucket_bytes = 25ll << 20);
+  /// `params` that do not require a gradient now are left out, unless `frozen_too` (EfQAT
+  /// switches rows and scales on and off between steps): those are reduced in finish().
+  GradientSync(Group& group, std::vector<torch::Tensor> params, int64_t bucket_bytes = 25ll << 20,
+               bool frozen_too = false);
   ~GradientSync();
   GradientSync(const GradientSync&) = delete;
   GradientSync& operator=(const GradientSync&) = delete;

@@ -14,7 +14,10 @@ namespace nc::dist {
 
 class Runtime : public learn::DataParallel {
  public:
+  /// Synchronises the gradients of `model`'s parameters that require one.
   Runtime(Group& group, torch::nn::Module& model, int64_t bucket_bytes = 25ll << 20);
+  /// Synchronises the gradients of `params`, also those frozen now (EfQAT's row selection).
+  Runtime(Group& group, std::vector<torch::Tensor> params, int64_t bucket_bytes = 25ll << 20);
   int rank() const override { return group_.rank(); }
   int world_size() const override { return group_.size(); }
   /// Takes rank 0's buffers (BatchNorm running statistics: per-rank batch statistics in the
