@@ -3,13 +3,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
-#include <yaml-cpp/yaml.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "neurocore/compress/prune/float_torchscript.h"
 #include "neurocore/compress/prune/shrink.h"
+#include "neurocore/core/config.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"
 #include "neurocore/core/plot.h"
@@ -29,20 +29,6 @@ struct PlainView : torch::nn::Module {
     for (const auto& c : m.named_children()) register_module(c.key(), c.value());
   }
 };
-
-// "a.b=value" applied to YAML text.
-std::string override_yaml(const std::string& yaml, const std::vector<std::string>& sets) {
-  YAML::Node root = YAML::Load(yaml);
-  for (const auto& s : sets) {
-    const auto eq = s.find('=');
-    const auto key = s.substr(0, eq), value = s.substr(eq + 1);
-    const auto dot = key.find('.');
-    root[key.substr(0, dot)][key.substr(dot + 1)] = YAML::Load(value);
-  }
-  YAML::Emitter out;
-  out << root;
-  return std::string(out.c_str()) + "\n";
-}
 
 nlohmann::json options_json(const PruneOptions& o) {
   return {{"method", to_string(o.method)},       {"budget", o.budget},
@@ -144,7 +130,9 @@ PruneRunResult prune_run(const std::string& source, const PruneRunOptions& o_in,
     exp.model->set_hidden_hook({});
     const Shrunk s = shrink(*exp.model, st, r.hard);
     final_model = s.model;
-    final_yaml = override_yaml(source_yaml, s.config_sets);
+    Config shrunk_config = Config::from_string(source_yaml, "the source run's effective config");
+    for (const auto& set : s.config_sets) shrunk_config.set(set);
+    final_yaml = shrunk_config.document_yaml();
     rr.shrunk = true;
   } else {
     Masker masker(*exp.model, st, o.prune.granularity);
