@@ -9,6 +9,7 @@
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"
 #include "neurocore/data/registry.h"
+#include "neurocore/learn/rule.h"
 #include "neurocore/learn/trainer.h"
 #include "neurocore/nn/lenet.h"
 #include "neurocore/nn/mlp.h"
@@ -79,6 +80,55 @@ TEST(HardMasks, EveryMethodMeetsTheBudget) {
           }
         }
       }
+    }
+  }
+}
+
+double metric(learn::Rule& rule, const std::string& name) {
+  for (const auto& [k, v] : rule.epoch_metrics())
+    if (k == name) return v;
+  throw std::runtime_error("no metric " + name);
+}
+
+// Channel DTP on a ResNet keeps its budget at every step (exact: the bilinear count itself;
+// prox: its tangent, converging). Regression: costs linearised at the previous step's masks
+// made the budget unreachable after the first step.
+TEST(PruneRule, ResNetChannelBudgetHoldsAtEveryStep) {
+  for (auto variant : {Variant::exact, Variant::prox}) {
+    for (auto kind : {BudgetKind::params, BudgetKind::flops}) {
+      torch::manual_seed(3);
+      nn::ResNetImpl net(nn::ResNetOptions(8, 10));
+      Masker masker(net, model_structure(net, {3, 16, 16}), Granularity::channel);
+      PruneOptions o;
+      o.budget = 0.2;
+      o.granularity = Granularity::channel;
+      o.kind = kind;
+      o.variant = variant;
+      o.epochs = 1;
+      o.soft_fraction = 1;
+      const int steps = 12;
+      auto rule = attach_pruning(net, masker, o, std::make_unique<learn::BpttRule>(), steps);
+      rule->start_epoch(1, 0);
+      torch::optim::SGD opt(net.parameters(), torch::optim::SGDOptions(0.05));
+      const auto x = torch::randn({16, 3, 16, 16});
+      const auto y = torch::randint(0, 10, {16});
+      const double target = 0.2 * dense_cost(masker.structure(), kind);
+      double first = 0, last = 0;
+      for (int t = 0; t < steps; ++t) {
+        rule->train_batch(net, x, y, "cross_entropy", opt);
+        last = metric(*rule, "budget_rel_error");
+        if (t == 0) first = last;
+        if (variant == Variant::exact) {
+          EXPECT_LE(last, 1e-9) << t;
+        }
+      }
+      if (variant == Variant::prox) {
+        EXPECT_LT(last, std::max(1e-3, 0.1 * first));
+      }
+      rule->finalise();
+      const double hard = channel_cost(masker.structure(), masker.mask(), kind);
+      EXPECT_LE(hard, target);
+      EXPECT_GT(hard, 0.8 * target);
     }
   }
 }

@@ -313,9 +313,9 @@ namespace {
 
 // The Trainer's rule with masks: before each batch the soft masks are recomputed from the
 // scores (DTP's soft phase) and installed; after the update the scores are clamped to [0, 1].
-class PruneRule : public learn::Rule {
+class MaskRule : public PruneRule {
  public:
-  PruneRule(std::unique_ptr<learn::Rule> inner, Masker& masker, torch::Tensor scores,
+  MaskRule(std::unique_ptr<learn::Rule> inner, Masker& masker, torch::Tensor scores,
             torch::Tensor mask_buf, torch::Tensor final_buf, const PruneOptions& o,
             int64_t steps_per_epoch)
       : inner_(std::move(inner)), masker_(masker), scores_(std::move(scores)),
@@ -374,7 +374,7 @@ class PruneRule : public learn::Rule {
 
   bool final() const { return final_buf_.item<double>() > 0; }
 
-  void finalise() {
+  void finalise() override {
     if (!final()) {
       torch::NoGradGuard no_grad;
       mask_buf_.copy_(hard_masks(masker_, Method::dtp, scores_, o_.budget, o_.kind));
@@ -385,35 +385,65 @@ class PruneRule : public learn::Rule {
 
  private:
   torch::Tensor soft() {
-    torch::Tensor c;
-    double fixed = 0;
-    if (o_.granularity == Granularity::weight) {
-      c = wcost_;
-    } else {
-      // Costs from the current kept counts (detached), recomputed every step (spec §5).
-      auto cc = channel_costs(masker_.structure(), masker_.mask(), o_.kind);
-      c = cc.cost;
-      fixed = cc.fixed;
-    }
-    const double b = target_ - fixed;
-    if (!(b > 0 && b < c.sum().item<double>())) {
-      throw UserError(fmt::format("--budget: {} cannot be met: the layers that are not pruned "
-                                  "already cost {:.0f} of the {:.0f} allowed",
-                                  o_.budget, fixed, target_));
-    }
     torch::Tensor m;
-    if (o_.variant == Variant::exact) {
-      const int64_t total = soft_epochs_ * steps_;
-      eps_ = temperature_at(o_.schedule, o_.eps0, o_.eps_min, step_, total);
-      auto r = soft_topk(scores_, c, b, eps_, o_.cost, tau_);
-      tau_ = r.tau;
-      m = r.mask;
+    if (o_.granularity == Granularity::weight) {
+      m = o_.variant == Variant::exact ? soft_exact(wcost_) : soft_prox(wcost_, target_);
+      last_error_ = std::abs(m.detach().dot(wcost_).item<double>() - target_) / target_;
     } else {
-      eps_ = o_.eps_prox;
-      m = prox_.step(scores_, c, b);
+      m = o_.variant == Variant::exact ? soft_exact_channels() : soft_prox_channels();
+      last_error_ = std::abs(channel_cost(masker_.structure(), m, o_.kind) - target_) / target_;
     }
-    last_error_ = std::abs((m.detach() * c).sum().item<double>() - b) / b;
     return m.to(torch::kFloat);
+  }
+
+  double next_eps() {
+    return temperature_at(o_.schedule, o_.eps0, o_.eps_min, step_, soft_epochs_ * steps_);
+  }
+
+  torch::Tensor soft_exact(const torch::Tensor& c) {
+    eps_ = next_eps();
+    auto r = soft_topk(scores_, c, target_, eps_, o_.cost, tau_);
+    tau_ = r.tau;
+    return r.mask;
+  }
+
+  torch::Tensor soft_prox(const torch::Tensor& c, double b) {
+    if (!(b > 0 && b < c.sum().item<double>())) cannot_meet();
+    eps_ = o_.eps_prox;
+    return prox_.step(scores_, c, b);
+  }
+
+  // Channels: the exact cost is bilinear in consecutive layers' masks. The exact variant solves
+  // tau on that cost itself (budget exact at every step). Costs linearised at the previous
+  // step's masks (c_e from the previous kept counts, sum c m = B) make each step's uniform
+  // kept fraction r / (the previous one): after one step the budget is no longer reachable.
+  torch::Tensor soft_exact_channels() {
+    const auto& st = masker_.structure();
+    const auto kind = o_.kind;
+    const MaskCost cost = [&st, kind](const torch::Tensor& m, torch::Tensor* grad) {
+      if (grad) *grad = channel_cost_grad(st, m, kind);
+      return channel_cost(st, m, kind);
+    };
+    if (!(target_ > cost(torch::zeros({st.elements}, torch::kDouble), nullptr))) cannot_meet();
+    eps_ = next_eps();
+    auto r = soft_topk(scores_, cost, target_, eps_, o_.cost, tau_);
+    tau_ = r.tau;
+    return r.mask;
+  }
+
+  // The one-sweep prox step needs linear costs: the tangent of the exact cost G at the previous
+  // masks mb, c = dG/dm(mb) with budget B - G(mb) + c mb (for a uniform kept fraction q this is
+  // Newton's step for q^2 = r, converging to the budget as the masks settle).
+  torch::Tensor soft_prox_channels() {
+    const auto mb = masker_.mask().detach().to(torch::kDouble);
+    const auto c = channel_cost_grad(masker_.structure(), mb, o_.kind);
+    const double b = target_ - channel_cost(masker_.structure(), mb, o_.kind) + c.dot(mb).item<double>();
+    return soft_prox(c, b);
+  }
+
+  [[noreturn]] void cannot_meet() const {
+    throw UserError(fmt::format("--budget: {} cannot be met: the layers that are not pruned already "
+                                "cost more than the {:.0f} allowed", o_.budget, target_));
   }
 
   std::unique_ptr<learn::Rule> inner_;
@@ -427,6 +457,27 @@ class PruneRule : public learn::Rule {
 };
 
 }  // namespace
+
+std::unique_ptr<PruneRule> attach_pruning(nn::NetImpl& model, Masker& masker, const PruneOptions& o,
+                                          std::unique_ptr<learn::Rule> inner, int64_t steps_per_epoch) {
+  // Scores and masks live on the model, so the Trainer's optimizer trains the scores and its
+  // checkpoints (and resume) carry them.
+  auto scores = model.register_parameter("prune_scores", initial_scores(masker).to(torch::kFloat),
+                                         o.method == Method::dtp);
+  if (o.method == Method::dtp && o.score_lr_factor != 1) {
+    const double f = o.score_lr_factor;
+    scores.register_hook([f](torch::Tensor g) { return g * f; });
+  }
+  auto mask_buf = model.register_buffer("prune_mask", torch::ones({masker.size()}));
+  auto final_buf = model.register_buffer("prune_final", torch::zeros({1}));
+  if (o.method != Method::dtp) {  // one-shot at epoch 0, then fine-tuning with the mask fixed
+    torch::NoGradGuard no_grad;
+    mask_buf.copy_(hard_masks(masker, o.method, scores, o.budget, o.kind));
+    final_buf.fill_(1);
+  }
+  return std::make_unique<MaskRule>(std::move(inner), masker, scores, mask_buf, final_buf, o,
+                                    steps_per_epoch);
+}
 
 PruneResult prune_experiment(learn::Experiment& exp, RunDir& run, const PruneOptions& o) {
   nn::NetImpl& model = *exp.model;
@@ -452,25 +503,9 @@ PruneResult prune_experiment(learn::Experiment& exp, RunDir& run, const PruneOpt
   res.target = o.budget * dense_cost(st, o.kind);
   Masker masker(model, std::move(st), o.granularity);
 
-  // Scores and masks live on the model, so the Trainer's optimizer trains the scores and its
-  // checkpoints (and resume) carry them.
-  auto scores = model.register_parameter("prune_scores", initial_scores(masker).to(torch::kFloat),
-                                         o.method == Method::dtp);
-  if (o.method == Method::dtp && o.score_lr_factor != 1) {
-    const double f = o.score_lr_factor;
-    scores.register_hook([f](torch::Tensor g) { return g * f; });
-  }
-  auto mask_buf = model.register_buffer("prune_mask", torch::ones({masker.size()}));
-  auto final_buf = model.register_buffer("prune_final", torch::zeros({1}));
-  if (o.method != Method::dtp) {  // one-shot at epoch 0, then fine-tuning with the mask fixed
-    torch::NoGradGuard no_grad;
-    mask_buf.copy_(hard_masks(masker, o.method, scores, o.budget, o.kind));
-    final_buf.fill_(1);
-  }
-
   exp.train.epochs = o.epochs;
   const int64_t steps = (exp.train_set.size() + exp.train.batch_size - 1) / exp.train.batch_size;
-  auto rule = std::make_unique<PruneRule>(std::move(exp.rule), masker, scores, mask_buf, final_buf, o, steps);
+  auto rule = attach_pruning(model, masker, o, std::move(exp.rule), steps);
   PruneRule* prule = rule.get();
   exp.rule = std::move(rule);
 
@@ -484,7 +519,7 @@ PruneResult prune_experiment(learn::Experiment& exp, RunDir& run, const PruneOpt
     return res;
   }
   prule->finalise();  // a run of only soft epochs ends hard too
-  res.hard = mask_buf.clone();
+  res.hard = model.named_buffers(/*recurse=*/false)["prune_mask"].clone();
   const learn::EvalResult test = trainer.evaluate(exp.test_set);
   res.acc_after = test.accuracy;
   res.loss_after = test.loss;

@@ -97,6 +97,25 @@ torch::Tensor hard_masks(const Masker& masker, Method method, const torch::Tenso
 /// channels (channel), divided by the largest.
 torch::Tensor initial_scores(const Masker& masker);
 
+/// The Trainer rule of a pruning run, wrapping the run's own rule: in DTP's soft phase, before
+/// each batch the soft masks are computed from the scores and installed (their graph reaches
+/// the scores) and after the update the scores are clamped to [0, 1]; from the first epoch past
+/// the soft phase (and for one-shot methods from the start) the hard masks are fixed.
+class PruneRule : public learn::Rule {
+ public:
+  /// Fixes the hard masks (DTP: selected from the scores, once) and installs them.
+  virtual void finalise() = 0;
+};
+
+/// Installs pruning on `model`, whose masks `masker` applies (both must outlive the rule):
+/// registers the parameter "prune_scores" (initial_scores; trainable for dtp only, its gradient
+/// scaled by o.score_lr_factor) and the buffers "prune_mask" and "prune_final" (a one-shot
+/// method's hard masks, final at once), so checkpoints hold them, and returns the rule that
+/// trains with them around `inner` for steps_per_epoch batches per epoch (the DTP schedule's
+/// length). prune_experiment trains with it; bench/dtp_bench.cpp times its step.
+std::unique_ptr<PruneRule> attach_pruning(nn::NetImpl& model, Masker& masker, const PruneOptions& o,
+                                          std::unique_ptr<learn::Rule> inner, int64_t steps_per_epoch);
+
 struct LayerSparsity {
   std::string name;
   int64_t weights = 0, kept = 0;
