@@ -9,6 +9,7 @@
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"
 #include "neurocore/data/registry.h"
+#include "neurocore/learn/loss.h"
 #include "neurocore/learn/rule.h"
 #include "neurocore/learn/trainer.h"
 #include "neurocore/nn/lenet.h"
@@ -133,6 +134,74 @@ TEST(PruneRule, ResNetChannelBudgetHoldsAtEveryStep) {
   }
 }
 
+PruneOptions soft_phase(Method method, double budget) {
+  PruneOptions o;
+  o.method = method;
+  o.budget = budget;
+  o.epochs = 1;
+  o.soft_fraction = 1;
+  return o;
+}
+
+// GMP: update k keeps round(r_k n) weights, r_k = r + (1 - r)(1 - (k + 1)/n)^3, each mask inside
+// the previous one, the last at the budget.
+TEST(PruneRule, GmpFollowsTheCubicScheduleWithNestedMasks) {
+  torch::manual_seed(4);
+  nn::MLPImpl net(nn::MLPOptions(64, 10).hidden({32, 16}));
+  Masker masker(net, model_structure(net, {1, 8, 8}), Granularity::weight);
+  auto o = soft_phase(Method::gmp, 0.1);
+  o.gmp_updates = 5;
+  const int steps = 20;
+  auto rule = attach_pruning(net, masker, o, std::make_unique<learn::BpttRule>(), steps);
+  rule->start_epoch(1, 0);
+  torch::optim::SGD opt(net.parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
+  const auto x = torch::randn({32, 1, 8, 8});
+  const auto y = torch::randint(0, 10, {32});
+  const double n = static_cast<double>(masker.size());
+  auto prev = torch::ones({masker.size()});
+  for (int t = 0; t < steps; ++t) {
+    rule->train_batch(net, x, y, "cross_entropy", opt);
+    const int k = std::min(4, t * 5 / steps);
+    const double r = 0.1 + 0.9 * std::pow(1 - (k + 1) / 5.0, 3);
+    const auto m = masker.mask().clone();
+    EXPECT_EQ(m.sum().item<double>(), std::round(r * n)) << t;
+    EXPECT_TRUE((m <= prev).all().item<bool>()) << t;
+    prev = m;
+  }
+  rule->finalise();
+  EXPECT_EQ(masker.mask().sum().item<double>(), std::round(0.1 * n));
+  EXPECT_TRUE((masker.mask() <= prev).all().item<bool>());
+}
+
+// Straight-through: the forward pass uses the hard top-k of the scores (budget exact), and the
+// scores move by the masks' gradient (SGD, no momentum: s - lr x factor x dL/dm, clamped).
+TEST(PruneRule, SteUsesHardMasksAndHandsTheirGradientToTheScores) {
+  torch::manual_seed(5);
+  nn::MLPImpl net(nn::MLPOptions(64, 10).hidden({32}));
+  Masker masker(net, model_structure(net, {1, 8, 8}), Granularity::weight);
+  const auto o = soft_phase(Method::ste, 0.2);
+  auto rule = attach_pruning(net, masker, o, std::make_unique<learn::BpttRule>(), 4);
+  rule->start_epoch(1, 0);
+  const double lr = 1e-3;
+  torch::optim::SGD opt(net.parameters(), torch::optim::SGDOptions(lr));
+  const auto x = torch::randn({16, 1, 8, 8});
+  const auto y = torch::randint(0, 10, {16});
+  auto scores = net.named_parameters(false)["prune_scores"];
+  const auto s0 = scores.detach().clone();
+  const auto hard = hard_masks(masker, Method::ste, s0, o.budget, o.kind);
+  EXPECT_EQ(hard.sum().item<double>(), std::round(0.2 * masker.size()));
+  // dL/dm at the hard masks, by autograd on a leaf mask.
+  const auto leaf = hard.clone().requires_grad_(true);
+  masker.set(leaf);
+  learn::classification_loss(net.forward(x), y, "cross_entropy").backward();
+  const auto g = leaf.grad().clone();
+  rule->train_batch(net, x, y, "cross_entropy", opt);
+  EXPECT_TRUE(masker.mask().equal(hard));
+  const auto expected = (s0 - lr * o.score_lr_factor * g).clamp(0, 1);
+  EXPECT_TRUE(torch::allclose(scores.detach(), expected, 1e-5, 1e-7));
+  EXPECT_GT((scores.detach() - s0).abs().max().item<double>(), 0);
+}
+
 bool fashion_present() {
   for (const auto& d : data::list_datasets())
     if (d.name == "fashion-mnist") return d.available;
@@ -175,6 +244,19 @@ TEST(PruneExperiment, DtpMeetsTheBudgetWithSgdAndAdam) {
   const auto r = small_prune("lenet5", "sgd", o);
   EXPECT_LE(r.flops_after, r.target);
   EXPECT_GT(r.flops_after, 0.8 * r.target);
+}
+
+TEST(PruneExperiment, GmpAndSteMeetTheBudget) {
+  if (!fashion_present()) GTEST_SKIP() << "Fashion-MNIST not installed";
+  for (auto method : {Method::gmp, Method::ste}) {
+    PruneOptions o;
+    o.method = method;
+    o.budget = 0.2;
+    o.epochs = 2;
+    const auto r = small_prune("mlp", "sgd", o);
+    EXPECT_EQ(r.params_after, std::round(0.2 * r.params_before)) << to_string(method);
+    EXPECT_GT(r.acc_after, 15) << to_string(method);
+  }
 }
 
 // An interrupted DTP run resumed from its checkpoint (scores and masks on the model) ends where

@@ -38,7 +38,8 @@ nlohmann::json options_json(const PruneOptions& o) {
           {"cost", o.cost == OtCost::squared ? "squared" : "linear"},
           {"schedule", o.schedule == Schedule::exponential ? "exponential" : "inverse"},
           {"eps0", o.eps0},                      {"eps_min", o.eps_min},
-          {"eps_prox", o.eps_prox},              {"score_lr_factor", o.score_lr_factor}};
+          {"eps_prox", o.eps_prox},              {"score_lr_factor", o.score_lr_factor},
+          {"gmp_updates", o.gmp_updates}};
 }
 
 PruneOptions options_from_json(const nlohmann::json& j) {
@@ -56,6 +57,7 @@ PruneOptions options_from_json(const nlohmann::json& j) {
   o.eps_min = j.at("eps_min");
   o.eps_prox = j.at("eps_prox");
   o.score_lr_factor = j.at("score_lr_factor");
+  o.gmp_updates = j.value("gmp_updates", int64_t{10});  // absent in prune runs older than gmp
   return o;
 }
 
@@ -191,6 +193,12 @@ PruneRunResult prune_run(const std::string& source, const PruneRunOptions& o_in,
                                                                    po.schedule == Schedule::exponential ? "exponential" : "inverse")
                                                      : fmt::format("one-sweep prox (eps {:g})", po.eps_prox),
                         po.cost == OtCost::squared ? "squared" : "linear",
+                        static_cast<int64_t>(std::ceil(po.soft_fraction * po.epochs - 1e-9)))
+      : po.method == Method::gmp
+          ? fmt::format("gradual magnitude pruning: {} mask updates on a cubic schedule in the first {} epoch(s), then fixed",
+                        po.gmp_updates, static_cast<int64_t>(std::ceil(po.soft_fraction * po.epochs - 1e-9)))
+      : po.method == Method::ste
+          ? fmt::format("straight-through hard top-k of learned scores for the first {} epoch(s), then fixed",
                         static_cast<int64_t>(std::ceil(po.soft_fraction * po.epochs - 1e-9)))
           : "one-shot selection at epoch 0, fixed while fine-tuning",
       fmt::format("test accuracy before {:.2f} %, after {:.2f} %", r.acc_before, r.acc_after),

@@ -25,7 +25,7 @@ E parse(const std::string& name, const std::string& flag, const std::vector<std:
   for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
   throw UserError(fmt::format("{}: expected one of {}, got '{}'", flag, list, name));
 }
-const std::vector<std::string> kMethods{"dtp", "magnitude", "uniform", "l1"};
+const std::vector<std::string> kMethods{"dtp", "magnitude", "uniform", "l1", "gmp", "ste"};
 const std::vector<std::string> kKinds{"params", "flops"};
 const std::vector<std::string> kGranularities{"weight", "channel"};
 }  // namespace
@@ -35,6 +35,8 @@ BudgetKind parse_budget_kind(const std::string& n, const std::string& f) { retur
 Granularity parse_granularity(const std::string& n, const std::string& f) {
   return parse<Granularity>(n, f, kGranularities);
 }
+bool learns_scores(Method m) { return m == Method::dtp || m == Method::ste; }
+bool one_shot(Method m) { return m == Method::magnitude || m == Method::uniform || m == Method::l1; }
 std::string to_string(Method m) { return kMethods.at(static_cast<std::size_t>(m)); }
 std::string to_string(BudgetKind k) { return kKinds.at(static_cast<std::size_t>(k)); }
 std::string to_string(Granularity g) { return kGranularities.at(static_cast<std::size_t>(g)); }
@@ -52,6 +54,7 @@ void validate(const PruneOptions& o, const ModelStructure& st) {
   if (o.granularity == Granularity::channel && !st.no_channels.empty()) {
     throw UserError("--granularity: this model cannot be channel-pruned: " + st.no_channels);
   }
+  if (o.gmp_updates < 1) throw UserError(fmt::format("--gmp-updates: expected >= 1, got {}", o.gmp_updates));
   if (!(o.soft_fraction > 0 && o.soft_fraction <= 1)) {
     throw UserError(fmt::format("soft fraction: expected a value in (0, 1], got {}", o.soft_fraction));
   }
@@ -299,7 +302,7 @@ torch::Tensor hard_masks(const Masker& masker, Method method, const torch::Tenso
   const auto& st = masker.structure();
   const double target = r * dense_cost(st, kind);
   torch::NoGradGuard no_grad;
-  const auto scores = (method == Method::dtp ? scores_in.detach() : initial_scores(masker)).to(torch::kDouble);
+  const auto scores = (learns_scores(method) ? scores_in.detach() : initial_scores(masker)).to(torch::kDouble);
   if (method == Method::uniform || method == Method::l1) return uniform_masks(masker, scores, target, kind);
   if (masker.granularity() == Granularity::channel) return greedy_channels(st, scores, target, kind);
   const auto c = weight_costs(st, kind);
@@ -316,11 +319,11 @@ namespace {
 class MaskRule : public PruneRule {
  public:
   MaskRule(std::unique_ptr<learn::Rule> inner, Masker& masker, torch::Tensor scores,
-            torch::Tensor mask_buf, torch::Tensor final_buf, const PruneOptions& o,
-            int64_t steps_per_epoch)
+            torch::Tensor mask_buf, torch::Tensor final_buf, torch::Tensor stage_buf,
+            const PruneOptions& o, int64_t steps_per_epoch)
       : inner_(std::move(inner)), masker_(masker), scores_(std::move(scores)),
-        mask_buf_(std::move(mask_buf)), final_buf_(std::move(final_buf)), o_(o),
-        steps_(steps_per_epoch), prox_(o.eps_prox, o.cost) {
+        mask_buf_(std::move(mask_buf)), final_buf_(std::move(final_buf)),
+        stage_buf_(std::move(stage_buf)), o_(o), steps_(steps_per_epoch), prox_(o.eps_prox, o.cost) {
     soft_epochs_ = static_cast<int64_t>(std::ceil(o.soft_fraction * o.epochs - 1e-9));
     const auto& st = masker.structure();
     dense_ = dense_cost(st, o.kind);
@@ -350,7 +353,7 @@ class MaskRule : public PruneRule {
     const auto m = soft();
     masker_.set(m);
     auto r = inner_->train_batch(model, x, labels, loss, optimizer);
-    {
+    if (learns_scores(o_.method)) {
       torch::NoGradGuard no_grad;
       scores_.clamp_(0, 1);
     }
@@ -377,14 +380,24 @@ class MaskRule : public PruneRule {
   void finalise() override {
     if (!final()) {
       torch::NoGradGuard no_grad;
-      mask_buf_.copy_(hard_masks(masker_, Method::dtp, scores_, o_.budget, o_.kind));
+      mask_buf_.copy_(hard_masks(masker_, Method::dtp, ranking(), o_.budget, o_.kind));
       final_buf_.fill_(1);
     }
     masker_.set(mask_buf_);
   }
 
  private:
+  // What the hard selections rank: the learned scores, or (gmp) the magnitudes of the weights
+  // the current mask keeps (pruned ones rank last, so the masks only shrink).
+  torch::Tensor ranking() const {
+    if (o_.method != Method::gmp) return scores_;
+    return initial_scores(masker_) * mask_buf_.to(torch::kDouble);
+  }
+
+  // The masks of the next step before the hard phase.
   torch::Tensor soft() {
+    if (o_.method == Method::ste) return straight_through();
+    if (o_.method == Method::gmp) return gradual();
     torch::Tensor m;
     if (o_.granularity == Granularity::weight) {
       m = o_.variant == Variant::exact ? soft_exact(wcost_) : soft_prox(wcost_, target_);
@@ -441,6 +454,35 @@ class MaskRule : public PruneRule {
     return soft_prox(c, b);
   }
 
+  // Straight-through hard top-k: the forward pass uses the hard selection of the scores (the
+  // budget met as by finalise), the backward pass hands the masks' gradient to the scores as if
+  // m = s.
+  torch::Tensor straight_through() {
+    torch::Tensor hard;
+    {
+      torch::NoGradGuard no_grad;
+      hard = hard_masks(masker_, Method::ste, scores_, o_.budget, o_.kind);
+      last_error_ = std::abs(masked_cost(masker_, hard, o_.kind) - target_) / target_;
+    }
+    return hard + (scores_ - scores_.detach());
+  }
+
+  // Gradual magnitude pruning (Zhu & Gupta 2017): o.gmp_updates mask updates spread evenly over
+  // the pruning phase; update k keeps the fraction r + (1 - r)(1 - (k + 1) / n)^3 of the dense
+  // cost, ranked by the magnitudes the current mask keeps; the last one keeps r.
+  torch::Tensor gradual() {
+    const int64_t total = std::max<int64_t>(1, soft_epochs_ * steps_), n = o_.gmp_updates;
+    const int64_t k = std::min(n - 1, step_ * n / total);
+    torch::NoGradGuard no_grad;
+    if (stage_buf_.item<int64_t>() < k) {
+      const double r = o_.budget + (1 - o_.budget) * std::pow(1.0 - static_cast<double>(k + 1) / n, 3);
+      mask_buf_.copy_(hard_masks(masker_, Method::dtp, ranking(), r, o_.kind));
+      stage_buf_.fill_(k);
+      last_error_ = std::abs(masked_cost(masker_, mask_buf_, o_.kind) - r * dense_) / (r * dense_);
+    }
+    return mask_buf_;
+  }
+
   [[noreturn]] void cannot_meet() const {
     throw UserError(fmt::format("--budget: {} cannot be met: the layers that are not pruned already "
                                 "cost more than the {:.0f} allowed", o_.budget, target_));
@@ -448,7 +490,7 @@ class MaskRule : public PruneRule {
 
   std::unique_ptr<learn::Rule> inner_;
   Masker& masker_;
-  torch::Tensor scores_, mask_buf_, final_buf_, wcost_;
+  torch::Tensor scores_, mask_buf_, final_buf_, stage_buf_, wcost_;
   PruneOptions o_;
   int64_t steps_, soft_epochs_ = 0, step_ = 0;
   double dense_ = 0, target_ = 0, tau_ = std::numeric_limits<double>::quiet_NaN();
@@ -463,20 +505,24 @@ std::unique_ptr<PruneRule> attach_pruning(nn::NetImpl& model, Masker& masker, co
   // Scores and masks live on the model, so the Trainer's optimizer trains the scores and its
   // checkpoints (and resume) carry them.
   auto scores = model.register_parameter("prune_scores", initial_scores(masker).to(torch::kFloat),
-                                         o.method == Method::dtp);
-  if (o.method == Method::dtp && o.score_lr_factor != 1) {
+                                         learns_scores(o.method));
+  if (learns_scores(o.method) && o.score_lr_factor != 1) {
     const double f = o.score_lr_factor;
     scores.register_hook([f](torch::Tensor g) { return g * f; });
   }
   auto mask_buf = model.register_buffer("prune_mask", torch::ones({masker.size()}));
   auto final_buf = model.register_buffer("prune_final", torch::zeros({1}));
-  if (o.method != Method::dtp) {  // one-shot at epoch 0, then fine-tuning with the mask fixed
+  // gmp: the index of the last mask update (-1: none yet), so a resumed run continues it.
+  torch::Tensor stage_buf = o.method == Method::gmp
+                                ? model.register_buffer("prune_stage", torch::full({1}, -1, torch::kLong))
+                                : torch::full({1}, -1, torch::kLong);
+  if (one_shot(o.method)) {  // one-shot at epoch 0, then fine-tuning with the mask fixed
     torch::NoGradGuard no_grad;
     mask_buf.copy_(hard_masks(masker, o.method, scores, o.budget, o.kind));
     final_buf.fill_(1);
   }
-  return std::make_unique<MaskRule>(std::move(inner), masker, scores, mask_buf, final_buf, o,
-                                    steps_per_epoch);
+  return std::make_unique<MaskRule>(std::move(inner), masker, scores, mask_buf, final_buf, stage_buf,
+                                    o, steps_per_epoch);
 }
 
 PruneResult prune_experiment(learn::Experiment& exp, RunDir& run, const PruneOptions& o) {
