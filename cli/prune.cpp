@@ -12,7 +12,7 @@ namespace {
 using namespace nc::compress::prune;
 
 struct PruneArgs {
-  std::string run_dir, method = "dtp", kind = "params", granularity = "weight", out, resume;
+  std::string run_dir, method = "dtp", kind = "params", granularity = "weight", scope = "global", out, resume;
   std::string variant = "exact", cost = "squared", schedule = "exponential";
   double budget = 0.1, lr = -1, soft_fraction = 0.6, eps0 = 1, eps_min = 1e-3, eps_prox = 20;
   int64_t epochs = 3, gmp_updates = 10;
@@ -25,6 +25,7 @@ void run_prune(const PruneArgs& a, const Global& g) {
   o.prune.method = parse_method(a.method, "--method");
   o.prune.kind = parse_budget_kind(a.kind, "--budget-kind");
   o.prune.granularity = parse_granularity(a.granularity, "--granularity");
+  o.prune.scope = parse_scope(a.scope, "--scope");
   if (a.variant != "exact" && a.variant != "prox")
     throw UserError("--variant: expected exact or prox, got '" + a.variant + "'");
   if (a.cost != "squared" && a.cost != "linear")
@@ -76,6 +77,7 @@ void add_prune(CLI::App& app, const Global& global) {
   cmd->add_option("--budget", a->budget, "fraction of the dense cost kept, in (0, 1) (default 0.1)");
   cmd->add_option("--budget-kind", a->kind, "params or flops (default params)");
   cmd->add_option("--granularity", a->granularity, "weight or channel (default weight)");
+  cmd->add_option("--scope", a->scope, "global (one budget across layers) or layer (every layer keeps the fraction; weight granularity) (default global)");
   cmd->add_option("--epochs", a->epochs, "fine-tuning epochs, the same for every method (default 3)");
   cmd->add_option("--lr", a->lr, "fine-tuning learning rate (default train.learning_rate / 10)");
   cmd->add_option("--soft-fraction", a->soft_fraction,

@@ -70,6 +70,24 @@ TEST(HardMasks, EveryMethodMeetsTheBudget) {
           if (g == Granularity::weight && kind == BudgetKind::params && method != Method::uniform) {
             EXPECT_EQ(hard.sum().item<double>(), std::round(r * m.size()));
           }
+          if (g == Granularity::weight && method != Method::uniform) {
+            // Per-layer budgets: each layer on its own; parameters exactly, FLOPs within.
+            const auto lh = hard_masks(m, method, scores, r, kind, Scope::layer);
+            const auto budgets = layer_budgets(m.structure(), r, kind);
+            const auto c = weight_costs(m.structure(), kind);
+            int64_t off = 0;
+            for (std::size_t l = 0; l < budgets.size(); ++l) {
+              const int64_t n = m.structure().layers[l].weight.numel();
+              const double used = (lh.slice(0, off, off + n).to(torch::kDouble) * c.slice(0, off, off + n)).sum().item<double>();
+              if (kind == BudgetKind::params) {
+                EXPECT_EQ(used, budgets[l]) << l;
+              } else {
+                EXPECT_LE(used, budgets[l]) << l;
+                EXPECT_GT(used, budgets[l] - c.slice(0, off, off + n).max().item<double>()) << l;
+              }
+              off += n;
+            }
+          }
           if (g == Granularity::channel && method == Method::dtp) {
             // Nothing left out would still fit.
             for (int64_t e = 0; e < m.size(); ++e) {
@@ -202,6 +220,43 @@ TEST(PruneRule, SteUsesHardMasksAndHandsTheirGradientToTheScores) {
   EXPECT_GT((scores.detach() - s0).abs().max().item<double>(), 0);
 }
 
+// Per-layer budgets: every layer keeps its own fraction, exactly in the soft phase (sum of the
+// layer's masks = its budget at every step) and after the hard selection.
+TEST(PruneRule, LayerScopeKeepsEachLayersBudget) {
+  for (auto variant : {Variant::exact, Variant::prox}) {
+    torch::manual_seed(6);
+    nn::MLPImpl net(nn::MLPOptions(64, 10).hidden({32, 16}));
+    Masker masker(net, model_structure(net, {1, 8, 8}), Granularity::weight);
+    auto o = soft_phase(Method::dtp, 0.1);
+    o.scope = Scope::layer;
+    o.variant = variant;
+    auto rule = attach_pruning(net, masker, o, std::make_unique<learn::BpttRule>(), 6);
+    rule->start_epoch(1, 0);
+    torch::optim::SGD opt(net.parameters(), torch::optim::SGDOptions(0.05));
+    const auto x = torch::randn({32, 1, 8, 8});
+    const auto y = torch::randint(0, 10, {32});
+    const auto budgets = layer_budgets(masker.structure(), 0.1, BudgetKind::params);
+    auto per_layer = [&](const torch::Tensor& m) {
+      std::vector<double> k;
+      int64_t off = 0;
+      for (const auto& l : masker.structure().layers) {
+        k.push_back(m.slice(0, off, off + l.weight.numel()).sum().item<double>());
+        off += l.weight.numel();
+      }
+      return k;
+    };
+    for (int t = 0; t < 6; ++t) {
+      rule->train_batch(net, x, y, "cross_entropy", opt);
+      EXPECT_LE(metric(*rule, "budget_rel_error"), 1e-9) << t;
+      const auto k = per_layer(masker.mask());
+      for (std::size_t l = 0; l < k.size(); ++l) EXPECT_NEAR(k[l], budgets[l], 1e-4 * budgets[l]) << t << " " << l;
+    }
+    rule->finalise();
+    const auto k = per_layer(masker.mask());
+    for (std::size_t l = 0; l < k.size(); ++l) EXPECT_EQ(k[l], budgets[l]) << l;
+  }
+}
+
 bool fashion_present() {
   for (const auto& d : data::list_datasets())
     if (d.name == "fashion-mnist") return d.available;
@@ -323,6 +378,17 @@ TEST(PruneExperiment, BadOptionsNameTheFlag) {
   o.method = Method::l1;
   EXPECT_THROW(validate(o, st), UserError);
   EXPECT_THROW(parse_method("foo", "--method"), UserError);
+  o.method = Method::dtp;
+  o.scope = Scope::layer;
+  o.granularity = Granularity::channel;
+  nn::ResNetImpl a(nn::ResNetOptions(8, 10));
+  try {
+    validate(o, model_structure(a, {3, 16, 16}));
+    ADD_FAILURE() << "layer scope with channels";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("--scope"), std::string::npos);
+  }
+  EXPECT_THROW(parse_scope("layers", "--scope"), UserError);
 }
 
 }  // namespace

@@ -33,6 +33,7 @@ struct PlainView : torch::nn::Module {
 nlohmann::json options_json(const PruneOptions& o) {
   return {{"method", to_string(o.method)},       {"budget", o.budget},
           {"budget_kind", to_string(o.kind)},    {"granularity", to_string(o.granularity)},
+          {"scope", to_string(o.scope)},
           {"epochs", o.epochs},                  {"soft_fraction", o.soft_fraction},
           {"variant", o.variant == Variant::exact ? "exact" : "prox"},
           {"cost", o.cost == OtCost::squared ? "squared" : "linear"},
@@ -48,6 +49,7 @@ PruneOptions options_from_json(const nlohmann::json& j) {
   o.budget = j.at("budget");
   o.kind = parse_budget_kind(j.at("budget_kind"), "prune.json budget_kind");
   o.granularity = parse_granularity(j.at("granularity"), "prune.json granularity");
+  o.scope = parse_scope(j.value("scope", std::string("global")), "prune.json scope");  // absent before scopes
   o.epochs = j.at("epochs");
   o.soft_fraction = j.at("soft_fraction");
   o.variant = j.at("variant") == "exact" ? Variant::exact : Variant::prox;
@@ -183,10 +185,10 @@ PruneRunResult prune_run(const std::string& source, const PruneRunOptions& o_in,
   const auto& po = o.prune;
   std::vector<std::string> summary{
       fmt::format("source run: `{}` (checkpoint `{}`)", src.path(), ckpt),
-      fmt::format("method {}, budget {:g} of the dense {} kept ({} granularity), {} epochs of "
+      fmt::format("method {}, budget {:g} of the dense {} kept ({} granularity, {} budget), {} epochs of "
                   "fine-tuning at learning rate {:g} ({})",
                   to_string(po.method), po.budget, to_string(po.kind), to_string(po.granularity),
-                  po.epochs, lr, exp.train.optimizer),
+                  po.scope == Scope::layer ? "per-layer" : "global", po.epochs, lr, exp.train.optimizer),
       po.method == Method::dtp
           ? fmt::format("DTP: {} solver, {} cost, soft masks for the first {} epoch(s), then hard",
                         po.variant == Variant::exact ? fmt::format("exact (eps {:g} -> {:g}, {})", po.eps0, po.eps_min,

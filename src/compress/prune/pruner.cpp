@@ -28,6 +28,7 @@ E parse(const std::string& name, const std::string& flag, const std::vector<std:
 const std::vector<std::string> kMethods{"dtp", "magnitude", "uniform", "l1", "gmp", "ste"};
 const std::vector<std::string> kKinds{"params", "flops"};
 const std::vector<std::string> kGranularities{"weight", "channel"};
+const std::vector<std::string> kScopes{"global", "layer"};
 }  // namespace
 
 Method parse_method(const std::string& n, const std::string& f) { return parse<Method>(n, f, kMethods); }
@@ -39,6 +40,8 @@ bool learns_scores(Method m) { return m == Method::dtp || m == Method::ste; }
 bool one_shot(Method m) { return m == Method::magnitude || m == Method::uniform || m == Method::l1; }
 std::string to_string(Method m) { return kMethods.at(static_cast<std::size_t>(m)); }
 std::string to_string(BudgetKind k) { return kKinds.at(static_cast<std::size_t>(k)); }
+Scope parse_scope(const std::string& n, const std::string& f) { return parse<Scope>(n, f, kScopes); }
+std::string to_string(Scope s) { return kScopes.at(static_cast<std::size_t>(s)); }
 std::string to_string(Granularity g) { return kGranularities.at(static_cast<std::size_t>(g)); }
 
 void validate(const PruneOptions& o, const ModelStructure& st) {
@@ -53,6 +56,11 @@ void validate(const PruneOptions& o, const ModelStructure& st) {
   }
   if (o.granularity == Granularity::channel && !st.no_channels.empty()) {
     throw UserError("--granularity: this model cannot be channel-pruned: " + st.no_channels);
+  }
+  if (o.scope == Scope::layer && o.granularity != Granularity::weight) {
+    throw UserError("--scope: layer budgets are implemented for --granularity weight only (channels: "
+                    "--method uniform or l1 keep the same fraction of every layer), got --granularity " +
+                    to_string(o.granularity));
   }
   if (o.gmp_updates < 1) throw UserError(fmt::format("--gmp-updates: expected >= 1, got {}", o.gmp_updates));
   if (!(o.soft_fraction > 0 && o.soft_fraction <= 1)) {
@@ -297,8 +305,17 @@ torch::Tensor uniform_masks(const Masker& masker, const torch::Tensor& scores, d
 
 }  // namespace
 
+std::vector<double> layer_budgets(const ModelStructure& st, double r, BudgetKind kind) {
+  std::vector<double> b;
+  for (const auto& l : st.layers) {
+    const double n = static_cast<double>(l.weight.numel());
+    b.push_back(kind == BudgetKind::params ? std::max(1.0, std::round(r * n)) : r * n * l.unit_cost(kind));
+  }
+  return b;
+}
+
 torch::Tensor hard_masks(const Masker& masker, Method method, const torch::Tensor& scores_in,
-                         double r, BudgetKind kind) {
+                         double r, BudgetKind kind, Scope scope) {
   const auto& st = masker.structure();
   const double target = r * dense_cost(st, kind);
   torch::NoGradGuard no_grad;
@@ -306,6 +323,17 @@ torch::Tensor hard_masks(const Masker& masker, Method method, const torch::Tenso
   if (method == Method::uniform || method == Method::l1) return uniform_masks(masker, scores, target, kind);
   if (masker.granularity() == Granularity::channel) return greedy_channels(st, scores, target, kind);
   const auto c = weight_costs(st, kind);
+  if (scope == Scope::layer) {
+    const auto budgets = layer_budgets(st, r, kind);
+    std::vector<torch::Tensor> parts;
+    int64_t off = 0;
+    for (std::size_t l = 0; l < st.layers.size(); ++l) {
+      const int64_t n = st.layers[l].weight.numel();
+      parts.push_back(hard_topk(scores.slice(0, off, off + n), c.slice(0, off, off + n), budgets[l]));
+      off += n;
+    }
+    return torch::cat(parts).to(torch::kFloat);
+  }
   const double b = kind == BudgetKind::params ? std::round(r * scores.numel()) : target;
   return hard_topk(scores, c, b).to(torch::kFloat);
 }
@@ -331,6 +359,13 @@ class MaskRule : public PruneRule {
     if (masker.granularity() == Granularity::weight) {
       wcost_ = weight_costs(st, o.kind);
       if (o.kind == BudgetKind::params) target_ = std::round(o.budget * wcost_.numel());
+      if (o.scope == Scope::layer) {
+        budgets_ = layer_budgets(st, o.budget, o.kind);
+        target_ = 0;
+        for (double b : budgets_) target_ += b;
+        taus_.assign(budgets_.size(), std::numeric_limits<double>::quiet_NaN());
+        for (std::size_t l = 0; l < budgets_.size(); ++l) proxes_.emplace_back(o.eps_prox, o.cost);
+      }
     }
   }
   std::string name() const override { return "prune+" + inner_->name(); }
@@ -380,7 +415,7 @@ class MaskRule : public PruneRule {
   void finalise() override {
     if (!final()) {
       torch::NoGradGuard no_grad;
-      mask_buf_.copy_(hard_masks(masker_, Method::dtp, ranking(), o_.budget, o_.kind));
+      mask_buf_.copy_(hard_masks(masker_, Method::dtp, ranking(), o_.budget, o_.kind, o_.scope));
       final_buf_.fill_(1);
     }
     masker_.set(mask_buf_);
@@ -400,7 +435,9 @@ class MaskRule : public PruneRule {
     if (o_.method == Method::gmp) return gradual();
     torch::Tensor m;
     if (o_.granularity == Granularity::weight) {
-      m = o_.variant == Variant::exact ? soft_exact(wcost_) : soft_prox(wcost_, target_);
+      m = o_.scope == Scope::layer                ? soft_layers()
+          : o_.variant == Variant::exact ? soft_exact(wcost_)
+                                         : soft_prox(wcost_, target_);
       last_error_ = std::abs(m.detach().dot(wcost_).item<double>() - target_) / target_;
     } else {
       m = o_.variant == Variant::exact ? soft_exact_channels() : soft_prox_channels();
@@ -418,6 +455,31 @@ class MaskRule : public PruneRule {
     auto r = soft_topk(scores_, c, target_, eps_, o_.cost, tau_);
     tau_ = r.tau;
     return r.mask;
+  }
+
+  // Scope::layer: each layer's weights are a pruning group with its own budget (spec §3: "a
+  // pruning group is one layer (per-layer budget) or the whole network").
+  torch::Tensor soft_layers() {
+    const auto& st = masker_.structure();
+    std::vector<torch::Tensor> parts;
+    int64_t off = 0;
+    if (o_.variant == Variant::exact) eps_ = next_eps();
+    for (std::size_t l = 0; l < st.layers.size(); ++l) {
+      const int64_t n = st.layers[l].weight.numel();
+      const auto s = scores_.slice(0, off, off + n), c = wcost_.slice(0, off, off + n);
+      if (budgets_[l] >= static_cast<double>(n) * st.layers[l].unit_cost(o_.kind)) {
+        parts.push_back(torch::ones({n}, torch::kDouble));  // keeps everything: nothing to learn
+      } else if (o_.variant == Variant::exact) {
+        auto r = soft_topk(s, c, budgets_[l], eps_, o_.cost, taus_[l]);
+        taus_[l] = r.tau;
+        parts.push_back(r.mask);
+      } else {
+        eps_ = o_.eps_prox;
+        parts.push_back(proxes_[l].step(s, c, budgets_[l]));
+      }
+      off += n;
+    }
+    return torch::cat(parts);
   }
 
   torch::Tensor soft_prox(const torch::Tensor& c, double b) {
@@ -461,7 +523,7 @@ class MaskRule : public PruneRule {
     torch::Tensor hard;
     {
       torch::NoGradGuard no_grad;
-      hard = hard_masks(masker_, Method::ste, scores_, o_.budget, o_.kind);
+      hard = hard_masks(masker_, Method::ste, scores_, o_.budget, o_.kind, o_.scope);
       last_error_ = std::abs(masked_cost(masker_, hard, o_.kind) - target_) / target_;
     }
     return hard + (scores_ - scores_.detach());
@@ -476,7 +538,7 @@ class MaskRule : public PruneRule {
     torch::NoGradGuard no_grad;
     if (stage_buf_.item<int64_t>() < k) {
       const double r = o_.budget + (1 - o_.budget) * std::pow(1.0 - static_cast<double>(k + 1) / n, 3);
-      mask_buf_.copy_(hard_masks(masker_, Method::dtp, ranking(), r, o_.kind));
+      mask_buf_.copy_(hard_masks(masker_, Method::dtp, ranking(), r, o_.kind, o_.scope));
       stage_buf_.fill_(k);
       last_error_ = std::abs(masked_cost(masker_, mask_buf_, o_.kind) - r * dense_) / (r * dense_);
     }
@@ -496,6 +558,8 @@ class MaskRule : public PruneRule {
   double dense_ = 0, target_ = 0, tau_ = std::numeric_limits<double>::quiet_NaN();
   double eps_ = 0, last_error_ = 0;
   ProxSoftTopK prox_;
+  std::vector<double> budgets_, taus_;  // Scope::layer
+  std::vector<ProxSoftTopK> proxes_;
 };
 
 }  // namespace
@@ -518,7 +582,7 @@ std::unique_ptr<PruneRule> attach_pruning(nn::NetImpl& model, Masker& masker, co
                                 : torch::full({1}, -1, torch::kLong);
   if (one_shot(o.method)) {  // one-shot at epoch 0, then fine-tuning with the mask fixed
     torch::NoGradGuard no_grad;
-    mask_buf.copy_(hard_masks(masker, o.method, scores, o.budget, o.kind));
+    mask_buf.copy_(hard_masks(masker, o.method, scores, o.budget, o.kind, o.scope));
     final_buf.fill_(1);
   }
   return std::make_unique<MaskRule>(std::move(inner), masker, scores, mask_buf, final_buf, stage_buf,
@@ -547,6 +611,10 @@ PruneResult prune_experiment(learn::Experiment& exp, RunDir& run, const PruneOpt
   res.params_before = dense_cost(st, BudgetKind::params);
   res.flops_before = dense_cost(st, BudgetKind::flops);
   res.target = o.budget * dense_cost(st, o.kind);
+  if (o.scope == Scope::layer) {
+    res.target = 0;
+    for (double b : layer_budgets(st, o.budget, o.kind)) res.target += b;
+  }
   Masker masker(model, std::move(st), o.granularity);
 
   exp.train.epochs = o.epochs;

@@ -29,11 +29,15 @@ namespace nc::compress::prune {
 /// selection, the backward pass treats the masks as the scores).
 enum class Method { dtp, magnitude, uniform, l1, gmp, ste };
 enum class Variant { exact, prox };
+/// global: one budget across all layers (the default); layer: every layer keeps the
+/// fraction r of its own weight cost (weight granularity only).
+enum class Scope { global, layer };
 
 struct PruneOptions {
   Method method = Method::dtp;
   double budget = 0.1;  // fraction of the dense cost kept, in (0, 1)
   BudgetKind kind = BudgetKind::params;
+  Scope scope = Scope::global;
   Granularity granularity = Granularity::weight;
   int64_t epochs = 3;            // fine-tuning epochs (every method)
   double soft_fraction = 0.6;    // dtp, ste, gmp: the first ceil(soft_fraction * epochs) epochs
@@ -52,12 +56,14 @@ struct PruneOptions {
 Method parse_method(const std::string& name, const std::string& flag);
 BudgetKind parse_budget_kind(const std::string& name, const std::string& flag);
 Granularity parse_granularity(const std::string& name, const std::string& flag);
+Scope parse_scope(const std::string& name, const std::string& flag);
 std::string to_string(Method m);
 /// Whether the method trains scores (dtp, ste); one-shot methods select once at epoch 0.
 bool learns_scores(Method m);
 bool one_shot(Method m);
 std::string to_string(BudgetKind k);
 std::string to_string(Granularity g);
+std::string to_string(Scope s);
 
 /// Checks o against the model (before anything is written): budget in (0, 1), l1 only with
 /// channel granularity, channel granularity only where the model allows it. Throws UserError
@@ -99,8 +105,14 @@ double masked_cost(const Masker& masker, const torch::Tensor& hard, BudgetKind k
 /// current weights, or, for dtp and ste, from `scores`, with the exact cost <= budget_fraction x dense: weight granularity
 /// by hard_topk; channels greedily in decreasing score (each layer first keeps its best element,
 /// so none is emptied), then any element that still fits. Returns [size] float 0/1.
+/// With Scope::layer (weight granularity) each layer is selected on its own under its
+/// layer_budgets entry.
 torch::Tensor hard_masks(const Masker& masker, Method method, const torch::Tensor& scores,
-                         double budget_fraction, BudgetKind kind);
+                         double budget_fraction, BudgetKind kind, Scope scope = Scope::global);
+
+/// Per-layer budgets of Scope::layer (weight granularity), in the kind's cost: parameters
+/// max(1, round(r n_l)) (a whole count, no layer emptied), FLOPs r x the layer's MACs.
+std::vector<double> layer_budgets(const ModelStructure& st, double budget_fraction, BudgetKind kind);
 
 /// Initial DTP scores in [0, 1]: |w| (weight) or the filters' mean |w| summed over an element's
 /// channels (channel), divided by the largest.
