@@ -12,10 +12,10 @@ namespace {
 using namespace nc::compress::prune;
 
 struct PruneArgs {
-  std::string run_dir, method = "dtp", kind = "params", granularity = "weight", out, resume;
+  std::string run_dir, method = "dtp", kind = "params", granularity = "weight", scope = "global", out, resume;
   std::string variant = "exact", cost = "squared", schedule = "exponential";
   double budget = 0.1, lr = -1, soft_fraction = 0.6, eps0 = 1, eps_min = 1e-3, eps_prox = 20;
-  int64_t epochs = 3;
+  int64_t epochs = 3, gmp_updates = 10;
   bool dry_run = false;
   std::vector<std::string> sets;
 };
@@ -25,6 +25,7 @@ void run_prune(const PruneArgs& a, const Global& g) {
   o.prune.method = parse_method(a.method, "--method");
   o.prune.kind = parse_budget_kind(a.kind, "--budget-kind");
   o.prune.granularity = parse_granularity(a.granularity, "--granularity");
+  o.prune.scope = parse_scope(a.scope, "--scope");
   if (a.variant != "exact" && a.variant != "prox")
     throw UserError("--variant: expected exact or prox, got '" + a.variant + "'");
   if (a.cost != "squared" && a.cost != "linear")
@@ -40,6 +41,7 @@ void run_prune(const PruneArgs& a, const Global& g) {
   o.prune.budget = a.budget;
   o.prune.epochs = a.epochs;
   o.prune.soft_fraction = a.soft_fraction;
+  o.prune.gmp_updates = a.gmp_updates;
   o.prune.eps0 = a.eps0;
   o.prune.eps_min = a.eps_min;
   o.prune.eps_prox = a.eps_prox;
@@ -65,18 +67,22 @@ void add_prune(CLI::App& app, const Global& global) {
       "prune",
       "Prune a trained run under an exact budget (a fraction of the weight parameters or of the "
       "MACs kept): DTP (optimal-transport soft top-k masks annealed to hard ones) or the "
-      "baselines magnitude, uniform, l1; fine-tunes, shrinks channel-pruned models and writes a "
+      "baselines magnitude, uniform, l1, gmp, ste; fine-tunes, shrinks channel-pruned models and writes a "
       "run directory with report.md.\n\nExamples:\n"
       "  neurocore prune runs/lenet5 --method dtp --budget 0.1 --epochs 3\n"
       "  neurocore prune runs/r20 --method l1 --budget 0.2 --budget-kind flops --granularity channel");
   cmd->add_option("RUN_DIR", a->run_dir, "a run directory written by `neurocore train`")->required();
-  cmd->add_option("--method", a->method, "dtp, magnitude (global), uniform (layer-uniform magnitude) or l1 (channel) (default dtp)");
+  cmd->add_option("--method", a->method, "dtp, magnitude (global), uniform (layer-uniform magnitude), l1 (channel), gmp (gradual "
+                  "magnitude) or ste (straight-through hard top-k) (default dtp)");
   cmd->add_option("--budget", a->budget, "fraction of the dense cost kept, in (0, 1) (default 0.1)");
   cmd->add_option("--budget-kind", a->kind, "params or flops (default params)");
   cmd->add_option("--granularity", a->granularity, "weight or channel (default weight)");
+  cmd->add_option("--scope", a->scope, "global (one budget across layers) or layer (every layer keeps the fraction; weight granularity) (default global)");
   cmd->add_option("--epochs", a->epochs, "fine-tuning epochs, the same for every method (default 3)");
   cmd->add_option("--lr", a->lr, "fine-tuning learning rate (default train.learning_rate / 10)");
-  cmd->add_option("--soft-fraction", a->soft_fraction, "dtp: share of the epochs with soft masks (default 0.6)");
+  cmd->add_option("--soft-fraction", a->soft_fraction,
+                  "dtp, ste, gmp: share of the epochs that prune (soft masks, straight-through, gradual) (default 0.6)");
+  cmd->add_option("--gmp-updates", a->gmp_updates, "gmp: mask updates while pruning (default 10)");
   cmd->add_option("--variant", a->variant, "dtp: exact (threshold solve + schedule) or prox (one Sinkhorn sweep) (default exact)");
   cmd->add_option("--cost", a->cost, "dtp: transport cost squared or linear (default squared)");
   cmd->add_option("--schedule", a->schedule, "dtp exact: exponential or inverse temperature (default exponential)");

@@ -125,6 +125,12 @@ std::string Config::effective_yaml() const {
   return std::string(out.c_str()) + "\n";
 }
 
+std::string Config::document_yaml() const {
+  YAML::Emitter out;
+  out << state_->root;
+  return std::string(out.c_str()) + "\n";
+}
+
 const std::string& Config::origin() const { return state_->origin; }
 
 ConfigSection::ConfigSection(std::shared_ptr<Config::State> state, std::string path)

@@ -47,7 +47,7 @@ Settings Settings::from_config(const Config& config) {
   const std::string origin = config.origin();
 
   auto pr = root.section("prune");
-  s.prune.method = pr.choice("method", "none", {"none", "dtp", "magnitude", "uniform", "l1"});
+  s.prune.method = pr.choice("method", "none", {"none", "dtp", "magnitude", "uniform", "l1", "gmp", "ste"});
   s.prune.budget = pr.number("budget", 0.5, 0.0, 1.0);
   if (s.prune.budget <= 0 || s.prune.budget >= 1) {
     throw UserError(origin + ": prune.budget: expected the kept fraction in (0, 1), got " +

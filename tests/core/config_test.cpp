@@ -64,6 +64,25 @@ TEST(Config, SetOverridesAndCreatesSections) {
   EXPECT_EQ(hidden[1], 20);
 }
 
+TEST(Config, DocumentYamlKeepsUnreadKeysAndAppliesSets) {
+  auto c = nc::Config::from_string("train:\n  epochs: 3\n  optimizer: adam\nname: x\n", "t.yaml");
+  c.set("train.epochs=5");
+  c.set("model.channels=[4, 8]");
+  c.set("a.b.c=1.5");
+  c.root().section("train").integer("epochs", 1);  // reading does not change the document
+  auto back = nc::Config::from_string(c.document_yaml(), "back.yaml");
+  auto root = back.root();
+  auto train = root.section("train");
+  EXPECT_EQ(train.integer("epochs", 1), 5);
+  EXPECT_EQ(train.string("optimizer", "sgd"), "adam");  // never read in `c`, still there
+  EXPECT_EQ(root.string("name", ""), "x");
+  EXPECT_EQ(root.section("model").integers("channels", {}), (std::vector<int64_t>{4, 8}));
+  EXPECT_DOUBLE_EQ(root.section("a").section("b").number("c", 0), 1.5);
+  EXPECT_FALSE(train.has("batch_size"));  // no defaults filled in
+  // effective_yaml, by contrast, holds only what was read.
+  EXPECT_EQ(c.effective_yaml().find("optimizer"), std::string::npos);
+}
+
 TEST(Config, MalformedSetIsAUserError) {
   auto c = nc::Config::from_string("train:\n  epochs: 3\n", "t.yaml");
   EXPECT_THROW(c.set("train.epochs"), nc::UserError);

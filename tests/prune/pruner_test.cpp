@@ -9,6 +9,8 @@
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"
 #include "neurocore/data/registry.h"
+#include "neurocore/learn/loss.h"
+#include "neurocore/learn/rule.h"
 #include "neurocore/learn/trainer.h"
 #include "neurocore/nn/lenet.h"
 #include "neurocore/nn/mlp.h"
@@ -68,6 +70,24 @@ TEST(HardMasks, EveryMethodMeetsTheBudget) {
           if (g == Granularity::weight && kind == BudgetKind::params && method != Method::uniform) {
             EXPECT_EQ(hard.sum().item<double>(), std::round(r * m.size()));
           }
+          if (g == Granularity::weight && method != Method::uniform) {
+            // Per-layer budgets: each layer on its own; parameters exactly, FLOPs within.
+            const auto lh = hard_masks(m, method, scores, r, kind, Scope::layer);
+            const auto budgets = layer_budgets(m.structure(), r, kind);
+            const auto c = weight_costs(m.structure(), kind);
+            int64_t off = 0;
+            for (std::size_t l = 0; l < budgets.size(); ++l) {
+              const int64_t n = m.structure().layers[l].weight.numel();
+              const double used = (lh.slice(0, off, off + n).to(torch::kDouble) * c.slice(0, off, off + n)).sum().item<double>();
+              if (kind == BudgetKind::params) {
+                EXPECT_EQ(used, budgets[l]) << l;
+              } else {
+                EXPECT_LE(used, budgets[l]) << l;
+                EXPECT_GT(used, budgets[l] - c.slice(0, off, off + n).max().item<double>()) << l;
+              }
+              off += n;
+            }
+          }
           if (g == Granularity::channel && method == Method::dtp) {
             // Nothing left out would still fit.
             for (int64_t e = 0; e < m.size(); ++e) {
@@ -80,6 +100,160 @@ TEST(HardMasks, EveryMethodMeetsTheBudget) {
         }
       }
     }
+  }
+}
+
+double metric(learn::Rule& rule, const std::string& name) {
+  for (const auto& [k, v] : rule.epoch_metrics())
+    if (k == name) return v;
+  throw std::runtime_error("no metric " + name);
+}
+
+// Channel DTP on a ResNet keeps its budget at every step (exact: the bilinear count itself;
+// prox: its tangent, converging). Regression: costs linearised at the previous step's masks
+// made the budget unreachable after the first step.
+TEST(PruneRule, ResNetChannelBudgetHoldsAtEveryStep) {
+  for (auto variant : {Variant::exact, Variant::prox}) {
+    for (auto kind : {BudgetKind::params, BudgetKind::flops}) {
+      torch::manual_seed(3);
+      nn::ResNetImpl net(nn::ResNetOptions(8, 10));
+      Masker masker(net, model_structure(net, {3, 16, 16}), Granularity::channel);
+      PruneOptions o;
+      o.budget = 0.2;
+      o.granularity = Granularity::channel;
+      o.kind = kind;
+      o.variant = variant;
+      o.epochs = 1;
+      o.soft_fraction = 1;
+      const int steps = 12;
+      auto rule = attach_pruning(net, masker, o, std::make_unique<learn::BpttRule>(), steps);
+      rule->start_epoch(1, 0);
+      torch::optim::SGD opt(net.parameters(), torch::optim::SGDOptions(0.05));
+      const auto x = torch::randn({16, 3, 16, 16});
+      const auto y = torch::randint(0, 10, {16});
+      const double target = 0.2 * dense_cost(masker.structure(), kind);
+      double first = 0, last = 0;
+      for (int t = 0; t < steps; ++t) {
+        rule->train_batch(net, x, y, "cross_entropy", opt);
+        last = metric(*rule, "budget_rel_error");
+        if (t == 0) first = last;
+        if (variant == Variant::exact) {
+          EXPECT_LE(last, 1e-9) << t;
+        }
+      }
+      if (variant == Variant::prox) {
+        EXPECT_LT(last, std::max(1e-3, 0.1 * first));
+      }
+      rule->finalise();
+      const double hard = channel_cost(masker.structure(), masker.mask(), kind);
+      EXPECT_LE(hard, target);
+      EXPECT_GT(hard, 0.8 * target);
+    }
+  }
+}
+
+PruneOptions soft_phase(Method method, double budget) {
+  PruneOptions o;
+  o.method = method;
+  o.budget = budget;
+  o.epochs = 1;
+  o.soft_fraction = 1;
+  return o;
+}
+
+// GMP: update k keeps round(r_k n) weights, r_k = r + (1 - r)(1 - (k + 1)/n)^3, each mask inside
+// the previous one, the last at the budget.
+TEST(PruneRule, GmpFollowsTheCubicScheduleWithNestedMasks) {
+  torch::manual_seed(4);
+  nn::MLPImpl net(nn::MLPOptions(64, 10).hidden({32, 16}));
+  Masker masker(net, model_structure(net, {1, 8, 8}), Granularity::weight);
+  auto o = soft_phase(Method::gmp, 0.1);
+  o.gmp_updates = 5;
+  const int steps = 20;
+  auto rule = attach_pruning(net, masker, o, std::make_unique<learn::BpttRule>(), steps);
+  rule->start_epoch(1, 0);
+  torch::optim::SGD opt(net.parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
+  const auto x = torch::randn({32, 1, 8, 8});
+  const auto y = torch::randint(0, 10, {32});
+  const double n = static_cast<double>(masker.size());
+  auto prev = torch::ones({masker.size()});
+  for (int t = 0; t < steps; ++t) {
+    rule->train_batch(net, x, y, "cross_entropy", opt);
+    const int k = std::min(4, t * 5 / steps);
+    const double r = 0.1 + 0.9 * std::pow(1 - (k + 1) / 5.0, 3);
+    const auto m = masker.mask().clone();
+    EXPECT_EQ(m.sum().item<double>(), std::round(r * n)) << t;
+    EXPECT_TRUE((m <= prev).all().item<bool>()) << t;
+    prev = m;
+  }
+  rule->finalise();
+  EXPECT_EQ(masker.mask().sum().item<double>(), std::round(0.1 * n));
+  EXPECT_TRUE((masker.mask() <= prev).all().item<bool>());
+}
+
+// Straight-through: the forward pass uses the hard top-k of the scores (budget exact), and the
+// scores move by the masks' gradient (SGD, no momentum: s - lr x factor x dL/dm, clamped).
+TEST(PruneRule, SteUsesHardMasksAndHandsTheirGradientToTheScores) {
+  torch::manual_seed(5);
+  nn::MLPImpl net(nn::MLPOptions(64, 10).hidden({32}));
+  Masker masker(net, model_structure(net, {1, 8, 8}), Granularity::weight);
+  const auto o = soft_phase(Method::ste, 0.2);
+  auto rule = attach_pruning(net, masker, o, std::make_unique<learn::BpttRule>(), 4);
+  rule->start_epoch(1, 0);
+  const double lr = 1e-3;
+  torch::optim::SGD opt(net.parameters(), torch::optim::SGDOptions(lr));
+  const auto x = torch::randn({16, 1, 8, 8});
+  const auto y = torch::randint(0, 10, {16});
+  auto scores = net.named_parameters(false)["prune_scores"];
+  const auto s0 = scores.detach().clone();
+  const auto hard = hard_masks(masker, Method::ste, s0, o.budget, o.kind);
+  EXPECT_EQ(hard.sum().item<double>(), std::round(0.2 * masker.size()));
+  // dL/dm at the hard masks, by autograd on a leaf mask.
+  const auto leaf = hard.clone().requires_grad_(true);
+  masker.set(leaf);
+  learn::classification_loss(net.forward(x), y, "cross_entropy").backward();
+  const auto g = leaf.grad().clone();
+  rule->train_batch(net, x, y, "cross_entropy", opt);
+  EXPECT_TRUE(masker.mask().equal(hard));
+  const auto expected = (s0 - lr * o.score_lr_factor * g).clamp(0, 1);
+  EXPECT_TRUE(torch::allclose(scores.detach(), expected, 1e-5, 1e-7));
+  EXPECT_GT((scores.detach() - s0).abs().max().item<double>(), 0);
+}
+
+// Per-layer budgets: every layer keeps its own fraction, exactly in the soft phase (sum of the
+// layer's masks = its budget at every step) and after the hard selection.
+TEST(PruneRule, LayerScopeKeepsEachLayersBudget) {
+  for (auto variant : {Variant::exact, Variant::prox}) {
+    torch::manual_seed(6);
+    nn::MLPImpl net(nn::MLPOptions(64, 10).hidden({32, 16}));
+    Masker masker(net, model_structure(net, {1, 8, 8}), Granularity::weight);
+    auto o = soft_phase(Method::dtp, 0.1);
+    o.scope = Scope::layer;
+    o.variant = variant;
+    auto rule = attach_pruning(net, masker, o, std::make_unique<learn::BpttRule>(), 6);
+    rule->start_epoch(1, 0);
+    torch::optim::SGD opt(net.parameters(), torch::optim::SGDOptions(0.05));
+    const auto x = torch::randn({32, 1, 8, 8});
+    const auto y = torch::randint(0, 10, {32});
+    const auto budgets = layer_budgets(masker.structure(), 0.1, BudgetKind::params);
+    auto per_layer = [&](const torch::Tensor& m) {
+      std::vector<double> k;
+      int64_t off = 0;
+      for (const auto& l : masker.structure().layers) {
+        k.push_back(m.slice(0, off, off + l.weight.numel()).sum().item<double>());
+        off += l.weight.numel();
+      }
+      return k;
+    };
+    for (int t = 0; t < 6; ++t) {
+      rule->train_batch(net, x, y, "cross_entropy", opt);
+      EXPECT_LE(metric(*rule, "budget_rel_error"), 1e-9) << t;
+      const auto k = per_layer(masker.mask());
+      for (std::size_t l = 0; l < k.size(); ++l) EXPECT_NEAR(k[l], budgets[l], 1e-4 * budgets[l]) << t << " " << l;
+    }
+    rule->finalise();
+    const auto k = per_layer(masker.mask());
+    for (std::size_t l = 0; l < k.size(); ++l) EXPECT_EQ(k[l], budgets[l]) << l;
   }
 }
 
@@ -125,6 +299,19 @@ TEST(PruneExperiment, DtpMeetsTheBudgetWithSgdAndAdam) {
   const auto r = small_prune("lenet5", "sgd", o);
   EXPECT_LE(r.flops_after, r.target);
   EXPECT_GT(r.flops_after, 0.8 * r.target);
+}
+
+TEST(PruneExperiment, GmpAndSteMeetTheBudget) {
+  if (!fashion_present()) GTEST_SKIP() << "Fashion-MNIST not installed";
+  for (auto method : {Method::gmp, Method::ste}) {
+    PruneOptions o;
+    o.method = method;
+    o.budget = 0.2;
+    o.epochs = 2;
+    const auto r = small_prune("mlp", "sgd", o);
+    EXPECT_EQ(r.params_after, std::round(0.2 * r.params_before)) << to_string(method);
+    EXPECT_GT(r.acc_after, 15) << to_string(method);
+  }
 }
 
 // An interrupted DTP run resumed from its checkpoint (scores and masks on the model) ends where
@@ -191,6 +378,17 @@ TEST(PruneExperiment, BadOptionsNameTheFlag) {
   o.method = Method::l1;
   EXPECT_THROW(validate(o, st), UserError);
   EXPECT_THROW(parse_method("foo", "--method"), UserError);
+  o.method = Method::dtp;
+  o.scope = Scope::layer;
+  o.granularity = Granularity::channel;
+  nn::ResNetImpl a(nn::ResNetOptions(8, 10));
+  try {
+    validate(o, model_structure(a, {3, 16, 16}));
+    ADD_FAILURE() << "layer scope with channels";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("--scope"), std::string::npos);
+  }
+  EXPECT_THROW(parse_scope("layers", "--scope"), UserError);
 }
 
 }  // namespace

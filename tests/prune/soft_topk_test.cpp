@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "neurocore/compress/prune/soft_topk.h"
+#include "neurocore/core/error.h"
 
 namespace nc::compress::prune {
 namespace {
@@ -87,6 +88,48 @@ TEST(SoftTopK, ImplicitGradientEqualsFiniteDifferences) {
     // Shifting every score shifts tau alike and leaves the mask: the gradient sums to zero.
     EXPECT_NEAR(g.sum().item<double>(), 0.0, 1e-10);
   }
+}
+
+// A bilinear cost like a channel count: (kept of group A) x (kept of group B) x 3 + linear terms.
+double bilinear(const torch::Tensor& m, torch::Tensor* grad) {
+  const auto a = m.slice(0, 0, 6).sum().item<double>(), b = m.slice(0, 6).sum().item<double>();
+  if (grad) {
+    *grad = torch::empty({12}, kD);
+    grad->slice(0, 0, 6).fill_(3 * b + 7);
+    grad->slice(0, 6).fill_(3 * a + 2);
+  }
+  return 3 * a * b + 7 * a + 2 * b;
+}
+
+TEST(SoftTopK, NonlinearCostBudgetExactAndGradientEqualsFiniteDifferences) {
+  torch::manual_seed(9);
+  const auto s0 = torch::rand({12}, kD);
+  const double b = 0.2 * bilinear(torch::ones({12}, kD), nullptr);
+  double tau = NAN;
+  for (double eps : {1.0, 0.1, 0.01, 1e-3}) {
+    const auto r = soft_topk(s0, bilinear, b, eps, OtCost::squared, tau);
+    tau = r.tau;
+    EXPECT_LE(std::abs(bilinear(r.mask, nullptr) - b) / b, 1e-9) << eps;
+    const auto order = std::get<1>(s0.sort());
+    const auto sorted = r.mask.index_select(0, order);
+    EXPECT_TRUE((sorted.slice(0, 1) >= sorted.slice(0, 0, -1)).all().item<bool>());
+  }
+  const auto w = torch::randn({12}, kD);
+  auto loss = [&](const torch::Tensor& s) {
+    const auto m = soft_topk(s, bilinear, b, 0.3).mask;
+    return (w * m).sum() + 0.5 * (m * m).sum();
+  };
+  const auto s = s0.clone().requires_grad_(true);
+  loss(s).backward();
+  const double h = 1e-6;
+  for (int64_t j = 0; j < 12; ++j) {
+    auto sp = s0.clone(), sm = s0.clone();
+    sp[j] += h;
+    sm[j] -= h;
+    const double fd = (loss(sp).item<double>() - loss(sm).item<double>()) / (2 * h);
+    EXPECT_NEAR(s.grad()[j].item<double>(), fd, 1e-6 * std::max(1.0, std::abs(fd))) << j;
+  }
+  EXPECT_THROW(soft_topk(s0, bilinear, bilinear(torch::ones({12}, kD), nullptr), 0.1), InternalError);
 }
 
 // Log-domain Sinkhorn on the n x 2 problem, run to convergence: the reference of the closed form.

@@ -36,6 +36,10 @@ class Config {
   ConfigSection root() const;
   /// YAML text of every value read so far, with defaults filled in.
   std::string effective_yaml() const;
+  /// YAML text of the whole document as parsed, with every `set` applied: keys that were
+  /// never read are kept, defaults are not filled in. For editing a config file (a derived
+  /// run's config.yaml = a source config plus overrides) without reading its schema.
+  std::string document_yaml() const;
   const std::string& origin() const;
 
   struct State;

@@ -3,13 +3,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
-#include <yaml-cpp/yaml.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "neurocore/compress/prune/float_torchscript.h"
 #include "neurocore/compress/prune/shrink.h"
+#include "neurocore/core/config.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"
 #include "neurocore/core/plot.h"
@@ -30,29 +30,17 @@ struct PlainView : torch::nn::Module {
   }
 };
 
-// "a.b=value" applied to YAML text.
-std::string override_yaml(const std::string& yaml, const std::vector<std::string>& sets) {
-  YAML::Node root = YAML::Load(yaml);
-  for (const auto& s : sets) {
-    const auto eq = s.find('=');
-    const auto key = s.substr(0, eq), value = s.substr(eq + 1);
-    const auto dot = key.find('.');
-    root[key.substr(0, dot)][key.substr(dot + 1)] = YAML::Load(value);
-  }
-  YAML::Emitter out;
-  out << root;
-  return std::string(out.c_str()) + "\n";
-}
-
 nlohmann::json options_json(const PruneOptions& o) {
   return {{"method", to_string(o.method)},       {"budget", o.budget},
           {"budget_kind", to_string(o.kind)},    {"granularity", to_string(o.granularity)},
+          {"scope", to_string(o.scope)},
           {"epochs", o.epochs},                  {"soft_fraction", o.soft_fraction},
           {"variant", o.variant == Variant::exact ? "exact" : "prox"},
           {"cost", o.cost == OtCost::squared ? "squared" : "linear"},
           {"schedule", o.schedule == Schedule::exponential ? "exponential" : "inverse"},
           {"eps0", o.eps0},                      {"eps_min", o.eps_min},
-          {"eps_prox", o.eps_prox},              {"score_lr_factor", o.score_lr_factor}};
+          {"eps_prox", o.eps_prox},              {"score_lr_factor", o.score_lr_factor},
+          {"gmp_updates", o.gmp_updates}};
 }
 
 PruneOptions options_from_json(const nlohmann::json& j) {
@@ -61,6 +49,7 @@ PruneOptions options_from_json(const nlohmann::json& j) {
   o.budget = j.at("budget");
   o.kind = parse_budget_kind(j.at("budget_kind"), "prune.json budget_kind");
   o.granularity = parse_granularity(j.at("granularity"), "prune.json granularity");
+  o.scope = parse_scope(j.value("scope", std::string("global")), "prune.json scope");  // absent before scopes
   o.epochs = j.at("epochs");
   o.soft_fraction = j.at("soft_fraction");
   o.variant = j.at("variant") == "exact" ? Variant::exact : Variant::prox;
@@ -70,6 +59,7 @@ PruneOptions options_from_json(const nlohmann::json& j) {
   o.eps_min = j.at("eps_min");
   o.eps_prox = j.at("eps_prox");
   o.score_lr_factor = j.at("score_lr_factor");
+  o.gmp_updates = j.value("gmp_updates", int64_t{10});  // absent in prune runs older than gmp
   return o;
 }
 
@@ -144,7 +134,9 @@ PruneRunResult prune_run(const std::string& source, const PruneRunOptions& o_in,
     exp.model->set_hidden_hook({});
     const Shrunk s = shrink(*exp.model, st, r.hard);
     final_model = s.model;
-    final_yaml = override_yaml(source_yaml, s.config_sets);
+    Config shrunk_config = Config::from_string(source_yaml, "the source run's effective config");
+    for (const auto& set : s.config_sets) shrunk_config.set(set);
+    final_yaml = shrunk_config.document_yaml();
     rr.shrunk = true;
   } else {
     Masker masker(*exp.model, st, o.prune.granularity);
@@ -193,16 +185,22 @@ PruneRunResult prune_run(const std::string& source, const PruneRunOptions& o_in,
   const auto& po = o.prune;
   std::vector<std::string> summary{
       fmt::format("source run: `{}` (checkpoint `{}`)", src.path(), ckpt),
-      fmt::format("method {}, budget {:g} of the dense {} kept ({} granularity), {} epochs of "
+      fmt::format("method {}, budget {:g} of the dense {} kept ({} granularity, {} budget), {} epochs of "
                   "fine-tuning at learning rate {:g} ({})",
                   to_string(po.method), po.budget, to_string(po.kind), to_string(po.granularity),
-                  po.epochs, lr, exp.train.optimizer),
+                  po.scope == Scope::layer ? "per-layer" : "global", po.epochs, lr, exp.train.optimizer),
       po.method == Method::dtp
           ? fmt::format("DTP: {} solver, {} cost, soft masks for the first {} epoch(s), then hard",
                         po.variant == Variant::exact ? fmt::format("exact (eps {:g} -> {:g}, {})", po.eps0, po.eps_min,
                                                                    po.schedule == Schedule::exponential ? "exponential" : "inverse")
                                                      : fmt::format("one-sweep prox (eps {:g})", po.eps_prox),
                         po.cost == OtCost::squared ? "squared" : "linear",
+                        static_cast<int64_t>(std::ceil(po.soft_fraction * po.epochs - 1e-9)))
+      : po.method == Method::gmp
+          ? fmt::format("gradual magnitude pruning: {} mask updates on a cubic schedule in the first {} epoch(s), then fixed",
+                        po.gmp_updates, static_cast<int64_t>(std::ceil(po.soft_fraction * po.epochs - 1e-9)))
+      : po.method == Method::ste
+          ? fmt::format("straight-through hard top-k of learned scores for the first {} epoch(s), then fixed",
                         static_cast<int64_t>(std::ceil(po.soft_fraction * po.epochs - 1e-9)))
           : "one-shot selection at epoch 0, fixed while fine-tuning",
       fmt::format("test accuracy before {:.2f} %, after {:.2f} %", r.acc_before, r.acc_after),

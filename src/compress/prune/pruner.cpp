@@ -25,9 +25,10 @@ E parse(const std::string& name, const std::string& flag, const std::vector<std:
   for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
   throw UserError(fmt::format("{}: expected one of {}, got '{}'", flag, list, name));
 }
-const std::vector<std::string> kMethods{"dtp", "magnitude", "uniform", "l1"};
+const std::vector<std::string> kMethods{"dtp", "magnitude", "uniform", "l1", "gmp", "ste"};
 const std::vector<std::string> kKinds{"params", "flops"};
 const std::vector<std::string> kGranularities{"weight", "channel"};
+const std::vector<std::string> kScopes{"global", "layer"};
 }  // namespace
 
 Method parse_method(const std::string& n, const std::string& f) { return parse<Method>(n, f, kMethods); }
@@ -35,8 +36,12 @@ BudgetKind parse_budget_kind(const std::string& n, const std::string& f) { retur
 Granularity parse_granularity(const std::string& n, const std::string& f) {
   return parse<Granularity>(n, f, kGranularities);
 }
+bool learns_scores(Method m) { return m == Method::dtp || m == Method::ste; }
+bool one_shot(Method m) { return m == Method::magnitude || m == Method::uniform || m == Method::l1; }
 std::string to_string(Method m) { return kMethods.at(static_cast<std::size_t>(m)); }
 std::string to_string(BudgetKind k) { return kKinds.at(static_cast<std::size_t>(k)); }
+Scope parse_scope(const std::string& n, const std::string& f) { return parse<Scope>(n, f, kScopes); }
+std::string to_string(Scope s) { return kScopes.at(static_cast<std::size_t>(s)); }
 std::string to_string(Granularity g) { return kGranularities.at(static_cast<std::size_t>(g)); }
 
 void validate(const PruneOptions& o, const ModelStructure& st) {
@@ -52,6 +57,12 @@ void validate(const PruneOptions& o, const ModelStructure& st) {
   if (o.granularity == Granularity::channel && !st.no_channels.empty()) {
     throw UserError("--granularity: this model cannot be channel-pruned: " + st.no_channels);
   }
+  if (o.scope == Scope::layer && o.granularity != Granularity::weight) {
+    throw UserError("--scope: layer budgets are implemented for --granularity weight only (channels: "
+                    "--method uniform or l1 keep the same fraction of every layer), got --granularity " +
+                    to_string(o.granularity));
+  }
+  if (o.gmp_updates < 1) throw UserError(fmt::format("--gmp-updates: expected >= 1, got {}", o.gmp_updates));
   if (!(o.soft_fraction > 0 && o.soft_fraction <= 1)) {
     throw UserError(fmt::format("soft fraction: expected a value in (0, 1], got {}", o.soft_fraction));
   }
@@ -294,15 +305,35 @@ torch::Tensor uniform_masks(const Masker& masker, const torch::Tensor& scores, d
 
 }  // namespace
 
+std::vector<double> layer_budgets(const ModelStructure& st, double r, BudgetKind kind) {
+  std::vector<double> b;
+  for (const auto& l : st.layers) {
+    const double n = static_cast<double>(l.weight.numel());
+    b.push_back(kind == BudgetKind::params ? std::max(1.0, std::round(r * n)) : r * n * l.unit_cost(kind));
+  }
+  return b;
+}
+
 torch::Tensor hard_masks(const Masker& masker, Method method, const torch::Tensor& scores_in,
-                         double r, BudgetKind kind) {
+                         double r, BudgetKind kind, Scope scope) {
   const auto& st = masker.structure();
   const double target = r * dense_cost(st, kind);
   torch::NoGradGuard no_grad;
-  const auto scores = (method == Method::dtp ? scores_in.detach() : initial_scores(masker)).to(torch::kDouble);
+  const auto scores = (learns_scores(method) ? scores_in.detach() : initial_scores(masker)).to(torch::kDouble);
   if (method == Method::uniform || method == Method::l1) return uniform_masks(masker, scores, target, kind);
   if (masker.granularity() == Granularity::channel) return greedy_channels(st, scores, target, kind);
   const auto c = weight_costs(st, kind);
+  if (scope == Scope::layer) {
+    const auto budgets = layer_budgets(st, r, kind);
+    std::vector<torch::Tensor> parts;
+    int64_t off = 0;
+    for (std::size_t l = 0; l < st.layers.size(); ++l) {
+      const int64_t n = st.layers[l].weight.numel();
+      parts.push_back(hard_topk(scores.slice(0, off, off + n), c.slice(0, off, off + n), budgets[l]));
+      off += n;
+    }
+    return torch::cat(parts).to(torch::kFloat);
+  }
   const double b = kind == BudgetKind::params ? std::round(r * scores.numel()) : target;
   return hard_topk(scores, c, b).to(torch::kFloat);
 }
@@ -313,14 +344,14 @@ namespace {
 
 // The Trainer's rule with masks: before each batch the soft masks are recomputed from the
 // scores (DTP's soft phase) and installed; after the update the scores are clamped to [0, 1].
-class PruneRule : public learn::Rule {
+class MaskRule : public PruneRule {
  public:
-  PruneRule(std::unique_ptr<learn::Rule> inner, Masker& masker, torch::Tensor scores,
-            torch::Tensor mask_buf, torch::Tensor final_buf, const PruneOptions& o,
-            int64_t steps_per_epoch)
+  MaskRule(std::unique_ptr<learn::Rule> inner, Masker& masker, torch::Tensor scores,
+            torch::Tensor mask_buf, torch::Tensor final_buf, torch::Tensor stage_buf,
+            const PruneOptions& o, int64_t steps_per_epoch)
       : inner_(std::move(inner)), masker_(masker), scores_(std::move(scores)),
-        mask_buf_(std::move(mask_buf)), final_buf_(std::move(final_buf)), o_(o),
-        steps_(steps_per_epoch), prox_(o.eps_prox, o.cost) {
+        mask_buf_(std::move(mask_buf)), final_buf_(std::move(final_buf)),
+        stage_buf_(std::move(stage_buf)), o_(o), steps_(steps_per_epoch), prox_(o.eps_prox, o.cost) {
     soft_epochs_ = static_cast<int64_t>(std::ceil(o.soft_fraction * o.epochs - 1e-9));
     const auto& st = masker.structure();
     dense_ = dense_cost(st, o.kind);
@@ -328,6 +359,13 @@ class PruneRule : public learn::Rule {
     if (masker.granularity() == Granularity::weight) {
       wcost_ = weight_costs(st, o.kind);
       if (o.kind == BudgetKind::params) target_ = std::round(o.budget * wcost_.numel());
+      if (o.scope == Scope::layer) {
+        budgets_ = layer_budgets(st, o.budget, o.kind);
+        target_ = 0;
+        for (double b : budgets_) target_ += b;
+        taus_.assign(budgets_.size(), std::numeric_limits<double>::quiet_NaN());
+        for (std::size_t l = 0; l < budgets_.size(); ++l) proxes_.emplace_back(o.eps_prox, o.cost);
+      }
     }
   }
   std::string name() const override { return "prune+" + inner_->name(); }
@@ -350,7 +388,7 @@ class PruneRule : public learn::Rule {
     const auto m = soft();
     masker_.set(m);
     auto r = inner_->train_batch(model, x, labels, loss, optimizer);
-    {
+    if (learns_scores(o_.method)) {
       torch::NoGradGuard no_grad;
       scores_.clamp_(0, 1);
     }
@@ -374,59 +412,182 @@ class PruneRule : public learn::Rule {
 
   bool final() const { return final_buf_.item<double>() > 0; }
 
-  void finalise() {
+  void finalise() override {
     if (!final()) {
       torch::NoGradGuard no_grad;
-      mask_buf_.copy_(hard_masks(masker_, Method::dtp, scores_, o_.budget, o_.kind));
+      mask_buf_.copy_(hard_masks(masker_, Method::dtp, ranking(), o_.budget, o_.kind, o_.scope));
       final_buf_.fill_(1);
     }
     masker_.set(mask_buf_);
   }
 
  private:
+  // What the hard selections rank: the learned scores, or (gmp) the magnitudes of the weights
+  // the current mask keeps (pruned ones rank last, so the masks only shrink).
+  torch::Tensor ranking() const {
+    if (o_.method != Method::gmp) return scores_;
+    return initial_scores(masker_) * mask_buf_.to(torch::kDouble);
+  }
+
+  // The masks of the next step before the hard phase.
   torch::Tensor soft() {
-    torch::Tensor c;
-    double fixed = 0;
-    if (o_.granularity == Granularity::weight) {
-      c = wcost_;
-    } else {
-      // Costs from the current kept counts (detached), recomputed every step (spec §5).
-      auto cc = channel_costs(masker_.structure(), masker_.mask(), o_.kind);
-      c = cc.cost;
-      fixed = cc.fixed;
-    }
-    const double b = target_ - fixed;
-    if (!(b > 0 && b < c.sum().item<double>())) {
-      throw UserError(fmt::format("--budget: {} cannot be met: the layers that are not pruned "
-                                  "already cost {:.0f} of the {:.0f} allowed",
-                                  o_.budget, fixed, target_));
-    }
+    if (o_.method == Method::ste) return straight_through();
+    if (o_.method == Method::gmp) return gradual();
     torch::Tensor m;
-    if (o_.variant == Variant::exact) {
-      const int64_t total = soft_epochs_ * steps_;
-      eps_ = temperature_at(o_.schedule, o_.eps0, o_.eps_min, step_, total);
-      auto r = soft_topk(scores_, c, b, eps_, o_.cost, tau_);
-      tau_ = r.tau;
-      m = r.mask;
+    if (o_.granularity == Granularity::weight) {
+      m = o_.scope == Scope::layer                ? soft_layers()
+          : o_.variant == Variant::exact ? soft_exact(wcost_)
+                                         : soft_prox(wcost_, target_);
+      last_error_ = std::abs(m.detach().dot(wcost_).item<double>() - target_) / target_;
     } else {
-      eps_ = o_.eps_prox;
-      m = prox_.step(scores_, c, b);
+      m = o_.variant == Variant::exact ? soft_exact_channels() : soft_prox_channels();
+      last_error_ = std::abs(channel_cost(masker_.structure(), m, o_.kind) - target_) / target_;
     }
-    last_error_ = std::abs((m.detach() * c).sum().item<double>() - b) / b;
     return m.to(torch::kFloat);
+  }
+
+  double next_eps() {
+    return temperature_at(o_.schedule, o_.eps0, o_.eps_min, step_, soft_epochs_ * steps_);
+  }
+
+  torch::Tensor soft_exact(const torch::Tensor& c) {
+    eps_ = next_eps();
+    auto r = soft_topk(scores_, c, target_, eps_, o_.cost, tau_);
+    tau_ = r.tau;
+    return r.mask;
+  }
+
+  // Scope::layer: each layer's weights are a pruning group with its own budget (spec §3: "a
+  // pruning group is one layer (per-layer budget) or the whole network").
+  torch::Tensor soft_layers() {
+    const auto& st = masker_.structure();
+    std::vector<torch::Tensor> parts;
+    int64_t off = 0;
+    if (o_.variant == Variant::exact) eps_ = next_eps();
+    for (std::size_t l = 0; l < st.layers.size(); ++l) {
+      const int64_t n = st.layers[l].weight.numel();
+      const auto s = scores_.slice(0, off, off + n), c = wcost_.slice(0, off, off + n);
+      if (budgets_[l] >= static_cast<double>(n) * st.layers[l].unit_cost(o_.kind)) {
+        parts.push_back(torch::ones({n}, torch::kDouble));  // keeps everything: nothing to learn
+      } else if (o_.variant == Variant::exact) {
+        auto r = soft_topk(s, c, budgets_[l], eps_, o_.cost, taus_[l]);
+        taus_[l] = r.tau;
+        parts.push_back(r.mask);
+      } else {
+        eps_ = o_.eps_prox;
+        parts.push_back(proxes_[l].step(s, c, budgets_[l]));
+      }
+      off += n;
+    }
+    return torch::cat(parts);
+  }
+
+  torch::Tensor soft_prox(const torch::Tensor& c, double b) {
+    if (!(b > 0 && b < c.sum().item<double>())) cannot_meet();
+    eps_ = o_.eps_prox;
+    return prox_.step(scores_, c, b);
+  }
+
+  // Channels: the exact cost is bilinear in consecutive layers' masks. The exact variant solves
+  // tau on that cost itself (budget exact at every step). Costs linearised at the previous
+  // step's masks (c_e from the previous kept counts, sum c m = B) make each step's uniform
+  // kept fraction r / (the previous one): after one step the budget is no longer reachable.
+  torch::Tensor soft_exact_channels() {
+    const auto& st = masker_.structure();
+    const auto kind = o_.kind;
+    const MaskCost cost = [&st, kind](const torch::Tensor& m, torch::Tensor* grad) {
+      if (grad) *grad = channel_cost_grad(st, m, kind);
+      return channel_cost(st, m, kind);
+    };
+    if (!(target_ > cost(torch::zeros({st.elements}, torch::kDouble), nullptr))) cannot_meet();
+    eps_ = next_eps();
+    auto r = soft_topk(scores_, cost, target_, eps_, o_.cost, tau_);
+    tau_ = r.tau;
+    return r.mask;
+  }
+
+  // The one-sweep prox step needs linear costs: the tangent of the exact cost G at the previous
+  // masks mb, c = dG/dm(mb) with budget B - G(mb) + c mb (for a uniform kept fraction q this is
+  // Newton's step for q^2 = r, converging to the budget as the masks settle).
+  torch::Tensor soft_prox_channels() {
+    const auto mb = masker_.mask().detach().to(torch::kDouble);
+    const auto c = channel_cost_grad(masker_.structure(), mb, o_.kind);
+    const double b = target_ - channel_cost(masker_.structure(), mb, o_.kind) + c.dot(mb).item<double>();
+    return soft_prox(c, b);
+  }
+
+  // Straight-through hard top-k: the forward pass uses the hard selection of the scores (the
+  // budget met as by finalise), the backward pass hands the masks' gradient to the scores as if
+  // m = s.
+  torch::Tensor straight_through() {
+    torch::Tensor hard;
+    {
+      torch::NoGradGuard no_grad;
+      hard = hard_masks(masker_, Method::ste, scores_, o_.budget, o_.kind, o_.scope);
+      last_error_ = std::abs(masked_cost(masker_, hard, o_.kind) - target_) / target_;
+    }
+    return hard + (scores_ - scores_.detach());
+  }
+
+  // Gradual magnitude pruning (Zhu & Gupta 2017): o.gmp_updates mask updates spread evenly over
+  // the pruning phase; update k keeps the fraction r + (1 - r)(1 - (k + 1) / n)^3 of the dense
+  // cost, ranked by the magnitudes the current mask keeps; the last one keeps r.
+  torch::Tensor gradual() {
+    const int64_t total = std::max<int64_t>(1, soft_epochs_ * steps_), n = o_.gmp_updates;
+    const int64_t k = std::min(n - 1, step_ * n / total);
+    torch::NoGradGuard no_grad;
+    if (stage_buf_.item<int64_t>() < k) {
+      const double r = o_.budget + (1 - o_.budget) * std::pow(1.0 - static_cast<double>(k + 1) / n, 3);
+      mask_buf_.copy_(hard_masks(masker_, Method::dtp, ranking(), r, o_.kind, o_.scope));
+      stage_buf_.fill_(k);
+      last_error_ = std::abs(masked_cost(masker_, mask_buf_, o_.kind) - r * dense_) / (r * dense_);
+    }
+    return mask_buf_;
+  }
+
+  [[noreturn]] void cannot_meet() const {
+    throw UserError(fmt::format("--budget: {} cannot be met: the layers that are not pruned already "
+                                "cost more than the {:.0f} allowed", o_.budget, target_));
   }
 
   std::unique_ptr<learn::Rule> inner_;
   Masker& masker_;
-  torch::Tensor scores_, mask_buf_, final_buf_, wcost_;
+  torch::Tensor scores_, mask_buf_, final_buf_, stage_buf_, wcost_;
   PruneOptions o_;
   int64_t steps_, soft_epochs_ = 0, step_ = 0;
   double dense_ = 0, target_ = 0, tau_ = std::numeric_limits<double>::quiet_NaN();
   double eps_ = 0, last_error_ = 0;
   ProxSoftTopK prox_;
+  std::vector<double> budgets_, taus_;  // Scope::layer
+  std::vector<ProxSoftTopK> proxes_;
 };
 
 }  // namespace
+
+std::unique_ptr<PruneRule> attach_pruning(nn::NetImpl& model, Masker& masker, const PruneOptions& o,
+                                          std::unique_ptr<learn::Rule> inner, int64_t steps_per_epoch) {
+  // Scores and masks live on the model, so the Trainer's optimizer trains the scores and its
+  // checkpoints (and resume) carry them.
+  auto scores = model.register_parameter("prune_scores", initial_scores(masker).to(torch::kFloat),
+                                         learns_scores(o.method));
+  if (learns_scores(o.method) && o.score_lr_factor != 1) {
+    const double f = o.score_lr_factor;
+    scores.register_hook([f](torch::Tensor g) { return g * f; });
+  }
+  auto mask_buf = model.register_buffer("prune_mask", torch::ones({masker.size()}));
+  auto final_buf = model.register_buffer("prune_final", torch::zeros({1}));
+  // gmp: the index of the last mask update (-1: none yet), so a resumed run continues it.
+  torch::Tensor stage_buf = o.method == Method::gmp
+                                ? model.register_buffer("prune_stage", torch::full({1}, -1, torch::kLong))
+                                : torch::full({1}, -1, torch::kLong);
+  if (one_shot(o.method)) {  // one-shot at epoch 0, then fine-tuning with the mask fixed
+    torch::NoGradGuard no_grad;
+    mask_buf.copy_(hard_masks(masker, o.method, scores, o.budget, o.kind, o.scope));
+    final_buf.fill_(1);
+  }
+  return std::make_unique<MaskRule>(std::move(inner), masker, scores, mask_buf, final_buf, stage_buf,
+                                    o, steps_per_epoch);
+}
 
 PruneResult prune_experiment(learn::Experiment& exp, RunDir& run, const PruneOptions& o) {
   nn::NetImpl& model = *exp.model;
@@ -450,27 +611,15 @@ PruneResult prune_experiment(learn::Experiment& exp, RunDir& run, const PruneOpt
   res.params_before = dense_cost(st, BudgetKind::params);
   res.flops_before = dense_cost(st, BudgetKind::flops);
   res.target = o.budget * dense_cost(st, o.kind);
+  if (o.scope == Scope::layer) {
+    res.target = 0;
+    for (double b : layer_budgets(st, o.budget, o.kind)) res.target += b;
+  }
   Masker masker(model, std::move(st), o.granularity);
-
-  // Scores and masks live on the model, so the Trainer's optimizer trains the scores and its
-  // checkpoints (and resume) carry them.
-  auto scores = model.register_parameter("prune_scores", initial_scores(masker).to(torch::kFloat),
-                                         o.method == Method::dtp);
-  if (o.method == Method::dtp && o.score_lr_factor != 1) {
-    const double f = o.score_lr_factor;
-    scores.register_hook([f](torch::Tensor g) { return g * f; });
-  }
-  auto mask_buf = model.register_buffer("prune_mask", torch::ones({masker.size()}));
-  auto final_buf = model.register_buffer("prune_final", torch::zeros({1}));
-  if (o.method != Method::dtp) {  // one-shot at epoch 0, then fine-tuning with the mask fixed
-    torch::NoGradGuard no_grad;
-    mask_buf.copy_(hard_masks(masker, o.method, scores, o.budget, o.kind));
-    final_buf.fill_(1);
-  }
 
   exp.train.epochs = o.epochs;
   const int64_t steps = (exp.train_set.size() + exp.train.batch_size - 1) / exp.train.batch_size;
-  auto rule = std::make_unique<PruneRule>(std::move(exp.rule), masker, scores, mask_buf, final_buf, o, steps);
+  auto rule = attach_pruning(model, masker, o, std::move(exp.rule), steps);
   PruneRule* prule = rule.get();
   exp.rule = std::move(rule);
 
@@ -484,7 +633,7 @@ PruneResult prune_experiment(learn::Experiment& exp, RunDir& run, const PruneOpt
     return res;
   }
   prule->finalise();  // a run of only soft epochs ends hard too
-  res.hard = mask_buf.clone();
+  res.hard = model.named_buffers(/*recurse=*/false)["prune_mask"].clone();
   const learn::EvalResult test = trainer.evaluate(exp.test_set);
   res.acc_after = test.accuracy;
   res.loss_after = test.loss;

@@ -1,5 +1,6 @@
 #include "neurocore/compress/prune/soft_topk.h"
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -14,29 +15,83 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-torch::Tensor as_double(const torch::Tensor& t) { return t.detach().to(torch::kDouble).flatten(); }
+torch::Tensor as_double(const torch::Tensor& t) {
+  return t.detach().to(torch::kDouble).flatten().contiguous();
+}
+
+double sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }
+
+// The raw loops below run every training step over every weight (weight granularity: n is the
+// model's weight count): one pass each, no temporaries, which keeps DTP's step close to a plain
+// one (bench/dtp_bench.cpp).
+
+// sum_i c_i sigmoid((s_i - tau) / e) and its tau-derivative -sum_i c_i m_i (1 - m_i) / e.
+double linear_cost(const double* s, const double* c, int64_t n, double tau, double e, double* d) {
+  const double inv = 1.0 / e;
+  double f = 0, g = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double m = sigmoid((s[i] - tau) * inv);
+    f += c[i] * m;
+    g += c[i] * m * (1 - m);
+  }
+  *d = -g * inv;
+  return f;
+}
+
+// The tau in (lo, hi) with F(tau) = budget for a decreasing F (F(lo) >= budget >= F(hi)):
+// safeguarded Newton from `guess` (bisection whenever a step leaves the bracket), until the
+// relative error is <= 1e-13 or the bracket is one ulp wide. eval(tau, &dF) returns F(tau).
+template <class Eval>
+double newton_threshold(const Eval& eval, double lo, double hi, double budget, double guess) {
+  double tau = std::isfinite(guess) && guess > lo && guess < hi ? guess : 0.5 * (lo + hi);
+  for (int it = 0; it < 500; ++it) {
+    double d = 0;
+    const double f = eval(tau, &d) - budget;
+    if (std::abs(f) <= 1e-13 * budget) break;
+    (f > 0 ? lo : hi) = tau;  // F(tau) > B: the threshold lies higher
+    double next = d < 0 ? tau - f / d : 0.5 * (lo + hi);
+    if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+    const bool stuck = next == tau || hi - lo <= 4e-16 * std::max(1.0, std::abs(tau));
+    tau = next;
+    if (stuck) break;
+  }
+  return tau;
+}
 
 // m = sigmoid((s - tau) / e) with the implicit backward of spec §3 (tau depends on s through
-// the budget constraint; costs and budget are constants).
+// the budget constraint; c is the cost gradient dG/dm at m, a constant).
 struct SoftTopKFunction : torch::autograd::Function<SoftTopKFunction> {
-  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& s,
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& s_in,
                                const torch::Tensor& c, double tau, double e) {
-    auto m = torch::sigmoid((s - tau) / e);
+    const auto s = as_double(s_in);
+    auto m = torch::empty_like(s);
+    const double* sp = s.data_ptr<double>();
+    double* mp = m.data_ptr<double>();
+    const double inv = 1.0 / e;
+    for (int64_t i = 0, n = s.numel(); i < n; ++i) mp[i] = sigmoid((sp[i] - tau) * inv);
     ctx->save_for_backward({m, c});
     ctx->saved_data["e"] = e;
     return m;
   }
   static variable_list backward(AutogradContext* ctx, variable_list grad) {
     const auto saved = ctx->get_saved_variables();
-    const auto& m = saved[0];
-    const auto& c = saved[1];
+    const auto m = saved[0].contiguous(), c = saved[1].contiguous();
     const double e = ctx->saved_data["e"].toDouble();
-    const auto g = grad[0];
-    const auto sp = m * (1 - m);
-    const double denom = (c * sp).sum().item<double>();
+    const auto g = grad[0].to(torch::kDouble).contiguous();
+    const double *mp = m.data_ptr<double>(), *cp = c.data_ptr<double>(), *gp = g.data_ptr<double>();
+    const int64_t n = m.numel();
+    double cs = 0, gs = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double sp = mp[i] * (1 - mp[i]);
+      cs += cp[i] * sp;
+      gs += gp[i] * sp;
+    }
     // Fully saturated masks: no element can move, the gradient is zero.
-    const auto kappa = denom > 0 ? (g * sp).sum() / denom : torch::zeros({}, g.options());
-    return {sp / e * (g - c * kappa), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    const double kappa = cs > 0 ? gs / cs : 0.0;
+    auto out = torch::empty_like(m);
+    double* op = out.data_ptr<double>();
+    for (int64_t i = 0; i < n; ++i) op[i] = mp[i] * (1 - mp[i]) / e * (gp[i] - cp[i] * kappa);
+    return {out, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -49,31 +104,25 @@ double effective_temperature(double eps, OtCost cost) {
 double solve_threshold(const torch::Tensor& s_in, const torch::Tensor& c_in, double budget,
                        double e, double guess) {
   const auto s = as_double(s_in), c = as_double(c_in);
+  const int64_t n = s.numel();
   const double total = c.sum().item<double>();
-  if (!(e > 0) || !(budget > 0) || !(budget < total) || c.min().item<double>() <= 0) {
+  const double cmin = c.min().item<double>();
+  if (!(e > 0) || !(budget > 0) || !(budget < total) || cmin <= 0) {
     throw InternalError("solve_threshold: needs eps > 0, costs > 0 and 0 < budget < sum c, got eps " +
                         std::to_string(e) + ", budget " + std::to_string(budget) + " of " +
                         std::to_string(total));
   }
-  auto F = [&](double tau) { return (c * torch::sigmoid((s - tau) / e)).sum().item<double>(); };
-  // Bracket: F decreases from sum c to 0; widen until F(lo) >= B >= F(hi).
-  double lo = s.min().item<double>() - e, hi = s.max().item<double>() + e;
-  for (double w = std::max(hi - lo, e); F(lo) < budget; w *= 2) lo -= w;
-  for (double w = std::max(hi - lo, e); F(hi) > budget; w *= 2) hi += w;
-  double tau = std::isfinite(guess) && guess > lo && guess < hi ? guess : 0.5 * (lo + hi);
-  for (int it = 0; it < 500; ++it) {
-    const auto m = torch::sigmoid((s - tau) / e);
-    const double f = (c * m).sum().item<double>() - budget;
-    if (std::abs(f) <= 1e-13 * budget) break;
-    (f > 0 ? lo : hi) = tau;  // F(tau) > B: the threshold lies higher
-    const double d = -(c * m * (1 - m)).sum().item<double>() / e;
-    double next = d < 0 ? tau - f / d : 0.5 * (lo + hi);
-    if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
-    const bool stuck = next == tau || hi - lo <= 4e-16 * std::max(1.0, std::abs(tau));
-    tau = next;
-    if (stuck) break;
+  // A bracket without evaluating F: every m_i lies between sigmoid((s_min - tau)/e) and
+  // sigmoid((s_max - tau)/e), so F(s_min - e L) >= B >= F(s_max - e L) with L = logit(B / sum c).
+  const double logit = std::log(budget / (total - budget));
+  double lo = s.min().item<double>() - e * logit, hi = s.max().item<double>() - e * logit;
+  if (!(lo < hi)) {  // all scores equal: F is sum c sigmoid((s - tau)/e), solved by lo itself
+    lo -= e;
+    hi += e;
   }
-  return tau;
+  const double *sp = s.data_ptr<double>(), *cp = c.data_ptr<double>();
+  return newton_threshold([&](double tau, double* d) { return linear_cost(sp, cp, n, tau, e, d); },
+                          lo, hi, budget, guess);
 }
 
 SoftTopK soft_topk(const torch::Tensor& s, const torch::Tensor& c, double budget, double eps,
@@ -83,6 +132,43 @@ SoftTopK soft_topk(const torch::Tensor& s, const torch::Tensor& c, double budget
   SoftTopK r;
   r.tau = solve_threshold(s, cd, budget, e, tau_guess);
   r.mask = SoftTopKFunction::apply(s.to(torch::kDouble).flatten(), cd, r.tau, e);
+  return r;
+}
+
+SoftTopK soft_topk(const torch::Tensor& s, const MaskCost& G, double budget, double eps,
+                   OtCost cost, double tau_guess) {
+  const double e = effective_temperature(eps, cost);
+  const auto sd = as_double(s);
+  const double* sp = sd.data_ptr<double>();
+  const int64_t n = sd.numel();
+  auto mask_at = [&](double tau) {
+    auto m = torch::empty({n}, torch::kDouble);
+    double* mp = m.data_ptr<double>();
+    for (int64_t i = 0; i < n; ++i) mp[i] = sigmoid((sp[i] - tau) / e);
+    return m;
+  };
+  auto F = [&](double tau, double* d) {
+    const auto m = mask_at(tau);
+    torch::Tensor grad;
+    const double f = G(m, d ? &grad : nullptr);
+    if (d) *d = -(grad * m * (1 - m)).sum().item<double>() / e;
+    return f;
+  };
+  const double g0 = G(torch::zeros({n}, torch::kDouble), nullptr);
+  const double g1 = G(torch::ones({n}, torch::kDouble), nullptr);
+  if (!(e > 0) || !(budget > g0) || !(budget < g1)) {
+    throw InternalError(fmt::format("soft_topk: needs eps > 0 and G(0) < budget < G(1), got eps {}, "
+                                    "budget {} for G(0) {} and G(1) {}", e, budget, g0, g1));
+  }
+  // Bracket: widen from the scores' range until F(lo) >= B >= F(hi) (F decreases in tau).
+  double lo = sd.min().item<double>() - e, hi = sd.max().item<double>() + e;
+  for (double w = std::max(hi - lo, e); F(lo, nullptr) < budget; w *= 2) lo -= w;
+  for (double w = std::max(hi - lo, e); F(hi, nullptr) > budget; w *= 2) hi += w;
+  SoftTopK r;
+  r.tau = newton_threshold(F, lo, hi, budget, tau_guess);
+  torch::Tensor grad;
+  G(mask_at(r.tau), &grad);
+  r.mask = SoftTopKFunction::apply(s.to(torch::kDouble).flatten(), as_double(grad), r.tau, e);
   return r;
 }
 
@@ -96,26 +182,24 @@ torch::Tensor ProxSoftTopK::step(const torch::Tensor& s_in, const torch::Tensor&
                                  double budget, int sweeps) {
   const auto s = s_in.to(torch::kDouble).flatten();
   const auto c = as_double(c_in);
-  const int64_t n = s.numel();
   const double total = c.sum().item<double>();
-  const auto mu = (c / total).unsqueeze(1);                                   // [n, 1]
-  const auto nu = torch::tensor({1 - budget / total, budget / total}, c.options())
-                      .unsqueeze(0);                                          // [1, 2]
-  if (!plan_.defined() || plan_.size(0) != n) plan_ = mu * nu;
-  // Cost columns (prune, keep); only their difference matters after the row scaling.
-  const auto cost = cost_ == OtCost::squared
-                        ? torch::stack({s * s, (1 - s) * (1 - s)}, 1)
-                        : torch::stack({torch::zeros_like(s), -s}, 1);
-  // Log domain: log K = log Gamma_prev - C / eps; a row scaling is a row softmax.
-  auto log_g = plan_.log() - cost / eps_;
-  torch::Tensor g;
+  const auto mu = c / total;
+  const double keep = budget / total, prune = 1 - keep;
+  // With two targets a row scaling is a sigmoid of the row's log-odds keep : prune, and a column
+  // scaling adds one constant to every row's log-odds: the sweep in closed form over [n] vectors
+  // (the n x 2 plan is never formed). Start: the plan mu nu^T, log-odds log(keep / prune).
+  if (!log_odds_.defined() || log_odds_.numel() != s.numel())
+    log_odds_ = torch::full({s.numel()}, std::log(keep / prune), torch::kDouble);
+  // K = Gamma_prev * exp(-C / eps): log-odds minus (C_keep - C_prune) / eps.
+  auto l = log_odds_ - (cost_ == OtCost::squared ? 1 - 2 * s : -s) / eps_;
+  torch::Tensor m;
   for (int k = 0; k < std::max(1, sweeps); ++k) {
-    log_g = torch::log_softmax(log_g, 1) + mu.log();                   // rows sum to mu
-    log_g = log_g - torch::logsumexp(log_g, 0, true) + nu.log();       // columns sum to nu
+    const auto sk = (mu * torch::sigmoid(l)).sum(), sp = (mu * torch::sigmoid(-l)).sum();
+    m = torch::sigmoid(l) * (keep / sk);  // rows to mu, then the keep column to its mass
+    l = l + (std::log(keep / prune) - (sk / sp).log());
   }
-  g = log_g.exp();
-  plan_ = g.detach();
-  return g.select(1, 1) / mu.squeeze(1);
+  log_odds_ = l.detach();
+  return m;
 }
 
 torch::Tensor hard_topk(const torch::Tensor& s_in, const torch::Tensor& c_in, double budget) {

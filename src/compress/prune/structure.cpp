@@ -190,17 +190,20 @@ double channel_cost(const ModelStructure& st, const torch::Tensor& m_in, BudgetK
   return total;
 }
 
-ChannelCosts channel_costs(const ModelStructure& st, const torch::Tensor& m_in, BudgetKind kind) {
+torch::Tensor channel_cost_grad(const ModelStructure& st, const torch::Tensor& m_in, BudgetKind kind) {
   const auto m = contiguous_double(m_in);
   const double* mp = m.data_ptr<double>();
-  ChannelCosts r;
-  r.cost = torch::zeros({st.elements}, torch::kDouble);
-  double* cp = r.cost.data_ptr<double>();
+  auto grad = torch::zeros({st.elements}, torch::kDouble);
+  double* gp = grad.data_ptr<double>();
   for (const auto& l : st.layers) {
-    const double per_out = kept(l.in_element, mp) * l.kernel * l.unit_cost(kind);
-    for (auto e : l.out_element) (e < 0 ? r.fixed : cp[e]) += per_out;
+    const double w = static_cast<double>(l.kernel) * l.unit_cost(kind);
+    const double per_out = kept(l.in_element, mp) * w, per_in = kept(l.out_element, mp) * w;
+    for (auto e : l.out_element)
+      if (e >= 0) gp[e] += per_out;
+    for (auto e : l.in_element)
+      if (e >= 0) gp[e] += per_in;
   }
-  return r;
+  return grad;
 }
 
 torch::Tensor weight_costs(const ModelStructure& st, BudgetKind kind) {

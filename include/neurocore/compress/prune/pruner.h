@@ -22,17 +22,27 @@ namespace nc::compress::prune {
 
 /// dtp: learned masks; magnitude: global |w| (weight) or normalised filter L1 norm (channel)
 /// ranking; uniform: every layer keeps the same fraction of its largest weights / filters;
-/// l1: L1-norm channel pruning (Li et al.), layer-uniform by filter L1 norm (channel only).
-enum class Method { dtp, magnitude, uniform, l1 };
+/// l1: L1-norm channel pruning (Li et al.), layer-uniform by filter L1 norm (channel only);
+/// gmp: gradual magnitude pruning (Zhu & Gupta), the kept fraction falling from 1 to the budget
+/// on a cubic schedule during the pruning phase, global magnitude ranking of the kept weights /
+/// filters; ste: a straight-through hard top-k of learned scores (the forward pass uses the hard
+/// selection, the backward pass treats the masks as the scores).
+enum class Method { dtp, magnitude, uniform, l1, gmp, ste };
 enum class Variant { exact, prox };
+/// global: one budget across all layers (the default); layer: every layer keeps the
+/// fraction r of its own weight cost (weight granularity only).
+enum class Scope { global, layer };
 
 struct PruneOptions {
   Method method = Method::dtp;
   double budget = 0.1;  // fraction of the dense cost kept, in (0, 1)
   BudgetKind kind = BudgetKind::params;
+  Scope scope = Scope::global;
   Granularity granularity = Granularity::weight;
   int64_t epochs = 3;            // fine-tuning epochs (every method)
-  double soft_fraction = 0.6;    // DTP: the first ceil(soft_fraction * epochs) use soft masks
+  double soft_fraction = 0.6;    // dtp, ste, gmp: the first ceil(soft_fraction * epochs) epochs
+                                 // prune (soft masks, straight-through, gradual), then hard
+  int64_t gmp_updates = 10;      // gmp: mask updates in the pruning phase [guess]
   Variant variant = Variant::exact;
   OtCost cost = OtCost::squared;
   Schedule schedule = Schedule::exponential;
@@ -46,9 +56,14 @@ struct PruneOptions {
 Method parse_method(const std::string& name, const std::string& flag);
 BudgetKind parse_budget_kind(const std::string& name, const std::string& flag);
 Granularity parse_granularity(const std::string& name, const std::string& flag);
+Scope parse_scope(const std::string& name, const std::string& flag);
 std::string to_string(Method m);
+/// Whether the method trains scores (dtp, ste); one-shot methods select once at epoch 0.
+bool learns_scores(Method m);
+bool one_shot(Method m);
 std::string to_string(BudgetKind k);
 std::string to_string(Granularity g);
+std::string to_string(Scope s);
 
 /// Checks o against the model (before anything is written): budget in (0, 1), l1 only with
 /// channel granularity, channel granularity only where the model allows it. Throws UserError
@@ -86,16 +101,42 @@ class Masker {
 /// The exact cost of `hard` ([size] bool or 0/1) masks.
 double masked_cost(const Masker& masker, const torch::Tensor& hard, BudgetKind kind);
 
-/// Hard masks of a one-shot method (magnitude, uniform, l1) from the current weights, or, for
-/// dtp, from `scores`, with the exact cost <= budget_fraction x dense: weight granularity
+/// Hard masks of a one-shot method (magnitude, uniform, l1; gmp ranks as magnitude) from the
+/// current weights, or, for dtp and ste, from `scores`, with the exact cost <= budget_fraction x dense: weight granularity
 /// by hard_topk; channels greedily in decreasing score (each layer first keeps its best element,
 /// so none is emptied), then any element that still fits. Returns [size] float 0/1.
+/// With Scope::layer (weight granularity) each layer is selected on its own under its
+/// layer_budgets entry.
 torch::Tensor hard_masks(const Masker& masker, Method method, const torch::Tensor& scores,
-                         double budget_fraction, BudgetKind kind);
+                         double budget_fraction, BudgetKind kind, Scope scope = Scope::global);
+
+/// Per-layer budgets of Scope::layer (weight granularity), in the kind's cost: parameters
+/// max(1, round(r n_l)) (a whole count, no layer emptied), FLOPs r x the layer's MACs.
+std::vector<double> layer_budgets(const ModelStructure& st, double budget_fraction, BudgetKind kind);
 
 /// Initial DTP scores in [0, 1]: |w| (weight) or the filters' mean |w| summed over an element's
 /// channels (channel), divided by the largest.
 torch::Tensor initial_scores(const Masker& masker);
+
+/// The Trainer rule of a pruning run, wrapping the run's own rule: in DTP's soft phase, before
+/// each batch the soft masks are computed from the scores and installed (their graph reaches
+/// the scores) and after the update the scores are clamped to [0, 1]; from the first epoch past
+/// the soft phase (and for one-shot methods from the start) the hard masks are fixed.
+class PruneRule : public learn::Rule {
+ public:
+  /// Fixes the hard masks (DTP: selected from the scores, once) and installs them.
+  virtual void finalise() = 0;
+};
+
+/// Installs pruning on `model`, whose masks `masker` applies (both must outlive the rule):
+/// registers the parameter "prune_scores" (initial_scores; trainable for dtp and ste, its gradient
+/// scaled by o.score_lr_factor) and the buffers "prune_mask" and "prune_final" (a one-shot
+/// method's hard masks, final at once; gmp's current masks) and, for gmp, "prune_stage" (its
+/// last mask update), so checkpoints hold them, and returns the rule that
+/// trains with them around `inner` for steps_per_epoch batches per epoch (the DTP schedule's
+/// length). prune_experiment trains with it; bench/dtp_bench.cpp times its step.
+std::unique_ptr<PruneRule> attach_pruning(nn::NetImpl& model, Masker& masker, const PruneOptions& o,
+                                          std::unique_ptr<learn::Rule> inner, int64_t steps_per_epoch);
 
 struct LayerSparsity {
   std::string name;

@@ -13,6 +13,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <string>
 
@@ -44,6 +45,21 @@ SoftTopK soft_topk(const torch::Tensor& s, const torch::Tensor& c, double budget
                    OtCost cost = OtCost::squared,
                    double tau_guess = std::numeric_limits<double>::quiet_NaN());
 
+/// A budget cost G(m) of masks m ([n] double) that grows with every m_i: channel pruning's exact
+/// count, bilinear in the masks of consecutive layers (structure.h channel_cost). Returns G(m)
+/// and, when `grad` is not null, stores dG/dm ([n] double) there.
+using MaskCost = std::function<double(const torch::Tensor& m, torch::Tensor* grad)>;
+
+/// The soft top-k under the budget G(m) = budget for a cost that is not linear in m:
+/// m_i = sigmoid((s_i - tau) / eps') with tau solving G(m(tau)) = budget (G decreases in tau;
+/// safeguarded Newton with dG/dtau = -sum_i dG/dm_i sigma'_i / eps'), so the budget holds
+/// exactly on the true cost at every step. Backward: the implicit gradient above with
+/// c = dG/dm at the solution (differentiating G(m(s, tau(s))) = B gives the same formula).
+/// Throws InternalError when budget is not in (G(0), G(1)).
+SoftTopK soft_topk(const torch::Tensor& s, const MaskCost& cost, double budget, double eps,
+                   OtCost ot = OtCost::squared,
+                   double tau_guess = std::numeric_limits<double>::quiet_NaN());
+
 /// Temperature schedule of the exact solver (spec §4a): exponential
 /// eps_t = eps0 (eps_min / eps0)^(t / steps) (t clamped to steps), or inverse eps_t = eps0 / (t + 1).
 enum class Schedule { exponential, inverse };
@@ -55,21 +71,24 @@ double temperature_at(Schedule schedule, double eps0, double eps_min, int64_t t,
 /// kept mass, hence sum c m, equals the budget), and returns m_i = Gamma[i, keep] / mu_i,
 /// differentiable with respect to s by autograd through the sweep. The plan restarts at mu nu^T
 /// when n changes; new costs or a new budget only move the marginals the sweep scales to.
+/// With two targets the plan is carried as its rows' log-odds log(Gamma[i, keep] /
+/// Gamma[i, prune]): a row scaling is then a sigmoid and a column scaling a shift of every
+/// log-odds, so a step costs a few passes over [n] (bench/dtp_bench.cpp).
 class ProxSoftTopK {
  public:
   explicit ProxSoftTopK(double eps, OtCost cost = OtCost::squared) : eps_(eps), cost_(cost) {}
   /// One proximal step (`sweeps` > 1 repeats the sweep on the same cost, for tests).
   torch::Tensor step(const torch::Tensor& s, const torch::Tensor& c, double budget,
                      int sweeps = 1);
-  /// The plan (detached, [n, 2] double); undefined before the first step.
-  const torch::Tensor& plan() const { return plan_; }
-  void reset() { plan_ = torch::Tensor(); }
-  void set_plan(torch::Tensor plan) { plan_ = std::move(plan); }
+  /// The plan's log-odds log(Gamma[i, keep] / Gamma[i, prune]) (detached, [n] double);
+  /// undefined before the first step.
+  const torch::Tensor& log_odds() const { return log_odds_; }
+  void reset() { log_odds_ = torch::Tensor(); }
 
  private:
   double eps_;
   OtCost cost_;
-  torch::Tensor plan_;
+  torch::Tensor log_odds_;
 };
 
 /// Hard selection from scores under a cost budget with constant costs (weight granularity):

@@ -63,15 +63,10 @@ double dense_cost(const ModelStructure& st, BudgetKind kind);
 /// [positions]; -1 entries count as 1.
 double channel_cost(const ModelStructure& st, const torch::Tensor& m, BudgetKind kind);
 
-struct ChannelCosts {
-  torch::Tensor cost;  // [elements] double: c_e = sum over the element's output channels of
-                       // kernel [positions] x (kept inputs of that layer, from m)
-  double fixed = 0;    // the cost of non-prunable outputs (classifier) at the current m
-};
-
-/// The linearised costs of spec §5 at the current masks m (detached): sum c m + fixed equals
-/// channel_cost(st, m).
-ChannelCosts channel_costs(const ModelStructure& st, const torch::Tensor& m, BudgetKind kind);
+/// The gradient of channel_cost with respect to the element masks at m ([elements] double):
+/// for every layer, each of an element's output channels adds (kept inputs) x kernel
+/// [x positions], each of its input features (kept outputs) x kernel [x positions].
+torch::Tensor channel_cost_grad(const ModelStructure& st, const torch::Tensor& m, BudgetKind kind);
 
 /// Per-weight costs, all layers' weights concatenated in layer order ([sum numel] double):
 /// 1 (params) or H_out * W_out (flops, conv; 1 for linear).

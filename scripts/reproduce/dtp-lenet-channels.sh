@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# DTP vs L1-norm and magnitude channel pruning on LeNet-5 / Fashion-MNIST (issue #22,
+# docs/results/dtp.md), a reduced form of the spec's channel protocol (specs/dtp.md §10: channel
+# budgets 30 / 50 / 70 % kept): one dense LeNet-5 (configs/lenet5-fashion.yaml on the first LIMIT
+# training images, default 20000, validation split on, DENSE_EPOCHS epochs, default 3), then
+# `neurocore sweep --command prune` over methods dtp, l1, magnitude, channel granularity, params
+# budgets BUDGETS (default 0.3,0.5), SEEDS fine-tuning seeds (default 3), EPOCHS epochs each
+# (default 2; DTP soft for the first ceil(0.6 N)), and a table from the sweep's sweep.json.
+#
+#   scripts/reproduce/dtp-lenet-channels.sh OUT          # e.g. /tmp/dtp-lenet; table: OUT/table.md
+#
+# One thread, niced. A second call reuses the trained run and the finished prune runs.
+set -euo pipefail
+OUT=${1:?output folder}
+NC=${NC:-build/neurocore}
+SEEDS=${SEEDS:-3}
+EPOCHS=${EPOCHS:-2}
+DENSE_EPOCHS=${DENSE_EPOCHS:-3}
+LIMIT=${LIMIT:-20000}
+BUDGETS=${BUDGETS:-0.3,0.5}
+METHODS=${METHODS:-dtp,l1,magnitude}
+export OMP_NUM_THREADS=1
+mkdir -p "$OUT"
+SRC="$OUT/lenet5-fashion"
+if [ ! -d "$SRC/checkpoints" ] || [ -z "$(ls -A "$SRC/checkpoints")" ]; then
+  rm -rf "$SRC"
+  nice -n 10 "$NC" train configs/lenet5-fashion.yaml --set threads=1 \
+    --set data.validation=true --set data.limit_train="$LIMIT" --set train.epochs="$DENSE_EPOCHS" \
+    --set runs_dir="$OUT" --set name=lenet5-fashion
+fi
+nice -n 10 "$NC" sweep "$SRC" --command prune --seeds "$SEEDS" --out "$OUT/sweep" \
+  --arg=--granularity=channel --arg=--budget-kind=params --arg=--epochs="$EPOCHS" \
+  --set threads=1 --grid=--budget="$BUDGETS" --grid=--method="$METHODS"
+python3 scripts/reproduce/sweep_table.py --compare "$OUT/sweep" | tee "$OUT/table.md"
