@@ -32,6 +32,15 @@ TEST(CliAsr, TrainTranscribeStreamAndExport) {
   r = nc::test::run_cli("transcribe " + run + " --stream " + wav + " " + wav);
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find(wav + ": "), std::string::npos) << r.output;
+  r = nc::test::run_cli("transcribe " + run + " --split test --beam 2");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"decoder\":\"beam 2\""), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\"utterances\":2"), std::string::npos) << r.output;
+  r = nc::test::run_cli("transcribe " + run);  // neither files nor --split
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--split"), std::string::npos) << r.output;
+  r = nc::test::run_cli("transcribe " + run + " --split dev");
+  EXPECT_EQ(r.code, 2) << r.output;
   r = nc::test::run_cli("data export speech --count 1 --out " + (dir / "export").string() +
                         " --set data.dir=" + corpus);
   EXPECT_EQ(r.code, 0) << r.output;
