@@ -55,6 +55,8 @@ print("|---|---|---|---|---|---|---|---|---|---|---|")
 for s, f in rows:
     runs = [r for r in s["runs"] if r["status"] == "done"]
     fin = [r["final"] for r in runs]
+    if not fin:
+        continue
     norm = next((a.split("=", 1)[1] for a in f["set"] if a.startswith("data.normalization=")), "global")
     print(f"| {s['overrides']['model.unit']} | {norm} | {len(fin)} | {ms([x['valid_cer'] for x in fin])} | "
           f"{ms([x['test_cer'] for x in fin])} | {ms([x['test_wer'] for x in fin])} | "
