@@ -4,7 +4,8 @@
 usage: asr_digits_table.py OUT
 OUT/valid-sweep: normalisation x unit on the validation split (1 seed); OUT/final*: the chosen
 setting with 3 seeds; OUT/final*/decode.jsonl: greedy vs beam 4 on valid and test of each run.
-Test numbers are shown for the setting and decoder the validation split chose, per unit.
+The setting and the decoder are chosen per unit by the validation CER alone; the test numbers
+of the decoder not chosen are shown too, marked as such.
 """
 import glob
 import json
@@ -39,7 +40,7 @@ for u in units:
 
 rows = []
 decode = {}
-for d in sorted(glob.glob(os.path.join(out, "final*"))):
+for d in sorted(glob.glob(os.path.join(out, "final*", ""))):
     f = json.load(open(os.path.join(d, "sweep.json")))
     dec = os.path.join(d, "decode.jsonl")
     if os.path.exists(dec):
@@ -67,7 +68,7 @@ for s, f in rows:
 if decode:
     print("\nDecoder chosen on the validation split (the runs above, no retraining; "
           "`neurocore transcribe RUN --split S --beam B`):\n")
-    print("| unit | decoder | valid CER | valid WER | test CER | test WER |")
+    print("| unit | decoder (chosen on valid CER) | valid CER | valid WER | test CER | test WER |")
     print("|---|---|---|---|---|---|")
     for s, f in rows:
         names = [r["name"] for r in s["runs"] if r["status"] == "done" and r["name"] in decode]
@@ -83,7 +84,7 @@ if decode:
             val = by[(dd, "valid")]
             test = by.get((dd, "test"), [])
             chosen = dd == best
-            tc = ms([r["cer"] for r in test]) if chosen else "(not read)"
-            tw = ms([r["wer"] for r in test]) if chosen else "(not read)"
+            tc = ms([r["cer"] for r in test]) if test else "-"
+            tw = ms([r["wer"] for r in test]) if test else "-"
             print(f"| {s['overrides']['model.unit']} | {dd}{' **chosen**' if chosen else ''} | "
                   f"{ms([r['cer'] for r in val])} | {ms([r['wer'] for r in val])} | {tc} | {tw} |")
