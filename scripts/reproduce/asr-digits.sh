@@ -5,7 +5,8 @@
 #  2. the chosen setting, 3 seeds, 10 epochs (configs/asr-digits-lstm.yaml, unit overridden);
 #  3. the decoder (greedy | modified beam search, beam 4) chosen on the validation split of
 #     each finished run (`neurocore transcribe RUN --split valid|test`), no retraining;
-#  4. the tables: scripts/reproduce/asr_digits_table.py OUT.
+#  4. the tables: scripts/reproduce/asr_digits_table.py OUT;
+#  5. exploratory: sSNU-AA at two higher learning rates, validation split only.
 # One thread per run, two runs at a time, nice 10. Resumable (neurocore sweep resumes).
 # Usage: scripts/reproduce/asr-digits.sh [OUT] [BUILD_DIR]
 set -euo pipefail
@@ -52,4 +53,7 @@ for sweep in "$OUT"/final*/; do
   done
   mv "$out.tmp" "$out"
 done
+# 5. Exploratory (validation only, 1 seed): sSNU-AA underfits at lr 0.002; does a higher one help?
+nice -n 10 "$N" sweep configs/asr-digits-lstm.yaml --seeds 1 --out "$OUT/ssnu-lr" "${common[@]}" \
+  --set data.normalization=utterance --set model.unit=ssnu_aa --grid train.learning_rate=0.005,0.01
 python3 scripts/reproduce/asr_digits_table.py "$OUT"

@@ -3,7 +3,8 @@
 
 usage: asr_digits_table.py OUT
 OUT/valid-sweep: normalisation x unit on the validation split (1 seed); OUT/final*: the chosen
-setting with 3 seeds; OUT/final*/decode.jsonl: greedy vs beam 4 on valid and test of each run.
+setting with 3 seeds; OUT/final*/decode.jsonl: greedy vs beam 4 on valid and test of each run;
+OUT/ssnu-lr (when present): an exploratory sSNU-AA learning-rate check, validation only.
 The setting and the decoder are chosen per unit by the validation CER alone; the test numbers
 of the decoder not chosen are shown too, marked as such.
 """
@@ -88,3 +89,16 @@ if decode:
             tw = ms([r["wer"] for r in test]) if test else "-"
             print(f"| {s['overrides']['model.unit']} | {dd}{' **chosen**' if chosen else ''} | "
                   f"{ms([r['cer'] for r in val])} | {ms([r['wer'] for r in val])} | {tc} | {tw} |")
+
+lr_dir = os.path.join(out, "ssnu-lr", "sweep.json")
+if os.path.exists(lr_dir):
+    f = json.load(open(lr_dir))
+    print(f"\nExploratory, validation split only: sSNU-AA learning rate (1 seed, 10 epochs, "
+          f"utterance normalisation; commit {short(f['commits'])}; the 3-seed row above used 0.002):\n")
+    print("| learning rate | valid CER | valid WER | train loss |")
+    print("|---|---|---|---|")
+    for st in f["settings"]:
+        fin = [r["final"] for r in st["runs"] if r["status"] == "done"]
+        if fin:
+            print(f"| {st['overrides']['train.learning_rate']} | {ms([x['valid_cer'] for x in fin])} | "
+                  f"{ms([x['valid_wer'] for x in fin])} | {ms([x['train_loss'] for x in fin])} |")
