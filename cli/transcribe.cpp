@@ -1,5 +1,6 @@
 // neurocore transcribe: the text of WAV files from a trained ASR run (docs/asr.md).
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
@@ -9,6 +10,7 @@
 #include "neurocore/asr/train.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/threads.h"
+#include "neurocore/data/speech_corpus.h"
 #include "neurocore/data/speech_text.h"
 #include "neurocore/data/wav.h"
 
@@ -19,9 +21,25 @@ namespace {
 struct TranscribeArgs {
   std::string run;
   std::vector<std::string> files;
+  std::string split;
   bool stream = false;
   int64_t beam = -1;
 };
+
+// --split: decodes a split of the run's own corpus (features as in training) and prints one
+// JSON line with the corpus WER and CER, so that decoders can be compared on the validation
+// split of a finished run without retraining.
+void evaluate_split(asr::AsrRun& r, const std::string& split, int64_t beam) {
+  const auto& e = r.experiment;
+  const auto corpus = data::load_speech_corpus(e.corpus);
+  const int64_t limit = split == "train" ? e.train.limit_train
+                        : split == "valid" ? e.train.limit_valid : e.train.limit_test;
+  const auto s = asr::load_split(corpus, split, e.features.features, limit);
+  const auto v = asr::evaluate(r.model, s, r.stats, e, beam);
+  nlohmann::json out = {{"split", split}, {"decoder", beam > 0 ? fmt::format("beam {}", beam) : "greedy"},
+                        {"utterances", s.size()}, {"wer", v.wer}, {"cer", v.cer}, {"loss", v.loss}};
+  fmt::print("{}\n", out.dump());
+}
 
 // Streaming: features frame by frame (causal stacking), one encoder step per stacked frame,
 // greedy decoding as the frames arrive; each completed word is printed when the next space
@@ -65,6 +83,14 @@ void run_transcribe(const TranscribeArgs& a, const Global& g) {
     throw UserError("transcribe --stream: the run normalises per utterance (data.normalization: "
                     "utterance), which needs the whole utterance; drop --stream");
   const int64_t beam = a.beam >= 0 ? a.beam : e.train.beam;
+  if (a.split.empty() == a.files.empty())
+    throw UserError("transcribe: give WAV files or --split SPLIT (" +
+                    std::string(a.files.empty() ? "got neither" : "got both") + ")");
+  if (!a.split.empty()) {
+    if (a.stream) throw UserError("transcribe --split: decodes whole utterances; drop --stream");
+    evaluate_split(r, a.split, beam);
+    return;
+  }
   for (const auto& f : a.files) {
     if (a.files.size() > 1) fmt::print("{}: ", f);
     if (a.stream) {
@@ -86,9 +112,14 @@ void add_transcribe(CLI::App& app, const Global& global) {
       "Print the text of WAV files (mono 16-bit or float, any sample rate) recognised by a "
       "trained ASR run (`neurocore train configs/asr-*.yaml`).\n\nExamples:\n"
       "  neurocore transcribe runs/asr-digits-lstm hello.wav\n"
-      "  neurocore transcribe runs/asr-digits-lstm --stream a.wav b.wav");
+      "  neurocore transcribe runs/asr-digits-lstm --stream a.wav b.wav\n"
+      "  neurocore transcribe runs/asr-digits-lstm --split valid --beam 4");
   cmd->add_option("RUN_DIR", args->run, "a finished ASR run directory")->required();
-  cmd->add_option("FILES", args->files, "WAV files")->required();
+  cmd->add_option("FILES", args->files, "WAV files");
+  cmd->add_option("--split", args->split,
+                  "instead of files: decode this split of the run's corpus and print its WER and CER "
+                  "as one JSON line")
+      ->check(CLI::IsMember({"train", "valid", "test"}));
   cmd->add_flag("--stream", args->stream,
                 "decode frame by frame as the audio arrives and print each word as it is recognised");
   cmd->add_option("--beam", args->beam,

@@ -13,21 +13,30 @@
 
 namespace nc::asr {
 
-std::vector<int64_t> greedy_decode(Transducer& model, const torch::Tensor& encoded, int64_t blank,
-                                   int64_t max_sym_per_frame) {
+GreedyResult greedy_decode_scored(Transducer& model, const torch::Tensor& encoded, int64_t blank,
+                                  int64_t max_sym_per_frame) {
   torch::NoGradGuard no_grad;
-  std::vector<int64_t> hyp;
+  GreedyResult r;
   PredictorOutput p = model.predict(blank, nullptr);
   for (int64_t t = 0; t < encoded.size(0); ++t) {
     const torch::Tensor f = encoded[t];
-    for (int64_t s = 0; s < max_sym_per_frame; ++s) {
-      const int64_t k = model.joint(f, p.out).argmax().item<int64_t>();
+    int64_t s = 0;
+    for (; s < max_sym_per_frame; ++s) {
+      const auto lp = torch::log_softmax(model.joint(f, p.out).to(torch::kDouble), -1);
+      const int64_t k = lp.argmax().item<int64_t>();
+      r.log_prob += lp[k].item<double>();
       if (k == blank) break;
-      hyp.push_back(k);
+      r.symbols.push_back(k);
       p = model.predict(k, &p);
     }
+    if (s == max_sym_per_frame) ++r.capped_frames;
   }
-  return hyp;
+  return r;
+}
+
+std::vector<int64_t> greedy_decode(Transducer& model, const torch::Tensor& encoded, int64_t blank,
+                                   int64_t max_sym_per_frame) {
+  return greedy_decode_scored(model, encoded, blank, max_sym_per_frame).symbols;
 }
 
 namespace {

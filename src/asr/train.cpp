@@ -109,14 +109,14 @@ std::string transcribe_features(nn::RnntModel& model, const torch::Tensor& x, in
   return data::decode_transcript(codes);
 }
 
-namespace {
-
-torch::Tensor batch_loss(nn::RnntModel& model, const AsrBatch& b, RnntReduction reduction) {
+torch::Tensor rnnt_batch_loss(nn::RnntModel& model, const AsrBatch& b, RnntReduction reduction) {
   auto f = model->encode(b.x, b.x_lengths).transpose(0, 1);  // [B, T, E]
   auto p = model->predict(b.y);                              // [B, U+1, P]
   auto logits = model->joint(f, p);
   return rnnt_loss(logits, b.y, b.x_lengths, b.y_lengths, RnntLossOptions().reduction(reduction));
 }
+
+namespace {
 
 double lr_at(const AsrTrainOptions& o, int64_t step, int64_t total) {
   if (!o.one_cycle || total <= 1) return o.learning_rate;
@@ -159,7 +159,7 @@ AsrEvaluation evaluate(nn::RnntModel& model, const AsrSplit& split,
   const auto batches = length_batches(split, e.train.batch_size, nullptr);
   for (const auto& idx : batches) {
     const AsrBatch b = make_batch(split, idx, stats, e.features);
-    loss_sum += batch_loss(model, b, RnntReduction::Sum).item<double>();
+    loss_sum += rnnt_batch_loss(model, b, RnntReduction::Sum).item<double>();
     auto f = model->encode(b.x, b.x_lengths);
     for (size_t j = 0; j < idx.size(); ++j) {
       const int64_t T = b.x_lengths[j].item<int64_t>();
@@ -225,7 +225,7 @@ void run_asr(const AsrExperiment& e, RunDir& run) {
       for (auto& g : opt.param_groups())
         static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr_at(e.train, step, total));
       opt.zero_grad();
-      auto loss = batch_loss(model, b, e.train.reduction);
+      auto loss = rnnt_batch_loss(model, b, e.train.reduction);
       const double l = loss.item<double>();
       if (!std::isfinite(l))
         throw UserError(fmt::format("asr: the training loss became {} in epoch {}; lower "

@@ -75,6 +75,26 @@ TEST(Decode, BeamFindsAPrefixThatGreedyMisses) {
   EXPECT_THROW(beam_search(m, frames(T), BeamOptions{0, 0, false}), UserError);
 }
 
+TEST(Decode, BeamLengthNormalisationPrefersTheLongerHypothesis) {
+  // Frame 0: blank or symbol 1 at 0.5 each. Frame 1 after nothing: blank 0.9; after [1]:
+  // symbol 1 again at 0.7. Final beams: [] with 0.45, [1 1] with 0.35 (and [1] with 0.15).
+  // By score [] wins; by score / length, log(0.35) / 2 > log(0.45) / 1.
+  const int64_t T = 2, V = 3;
+  auto lp = [](double b, double s1, double s2) {
+    return torch::log(torch::tensor({b, s1, s2}, torch::kDouble));
+  };
+  auto table = torch::zeros({T, 3, V}, torch::kDouble);
+  table[0][0] = lp(0.5, 0.5 - 1e-6, 1e-6);
+  table[0][1] = lp(1.0 / 3, 1.0 / 3, 1.0 / 3);
+  table[0][2] = lp(1.0 / 3, 1.0 / 3, 1.0 / 3);
+  table[1][0] = lp(0.9, 0.1 - 1e-6, 1e-6);
+  table[1][1] = lp(0.2, 0.7, 0.1);
+  table[1][2] = lp(1.0 / 3, 1.0 / 3, 1.0 / 3);
+  TableTransducer m(table);
+  EXPECT_EQ(beam_search(m, frames(T), BeamOptions{2, 0, false}), (std::vector<int64_t>{}));
+  EXPECT_EQ(beam_search(m, frames(T), BeamOptions{2, 0, true}), (std::vector<int64_t>{1, 1}));
+}
+
 TEST(Wer, KnownStrings) {
   auto c = word_errors("a b c", "a x c d");
   EXPECT_EQ(c.substitutions, 1);

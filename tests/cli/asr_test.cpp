@@ -32,6 +32,30 @@ TEST(CliAsr, TrainTranscribeStreamAndExport) {
   r = nc::test::run_cli("transcribe " + run + " --stream " + wav + " " + wav);
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find(wav + ": "), std::string::npos) << r.output;
+  r = nc::test::run_cli("transcribe " + run + " --split test --beam 2");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"decoder\":\"beam 2\""), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\"utterances\":2"), std::string::npos) << r.output;
+  r = nc::test::run_cli("transcribe " + run);  // neither files nor --split
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--split"), std::string::npos) << r.output;
+  r = nc::test::run_cli("transcribe " + run + " --split dev");
+  EXPECT_EQ(r.code, 2) << r.output;
+  // Per-utterance normalisation needs the whole utterance: --stream refuses such a run.
+  const auto per_utt = dir / "runs" / "per-utt";
+  fs::copy(run, per_utt, fs::copy_options::recursive);
+  {
+    auto yaml = nc::test::slurp(per_utt / "config.yaml");
+    const auto at = yaml.find("normalization: global");
+    ASSERT_NE(at, std::string::npos) << yaml;
+    yaml.replace(at, 21, "normalization: utterance");
+    std::ofstream(per_utt / "config.yaml") << yaml;
+  }
+  r = nc::test::run_cli("transcribe " + per_utt.string() + " " + wav);
+  EXPECT_EQ(r.code, 0) << r.output;
+  r = nc::test::run_cli("transcribe " + per_utt.string() + " --stream " + wav);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("per utterance"), std::string::npos) << r.output;
   r = nc::test::run_cli("data export speech --count 1 --out " + (dir / "export").string() +
                         " --set data.dir=" + corpus);
   EXPECT_EQ(r.code, 0) << r.output;

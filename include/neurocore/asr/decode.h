@@ -31,6 +31,19 @@ class Transducer {
 std::vector<int64_t> greedy_decode(Transducer& model, const torch::Tensor& encoded,
                                    int64_t blank = 0, int64_t max_sym_per_frame = 3);
 
+/// Greedy search with the score of the path it took.
+struct GreedyResult {
+  std::vector<int64_t> symbols;
+  /// Sum of the log-softmax of every choice along the path (each emitted symbol and each
+  /// frame's closing blank). When no frame hit max_sym_per_frame, the path is one alignment of
+  /// the RNN-T lattice (asr.md §5) and this is its log-probability, at most log P(symbols | x).
+  double log_prob = 0.0;
+  /// Frames left without a blank because max_sym_per_frame symbols were emitted.
+  int64_t capped_frames = 0;
+};
+GreedyResult greedy_decode_scored(Transducer& model, const torch::Tensor& encoded, int64_t blank = 0,
+                                  int64_t max_sym_per_frame = 3);
+
 struct BeamOptions {
   int64_t beam = 4;
   int64_t blank = 0;

@@ -65,6 +65,11 @@ class ModelTransducer : public Transducer {
 std::string transcribe_features(nn::RnntModel& model, const torch::Tensor& x, int64_t beam = 0,
                                 int64_t max_sym_per_frame = 3, ModelTransducer* counter = nullptr);
 
+/// Loss of a padded batch (encoder, prediction network, joint and RNN-T loss), as training
+/// computes it: the padding of b.x beyond x_lengths and of b.y beyond y_lengths never reaches
+/// an utterance's loss (test AsrTraining.PaddedBatchLossEqualsEachUtteranceAlone).
+torch::Tensor rnnt_batch_loss(nn::RnntModel& model, const AsrBatch& b, RnntReduction reduction);
+
 struct AsrEvaluation {
   double loss = 0, wer = 0, cer = 0;
   double decode_macs = 0;  ///< prediction + joint MACs counted while decoding
