@@ -151,8 +151,11 @@ OstlModel read_rnn(nn::RNNClassifierImpl& net) {
   OstlModel m;
   if (net.lstm) {
     m.layers.push_back(std::make_shared<LSTMOstlLayer>(net.lstm));
-  } else {
+  } else if (net.gru) {
     m.layers.push_back(std::make_shared<GRUOstlLayer>(net.gru));
+  } else {
+    throw UserError("learn.rule: ostl does not support model 'rnn' (the Elman cell has no OSTL "
+                    "layer); supported: " + ostl_supported() + "; use learn.rule: bptt");
   }
   m.readout = net.readout;
   return m;

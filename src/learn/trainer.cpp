@@ -89,17 +89,24 @@ EvalResult Trainer::evaluate(const data::Dataset& d) {
   exp_.model->eval();
   EvalResult r;
   double loss_sum = 0;
-  int64_t correct = 0;
+  int64_t correct = 0, step_correct = 0, steps = 0;
   const int64_t n = d.size();
+  const bool temporal = exp_.model->temporal();
   for_each_eval_batch(exp_, d.images, [&](int64_t i, int64_t end, const torch::Tensor& x) {
     auto y = d.labels.slice(0, i, end);
-    auto scores = class_scores(exp_.model->forward(x), exp_.model->temporal(), loss_);
+    const auto out = exp_.model->forward(x);
+    auto scores = class_scores(out, temporal, loss_);
     loss_sum += classification_loss(scores, y, loss_).item<double>() * (end - i);
     correct += scores.argmax(1).eq(y).sum().item<int64_t>();
+    if (temporal) {
+      step_correct += out.argmax(2).eq(y.unsqueeze(0)).sum().item<int64_t>();
+      steps += out.size(0) * (end - i);
+    }
   });
   r.examples = n;
   r.loss = n ? loss_sum / n : 0;
   r.accuracy = n ? 100.0 * correct / n : 0;
+  if (temporal) r.step_accuracy = steps ? 100.0 * step_correct / steps : 0;
   return r;
 }
 
@@ -156,11 +163,13 @@ void Trainer::fit() {
                              {"test_acc", test.accuracy},
                              {"epoch_time_s", train_time},
                              {"samples_per_s", n / train_time}};
+    if (test.step_accuracy >= 0) record["test_step_acc"] = test.step_accuracy;  // temporal models
     std::string valid_text;
     if (exp_.valid_set.size() > 0) {  // data.validation: what a sweep selects settings on
       const EvalResult valid = evaluate(exp_.valid_set);
       record["valid_loss"] = valid.loss;
       record["valid_acc"] = valid.accuracy;
+      if (valid.step_accuracy >= 0) record["valid_step_acc"] = valid.step_accuracy;
       valid_text = fmt::format(" | valid loss {:.4f} acc {:.2f}%", valid.loss, valid.accuracy);
     }
     rule_metrics_ = exp_.rule->epoch_metrics();  // e.g. ESSOP's operation counts and energy
