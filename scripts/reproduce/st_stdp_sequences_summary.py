@@ -57,7 +57,8 @@ def main():
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout.strip()
     print(f"Commit {commit}{'+dirty' if dirty else ''}; runs in {out}.\n")
-    print("**Sequence baselines: selection on the validation videos** (seed 1, frame accuracy %, last epoch)\n")
+    print("**Sequence baselines on the validation videos** (seed 1, frame accuracy %, last epoch; "
+          "each model's rate is the one with the highest valid frame accuracy)\n")
     print("| model | learning rate | epochs | valid frames | test frames |")
     print("|---|---|---|---|---|")
     models = sorted({m for m, _ in runs}, key=lambda m: list(NAMES).index(m) if m in NAMES else 99)
