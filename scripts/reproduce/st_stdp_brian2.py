@@ -10,7 +10,7 @@ as neurocore does, and counts synaptic events with the spec's definition (st-std
 per synapse read at an input spike (N per input spike), one per synapse updated at an output
 spike (784 per output spike while W or F is plastic). Writes one JSON object (--out).
 
-Differences from neurocore that Brian2 imposes (docs/results/st-stdp.md lists them):
+Differences from neurocore that Brian2 imposes (docs/st-stdp.md, "Speed against Brian2"):
 - soft winner-take-all only (a threshold condition cannot compare neurons), so neurocore runs
   with model.hard_wta=false for the comparison;
 - an input spike of step t reaches V at the threshold test of step t+1 (Brian2's order:
