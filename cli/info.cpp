@@ -81,7 +81,7 @@ void add_data(CLI::App& app, const Global&) {
   exp->add_option("--out", args->out, "output folder (created)");
   exp->add_option("--split", args->what.split, "static | train | valid | test (oddity: not static)");
   exp->add_option("--count", args->what.count, "videos to write (the first of the split); oddity: per riddle");
-  exp->add_option("--format", args->what.format, "gif | png | both");
+  exp->add_option("--format", args->what.format, "gif | png | both | omn1 (omnist: the spec's storage file, for other programs)");
   exp->add_option("--scale", args->what.scale, "pixels per image pixel (1-16)");
   exp->add_option("--delay-ms", args->what.delay_ms, "GIF frame time in ms");
   exp->add_option("--set", args->sets,

@@ -10,7 +10,7 @@
 namespace nc::data {
 
 namespace {
-const std::vector<std::string> kCodings = {"rate", "latency", "direct"};
+const std::vector<std::string> kCodings = {"rate", "latency", "direct", "frames"};
 
 void check(const torch::Tensor& x, const EncoderOptions& o) {
   if (std::find(kCodings.begin(), kCodings.end(), o.coding) == kCodings.end()) {
@@ -56,6 +56,14 @@ EncoderOptions EncoderOptions::from_config(nc::ConfigSection section) {
 torch::Tensor encode(const torch::Tensor& x, const EncoderOptions& options, at::Generator gen) {
   check(x, options);
   torch::NoGradGuard no_grad;
+  if (options.coding == "frames") {
+    // Already a sequence: dimension 1 is time (e.g. OMNIST videos with data.omnist.sequences).
+    if (x.dim() < 2) {
+      throw UserError("encode: coding 'frames' needs inputs [B, K, ...] (K frames per example), got " +
+                      std::to_string(x.dim()) + " dimension(s)");
+    }
+    return x.transpose(0, 1).unsqueeze(2).contiguous();
+  }
   const int64_t T = options.steps;
   std::vector<int64_t> shape = x.sizes().vec();
   shape.insert(shape.begin(), T);

@@ -89,6 +89,7 @@ OmnistOptions OmnistOptions::from_config(ConfigSection s) {
   o.shapes = s.strings("shapes", o.shapes);
   o.value = s.number("value", o.value);
   o.seed = static_cast<uint64_t>(s.integer("seed", 0, 0));
+  o.sequences = s.boolean("sequences", o.sequences);
   s.finish();
   o.validate(s.path().empty() ? "data.omnist" : s.path());
   return o;

@@ -2,7 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
+#include <fstream>
 
 #include "neurocore/core/error.h"
 #include "neurocore/data/image_write.h"
@@ -119,6 +121,43 @@ Dataset frames_dataset(const std::vector<Video>& videos, int64_t frames, const s
   return d;
 }
 
+Dataset videos_dataset(const std::vector<Video>& videos, int64_t frames, const std::string& name) {
+  Dataset d;
+  d.name = name;
+  const auto n = static_cast<int64_t>(videos.size());
+  d.images = video_tensor(videos, frames).view({n, frames, kOmnistSide, kOmnistSide});
+  d.labels = torch::empty({n}, torch::kLong);
+  auto label = d.labels.accessor<int64_t, 1>();
+  for (int64_t i = 0; i < n; ++i) label[i] = videos[static_cast<size_t>(i)].label;
+  return d;
+}
+
+void write_omn1(const std::string& path, const std::vector<Video>& videos, int64_t frames) {
+  std::ofstream f(path, std::ios::binary);
+  if (!f) throw UserError(path + ": cannot open for writing");
+  auto u32 = [&f](uint32_t v) {
+    const unsigned char b[4] = {static_cast<unsigned char>(v), static_cast<unsigned char>(v >> 8),
+                                static_cast<unsigned char>(v >> 16), static_cast<unsigned char>(v >> 24)};
+    f.write(reinterpret_cast<const char*>(b), 4);
+  };
+  f.write("OMN1", 4);
+  for (const auto v : {uint32_t{1}, static_cast<uint32_t>(videos.size()), static_cast<uint32_t>(frames),
+                       static_cast<uint32_t>(kOmnistSide), static_cast<uint32_t>(kOmnistSide)}) {
+    u32(v);
+  }
+  std::vector<char> bytes(static_cast<size_t>(frames * kOmnistPixels));
+  for (const auto& v : videos) {
+    if (v.frames.size() != bytes.size()) throw InternalError("write_omn1: a video has the wrong frame count");
+    const char label = static_cast<char>(v.label);
+    f.write(&label, 1);
+    for (size_t i = 0; i < bytes.size(); ++i) {
+      bytes[i] = static_cast<char>(static_cast<uint8_t>(std::lround(255.0 * v.frames[i])));
+    }
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  if (!f) throw UserError(path + ": write failed");
+}
+
 std::vector<std::string> export_videos(const OmnistOptions& options, const std::string& path,
                                        const ExportOptions& what, const std::string& out_dir) {
   const std::vector<std::string> splits = {"static", "train", "valid", "test"};
@@ -126,8 +165,8 @@ std::vector<std::string> export_videos(const OmnistOptions& options, const std::
   if (split_it == splits.end()) {
     throw UserError("--split: got '" + what.split + "', expected static, train, valid or test");
   }
-  if (what.format != "gif" && what.format != "png" && what.format != "both") {
-    throw UserError("--format: got '" + what.format + "', expected gif, png or both");
+  if (what.format != "gif" && what.format != "png" && what.format != "both" && what.format != "omn1") {
+    throw UserError("--format: got '" + what.format + "', expected gif, png, both or omn1");
   }
   if (what.count < 1) throw UserError("--count: got " + std::to_string(what.count) + ", expected >= 1");
   if (what.scale < 1 || what.scale > 16) {
@@ -150,6 +189,11 @@ std::vector<std::string> export_videos(const OmnistOptions& options, const std::
   std::filesystem::create_directories(out_dir);
   std::vector<std::string> written;
   const std::string base = options.source == "mnist-10k" ? "omnist" : "ofmnist";
+  if (what.format == "omn1") {
+    const auto file = (std::filesystem::path(out_dir) / (base + "-" + what.split + ".omn1")).string();
+    write_omn1(file, videos, split == OmnistSplit::static_images ? 1 : options.frames);
+    return {file};
+  }
   for (size_t i = 0; i < videos.size(); ++i) {
     std::vector<GreyImage> frames;
     for (size_t k = 0; k * kOmnistPixels < videos[i].frames.size(); ++k) {

@@ -191,22 +191,24 @@ Dataset load_omnist(const DataOptions& options, const std::string& split) {
   const auto src = omnist_sources(options.omnist, options.path);
   if (split == "static") return src.static_set.head(options.limit_train);
   const auto& o = options.omnist;
+  // One example per frame, or per video (data.omnist.sequences).
+  auto examples = [&o](const std::vector<Video>& videos, const std::string& name) {
+    return o.sequences ? videos_dataset(videos, o.frames, name) : frames_dataset(videos, o.frames, name);
+  };
   if (split == "test") {
-    return frames_dataset(make_videos(src.test, o, OmnistSplit::test, options.limit_test),
-                          o.frames, src.test.name);
+    return examples(make_videos(src.test, o, OmnistSplit::test, options.limit_test), src.test.name);
   }
   if (split == "valid") {
-    return frames_dataset(make_videos(src.valid, o, OmnistSplit::valid, options.limit_valid),
-                          o.frames, src.valid.name);
+    return examples(make_videos(src.valid, o, OmnistSplit::valid, options.limit_valid), src.valid.name);
   }
   // Without a held-out split, train is all of OMNIST-train: its train part, then its valid part.
-  auto train = frames_dataset(make_videos(src.train, o, OmnistSplit::train), o.frames, src.train.name);
+  auto train = examples(make_videos(src.train, o, OmnistSplit::train), src.train.name);
   if (!options.validation) {
-    auto valid = frames_dataset(make_videos(src.valid, o, OmnistSplit::valid), o.frames, "");
+    auto valid = examples(make_videos(src.valid, o, OmnistSplit::valid), "");
     train.images = torch::cat({train.images, valid.images});
     train.labels = torch::cat({train.labels, valid.labels});
   }
-  return train.head(options.limit_train * o.frames);
+  return train.head(options.limit_train * (o.sequences ? 1 : o.frames));
 }
 
 }  // namespace

@@ -28,7 +28,8 @@ Experiment Experiment::build(Config& config, const std::vector<std::string>& oth
   e.test_set = data::load_dataset(e.data, "test");
   e.norm = data::normalization(e.train_set);
   const auto& images = e.train_set.images;
-  nn::InputShape in{images.size(1), images.size(2), images.size(3)};
+  // encoder.coding frames: dimension 1 is time, each step one single-channel frame.
+  nn::InputShape in{e.encoder.coding == "frames" ? 1 : images.size(1), images.size(2), images.size(3)};
   seed_everything(e.seed);
   e.model = nn::make_model(root.section("model"), in, e.train_set.num_classes);
   // make_model has validated the name; re-reading it (same default) only fetches it.

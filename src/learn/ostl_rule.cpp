@@ -151,8 +151,10 @@ OstlModel read_rnn(nn::RNNClassifierImpl& net) {
   OstlModel m;
   if (net.lstm) {
     m.layers.push_back(std::make_shared<LSTMOstlLayer>(net.lstm));
-  } else {
+  } else if (net.gru) {
     m.layers.push_back(std::make_shared<GRUOstlLayer>(net.gru));
+  } else {
+    throw InternalError("read_rnn: a cell without an OSTL layer (make_ostl_rule refuses it)");
   }
   m.readout = net.readout;
   return m;
@@ -175,6 +177,10 @@ std::unique_ptr<Rule> make_ostl_rule(ConfigSection section, nn::NetImpl& model) 
   section.finish();
   const OstlUpdate u = update == "step" ? OstlUpdate::step : OstlUpdate::sequence;
   if (auto* rnn = dynamic_cast<nn::RNNClassifierImpl*>(&model)) {
+    if (rnn->rnn) {
+      throw UserError("learn.rule: ostl does not support model 'rnn' (the Elman cell has no OSTL "
+                      "layer); supported: " + ostl_supported() + "; use learn.rule: bptt");
+    }
     return std::make_unique<OstlRule>(rnn->options.in(), [rnn] { return read_rnn(*rnn); }, u, 1);
   }
   auto* net = dynamic_cast<nn::SNUMLPImpl*>(&model);

@@ -98,20 +98,28 @@ EvalResult Trainer::evaluate(const data::Dataset& d) {
   // Data-parallel: rank r evaluates batches r, r + world, ...; every rank still draws every
   // batch's encoding, so each batch sees the spikes a single process would feed it.
   const int rank = parallel_ ? parallel_->rank() : 0, world = parallel_ ? parallel_->world_size() : 1;
-  std::vector<double> sums = {0, 0};  // loss * examples, correct
+  // loss * examples, correct, correct per time step, time steps x examples
+  std::vector<double> sums = {0, 0, 0, 0};
   int64_t batch = 0;
   const int64_t n = d.size();
+  const bool temporal = exp_.model->temporal();
   for_each_eval_batch(exp_, d.images, [&](int64_t i, int64_t end, const torch::Tensor& x) {
     if (batch++ % world != rank) return;
     auto y = d.labels.slice(0, i, end);
-    auto scores = class_scores(exp_.model->forward(x), exp_.model->temporal(), loss_);
+    const auto out = exp_.model->forward(x);
+    auto scores = class_scores(out, temporal, loss_);
     sums[0] += classification_loss(scores, y, loss_).item<double>() * (end - i);
     sums[1] += scores.argmax(1).eq(y).sum().item<int64_t>();
+    if (temporal) {
+      sums[2] += out.argmax(2).eq(y.unsqueeze(0)).sum().item<int64_t>();
+      sums[3] += static_cast<double>(out.size(0) * (end - i));
+    }
   });
   if (parallel_) parallel_->sum(sums);
   r.examples = n;
   r.loss = n ? sums[0] / n : 0;
   r.accuracy = n ? 100.0 * sums[1] / n : 0;
+  if (temporal) r.step_accuracy = sums[3] > 0 ? 100.0 * sums[2] / sums[3] : 0;
   return r;
 }
 
@@ -202,9 +210,11 @@ void Trainer::fit() {
                              {"test_acc", test.accuracy},
                              {"epoch_time_s", train_time},
                              {"samples_per_s", n / train_time}};
+    if (test.step_accuracy >= 0) record["test_step_acc"] = test.step_accuracy;  // temporal models
     if (exp_.valid_set.size() > 0) {
       record["valid_loss"] = valid.loss;
       record["valid_acc"] = valid.accuracy;
+      if (valid.step_accuracy >= 0) record["valid_step_acc"] = valid.step_accuracy;
     }
     if (world > 1) record["world_size"] = world;
     for (const auto& [key, value] : rule_metrics_) record[key] = value;

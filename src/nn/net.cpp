@@ -108,7 +108,7 @@ Builder read_snu_saccade(ConfigSection& s, const InputShape& in) {
 }  // namespace
 
 std::vector<std::string> model_names() {
-  return {"mlp",      "snu-mlp",  "lstm",     "gru",     "lenet5",
+  return {"mlp",      "snu-mlp",  "lstm",     "gru",     "rnn",     "lenet5",
           "resnet",   "resnet20", "resnet32", "resnet56", "oren", "snu-saccade"};
 }
 
@@ -126,9 +126,9 @@ std::shared_ptr<NetImpl> make_model(ConfigSection section, const InputShape& in,
     build = read_mlp(section, features, num_classes);
   } else if (name == "snu-mlp") {
     build = read_snu_mlp(section, features, num_classes);
-  } else if (name == "lstm" || name == "gru") {
-    build = read_rnn(section, name == "lstm" ? RNNCellKind::lstm : RNNCellKind::gru, features,
-                     num_classes);
+  } else if (name == "lstm" || name == "gru" || name == "rnn") {
+    const auto cell = name == "lstm" ? RNNCellKind::lstm : name == "gru" ? RNNCellKind::gru : RNNCellKind::rnn;
+    build = read_rnn(section, cell, features, num_classes);
   } else if (name == "lenet5") {
     const auto channels = section.integers("channels", {6, 16, 120, 84}, 1);
     if (channels.size() != 4) {

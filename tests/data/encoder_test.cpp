@@ -82,6 +82,19 @@ TEST(Encoder, LatencySpikesOnceBrighterEarlier) {
   EXPECT_TRUE(nc::data::encode(x, o, nc::make_generator(0, "e"))[0].equal(x.gt(0).to(torch::kFloat)));
 }
 
+TEST(Encoder, FramesMakesDimensionOneTheTimeAxis) {
+  nc::data::EncoderOptions o;
+  o.coding = "frames";
+  o.steps = 3;  // ignored: the input has K = 4 frames
+  const auto x = torch::rand({2, 4, 5, 6});
+  const auto s = nc::data::encode(x, o, nc::make_generator(0, "e"));
+  ASSERT_EQ(s.sizes(), (std::vector<int64_t>{4, 2, 1, 5, 6}));
+  for (int k = 0; k < 4; ++k)
+    for (int b = 0; b < 2; ++b) EXPECT_TRUE(s[k][b][0].equal(x[b][k])) << "frame " << k << " example " << b;
+  const auto msg = user_error([&] { nc::data::encode(torch::rand({3}), o, nc::make_generator(0, "e")); });
+  EXPECT_NE(msg.find("coding 'frames' needs inputs [B, K, ...]"), std::string::npos) << msg;
+}
+
 TEST(Encoder, DirectRepeatsTheInput) {
   nc::data::EncoderOptions o;
   o.coding = "direct";

@@ -152,6 +152,12 @@ TEST(Omnist, SplitsShareNoSourceDigit) {
     const auto frames = d::load_dataset(opt, "test");
     EXPECT_EQ(frames.images.sizes(), (std::vector<int64_t>{30, 1, 28, 28}));
     EXPECT_TRUE(frames.labels.narrow(0, 0, 10).eq(frames.labels[0]).all().item<bool>());
+    // data.omnist.sequences: the same frames, one example per video, frames as channels.
+    opt.omnist.sequences = true;
+    const auto videos = d::load_dataset(opt, "test");
+    EXPECT_EQ(videos.images.sizes(), (std::vector<int64_t>{3, 10, 28, 28}));
+    EXPECT_TRUE(videos.images.reshape({30, 1, 28, 28}).equal(frames.images));
+    EXPECT_TRUE(videos.labels.equal(frames.labels.view({3, 10}).select(1, 0)));
   } catch (const nc::UserError& e) {
     GTEST_SKIP() << "MNIST-10k not installed: " << e.what();
   }
@@ -172,6 +178,45 @@ TEST(ImageWrite, GifAndPngHaveTheirSignatures) {
   EXPECT_EQ(head(dir.file("s.png")).substr(1, 3), "PNG");
   EXPECT_EQ(d::hstack({a, b}, 1).width, 13);
   EXPECT_EQ(d::upscale(a, 3).height, 12);
+}
+
+TEST(Omn1, FileHoldsTheSpecsHeaderThenLabelAndRoundedPixelsPerVideo) {
+  TempDir dir;
+  d::OmnistOptions o;
+  o.frames = 3;
+  const auto image = test_image();
+  const auto a = d::make_video(image.data(), 7, o, 11), b = d::make_video(image.data(), 2, o, 12);
+  d::write_omn1(dir.file("v.omn1"), {a, b}, o.frames);
+  std::ifstream in(dir.file("v.omn1"), std::ios::binary);
+  const std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t per_video = 1 + 3 * 784;
+  ASSERT_EQ(bytes.size(), 24 + 2 * per_video);
+  EXPECT_EQ(std::string(bytes.begin(), bytes.begin() + 4), "OMN1");
+  auto u32 = [&](size_t at) {
+    return bytes[at] | bytes[at + 1] << 8 | bytes[at + 2] << 16 | static_cast<uint32_t>(bytes[at + 3]) << 24;
+  };
+  EXPECT_EQ(u32(4), 1u);   // version
+  EXPECT_EQ(u32(8), 2u);   // count
+  EXPECT_EQ(u32(12), 3u);  // K
+  EXPECT_EQ(u32(16), 28u);
+  EXPECT_EQ(u32(20), 28u);
+  const d::Video* videos[] = {&a, &b};
+  for (size_t v = 0; v < 2; ++v) {
+    const size_t at = 24 + v * per_video;
+    EXPECT_EQ(bytes[at], videos[v]->label);
+    for (size_t i = 0; i < 3 * 784; ++i) {
+      ASSERT_EQ(bytes[at + 1 + i], std::lround(255.0 * videos[v]->frames[i])) << "video " << v << " pixel " << i;
+    }
+  }
+}
+
+TEST(Omn1, ExportRejectsAnUnknownFormatNamingIt) {
+  TempDir dir;
+  d::ExportOptions what;
+  what.format = "tiff";
+  const auto msg = user_error([&] { d::export_videos(d::OmnistOptions{}, "", what, dir.str()); });
+  EXPECT_NE(msg.find("--format: got 'tiff'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("omn1"), std::string::npos) << msg;
 }
 
 }  // namespace

@@ -92,4 +92,21 @@ TEST(Configs, OstlTakesPropagatingGrapesAndRefusesTheLocalVersion) {
   }
 }
 
+// The Elman `rnn` model has no OSTL layer: learn.rule ostl names it and the way out.
+TEST(Configs, OstlRefusesTheElmanRnnNamingTheModel) {
+  bool available = false;
+  for (const auto& d : nc::data::list_datasets()) available |= d.name == "mnist-10k" && d.available;
+  if (!available) GTEST_SKIP() << "MNIST-10k not installed";
+  auto c = nc::Config::from_string(
+      "threads: 1\ndata: {name: mnist-10k, limit_train: 16, limit_test: 16}\n"
+      "model: {name: rnn, hidden: 8}\nlearn: {rule: ostl}\n", "t.yaml");
+  try {
+    nc::learn::Experiment::build(c);
+    FAIL() << "expected a UserError";
+  } catch (const nc::UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("does not support model 'rnn'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("learn.rule: bptt"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace

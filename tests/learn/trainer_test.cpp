@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <optional>
 
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"
@@ -116,6 +117,42 @@ TEST(Trainer, TrainingReducesTheLossAndWritesTheRun) {
   EXPECT_TRUE(fs::exists(run.file("report.md")));
   EXPECT_TRUE(fs::exists(run.file("checkpoints/epoch-0002.pt")));
   EXPECT_TRUE(fs::exists(run.file("metrics.jsonl")));
+  fs::remove_all(runs);
+}
+
+// OMNIST videos as sequences (data.omnist.sequences, encoder.coding: frames): one example per
+// video, one step per frame, and the per-frame accuracy equals a count over every frame.
+TEST(Trainer, VideoSequencesGiveOneStepPerFrameAndAPerFrameAccuracy) {
+  const auto runs = temp_runs("omnist_seq");
+  auto c = nc::Config::from_string(
+      "seed: 3\nthreads: 1\ndata: {name: omnist, limit_train: 24, limit_test: 6, omnist: {sequences: true, frames: 4}}\n"
+      "encoder: {coding: frames}\nmodel: {name: rnn, hidden: 8}\nlearn: {rule: bptt, bptt: {loss: per_step}}\n"
+      "train: {epochs: 1, batch_size: 8, optimizer: adam, learning_rate: 0.01, loss: cross_entropy}\n",
+      "test.yaml");
+  c.set("runs_dir=" + runs);
+  std::optional<nc::learn::Experiment> built;
+  try {
+    built.emplace(nc::learn::Experiment::build(c));
+  } catch (const nc::UserError& e) {
+    GTEST_SKIP() << "MNIST-10k not installed: " << e.what();
+  }
+  auto& exp = *built;
+  EXPECT_EQ(exp.train_set.images.sizes(), (std::vector<int64_t>{24, 4, 28, 28}));
+  EXPECT_EQ(exp.test_set.labels.sizes(), (std::vector<int64_t>{6}));
+  auto run = nc::RunDir::create(runs, "r");
+  nc::learn::Trainer t(exp, run);
+  t.fit();
+  const auto r = t.evaluate(exp.test_set);
+  torch::NoGradGuard no_grad;
+  exp.model->eval();
+  const auto out = exp.model->forward(nc::learn::evaluation_input(exp, exp.test_set.images));
+  ASSERT_EQ(out.sizes(), (std::vector<int64_t>{4, 6, 10}));
+  int64_t correct = 0;
+  for (int64_t k = 0; k < 4; ++k)
+    for (int64_t b = 0; b < 6; ++b)
+      correct += out[k][b].argmax().item<int64_t>() == exp.test_set.labels[b].item<int64_t>();
+  EXPECT_DOUBLE_EQ(r.step_accuracy, 100.0 * static_cast<double>(correct) / 24.0);
+  EXPECT_NE(nc::read_file(run.file("metrics.jsonl")).find("\"test_step_acc\""), std::string::npos);
   fs::remove_all(runs);
 }
 

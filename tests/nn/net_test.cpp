@@ -8,6 +8,7 @@
 #include "neurocore/nn/lenet.h"
 #include "neurocore/nn/mlp.h"
 #include "neurocore/nn/resnet.h"
+#include "neurocore/nn/rnn.h"
 
 namespace {
 
@@ -100,6 +101,28 @@ TEST(Models, ParameterCountsOfSmallModels) {
                 "model:\n  name: snu-mlp\n  hidden: [20]\n  trainable_decay: true\n"
                 "  recurrent: true\n  readout: linear\n")),
             784 * 20 + 20 * 20 + 20 + 20 + 20 * 10 + 10);
+}
+
+// The Elman model (st-stdp.md §7's RNN baseline): h_t = tanh(W x_t + b + U h_{t-1} + b') from
+// h_0 = 0, scores = readout(h_t) at every step, recomputed here from the parameters.
+TEST(Models, RnnIsTheElmanRecurrenceWithAReadoutAtEveryStep) {
+  torch::manual_seed(3);
+  auto net = build("model:\n  name: rnn\n  hidden: 4\n", InputShape{1, 2, 3}, 5);
+  auto* m = dynamic_cast<nc::nn::RNNClassifierImpl*>(net.get());
+  ASSERT_NE(m, nullptr);
+  ASSERT_TRUE(m->rnn);
+  EXPECT_EQ(nc::nn::count_parameters(*net), 6 * 4 + 4 * 4 + 4 + 4 + 4 * 5 + 5);
+  torch::NoGradGuard no_grad;
+  const auto x = torch::rand({3, 2, 1, 2, 3});
+  const auto out = net->forward(x);
+  auto h = torch::zeros({2, 4});
+  for (int64_t t = 0; t < 3; ++t) {
+    h = torch::tanh(x[t].flatten(1).matmul(m->rnn->weight_ih.t()) + m->rnn->bias_ih +
+                    h.matmul(m->rnn->weight_hh.t()) + m->rnn->bias_hh);
+    const auto expected = h.matmul(m->readout->weight.t()) + m->readout->bias;
+    EXPECT_TRUE(torch::allclose(out[t], expected, 1e-5, 1e-6)) << "step " << t;
+  }
+  EXPECT_NE(error_of([&] { net->forward(torch::rand({3, 2, 7})); }).find("rnn: input must be"), std::string::npos);
 }
 
 TEST(Models, SnuMlpReadsEveryNeuronKey) {

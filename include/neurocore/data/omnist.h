@@ -41,6 +41,10 @@ struct OmnistOptions {
   std::vector<std::string> shapes = {"vbar", "hbar", "square"};  ///< non-empty subset
   double value = 0;                  ///< the occluder's pixel value: 0 or 1
   uint64_t seed = 0;                 ///< the base of every video's seed
+  /// How the train/valid/test splits are handed to `neurocore train`: false, one example per
+  /// frame ([N·K, 1, 28, 28], per-frame models); true, one example per video ([N, K, 28, 28],
+  /// frames as channels, label per video) for sequence models with encoder.coding: frames.
+  bool sequences = false;
 
   /// Throws UserError naming `where`.<field>, the value seen and the accepted range, for: an
   /// unknown source or shape, frames < 2, occluders < 0, min_size < 1, max_size > 28 (an

@@ -41,21 +41,32 @@ std::vector<Video> make_videos(const Dataset& images, const OmnistOptions& optio
 /// video i at row i*K + k.
 Dataset frames_dataset(const std::vector<Video>& videos, int64_t frames, const std::string& name);
 
+/// Videos as sequence examples: images [N, K, 28, 28] (frame k as channel k), labels [N].
+Dataset videos_dataset(const std::vector<Video>& videos, int64_t frames, const std::string& name);
+
 /// Videos as sequences: [N, K, 784] float32.
 torch::Tensor video_tensor(const std::vector<Video>& videos, int64_t frames);
+
+/// Writes `videos` (K = `frames` frames each; 1 for still images) in the spec's storage layout
+/// (st-stdp.md §6): the magic "OMN1", then uint32 little-endian version 1, count, K, 28, 28,
+/// then per video its label (uint8) and K·784 pixels round(255·p) (uint8, row-major, frame
+/// after frame). Throws UserError when the file cannot be written.
+void write_omn1(const std::string& path, const std::vector<Video>& videos, int64_t frames);
 
 /// What `neurocore data export omnist` writes.
 struct ExportOptions {
   std::string split = "test";  ///< static | train | valid | test
   int64_t count = 8;           ///< videos, the first of the split, >= 1
-  std::string format = "gif";  ///< gif | png | both
+  std::string format = "gif";  ///< gif | png | both | omn1 (the spec's storage, one file)
   int scale = 4;               ///< each pixel as scale x scale, 1..16
   int delay_ms = 200;          ///< GIF frame time
 };
 
 /// Writes the first `count` videos of `split` into `out_dir` (created when missing) as
 /// omnist-<split>-<i>-label<y>.gif (animated) and/or .png (the K frames side by side); the
-/// static split writes its images (one frame). Returns the paths written. Throws UserError for
+/// static split writes its images (one frame). Format omn1 writes the `count` videos into one
+/// file omnist-<split>.omn1 in the spec's storage layout (write_omn1), for other programs (the
+/// Brian2 benchmark reads it). Returns the paths written. Throws UserError for
 /// a bad split, format, count or scale (naming the flag, value and what is accepted), and as
 /// omnist_sources.
 std::vector<std::string> export_videos(const OmnistOptions& options, const std::string& path,

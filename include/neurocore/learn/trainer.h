@@ -31,6 +31,10 @@ torch::Tensor evaluation_input(const Experiment& exp, const torch::Tensor& image
 struct EvalResult {
   double loss = 0, accuracy = 0;  // accuracy in percent
   int64_t examples = 0;
+  /// Temporal models only (else -1): percent of (step, example) pairs whose own output's argmax
+  /// is the example's label. With data.omnist.sequences and encoder.coding: frames, a step is
+  /// a video frame: the per-frame accuracy of the ST-STDP baselines (st-stdp.md §7).
+  double step_accuracy = -1;
 };
 
 class Trainer {
