@@ -357,31 +357,20 @@ TEST(DistCli, LauncherReportsTheKilledWorkerAndLeavesNoProcess) {
   fs::remove_all(j.dir);
 }
 
-nc::test::CliResult run_with_env(const std::string& env, const std::string& args) {
-  const std::string cmd = "env " + env + " " + std::string(NC_CLI) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (p && fgets(buf, sizeof buf, p)) out += buf;
-  const int status = p ? pclose(p) : -1;
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
 TEST(DistCli, BadWorldSettingsAreUserErrors) {
   if (!have_fashion()) GTEST_SKIP() << "Fashion-MNIST not installed";
   const Job j = make_job("bad", "model: {name: mlp, hidden: [16]}\n");
   const std::string train = "train " + j.config.string() + " --dist-timeout 2";
-  auto zero = run_with_env("WORLD_SIZE=0", train);
+  auto zero = nc::test::run_cli_with_env("WORLD_SIZE=0", train);
   EXPECT_EQ(zero.code, 2) << zero.output;
   EXPECT_NE(zero.output.find("WORLD_SIZE must be >= 1, got 0"), std::string::npos) << zero.output;
-  auto rank = run_with_env("WORLD_SIZE=2 RANK=2", train);
+  auto rank = nc::test::run_cli_with_env("WORLD_SIZE=2 RANK=2", train);
   EXPECT_EQ(rank.code, 2) << rank.output;
   EXPECT_NE(rank.output.find("RANK must be in 0..1 (WORLD_SIZE 2), got 2"), std::string::npos) << rank.output;
   // Rank 1 of a job whose master never comes: a UserError once the timeout has passed.
   const auto t0 = Clock::now();
-  auto lonely = run_with_env("WORLD_SIZE=2 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
-                                 std::to_string(free_port() + 2),
-                             train);
+  auto lonely = nc::test::run_cli_with_env(
+      "WORLD_SIZE=2 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_port() + 2), train);
   EXPECT_EQ(lonely.code, 2) << lonely.output;
   EXPECT_NE(lonely.output.find("MASTER_ADDR 127.0.0.1"), std::string::npos) << lonely.output;
   EXPECT_LT(Clock::now() - t0, std::chrono::seconds(2 + 10));

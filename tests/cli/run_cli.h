@@ -19,8 +19,9 @@ struct CliResult {
   std::string output;
 };
 
-inline CliResult run_cli(const std::string& args) {
-  const std::string cmd = std::string(NC_CLI) + " " + args + " 2>&1";
+/// Runs the CLI with variable assignments for the command (`env`, e.g. "WORLD_SIZE=2 RANK=1").
+inline CliResult run_cli_with_env(const std::string& env, const std::string& args) {
+  const std::string cmd = (env.empty() ? "" : "env " + env + " ") + std::string(NC_CLI) + " " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   std::array<char, 4096> buf{};
@@ -28,6 +29,8 @@ inline CliResult run_cli(const std::string& args) {
   const int status = p ? pclose(p) : -1;
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
+
+inline CliResult run_cli(const std::string& args) { return run_cli_with_env("", args); }
 
 /// A path under the temporary directory, unique to this process ("nc_<area>_<name>_<pid>"),
 /// removed first so that a test starts from nothing.
