@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Data-parallel throughput on this machine (issue #27, docs/results/distributed.md): the same
 # global batch trained by
-#   1 process x 1 intra-op thread, 1 process x 2 threads, and 2 processes (--nproc 2) x 1 thread,
+#   1 process x 1 intra-op thread, 1 process x 2 threads, and 2 processes (--nproc 2) x 1 thread
+#   (default buckets: 25 MiB, the first 1 MiB; and 0.25 MiB buckets, more overlap),
 # for each model below, REPS repetitions each (interleaved, so load drifts hit every variant).
 #
 #   scripts/reproduce/distributed.sh OUT [REPS] [EPOCHS]
@@ -31,5 +32,7 @@ for rep in $(seq 1 "$REPS"); do
         --set "train.batch_size=$batch" --set "name=$name-p1t2-r$rep"
     "$NC" --log-level warn train "$cfg" "${common[@]}" --set threads=1 --nproc 2 \
         --set "train.batch_size=$((batch / 2))" --set "name=$name-p2t1-r$rep"
+    "$NC" --log-level warn train "$cfg" "${common[@]}" --set threads=1 --nproc 2 --bucket-mb 0.25 \
+        --set "train.batch_size=$((batch / 2))" --set "name=$name-p2t1s-r$rep"
   done
 done
