@@ -94,6 +94,7 @@ std::vector<std::vector<torch::Tensor>> train_parallel(int world, const ModelFac
     }
     auto cfg = Config::from_string(rule_yaml, "rule.yaml");
     auto rule = learn::make_rule(cfg.root().section("learn"), *model);
+    auto modulation = learn::make_modulation(cfg.root().section("learn"), *model);
     Runtime runtime(group, *model, bucket_bytes);
     auto opt = learn::make_optimizer(sgd(), model->parameters(), [&] { runtime.synchronize_gradients(); });
     runtime.broadcast_model(*model);
@@ -102,6 +103,7 @@ std::vector<std::vector<torch::Tensor>> train_parallel(int world, const ModelFac
       auto [first, end] = learn::shard_range(n, rank, world);
       runtime.start_batch(*model, end - first, n);
       auto x = data.x[s].slice(data.temporal ? 1 : 0, first, end);
+      if (modulation) modulation->before_batch(*model);
       rule->train_batch(*model, x, data.y[s].slice(0, first, end), loss, *opt);
     }
     if (stats) (*stats)[rank] = runtime.gradient_sync().stats();
@@ -116,8 +118,12 @@ std::vector<torch::Tensor> train_single(const ModelFactory& make, const std::str
   auto model = make();
   auto cfg = Config::from_string(rule_yaml, "rule.yaml");
   auto rule = learn::make_rule(cfg.root().section("learn"), *model);
+  auto modulation = learn::make_modulation(cfg.root().section("learn"), *model);
   auto opt = learn::make_optimizer(sgd(), model->parameters());
-  for (std::size_t s = 0; s < data.x.size(); ++s) rule->train_batch(*model, data.x[s], data.y[s], loss, *opt);
+  for (std::size_t s = 0; s < data.x.size(); ++s) {
+    if (modulation) modulation->before_batch(*model);
+    rule->train_batch(*model, data.x[s], data.y[s], loss, *opt);
+  }
   return snapshot(*model);
 }
 
@@ -184,6 +190,33 @@ TEST(DataParallel, SnuTrainedByOstlEqualsOneProcess) {
   for (int r = 0; r < 2; ++r) EXPECT_LT(max_abs_diff(got[r], ref), 1e-6) << "rank " << r;
   EXPECT_EQ(stats[0].steps, 2 * 5);  // one all-reduce round per time step
   EXPECT_GT(max_abs_diff(ref, snapshot(*make())), 1e-4);
+}
+
+TEST(DataParallel, GrapesModulationEqualsOneProcess) {
+  at::set_num_threads(1);
+  // GRAPES scales each layer's error by factors computed from the weights, equal on every rank.
+  const auto make = from_yaml("model: {name: mlp, hidden: [32, 16]}\n", nn::InputShape{1, 4, 4}, 5);
+  const auto data = random_batches({0, 1, 4, 4}, 5, {8, 9, 7}, 0);
+  const std::string rule = "learn: {rule: bptt, modulation: grapes}\n";
+  const auto ref = train_single(make, rule, data, "cross_entropy");
+  const auto plain = train_single(make, "learn: {rule: bptt}\n", data, "cross_entropy");
+  EXPECT_GT(max_abs_diff(ref, plain), 1e-4);  // the modulation changed the updates
+  const auto got = train_parallel(2, make, rule, data, "cross_entropy", 600);
+  for (int r = 0; r < 2; ++r) EXPECT_LT(max_abs_diff(got[r], ref), 1e-6) << "rank " << r;
+}
+
+TEST(DataParallel, EssopUpdatesKeepTheRanksIdentical) {
+  at::set_num_threads(1);
+  // ESSOP's weight gradients are stochastic (bit-streams seeded per rank alike), so they do
+  // not equal one process's; what must hold is that every rank applies the same averaged
+  // update, and that the update is ESSOP's (not the exact one).
+  const auto make = from_yaml("model: {name: mlp, hidden: [32]}\n", nn::InputShape{1, 4, 4}, 5);
+  const auto data = random_batches({0, 1, 4, 4}, 5, {8, 8}, 0);
+  const std::string rule = "learn: {rule: bptt, update: essop, bitstream: 8}\n";
+  const auto got = train_parallel(2, make, rule, data, "cross_entropy", 600);
+  EXPECT_EQ(max_abs_diff(got[0], got[1]), 0.0);
+  const auto exact = train_parallel(2, make, "learn: {rule: bptt}\n", data, "cross_entropy", 600);
+  EXPECT_GT(max_abs_diff(got[0], exact[0]), 1e-6);
 }
 
 TEST(DataParallel, ResNet20EqualsOneProcessWithBatchNormPerShard) {
