@@ -4,7 +4,6 @@
 // parameters of one process trained on the global batch (1e-6). The CLI tests run the same
 // through real processes (tests/cli/dist_test.cpp).
 #include <gtest/gtest.h>
-#include <torch/csrc/distributed/c10d/HashStore.hpp>
 #include <torch/torch.h>
 
 #include <exception>
@@ -12,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "dist/run_ranks.h"
 #include "neurocore/core/config.h"
 #include "neurocore/dist/runtime.h"
 #include "neurocore/learn/options.h"
@@ -24,29 +24,7 @@ namespace {
 
 using ModelFactory = std::function<std::shared_ptr<nn::NetImpl>()>;
 
-// Runs f(rank, group) on `world` threads, one process group each; rethrows the first failure.
-void run_ranks(int world, const std::function<void(int, Group&)>& f) {
-  auto store = c10::make_intrusive<c10d::HashStore>();
-  std::vector<std::exception_ptr> errors(world);
-  std::vector<std::thread> threads;
-  for (int r = 0; r < world; ++r) {
-    threads.emplace_back([&, r] {
-      try {
-        GroupOptions o;
-        o.timeout = std::chrono::seconds(30);
-        Group g(store, r, world, o);
-        f(r, g);
-        g.barrier("test end");
-      } catch (...) {
-        errors[r] = std::current_exception();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  for (auto& e : errors) {
-    if (e) std::rethrow_exception(e);
-  }
-}
+using test::run_ranks;
 
 double max_abs_diff(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
   EXPECT_EQ(a.size(), b.size());

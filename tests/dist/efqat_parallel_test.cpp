@@ -2,12 +2,11 @@
 // end with the quantized network of one process with the whole batch, the critical-channel
 // selection, the frozen rows and the weight decay included.
 #include <gtest/gtest.h>
-#include <torch/csrc/distributed/c10d/HashStore.hpp>
 #include <torch/torch.h>
 
 #include <mutex>
-#include <thread>
 
+#include "dist/run_ranks.h"
 #include "neurocore/compress/efqat.h"
 #include "neurocore/compress/quant_net.h"
 #include "neurocore/dist/runtime.h"
@@ -78,25 +77,18 @@ TEST(DataParallelEfqat, TwoRanksEqualOneProcessWithTheGlobalBatch) {
       // 40 images, global batch 12: the last step of each epoch is 4 = 2 + 2.
       train_quantized(*ref.net, ref.images, ref.labels, options(efqat, 12));
       const auto want = snapshot(*ref.net);
-      auto store = c10::make_intrusive<c10d::HashStore>();
       std::vector<std::vector<torch::Tensor>> got(2);
       std::mutex init;
-      std::vector<std::thread> threads;
-      for (int r = 0; r < 2; ++r) {
-        threads.emplace_back([&, r] {
-          Group group(store, r, 2);
-          Toy t;
-          {
-            std::lock_guard<std::mutex> lock(init);  // one global generator
-            t = toy(model);
-          }
-          Runtime runtime(group, quant_parameters(*t.net), 1 << 10);
-          train_quantized(*t.net, t.images, t.labels, options(efqat, 6), {}, &runtime);
-          got[r] = snapshot(*t.net);
-          group.barrier("test end");
-        });
-      }
-      for (auto& t : threads) t.join();
+      test::run_ranks(2, [&](int r, Group& group) {
+        Toy t;
+        {
+          std::lock_guard<std::mutex> lock(init);  // one global generator
+          t = toy(model);
+        }
+        Runtime runtime(group, quant_parameters(*t.net), 1 << 10);
+        train_quantized(*t.net, t.images, t.labels, options(efqat, 6), {}, &runtime);
+        got[r] = snapshot(*t.net);
+      });
       for (int r = 0; r < 2; ++r) {
         ASSERT_EQ(got[r].size(), want.size());
         double diff = 0;
