@@ -6,8 +6,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <system_error>
 #include <unistd.h>
 
@@ -66,11 +64,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<uint8_t> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 std::string as_string(const std::vector<uint8_t>& v) { return {v.begin(), v.end()}; }
 std::vector<uint8_t> as_bytes(const std::string& s) { return {s.begin(), s.end()}; }
 
@@ -81,8 +74,8 @@ void share_checkpoint(Group& group, const RunDir& run, bool resume) {
   const fs::path dir = run.checkpoints();
   if (group.rank() == 0) {
     const std::string path = resume ? learn::last_checkpoint(dir.string()) : "";
-    store.set("nc/resume/bytes", path.empty() ? std::vector<uint8_t>{} : read_bytes(path));
-    store.set("nc/resume/index", path.empty() ? std::vector<uint8_t>{} : read_bytes((dir / "last.json").string()));
+    store.set("nc/resume/bytes", path.empty() ? std::vector<uint8_t>{} : as_bytes(read_file(path)));
+    store.set("nc/resume/index", path.empty() ? std::vector<uint8_t>{} : as_bytes(read_file((dir / "last.json").string())));
     store.set("nc/resume/name", as_bytes(path.empty() ? "" : fs::path(path).filename().string()));
     return;
   }
