@@ -1,16 +1,21 @@
 // Data-parallel training equals single-process training: W ranks (threads of this process,
 // each with its own Gloo process group over loopback, sharing a HashStore for the
-// rendezvous) with per-rank batches that together make the global batch end with the
-// parameters of one process trained on the global batch (1e-6). The CLI tests run the same
-// through real processes (tests/cli/dist_test.cpp).
+// rendezvous; the ResNet-20 test: separate processes, tests/dist/rank_processes.h) with
+// per-rank batches that together make the global batch end with the parameters of one
+// process trained on the global batch (1e-6). The CLI tests run the same through
+// `neurocore train --nproc` (tests/cli/dist_test.cpp).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <unistd.h>
+
 #include <exception>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <thread>
 
+#include "dist/rank_processes.h"
 #include "dist/run_ranks.h"
 #include "neurocore/core/config.h"
 #include "neurocore/dist/runtime.h"
@@ -54,8 +59,33 @@ struct Batches {
   bool temporal = false;
 };
 
-// Every rank trains its shards of `data` with `rule_yaml`'s rule; returns each rank's final
-// parameters. The model of every rank starts from the same seed.
+// Rank `rank` of `group` trains `model` on its shards of `data` with `rule_yaml`'s rule;
+// returns its final parameters.
+std::vector<torch::Tensor> train_rank(int rank, Group& group, const std::shared_ptr<nn::NetImpl>& model,
+                                      const std::string& rule_yaml, const Batches& data,
+                                      const std::string& loss, int64_t bucket_bytes,
+                                      SyncStats* stats = nullptr) {
+  const int world = group.size();
+  auto cfg = Config::from_string(rule_yaml, "rule.yaml");
+  auto rule = learn::make_rule(cfg.root().section("learn"), *model);
+  auto modulation = learn::make_modulation(cfg.root().section("learn"), *model);
+  Runtime runtime(group, *model, bucket_bytes);
+  auto opt = learn::make_optimizer(sgd(), model->parameters(), [&] { runtime.synchronize_gradients(); });
+  runtime.broadcast_model(*model);
+  for (std::size_t s = 0; s < data.x.size(); ++s) {
+    const int64_t n = data.y[s].size(0);
+    auto [first, end] = learn::shard_range(n, rank, world);
+    runtime.start_batch(*model, end - first, n);
+    auto x = data.x[s].slice(data.temporal ? 1 : 0, first, end);
+    if (modulation) modulation->before_batch(*model);
+    rule->train_batch(*model, x, data.y[s].slice(0, first, end), loss, *opt);
+  }
+  if (stats) *stats = runtime.gradient_sync().stats();
+  return snapshot(*model);
+}
+
+// Every rank (a thread) trains its shards of `data`; returns each rank's final parameters.
+// The model of every rank starts from the same seed.
 std::vector<std::vector<torch::Tensor>> train_parallel(int world, const ModelFactory& make,
                                                        const std::string& rule_yaml,
                                                        const Batches& data, const std::string& loss,
@@ -70,22 +100,8 @@ std::vector<std::vector<torch::Tensor>> train_parallel(int world, const ModelFac
       std::lock_guard<std::mutex> lock(init);
       model = make();
     }
-    auto cfg = Config::from_string(rule_yaml, "rule.yaml");
-    auto rule = learn::make_rule(cfg.root().section("learn"), *model);
-    auto modulation = learn::make_modulation(cfg.root().section("learn"), *model);
-    Runtime runtime(group, *model, bucket_bytes);
-    auto opt = learn::make_optimizer(sgd(), model->parameters(), [&] { runtime.synchronize_gradients(); });
-    runtime.broadcast_model(*model);
-    for (std::size_t s = 0; s < data.x.size(); ++s) {
-      const int64_t n = data.y[s].size(0);
-      auto [first, end] = learn::shard_range(n, rank, world);
-      runtime.start_batch(*model, end - first, n);
-      auto x = data.x[s].slice(data.temporal ? 1 : 0, first, end);
-      if (modulation) modulation->before_batch(*model);
-      rule->train_batch(*model, x, data.y[s].slice(0, first, end), loss, *opt);
-    }
-    if (stats) (*stats)[rank] = runtime.gradient_sync().stats();
-    result[rank] = snapshot(*model);
+    result[rank] = train_rank(rank, group, model, rule_yaml, data, loss, bucket_bytes,
+                              stats ? &(*stats)[rank] : nullptr);
   });
   return result;
 }
@@ -197,16 +213,27 @@ TEST(DataParallel, EssopUpdatesKeepTheRanksIdentical) {
   EXPECT_GT(max_abs_diff(got[0], exact[0]), 1e-6);
 }
 
-TEST(DataParallel, ResNet20EqualsOneProcessWithBatchNormPerShard) {
+TEST(DataParallel, ResNet20OnTwoProcessesEqualsOneProcessWithBatchNormPerShard) {
   at::set_num_threads(1);
   // BatchNorm normalises each rank's shard with the shard's statistics (DDP's default), so
   // the single-process reference accumulates the gradient shard by shard, each weighted by
-  // its share of the global batch, then steps once.
+  // its share of the global batch, then steps once. The ranks are separate processes.
   const ModelFactory make = [] {
     torch::manual_seed(5);
     return std::make_shared<nn::ResNetImpl>(nn::ResNetOptions(20, 3).in_channels(1).width(4));
   };
   const auto data = random_batches({0, 1, 6, 6}, 3, {6, 5}, 0);
+  if (test::in_rank_process()) {
+    test::as_rank_process([&](int rank, Group& group) {
+      auto params = train_rank(rank, group, make(), "learn: {rule: bptt}\n", data, "cross_entropy", 64 << 10);
+      torch::save(params, (test::rank_output_dir() / ("rank" + std::to_string(rank) + ".pt")).string());
+    });
+    return;
+  }
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("nc-dp-resnet-" + std::to_string(static_cast<long>(getpid())));
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(test::run_rank_processes(2, dir), 0);
   auto ref_model = make();
   auto opt = learn::make_optimizer(sgd(), ref_model->parameters());
   ref_model->train();
@@ -220,8 +247,12 @@ TEST(DataParallel, ResNet20EqualsOneProcessWithBatchNormPerShard) {
     }
     opt->step();
   }
-  const auto got = train_parallel(2, make, "learn: {rule: bptt}\n", data, "cross_entropy", 64 << 10);
-  for (int r = 0; r < 2; ++r) EXPECT_LT(max_abs_diff(got[r], snapshot(*ref_model)), 1e-6) << "rank " << r;
+  for (int r = 0; r < 2; ++r) {
+    std::vector<torch::Tensor> got;
+    torch::load(got, (dir / ("rank" + std::to_string(r) + ".pt")).string());
+    EXPECT_LT(max_abs_diff(got, snapshot(*ref_model)), 1e-6) << "rank " << r;
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(DataParallel, SecondBackwardBeforeTheUpdateIsReducedFromTheFinalGradients) {
