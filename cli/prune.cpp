@@ -1,9 +1,13 @@
 // neurocore prune: prune a trained run under an exact parameter or FLOP budget (docs/prune.md).
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include "commands.h"
+#include "dist_flags.h"
 #include "neurocore/compress/prune/prune_run.h"
 #include "neurocore/core/error.h"
+#include "neurocore/dist/runtime.h"
 
 namespace nc::cli {
 
@@ -18,7 +22,48 @@ struct PruneArgs {
   int64_t epochs = 3, gmp_updates = 10;
   bool dry_run = false;
   std::vector<std::string> sets;
+  DistArgs dist;
 };
+
+// One rank of `neurocore prune --nproc`: rank 0's prune run, a scratch one elsewhere
+// (dist::RankRun), its checkpoint and prune.json sent through the rendezvous store.
+class DistRanks : public PruneRanks {
+ public:
+  DistRanks(dist::Group& group, const dist::World& world, int64_t bucket_bytes)
+      : group_(group), world_(world), bucket_bytes_(bucket_bytes) {}
+  bool writer() const override { return group_.rank() == 0; }
+  int world_size() const override { return group_.size(); }
+  void share_cores() override { cli::share_cores(world_); }
+  std::string from_writer(const std::string& text) override {
+    if (writer()) group_.store().set("nc/prune/text", std::vector<uint8_t>(text.begin(), text.end()));
+    const auto v = group_.store().get("nc/prune/text");
+    return {v.begin(), v.end()};
+  }
+  RunDir output(const std::string& path, bool resume, const std::string& config_yaml) override {
+    const std::filesystem::path p(path);
+    run_ = std::make_unique<dist::RankRun>(group_, p.parent_path().empty() ? "." : p.parent_path().string(),
+                                           p.filename().string(), resume ? path : "", config_yaml);
+    return run_->run();
+  }
+  void share_checkpoint(const RunDir& train, bool resume) override { dist::share_checkpoint(group_, train, resume); }
+  std::unique_ptr<learn::DataParallel> runtime(torch::nn::Module& model) override {
+    return std::make_unique<dist::Runtime>(group_, model, bucket_bytes_);
+  }
+
+ private:
+  dist::Group& group_;
+  const dist::World& world_;
+  int64_t bucket_bytes_;
+  std::unique_ptr<dist::RankRun> run_;
+};
+
+void report(const PruneRunResult& r) {
+  const auto& p = r.result;
+  fmt::print("test accuracy before {:.2f}%, after {:.2f}%; weight parameters {:.0f} -> {:.0f}; MACs {:.0f} -> {:.0f}{}\n",
+             p.acc_before, p.acc_after, p.params_before, p.params_after, p.flops_before, p.flops_after,
+             r.shrunk ? " (shrunk)" : "");
+  fmt::print("report: {}/report.md\n", r.path);
+}
 
 void run_prune(const PruneArgs& a, const Global& g) {
   PruneRunOptions o;
@@ -50,13 +95,21 @@ void run_prune(const PruneArgs& a, const Global& g) {
   o.sets = a.sets;
   o.threads = g.threads;
   o.dry_run = a.dry_run;
-  const auto r = prune_run(a.run_dir, o, a.resume);
-  if (a.dry_run) return;
-  const auto& p = r.result;
-  fmt::print("test accuracy before {:.2f}%, after {:.2f}%; weight parameters {:.0f} -> {:.0f}; MACs {:.0f} -> {:.0f}{}\n",
-             p.acc_before, p.acc_after, p.params_before, p.params_after, p.flops_before, p.flops_after,
-             r.shrunk ? " (shrunk)" : "");
-  fmt::print("report: {}/report.md\n", r.path);
+  if (a.dry_run) {  // one process validates; no workers are started
+    prune_run(a.run_dir, o, a.resume);
+    return;
+  }
+  if (a.dist.nproc > 0) return launch_workers(a.dist, g);
+  if (dist::launched_as_worker()) {
+    return as_worker(a.dist, g, [&](dist::Group& group, const dist::World& world) {
+      DistRanks ranks(group, world, a.dist.bucket_bytes());
+      o.ranks = &ranks;
+      const auto r = prune_run(a.run_dir, o, a.resume);
+      group.barrier("end of pruning");
+      if (group.rank() == 0) report(r);
+    });
+  }
+  report(prune_run(a.run_dir, o, a.resume));
 }
 
 }  // namespace
@@ -95,6 +148,7 @@ void add_prune(CLI::App& app, const Global& global) {
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_flag("--dry-run", a->dry_run, "validate the arguments, the run and the model, then exit");
+  add_dist_options(cmd, a->dist);
   cmd->callback([a, &global] { run_prune(*a, global); });
 }
 

@@ -67,8 +67,8 @@ namespace fs = std::filesystem;
 std::string as_string(const std::vector<uint8_t>& v) { return {v.begin(), v.end()}; }
 std::vector<uint8_t> as_bytes(const std::string& s) { return {s.begin(), s.end()}; }
 
-// Rank 0 hands its last checkpoint (the archive and its index, last.json) to the other ranks
-// through the store; an empty name when there is none.
+}  // namespace
+
 void share_checkpoint(Group& group, const RunDir& run, bool resume) {
   auto& store = group.store();
   const fs::path dir = run.checkpoints();
@@ -85,8 +85,6 @@ void share_checkpoint(Group& group, const RunDir& run, bool resume) {
   write_file_atomic((dir / name).string(), as_string(store.get("nc/resume/bytes")));
   write_file_atomic((dir / "last.json").string(), as_string(store.get("nc/resume/index")));
 }
-
-}  // namespace
 
 RankRun::RankRun(Group& group, const std::string& runs_dir, const std::string& name,
                  const std::string& resume, const std::string& config_yaml) {

@@ -196,6 +196,29 @@ TEST(DistCli, EfqatOnTwoProcessesEqualsOneProcess) {
   fs::remove_all(j.dir);
 }
 
+// DTP's fine-tuning (scores and weights, soft masks annealed to hard) on two processes with
+// batch 10 each against one with batch 20: the same masks and the same final weights.
+TEST(DistCli, DtpPruningOnTwoProcessesEqualsOneProcess) {
+  if (!have_fashion()) GTEST_SKIP() << "Fashion-MNIST not installed";
+  const Job j = make_job("prune", "model: {name: mlp, hidden: [16]}\n");
+  ASSERT_EQ(run_cli("train " + j.config.string() + " --set name=src --set train.epochs=1").code, 0);
+  const std::string p = "prune " + (j.dir / "runs/src").string() + " --method dtp --budget 0.3 --epochs 2 ";
+  auto dp = run_cli(p + "--set train.batch_size=10 --nproc 2 --out " + (j.dir / "dp").string());
+  ASSERT_EQ(dp.code, 0) << dp.output;
+  auto one = run_cli(p + "--set train.batch_size=20 --out " + (j.dir / "one").string());
+  ASSERT_EQ(one.code, 0) << one.output;
+  const auto a = final_parameters(j.dir / "dp"), b = final_parameters(j.dir / "one");
+  EXPECT_LT(max_abs_diff(a, b), 1e-5);
+  for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+    EXPECT_TRUE((a[i] == 0).equal(b[i] == 0)) << "parameter " << i << ": the pruned weights differ";
+  }
+  EXPECT_NEAR(last_value(j.dir / "dp", "acc_after"), last_value(j.dir / "one", "acc_after"), 1e-9);
+  // Rank 0 alone wrote: the job's report names the run directory, no scratch one is left.
+  EXPECT_NE(dp.output.find("report: " + (j.dir / "dp").string()), std::string::npos) << dp.output;
+  EXPECT_TRUE(fs::exists(j.dir / "dp/pruned_torchscript.pt"));
+  fs::remove_all(j.dir);
+}
+
 // The final record's test bits per character of a `neurocore lm` run.
 double test_bpc(const fs::path& run) { return last_value(run, "test_bpc"); }
 

@@ -59,6 +59,11 @@ class RankRun {
   std::string path_, scratch_;
 };
 
+/// Resuming (`resume`): rank 0 hands its last checkpoint in `run` (the archive and its index,
+/// last.json) to the other ranks' `run` through the rendezvous store, so no shared file system
+/// is needed. A collective: every rank calls it; nothing is sent when not resuming.
+void share_checkpoint(Group& group, const RunDir& run, bool resume);
+
 /// Trains `exp` as one rank of `group` through the Trainer: rank 0 writes everything; when
 /// resuming, the other ranks get rank 0's last checkpoint through the rendezvous store (no
 /// shared file system needed). Returns rank 0's run directory.

@@ -79,9 +79,11 @@ PruneRunResult prune_run(const std::string& source, const PruneRunOptions& o_in,
                          const std::string& resume) {
   PruneRunOptions o = o_in;
   nlohmann::json record;
+  const bool writer = !o.ranks || o.ranks->writer();
   if (!resume.empty()) {
-    RunDir r = RunDir::open(resume);
-    record = nlohmann::json::parse(read_file(r.file("prune.json")));
+    std::string text = writer ? read_file(RunDir::open(resume).file("prune.json")) : "";
+    if (o.ranks) text = o.ranks->from_writer(text);
+    record = nlohmann::json::parse(text);
     o.prune = options_from_json(record.at("options"));
     o.lr = record.at("lr");
   }
@@ -94,6 +96,7 @@ PruneRunResult prune_run(const std::string& source, const PruneRunOptions& o_in,
   for (const auto& s : o.sets) config.set(s);
   if (o.threads >= 0) config.set("threads=" + std::to_string(o.threads));
   learn::Experiment exp = learn::Experiment::build(config);
+  if (o.ranks) o.ranks->share_cores();
   const std::string ckpt = learn::last_checkpoint(src.checkpoints());
   if (ckpt.empty()) throw UserError(src.path() + ": no checkpoint yet (train at least one epoch)");
   learn::load_checkpoint(ckpt, *exp.model, nullptr);
@@ -110,20 +113,33 @@ PruneRunResult prune_run(const std::string& source, const PruneRunOptions& o_in,
   const fs::path outp = !resume.empty() ? fs::path(resume)
                         : o.out.empty() ? fs::path(exp.runs_dir) / (fs::path(src.path()).filename().string() + "-" + tag)
                                         : fs::path(o.out);
-  RunDir out = resume.empty() ? RunDir::create(outp.parent_path().empty() ? "." : outp.parent_path().string(),
-                                               outp.filename().string())
-                              : RunDir::open(resume);
-  RunDir train = resume.empty() ? RunDir::create(out.path(), "train") : RunDir::open(out.file("train"));
+  // The source config goes into OUT at once (RunDir::open needs one to resume an interrupted
+  // run); the final, possibly shrunk, model's config replaces it at the end.
+  RunDir out = o.ranks           ? o.ranks->output(outp.string(), !resume.empty(), source_yaml)
+               : resume.empty() ? RunDir::create(outp.parent_path().empty() ? "." : outp.parent_path().string(),
+                                                 outp.filename().string())
+                                : RunDir::open(resume);
+  if (!o.ranks && resume.empty()) write_file_atomic(out.file("config.yaml"), source_yaml);
+  // The other ranks' scratch OUT is always new.
+  const bool fresh = resume.empty() || !writer;
+  RunDir train = fresh ? RunDir::create(out.path(), "train") : RunDir::open(out.file("train"));
+  if (fresh) write_file_atomic(train.file("config.yaml"), source_yaml);
   if (resume.empty()) {
-    write_file_atomic(train.file("config.yaml"), source_yaml);
     record = {{"source", src.path()}, {"checkpoint", ckpt}, {"lr", lr}, {"options", options_json(o.prune)}};
-    write_file_atomic(out.file("prune.json"), record.dump(2) + "\n");
+    if (writer) write_file_atomic(out.file("prune.json"), record.dump(2) + "\n");
   }
-  spdlog::info("prune run directory: {}", out.path());
+  if (o.ranks) o.ranks->share_checkpoint(train, !resume.empty());
+  if (writer) spdlog::info("prune run directory: {}", out.path());
 
   PruneRunResult rr;
   rr.path = out.path();
-  rr.result = prune_experiment(exp, train, o.prune);
+  ParallelFineTuning parallel;
+  if (o.ranks) {
+    parallel.world_size = o.ranks->world_size();
+    parallel.runtime = [&](torch::nn::Module& m) { return o.ranks->runtime(m); };
+  }
+  rr.result = prune_experiment(exp, train, o.prune, parallel);
+  if (!writer) return rr;  // rank 0 writes the results
   const PruneResult& r = rr.result;
 
   // The final model as an ordinary run: shrunk when it can be, else the masks baked in.

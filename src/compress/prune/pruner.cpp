@@ -589,7 +589,8 @@ std::unique_ptr<PruneRule> attach_pruning(nn::NetImpl& model, Masker& masker, co
                                     o, steps_per_epoch);
 }
 
-PruneResult prune_experiment(learn::Experiment& exp, RunDir& run, const PruneOptions& o) {
+PruneResult prune_experiment(learn::Experiment& exp, RunDir& run, const PruneOptions& o,
+                             const ParallelFineTuning& parallel) {
   nn::NetImpl& model = *exp.model;
   const auto& sizes = exp.test_set.images.sizes();
   const nn::InputShape in{sizes[1], sizes[2], sizes[3]};
@@ -618,12 +619,14 @@ PruneResult prune_experiment(learn::Experiment& exp, RunDir& run, const PruneOpt
   Masker masker(model, std::move(st), o.granularity);
 
   exp.train.epochs = o.epochs;
-  const int64_t steps = (exp.train_set.size() + exp.train.batch_size - 1) / exp.train.batch_size;
+  const int64_t global_batch = exp.train.batch_size * parallel.world_size;
+  const int64_t steps = (exp.train_set.size() + global_batch - 1) / global_batch;
   auto rule = attach_pruning(model, masker, o, std::move(exp.rule), steps);
   PruneRule* prule = rule.get();
   exp.rule = std::move(rule);
 
-  learn::Trainer trainer(exp, run);
+  auto runtime = parallel.runtime ? parallel.runtime(model) : nullptr;
+  learn::Trainer trainer(exp, run, runtime.get());
   res.acc_before = trainer.evaluate(exp.test_set).accuracy;  // masks all ones: the dense model
   trainer.resume();
   if (o.stop_after >= 0) trainer.stop_after(o.stop_after);

@@ -7,6 +7,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -15,6 +16,7 @@
 #include "neurocore/compress/prune/soft_topk.h"
 #include "neurocore/compress/prune/structure.h"
 #include "neurocore/core/run_dir.h"
+#include "neurocore/learn/data_parallel.h"
 #include "neurocore/learn/experiment.h"
 #include "neurocore/learn/trainer.h"
 
@@ -160,6 +162,15 @@ struct PruneResult {
 /// the model as "prune_mask", "prune_final" and "prune_scores", so checkpoints hold them.
 /// A call stopped by o.stop_after before o.epochs returns only `epochs` (the run resumes later).
 /// Throws UserError as validate.
-PruneResult prune_experiment(learn::Experiment& exp, RunDir& run, const PruneOptions& o);
+/// `parallel`: data-parallel fine-tuning (docs/distributed.md); every rank then calls this with
+/// the same arguments.
+struct ParallelFineTuning {
+  int world_size = 1;  // train.batch_size is per rank: the schedule counts global batches
+  /// This rank's runtime for the model once the pruner's scores are attached, so they are
+  /// synchronised like every other parameter; empty: one process.
+  std::function<std::unique_ptr<learn::DataParallel>(torch::nn::Module&)> runtime;
+};
+PruneResult prune_experiment(learn::Experiment& exp, RunDir& run, const PruneOptions& o,
+                             const ParallelFineTuning& parallel = {});
 
 }  // namespace nc::compress::prune
