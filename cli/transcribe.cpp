@@ -24,19 +24,21 @@ struct TranscribeArgs {
   std::string split;
   bool stream = false;
   int64_t beam = -1;
+  std::string search;
+  bool length_norm = false;
 };
 
 // --split: decodes a split of the run's own corpus (features as in training) and prints one
 // JSON line with the corpus WER and CER, so that decoders can be compared on the validation
 // split of a finished run without retraining.
-void evaluate_split(asr::AsrRun& r, const std::string& split, int64_t beam) {
+void evaluate_split(asr::AsrRun& r, const std::string& split, const asr::DecoderOptions& decoder) {
   const auto& e = r.experiment;
   const auto corpus = data::load_speech_corpus(e.corpus);
   const int64_t limit = split == "train" ? e.train.limit_train
                         : split == "valid" ? e.train.limit_valid : e.train.limit_test;
   const auto s = asr::load_split(corpus, split, e.features.features, limit);
-  const auto v = asr::evaluate(r.model, s, r.stats, e, beam);
-  nlohmann::json out = {{"split", split}, {"decoder", beam > 0 ? fmt::format("beam {}", beam) : "greedy"},
+  const auto v = asr::evaluate(r.model, s, r.stats, e, decoder);
+  nlohmann::json out = {{"split", split}, {"decoder", asr::describe(decoder)},
                         {"utterances", s.size()}, {"wer", v.wer}, {"cer", v.cer}, {"loss", v.loss}};
   fmt::print("{}\n", out.dump());
 }
@@ -82,13 +84,19 @@ void run_transcribe(const TranscribeArgs& a, const Global& g) {
   if (a.stream && e.features.per_utterance)
     throw UserError("transcribe --stream: the run normalises per utterance (data.normalization: "
                     "utterance), which needs the whole utterance; drop --stream");
-  const int64_t beam = a.beam >= 0 ? a.beam : e.train.beam;
+  asr::DecoderOptions decoder = e.train.decoder(a.beam >= 0 ? a.beam : e.train.beam);
+  if (!a.search.empty()) decoder.search = asr::parse_beam_method(a.search, "--search");
+  if (a.length_norm) decoder.length_norm = true;
+  if (decoder.beam == 0 && (!a.search.empty() || a.length_norm))
+    throw UserError("transcribe: --search and --length-norm choose a beam search; give --beam N (N >= 1)");
+  if (a.stream && (a.beam > 0 || !a.search.empty() || a.length_norm))
+    throw UserError("transcribe --stream: decodes greedily as the frames arrive; drop --beam, --search and --length-norm");
   if (a.split.empty() == a.files.empty())
     throw UserError("transcribe: give WAV files or --split SPLIT (" +
                     std::string(a.files.empty() ? "got neither" : "got both") + ")");
   if (!a.split.empty()) {
     if (a.stream) throw UserError("transcribe --split: decodes whole utterances; drop --stream");
-    evaluate_split(r, a.split, beam);
+    evaluate_split(r, a.split, decoder);
     return;
   }
   for (const auto& f : a.files) {
@@ -99,7 +107,7 @@ void run_transcribe(const TranscribeArgs& a, const Global& g) {
     }
     auto raw = data::speech_features(data::read_wav(f).samples, e.features.features);
     auto x = asr::prepare_features(raw, r.stats, e.features);
-    fmt::print("{}\n", asr::transcribe_features(r.model, x, beam, e.train.max_sym_per_frame));
+    fmt::print("{}\n", asr::transcribe_features(r.model, x, decoder));
   }
 }
 
@@ -113,7 +121,8 @@ void add_transcribe(CLI::App& app, const Global& global) {
       "trained ASR run (`neurocore train configs/asr-*.yaml`).\n\nExamples:\n"
       "  neurocore transcribe runs/asr-digits-lstm hello.wav\n"
       "  neurocore transcribe runs/asr-digits-lstm --stream a.wav b.wav\n"
-      "  neurocore transcribe runs/asr-digits-lstm --split valid --beam 4");
+      "  neurocore transcribe runs/asr-digits-lstm --split valid --beam 4\n"
+      "  neurocore transcribe runs/asr-digits-lstm --split valid --beam 8 --search alsd");
   cmd->add_option("RUN_DIR", args->run, "a finished ASR run directory")->required();
   cmd->add_option("FILES", args->files, "WAV files");
   cmd->add_option("--split", args->split,
@@ -123,8 +132,13 @@ void add_transcribe(CLI::App& app, const Global& global) {
   cmd->add_flag("--stream", args->stream,
                 "decode frame by frame as the audio arrives and print each word as it is recognised");
   cmd->add_option("--beam", args->beam,
-                  "modified beam search with this beam (0: greedy; default: the run's train.beam)")
+                  "beam search with this beam (0: greedy; default: the run's train.beam)")
       ->check(CLI::Range(0, 64));
+  cmd->add_option("--search", args->search,
+                  "the beam search: modified (at most one symbol per frame), graves (Graves 2012) or alsd "
+                  "(alignment-length synchronous) (default: the run's train.search, modified)");
+  cmd->add_flag("--length-norm", args->length_norm,
+                "beam search: choose the final hypothesis by score / length (default: the run's train.length_norm)");
   cmd->callback([args, &global] { run_transcribe(*args, global); });
 }
 

@@ -1,4 +1,5 @@
-// Greedy and modified beam search over a Transducer (asr.md §6).
+// Greedy and modified beam search over a Transducer (asr.md §6), and the dispatch to the
+// other beam searches (searches.h).
 #include "neurocore/asr/decode.h"
 
 #include <torch/torch.h>
@@ -9,9 +10,12 @@
 #include <map>
 
 #include "log_math.h"
+#include "searches.h"
 #include "neurocore/core/error.h"
 
 namespace nc::asr {
+
+using detail::log_add;
 
 GreedyResult greedy_decode_scored(Transducer& model, const torch::Tensor& encoded, int64_t blank,
                                   int64_t max_sym_per_frame) {
@@ -39,26 +43,33 @@ std::vector<int64_t> greedy_decode(Transducer& model, const torch::Tensor& encod
   return greedy_decode_scored(model, encoded, blank, max_sym_per_frame).symbols;
 }
 
-namespace {
+namespace detail {
 
-using detail::log_add;
+const PredictorOutput& PrefixCache::at(const std::vector<int64_t>& prefix) {
+  auto it = cache_.find(prefix);
+  if (it != cache_.end()) return it->second;
+  const PredictorOutput& parent = at(std::vector<int64_t>(prefix.begin(), prefix.end() - 1));
+  return cache_.emplace(prefix, model_.predict(prefix.back(), &parent)).first->second;
+}
 
-struct Hyp {
-  std::vector<int64_t> prefix;
-  double score = 0.0;
-};
+torch::Tensor PrefixCache::log_probs(const torch::Tensor& f_t, const std::vector<int64_t>& prefix) {
+  return torch::log_softmax(model_.joint(f_t, at(prefix).out).to(torch::kDouble), -1).contiguous();
+}
 
-}  // namespace
+std::vector<int64_t> top_symbols(const double* l, int64_t V, int64_t blank, int64_t n) {
+  std::vector<int64_t> ks;
+  for (int64_t k = 0; k < V; ++k)
+    if (k != blank) ks.push_back(k);
+  n = std::min<int64_t>(n, ks.size());
+  std::partial_sort(ks.begin(), ks.begin() + n, ks.end(),
+                    [&](int64_t a, int64_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
+  ks.resize(n);
+  return ks;
+}
 
-std::vector<int64_t> beam_search(Transducer& model, const torch::Tensor& encoded,
-                                 const BeamOptions& options) {
-  if (options.beam < 1)
-    throw UserError("beam search: beam = " + std::to_string(options.beam) + ", expected >= 1");
-  torch::NoGradGuard no_grad;
-  // Prediction outputs by prefix: every hypothesis's prefix has one (computed when it was born).
-  std::map<std::vector<int64_t>, PredictorOutput> cache;
-  cache.emplace(std::vector<int64_t>{}, model.predict(options.blank, nullptr));
-  std::vector<Hyp> beams{Hyp{}};
+std::vector<Hypothesis> modified_search(Transducer& model, const torch::Tensor& encoded, const BeamOptions& o) {
+  PrefixCache cache(model, o.blank);
+  std::vector<Hypothesis> beams{Hypothesis{}};
   for (int64_t t = 0; t < encoded.size(0); ++t) {
     const torch::Tensor f = encoded[t];
     std::map<std::vector<int64_t>, double> cand;
@@ -67,42 +78,80 @@ std::vector<int64_t> beam_search(Transducer& model, const torch::Tensor& encoded
       if (it == cand.end()) cand.emplace(std::move(prefix), s);
       else it->second = log_add(it->second, s);
     };
-    for (const Hyp& h : beams) {
-      const auto lp = torch::log_softmax(model.joint(f, cache.at(h.prefix).out).to(torch::kDouble), -1);
+    for (const Hypothesis& h : beams) {
+      const auto lp = cache.log_probs(f, h.symbols);
       const double* l = lp.data_ptr<double>();
-      const int64_t V = lp.size(0);
-      add(h.prefix, h.score + l[options.blank]);
-      std::vector<int64_t> ks;
-      for (int64_t k = 0; k < V; ++k)
-        if (k != options.blank) ks.push_back(k);
-      const int64_t n = std::min<int64_t>(options.beam, ks.size());
-      std::partial_sort(ks.begin(), ks.begin() + n, ks.end(),
-                        [&](int64_t a, int64_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
-      for (int64_t i = 0; i < n; ++i) {
-        auto next = h.prefix;
-        next.push_back(ks[i]);
-        add(std::move(next), h.score + l[ks[i]]);
+      add(h.symbols, h.log_prob + l[o.blank]);
+      for (int64_t k : top_symbols(l, lp.size(0), o.blank, o.beam)) {
+        auto next = h.symbols;
+        next.push_back(k);
+        add(std::move(next), h.log_prob + l[k]);
       }
     }
-    std::vector<Hyp> all;
-    for (auto& [prefix, s] : cand) all.push_back(Hyp{prefix, s});
-    const int64_t keep = std::min<int64_t>(options.beam, all.size());
+    std::vector<Hypothesis> all;
+    for (auto& [prefix, s] : cand) all.push_back(Hypothesis{prefix, s});
+    const int64_t keep = std::min<int64_t>(o.beam, all.size());
     std::partial_sort(all.begin(), all.begin() + keep, all.end(),
-                      [](const Hyp& a, const Hyp& b) { return a.score > b.score; });
+                      [](const Hypothesis& a, const Hypothesis& b) { return a.log_prob > b.log_prob; });
     all.resize(keep);
-    for (const Hyp& h : all)
-      if (!cache.count(h.prefix)) {
-        auto parent = std::vector<int64_t>(h.prefix.begin(), h.prefix.end() - 1);
-        cache.emplace(h.prefix, model.predict(h.prefix.back(), &cache.at(parent)));
-      }
     beams = std::move(all);
   }
-  auto key = [&](const Hyp& h) {
-    return options.length_norm ? h.score / std::max<size_t>(1, h.prefix.size()) : h.score;
+  return beams;
+}
+
+}  // namespace detail
+
+BeamMethod parse_beam_method(const std::string& s, const std::string& field) {
+  if (s == "modified") return BeamMethod::modified;
+  if (s == "graves") return BeamMethod::graves;
+  if (s == "alsd") return BeamMethod::alsd;
+  throw UserError(field + ": expected modified, graves or alsd, got '" + s + "'");
+}
+
+std::string to_string(BeamMethod m) {
+  return m == BeamMethod::modified ? "modified" : m == BeamMethod::graves ? "graves" : "alsd";
+}
+
+std::vector<Hypothesis> beam_search_nbest(Transducer& model, const torch::Tensor& encoded,
+                                          const BeamOptions& o) {
+  if (o.beam < 1) throw UserError("beam search: beam = " + std::to_string(o.beam) + ", expected >= 1");
+  if (o.max_sym_per_frame < 1)
+    throw UserError("beam search: max_sym_per_frame = " + std::to_string(o.max_sym_per_frame) + ", expected >= 1");
+  if (o.max_length < 0)
+    throw UserError("beam search: max_length = " + std::to_string(o.max_length) + ", expected >= 0 (0: T)");
+  torch::NoGradGuard no_grad;
+  auto hyps = o.method == BeamMethod::modified ? detail::modified_search(model, encoded, o)
+              : o.method == BeamMethod::graves ? detail::graves_search(model, encoded, o)
+                                               : detail::alsd_search(model, encoded, o);
+  auto key = [&](const Hypothesis& h) {
+    return o.length_norm ? h.log_prob / std::max<size_t>(1, h.symbols.size()) : h.log_prob;
   };
-  return std::max_element(beams.begin(), beams.end(),
-                          [&](const Hyp& a, const Hyp& b) { return key(a) < key(b); })
-      ->prefix;
+  // Stable: among equal keys the search's own order (and so the old tie-breaking) stays.
+  std::stable_sort(hyps.begin(), hyps.end(), [&](const Hypothesis& a, const Hypothesis& b) { return key(a) > key(b); });
+  return hyps;
+}
+
+std::vector<int64_t> beam_search(Transducer& model, const torch::Tensor& encoded, const BeamOptions& options) {
+  auto hyps = beam_search_nbest(model, encoded, options);
+  return hyps.empty() ? std::vector<int64_t>{} : std::move(hyps.front().symbols);
+}
+
+std::vector<int64_t> decode(Transducer& model, const torch::Tensor& encoded, const DecoderOptions& d,
+                            int64_t blank) {
+  if (d.beam == 0) return greedy_decode(model, encoded, blank, d.max_sym_per_frame);
+  BeamOptions o;
+  o.beam = d.beam;
+  o.blank = blank;
+  o.length_norm = d.length_norm;
+  o.method = d.search;
+  o.max_sym_per_frame = d.max_sym_per_frame;
+  return beam_search(model, encoded, o);
+}
+
+std::string describe(const DecoderOptions& d) {
+  if (d.beam == 0) return "greedy";
+  return (d.search == BeamMethod::modified ? "" : to_string(d.search) + " ") + "beam " + std::to_string(d.beam) +
+         (d.length_norm ? ", length-normalised" : "");
 }
 
 }  // namespace nc::asr

@@ -73,6 +73,9 @@ AsrExperiment AsrExperiment::build(Config& config) {
   o.one_cycle = t.choice("schedule", "one_cycle", {"one_cycle", "constant"}) == "one_cycle";
   o.reduction = parse_rnnt_reduction(t.string("loss_reduction", "mean"), config.origin() + ": train.loss_reduction");
   o.beam = t.integer("beam", 0, 0, 64);
+  o.search = parse_beam_method(t.choice("search", "modified", {"modified", "graves", "alsd"}),
+                               config.origin() + ": train.search");
+  o.length_norm = t.boolean("length_norm", false);
   o.max_sym_per_frame = t.integer("max_sym_per_frame", 3, 1, 100);
   o.limit_train = t.integer("limit_train", 0, 0);
   o.limit_valid = t.integer("limit_valid", 0, 0);
@@ -99,13 +102,13 @@ torch::Tensor ModelTransducer::joint(const torch::Tensor& f_t, const torch::Tens
   return model_->joint_step(f_t, p);
 }
 
-std::string transcribe_features(nn::RnntModel& model, const torch::Tensor& x, int64_t beam,
-                                int64_t max_sym, ModelTransducer* counter) {
+std::string transcribe_features(nn::RnntModel& model, const torch::Tensor& x, const DecoderOptions& decoder,
+                                ModelTransducer* counter) {
   torch::NoGradGuard no_grad;
   auto f = model->encode(x.unsqueeze(1), torch::tensor({x.size(0)})).select(1, 0);
   ModelTransducer local(model);
   ModelTransducer& t = counter ? *counter : local;
-  auto codes = beam > 0 ? beam_search(t, f, BeamOptions{beam, 0, false}) : greedy_decode(t, f, 0, max_sym);
+  auto codes = decode(t, f, decoder);
   return data::decode_transcript(codes);
 }
 
@@ -149,7 +152,7 @@ double step_latency_ms(nn::RnntModel& model, int64_t dim) {
 }  // namespace
 
 AsrEvaluation evaluate(nn::RnntModel& model, const AsrSplit& split,
-                       const data::FeatureStats& stats, const AsrExperiment& e, int64_t beam) {
+                       const data::FeatureStats& stats, const AsrExperiment& e, const DecoderOptions& decoder) {
   torch::NoGradGuard no_grad;
   model->eval();
   AsrEvaluation r;
@@ -164,8 +167,7 @@ AsrEvaluation evaluate(nn::RnntModel& model, const AsrSplit& split,
     for (size_t j = 0; j < idx.size(); ++j) {
       const int64_t T = b.x_lengths[j].item<int64_t>();
       auto fj = f.slice(0, 0, T).select(1, static_cast<int64_t>(j));
-      auto codes = beam > 0 ? beam_search(counter, fj, BeamOptions{beam, 0, false})
-                            : greedy_decode(counter, fj, 0, e.train.max_sym_per_frame);
+      auto codes = decode(counter, fj, decoder);
       const std::string hyp = data::decode_transcript(codes);
       rates.add(split.texts[idx[j]], hyp);
       if (r.examples.size() < 5) r.examples.emplace_back(split.texts[idx[j]], hyp);
@@ -238,14 +240,14 @@ void run_asr(const AsrExperiment& e, RunDir& run) {
       progress.advance(1, fmt::format("loss {:.3f}", sum / count));
     }
     train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const auto v = evaluate(model, valid, stats, e, 0);
+    const auto v = evaluate(model, valid, stats, e, e.train.decoder(0));
     progress.finish(fmt::format("loss {:.3f}, valid CER {:.3f} WER {:.3f}", sum / std::max<int64_t>(1, count),
                                 v.cer, v.wer));
     run.log_metrics({{"kind", "epoch"}, {"epoch", epoch}, {"train_loss", sum / std::max<int64_t>(1, count)},
                      {"valid_loss", v.loss}, {"valid_wer", v.wer}, {"valid_cer", v.cer}});
     learn::save_checkpoint(run.checkpoints(), *model, &opt, epoch);
   }
-  const auto te = evaluate(model, test, stats, e, e.train.beam);
+  const auto te = evaluate(model, test, stats, e, e.train.decoder(e.train.beam));
   const double frames_per_s = static_cast<double>(fo.sample_rate) / (fo.hop * fo.stack);
   const double enc = static_cast<double>(model->encoder_macs_per_frame());
   const double macs_per_s = enc * frames_per_s + te.decode_macs / std::max(te.audio_seconds, 1e-9);
@@ -259,7 +261,7 @@ void run_asr(const AsrExperiment& e, RunDir& run) {
                    {"latency_ms_per_frame_compute", latency},
                    {"algorithmic_latency_ms", model->options.bidirectional() ? -1.0 : 45.0},
                    {"encoder_parameters", enc_weights}, {"train_seconds", train_seconds},
-                   {"decoder", e.train.beam > 0 ? fmt::format("beam {}", e.train.beam) : "greedy"}});
+                   {"decoder", describe(e.train.decoder(e.train.beam))}});
   write_atomic_with(run.file("model.pt"), [&](const std::string& tmp) {
     torch::serialize::OutputArchive archive;
     model->save(archive);
@@ -274,7 +276,7 @@ void run_asr(const AsrExperiment& e, RunDir& run) {
       fmt::format("corpus: {} ({} / {} / {} utterances), test voices unseen in training",
                   e.corpus.task, train.size(), valid.size(), test.size()),
       fmt::format("**test CER {:.4f}, WER {:.4f}** ({} decoding)", te.cer, te.wer,
-                  e.train.beam > 0 ? fmt::format("beam {}", e.train.beam) : "greedy"),
+                  describe(e.train.decoder(e.train.beam))),
       fmt::format("encoder parameters {}, encoder MACs per frame {:.0f}, MACs per second of audio {:.3g}",
                   enc_weights, enc, macs_per_s),
       fmt::format("latency per frame: {} algorithmic + {:.3f} ms compute (median, batch 1)",

@@ -36,6 +36,15 @@ TEST(CliAsr, TrainTranscribeStreamAndExport) {
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("\"decoder\":\"beam 2\""), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("\"utterances\":2"), std::string::npos) << r.output;
+  r = nc::test::run_cli("transcribe " + run + " --split test --beam 3 --search alsd --length-norm");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"decoder\":\"alsd beam 3, length-normalised\""), std::string::npos) << r.output;
+  r = nc::test::run_cli("transcribe " + run + " --split test --search graves");  // no beam
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("give --beam N"), std::string::npos) << r.output;
+  r = nc::test::run_cli("transcribe " + run + " --split test --beam 2 --search wide");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--search: expected modified, graves or alsd, got 'wide'"), std::string::npos) << r.output;
   r = nc::test::run_cli("transcribe " + run);  // neither files nor --split
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("--split"), std::string::npos) << r.output;

@@ -1,8 +1,9 @@
 #pragma once
-// RNN-T decoding (asr.md §6): greedy search and modified beam search.
+// RNN-T decoding (asr.md §6): greedy search and three beam searches (modified, Graves's, ALSD).
 #include <torch/types.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace nc::asr {
@@ -44,17 +45,67 @@ struct GreedyResult {
 GreedyResult greedy_decode_scored(Transducer& model, const torch::Tensor& encoded, int64_t blank = 0,
                                   int64_t max_sym_per_frame = 3);
 
+/// Which beam search (asr.md §6).
+///   modified: at most one symbol per frame (icefall's default; the spec's DEFAULT).
+///   graves:   Graves (2012) Algorithm 1: within each frame, the most probable unexpanded
+///             hypothesis is expanded (its blank ends the frame, its symbols stay in the frame)
+///             until `beam` finished hypotheses beat every unexpanded one; at most
+///             max_sym_per_frame symbols per frame.
+///   alsd:     alignment-length synchronous decoding (Saon et al. 2020): hypotheses advance
+///             together along i = t + u, hypotheses on the same lattice node merge; at most
+///             max_length symbols in all. Its scores (and Graves's) sum complete alignments
+///             only, so they never exceed log P(y | x); the modified search's may (a symbol
+///             emitted in the last frame has no closing blank), as in icefall.
+enum class BeamMethod { modified, graves, alsd };
+
+/// "modified" | "graves" | "alsd"; UserError naming `field` otherwise.
+BeamMethod parse_beam_method(const std::string& s, const std::string& field);
+std::string to_string(BeamMethod m);
+
 struct BeamOptions {
   int64_t beam = 4;
   int64_t blank = 0;
   /// Pick the final hypothesis by score / max(1, length) instead of score.
   bool length_norm = false;
+  BeamMethod method = BeamMethod::modified;
+  /// graves: symbols one frame may add to a hypothesis (>= 1); alsd: see max_length.
+  int64_t max_sym_per_frame = 3;
+  /// alsd: the longest output considered (0: T x max_sym_per_frame, the most greedy search
+  /// could emit).
+  int64_t max_length = 0;
 };
 
-/// Modified beam search (at most one symbol per frame; asr.md §6): hypotheses with equal
-/// prefixes are merged by log-add-exp; prediction outputs are cached by prefix.
-/// Throws UserError when beam < 1.
+/// A finished hypothesis: its symbols (blank excluded) and its score, the log-probability
+/// summed over the alignments the search merged into it (graves and alsd: at most
+/// log P(symbols | x), and equal to it when the search kept every alignment, with an
+/// unbounded beam; modified: see BeamMethod).
+struct Hypothesis {
+  std::vector<int64_t> symbols;
+  double log_prob = 0.0;
+};
+
+/// The finished hypotheses of options.method, best first (by log_prob, or log_prob / length
+/// with length_norm). Equal prefixes are merged by log-add-exp and prediction outputs are
+/// cached by prefix in every method. Throws UserError when beam < 1, max_sym_per_frame < 1
+/// or max_length < 0.
+std::vector<Hypothesis> beam_search_nbest(Transducer& model, const torch::Tensor& encoded,
+                                          const BeamOptions& options = {});
+
+/// The best hypothesis's symbols.
 std::vector<int64_t> beam_search(Transducer& model, const torch::Tensor& encoded,
                                  const BeamOptions& options = {});
+
+/// A run's decoder (train.beam, train.search, train.length_norm, train.max_sym_per_frame):
+/// greedy when beam is 0, else the beam search `search`.
+struct DecoderOptions {
+  int64_t beam = 0;
+  BeamMethod search = BeamMethod::modified;
+  bool length_norm = false;
+  int64_t max_sym_per_frame = 3;  // greedy and graves
+};
+std::vector<int64_t> decode(Transducer& model, const torch::Tensor& encoded, const DecoderOptions& d,
+                            int64_t blank = 0);
+/// "greedy", "beam 4" (modified), "graves beam 4", "alsd beam 4", plus ", length-normalised".
+std::string describe(const DecoderOptions& d);
 
 }  // namespace nc::asr

@@ -25,8 +25,12 @@ struct AsrTrainOptions {
   double clip = 5.0;           ///< gradient-norm clip; 0 = none
   bool one_cycle = true;       ///< one-cycle lr (linear warm-up over 30 % of the steps, cosine down)
   RnntReduction reduction = RnntReduction::Mean;
-  int64_t beam = 0;             ///< test decoding: 0 = greedy, else modified beam search
+  int64_t beam = 0;             ///< test decoding: 0 = greedy, else the beam search `search`
+  BeamMethod search = BeamMethod::modified;
+  bool length_norm = false;     ///< beam search: the final choice by score / length
   int64_t max_sym_per_frame = 3;
+  /// The test decoder of this run, with `beam` in place of train.beam.
+  DecoderOptions decoder(int64_t beam) const { return {beam, search, length_norm, max_sym_per_frame}; }
   int64_t limit_train = 0, limit_valid = 0, limit_test = 0;  ///< utterances; 0 = all
 };
 
@@ -62,8 +66,8 @@ class ModelTransducer : public Transducer {
 };
 
 /// The text of one utterance's features x [T, dim] (stacked, normalised).
-std::string transcribe_features(nn::RnntModel& model, const torch::Tensor& x, int64_t beam = 0,
-                                int64_t max_sym_per_frame = 3, ModelTransducer* counter = nullptr);
+std::string transcribe_features(nn::RnntModel& model, const torch::Tensor& x, const DecoderOptions& decoder = {},
+                                ModelTransducer* counter = nullptr);
 
 /// Loss of a padded batch (encoder, prediction network, joint and RNN-T loss), as training
 /// computes it: the padding of b.x beyond x_lengths and of b.y beyond y_lengths never reaches
@@ -77,7 +81,7 @@ struct AsrEvaluation {
   std::vector<std::pair<std::string, std::string>> examples;  ///< (reference, hypothesis)
 };
 AsrEvaluation evaluate(nn::RnntModel& model, const AsrSplit& split, const data::FeatureStats& stats,
-                       const AsrExperiment& e, int64_t beam);
+                       const AsrExperiment& e, const DecoderOptions& decoder);
 
 /// Trains (resuming from the run's last checkpoint when there is one), evaluates and writes
 /// metrics.jsonl, checkpoints/, report.md with plots, model.pt and features.pt (the
