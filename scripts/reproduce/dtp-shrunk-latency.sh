@@ -7,12 +7,14 @@
 #
 # LeNet-5: the dense run of dtp-lenet-weights.sh (OUT/lenet5-fashion: trained here when missing,
 # same protocol: first LIMIT=20000 training images, validation on, 3 epochs), DTP channel pruned
-# with EPOCHS (default 2) epochs. ResNet-20 (configs/resnet20-fashion.yaml): a dense run on the
+# with EPOCHS (default 3: ceil(0.6 x 3) = 2 with soft masks, 1 with the hard mask) epochs. ResNet-20 (configs/resnet20-fashion.yaml): a dense run on the
 # first R_LIMIT (default 5000) training images and R_TEST (default 2000) test images for
 # R_DENSE_EPOCHS (default 1) epoch and DTP with
-# R_EPOCHS (default 1) epoch: its accuracy is not the point (ResNet-20 trains at about 20 min per
+# R_EPOCHS (default 3) epochs: its accuracy is not the point (ResNet-20 trains at about 20 min per
 # full epoch on this machine), its shapes, forward time and chip numbers are.
-# Budgets: params P_BUDGETS (default 0.5,0.2,0.1,0.05), flops F_BUDGETS (default 0.2,0.05).
+# Budgets: params P_BUDGETS (default 0.5,0.2,0.1,0.05); flops L_F_BUDGETS for LeNet-5 (default
+# 0.2,0.1: at 5 % of its MACs not even one channel per layer fits) and R_F_BUDGETS for ResNet-20
+# (default 0.2,0.05).
 #
 #   scripts/reproduce/dtp-shrunk-latency.sh OUT      # table: OUT/latency.md
 #
@@ -22,17 +24,21 @@ OUT=${1:?output folder}
 NC=${NC:-build/neurocore}
 BENCH=${BENCH:-build/bench/nc_bench_shrunk_forward}
 HW=${HW:-configs/hw/default.yaml}
-EPOCHS=${EPOCHS:-2}
+EPOCHS=${EPOCHS:-3}
 LIMIT=${LIMIT:-20000}
 R_LIMIT=${R_LIMIT:-5000}
 R_DENSE_EPOCHS=${R_DENSE_EPOCHS:-1}
-R_EPOCHS=${R_EPOCHS:-1}
+R_EPOCHS=${R_EPOCHS:-3}
 R_TEST=${R_TEST:-2000}
 P_BUDGETS=${P_BUDGETS:-0.5,0.2,0.1,0.05}
-F_BUDGETS=${F_BUDGETS:-0.2,0.05}
+L_F_BUDGETS=${L_F_BUDGETS:-0.2,0.1}
+R_F_BUDGETS=${R_F_BUDGETS:-0.2,0.05}
 MODELS=${MODELS:-lenet5,resnet20}
 export OMP_NUM_THREADS=1
 mkdir -p "$OUT/latency"
+# The commit of this checkout, for the table (the binaries must be built from it).
+git rev-parse --short HEAD > "$OUT/latency/commit.txt"
+git diff --quiet HEAD -- || echo "dirty" >> "$OUT/latency/commit.txt"
 run() { nice -n 10 "$@"; }
 
 dense_run() {  # model -> run dir
@@ -66,7 +72,8 @@ for model in "${models[@]}"; do
   epochs=$EPOCHS; [ "$model" = lenet5 ] || epochs=$R_EPOCHS
   pruned=()
   for kind in params flops; do
-    budgets=$P_BUDGETS; [ "$kind" = params ] || budgets=$F_BUDGETS
+    budgets=$P_BUDGETS
+    if [ "$kind" = flops ]; then budgets=$L_F_BUDGETS; [ "$model" = lenet5 ] || budgets=$R_F_BUDGETS; fi
     IFS=, read -r -a bs <<< "$budgets"
     for b in "${bs[@]}"; do
       dst="$OUT/latency/$model-dtp-$kind-$b"

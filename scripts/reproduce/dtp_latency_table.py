@@ -11,7 +11,6 @@ report.json of each run).
 """
 import json
 import os
-import subprocess
 import sys
 
 
@@ -20,11 +19,10 @@ def load(path):
         return json.load(f)
 
 
-def commit():
-    here = os.path.dirname(os.path.abspath(__file__))
-    head = subprocess.run(["git", "-C", here, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", here, "diff", "--quiet", "HEAD", "--"]).returncode != 0
-    return head + ("-dirty" if dirty else "")
+def commit(out):
+    """The checkout's commit when dtp-shrunk-latency.sh started (OUT/latency/commit.txt)."""
+    lines = open(f"{out}/latency/commit.txt").read().split()
+    return lines[0] + ("-dirty" if "dirty" in lines[1:] else "")
 
 
 def chip(out, run):
@@ -36,7 +34,7 @@ def chip(out, run):
 
 def main():
     out, models = sys.argv[1], sys.argv[2:]
-    print(f"\nTable made by `scripts/reproduce/dtp_latency_table.py` at commit `{commit()}`.\n")
+    print(f"\nTable made by `scripts/reproduce/dtp_latency_table.py` at commit `{commit(out)}`.\n")
     for model in models:
         rows = [line.rstrip("\n").split("\t") for line in open(f"{out}/latency/{model}-forward.tsv")]
         print(f"\n**{model}** (forward: batch 128, one thread, median CPU time, dense = 1)\n")
@@ -47,7 +45,8 @@ def main():
             pj = f"{run}/prune.json"
             if os.path.exists(pj):
                 p = load(pj)
-                budget = f"{p['budget']} {p['budget_kind']}" if "budget" in p else "?"
+                o = p["options"]
+                budget = f"{o['budget']} {o['budget_kind']}"
                 params = f"{p['params_after']:.0f} ({100 * p['params_after'] / p['params_before']:.1f} %)"
                 macs = f"{p['flops_after']:.0f} ({100 * p['flops_after'] / p['flops_before']:.1f} %)"
                 valid = f"{p['valid_after']:.2f}" if "valid_after" in p else "-"
