@@ -510,6 +510,25 @@ TEST(PruneExperiment, BadOptionsNameTheFlag) {
     EXPECT_NE(std::string(e.what()).find("--budget"), std::string::npos);
   }
   EXPECT_THROW(parse_scope("layers", "--scope"), UserError);
+  // LeNet-5 at 5 % of its MACs (20,826): one channel per layer costs 22,136 (conv1 alone 28 x 28
+  // x 25 = 19,600): refused before any training.
+  nn::LeNet5Impl lenet(nn::InputShape{1, 28, 28}, 10);
+  const auto sl = model_structure(lenet, {1, 28, 28});
+  PruneOptions lo;
+  lo.granularity = Granularity::channel;
+  lo.kind = BudgetKind::flops;
+  lo.budget = 0.05;
+  for (auto scope : {Scope::global, Scope::layer}) {
+    lo.scope = scope;
+    try {
+      validate(lo, sl);
+      ADD_FAILURE() << "one channel per layer over the budget";
+    } catch (const UserError& e) {
+      EXPECT_NE(std::string(e.what()).find("--budget"), std::string::npos);
+    }
+  }
+  lo.budget = 0.1;
+  EXPECT_NO_THROW(validate(lo, sl));
 }
 
 }  // namespace

@@ -45,6 +45,10 @@ Scope parse_scope(const std::string& n, const std::string& f) { return parse<Sco
 std::string to_string(Scope s) { return kScopes.at(static_cast<std::size_t>(s)); }
 std::string to_string(Granularity g) { return kGranularities.at(static_cast<std::size_t>(g)); }
 
+namespace {
+double one_channel_per_layer_cost(const ModelStructure& st, BudgetKind kind);
+}  // namespace
+
 void validate(const PruneOptions& o, const ModelStructure& st) {
   if (!(o.budget > 0 && o.budget < 1)) {
     throw UserError(fmt::format("--budget: expected the kept fraction in (0, 1) (0.1 keeps 10 %), got {}",
@@ -57,6 +61,17 @@ void validate(const PruneOptions& o, const ModelStructure& st) {
   }
   if (o.granularity == Granularity::channel && !st.no_channels.empty()) {
     throw UserError("--granularity: this model cannot be channel-pruned: " + st.no_channels);
+  }
+  if (o.granularity == Granularity::channel && st.no_channels.empty()) {
+    // Every selection keeps at least one channel per layer (no layer emptied); a budget below
+    // that is refused here, before any training, rather than at the final hard selection.
+    const double least = one_channel_per_layer_cost(st, o.kind), target = o.budget * dense_cost(st, o.kind);
+    if (least > target) {
+      throw UserError(fmt::format("--budget: {} of the {} is too small for channel pruning of this model: "
+                                  "keeping one channel per layer already costs {:.0f}, the budget allows {:.0f}",
+                                  o.budget, o.kind == BudgetKind::params ? "weight parameters" : "MACs",
+                                  least, target));
+    }
   }
   if (o.gmp_updates < 1) throw UserError(fmt::format("--gmp-updates: expected >= 1, got {}", o.gmp_updates));
   if (!(o.soft_fraction > 0 && o.soft_fraction <= 1)) {
@@ -197,6 +212,15 @@ std::vector<std::vector<int64_t>> home_elements(const ModelStructure& st) {
         home[l].push_back(e);
       }
   return home;
+}
+
+// The exact cost of keeping one element of every layer's own elements (within a layer's own
+// elements every element costs the same, so any one does).
+double one_channel_per_layer_cost(const ModelStructure& st, BudgetKind kind) {
+  auto m = torch::zeros({st.elements}, torch::kDouble);
+  for (const auto& h : home_elements(st))
+    if (!h.empty()) m[h.front()] = 1.0;
+  return channel_cost(st, m, kind);
 }
 
 // Channels greedily under the exact (bilinear) cost: each layer's best element first, then in
