@@ -12,7 +12,7 @@
 # R_DENSE_EPOCHS (default 1) epoch and DTP with
 # R_EPOCHS (default 3) epochs: its accuracy is not the point (ResNet-20 trains at about 20 min per
 # full epoch on this machine), its shapes, forward time and chip numbers are.
-# Budgets: params P_BUDGETS (default 0.5,0.2,0.1,0.05); flops L_F_BUDGETS for LeNet-5 (default
+# Budgets: params P_BUDGETS (default 0.5,0.2,0.1,0.05; R_P_BUDGETS for ResNet-20, default the same); flops L_F_BUDGETS for LeNet-5 (default
 # 0.2,0.1: at 5 % of its MACs not even one channel per layer fits) and R_F_BUDGETS for ResNet-20
 # (default 0.2,0.05).
 #
@@ -31,6 +31,7 @@ R_DENSE_EPOCHS=${R_DENSE_EPOCHS:-1}
 R_EPOCHS=${R_EPOCHS:-3}
 R_TEST=${R_TEST:-2000}
 P_BUDGETS=${P_BUDGETS:-0.5,0.2,0.1,0.05}
+R_P_BUDGETS=${R_P_BUDGETS:-$P_BUDGETS}
 L_F_BUDGETS=${L_F_BUDGETS:-0.2,0.1}
 R_F_BUDGETS=${R_F_BUDGETS:-0.2,0.05}
 MODELS=${MODELS:-lenet5,resnet20}
@@ -72,7 +73,7 @@ for model in "${models[@]}"; do
   epochs=$EPOCHS; [ "$model" = lenet5 ] || epochs=$R_EPOCHS
   pruned=()
   for kind in params flops; do
-    budgets=$P_BUDGETS
+    budgets=$P_BUDGETS; [ "$model" = lenet5 ] || budgets=$R_P_BUDGETS
     if [ "$kind" = flops ]; then budgets=$L_F_BUDGETS; [ "$model" = lenet5 ] || budgets=$R_F_BUDGETS; fi
     IFS=, read -r -a bs <<< "$budgets"
     for b in "${bs[@]}"; do
