@@ -130,7 +130,7 @@ void add_prune(CLI::App& app, const Global& global) {
   cmd->add_option("--budget", a->budget, "fraction of the dense cost kept, in (0, 1) (default 0.1)");
   cmd->add_option("--budget-kind", a->kind, "params or flops (default params)");
   cmd->add_option("--granularity", a->granularity, "weight or channel (default weight)");
-  cmd->add_option("--scope", a->scope, "global (one budget across layers) or layer (every layer keeps the fraction; weight granularity) (default global)");
+  cmd->add_option("--scope", a->scope, "global (one budget across layers) or layer (every layer a budget of its own: weights, the fraction r of its cost; channels, an exact count of its channels, the largest common fraction that fits) (default global)");
   cmd->add_option("--epochs", a->epochs, "fine-tuning epochs, the same for every method (default 3)");
   cmd->add_option("--lr", a->lr, "fine-tuning learning rate (default train.learning_rate / 10)");
   cmd->add_option("--soft-fraction", a->soft_fraction,

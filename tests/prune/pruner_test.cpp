@@ -103,6 +103,87 @@ TEST(HardMasks, EveryMethodMeetsTheBudget) {
   }
 }
 
+// The counts of channel_layer_shares by brute force: every level at which some group's count
+// max(1, floor(q n_g)) changes (q = j / n_g), the highest whose exact cost fits.
+std::vector<int64_t> brute_force_shares(const ModelStructure& st, const std::vector<std::vector<int64_t>>& groups,
+                                        double target, BudgetKind kind) {
+  std::vector<int64_t> best;
+  double best_q = -1;
+  for (const auto& gq : groups) {
+    const auto nq = static_cast<int64_t>(gq.size());
+    for (int64_t j = 0; j <= nq; ++j) {
+      const double q = static_cast<double>(j) / static_cast<double>(nq);
+      std::vector<int64_t> k;
+      auto m = torch::zeros({st.elements}, torch::kDouble);
+      for (const auto& g : groups) {
+        const auto n = static_cast<int64_t>(g.size());
+        // floor(q n) for q = j / nq, in integers.
+        k.push_back(std::max<int64_t>(1, j * n / nq));
+        for (int64_t i = 0; i < k.back(); ++i) m[g[i]] = 1.0;
+      }
+      if (channel_cost(st, m, kind) <= target && q > best_q) {
+        best_q = q;
+        best = k;
+      }
+    }
+  }
+  return best;
+}
+
+double group_sum(const torch::Tensor& m, const std::vector<int64_t>& g) {
+  return m.to(torch::kDouble).index_select(0, torch::tensor(g, torch::kLong)).sum().item<double>();
+}
+
+// Per-layer channel budgets: each layer's own elements keep exactly their share, the largest
+// uniform fraction whose exact cost fits; every method keeps those counts, magnitude's per-layer
+// selection is layer-uniform magnitude itself.
+TEST(HardMasks, ChannelLayerScopeKeepsEachLayersShare) {
+  torch::manual_seed(12);
+  nn::ResNetImpl res(nn::ResNetOptions(8, 10));
+  nn::LeNet5Impl lenet(nn::InputShape{1, 28, 28}, 10);
+  for (nn::NetImpl* net : {static_cast<nn::NetImpl*>(&res), static_cast<nn::NetImpl*>(&lenet)}) {
+    const nn::InputShape in = net == &res ? nn::InputShape{3, 16, 16} : nn::InputShape{1, 28, 28};
+    Masker m(*net, model_structure(*net, in), Granularity::channel);
+    const auto& st = m.structure();
+    const auto scores = torch::rand({m.size()}, torch::kDouble);
+    for (auto kind : {BudgetKind::params, BudgetKind::flops}) {
+      for (double r : {0.5, 0.2, 0.1}) {
+        const auto sh = channel_layer_shares(st, r, kind);
+        const double target = r * dense_cost(st, kind);
+        EXPECT_EQ(sh.keep, brute_force_shares(st, sh.elements, target, kind)) << r;
+        EXPECT_LE(sh.cost, target);
+        // The groups partition the elements.
+        int64_t total = 0;
+        for (const auto& g : sh.elements) total += static_cast<int64_t>(g.size());
+        EXPECT_EQ(total, st.elements);
+        for (auto method : {Method::dtp, Method::ste, Method::magnitude}) {
+          const auto hard = hard_masks(m, method, scores, r, kind, Scope::layer);
+          for (std::size_t g = 0; g < sh.elements.size(); ++g)
+            EXPECT_EQ(group_sum(hard, sh.elements[g]), static_cast<double>(sh.keep[g])) << g;
+          EXPECT_EQ(masked_cost(m, hard, kind), sh.cost);
+          if (method != Method::magnitude) {
+            // Within a group the kept elements are the best-scoring ones.
+            for (const auto& g : sh.elements) {
+              double worst_kept = 2, best_dropped = -1;
+              for (auto e : g) {
+                const double sc = scores[e].item<double>();
+                if (hard[e].item<float>() > 0) {
+                  worst_kept = std::min(worst_kept, sc);
+                } else {
+                  best_dropped = std::max(best_dropped, sc);
+                }
+              }
+              EXPECT_GT(worst_kept, best_dropped);
+            }
+          }
+        }
+        EXPECT_TRUE(hard_masks(m, Method::magnitude, {}, r, kind, Scope::layer)
+                        .equal(hard_masks(m, Method::uniform, {}, r, kind)));
+      }
+    }
+  }
+}
+
 double metric(learn::Rule& rule, const std::string& name) {
   for (const auto& [k, v] : rule.epoch_metrics())
     if (k == name) return v;
@@ -257,6 +338,43 @@ TEST(PruneRule, LayerScopeKeepsEachLayersBudget) {
   }
 }
 
+// Per-layer channel budgets in the soft phase: every group's masks sum to its share at every
+// step (exact solver and one-sweep prox), and the hard selection keeps exactly the shares.
+TEST(PruneRule, ChannelLayerScopeKeepsEachGroupsShareAtEveryStep) {
+  for (auto variant : {Variant::exact, Variant::prox}) {
+    torch::manual_seed(13);
+    nn::ResNetImpl net(nn::ResNetOptions(8, 10));
+    Masker masker(net, model_structure(net, {3, 16, 16}), Granularity::channel);
+    auto o = soft_phase(Method::dtp, 0.3);
+    o.granularity = Granularity::channel;
+    o.scope = Scope::layer;
+    o.kind = BudgetKind::flops;
+    o.variant = variant;
+    const auto sh = channel_layer_shares(masker.structure(), o.budget, o.kind);
+    auto rule = attach_pruning(net, masker, o, std::make_unique<learn::BpttRule>(), 6);
+    rule->start_epoch(1, 0);
+    torch::optim::SGD opt(net.parameters(), torch::optim::SGDOptions(0.05));
+    const auto x = torch::randn({8, 3, 16, 16});
+    const auto y = torch::randint(0, 10, {8});
+    const auto s0 = net.named_parameters(false)["prune_scores"].detach().clone();
+    for (int t = 0; t < 6; ++t) {
+      rule->train_batch(net, x, y, "cross_entropy", opt);
+      EXPECT_LE(metric(*rule, "budget_rel_error"), 1e-9) << t;
+      for (std::size_t g = 0; g < sh.elements.size(); ++g) {
+        const double k = static_cast<double>(sh.keep[g]);
+        EXPECT_NEAR(group_sum(masker.mask(), sh.elements[g]), k, 1e-5 * k) << t << " " << g;
+      }
+    }
+    // The scores learned (a gradient reached them through the per-group solves).
+    EXPECT_GT((net.named_parameters(false)["prune_scores"].detach() - s0).abs().max().item<double>(), 0);
+    rule->finalise();
+    for (std::size_t g = 0; g < sh.elements.size(); ++g)
+      EXPECT_EQ(group_sum(masker.mask(), sh.elements[g]), static_cast<double>(sh.keep[g])) << g;
+    EXPECT_EQ(channel_cost(masker.structure(), masker.mask(), o.kind), sh.cost);
+    EXPECT_LE(sh.cost, o.budget * dense_cost(masker.structure(), o.kind));
+  }
+}
+
 bool fashion_present() {
   for (const auto& d : data::list_datasets())
     if (d.name == "fashion-mnist") return d.available;
@@ -382,13 +500,35 @@ TEST(PruneExperiment, BadOptionsNameTheFlag) {
   o.scope = Scope::layer;
   o.granularity = Granularity::channel;
   nn::ResNetImpl a(nn::ResNetOptions(8, 10));
+  const auto sa = model_structure(a, {3, 16, 16});
+  EXPECT_NO_THROW(validate(o, sa));
+  // A per-layer channel budget below one channel per layer names --budget.
   try {
-    validate(o, model_structure(a, {3, 16, 16}));
-    ADD_FAILURE() << "layer scope with channels";
+    channel_layer_shares(sa, 1e-4, BudgetKind::params);
+    ADD_FAILURE() << "too small a per-layer budget";
   } catch (const UserError& e) {
-    EXPECT_NE(std::string(e.what()).find("--scope"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("--budget"), std::string::npos);
   }
   EXPECT_THROW(parse_scope("layers", "--scope"), UserError);
+  // LeNet-5 at 5 % of its MACs (20,826): one channel per layer costs 22,136 (conv1 alone 28 x 28
+  // x 25 = 19,600): refused before any training.
+  nn::LeNet5Impl lenet(nn::InputShape{1, 28, 28}, 10);
+  const auto sl = model_structure(lenet, {1, 28, 28});
+  PruneOptions lo;
+  lo.granularity = Granularity::channel;
+  lo.kind = BudgetKind::flops;
+  lo.budget = 0.05;
+  for (auto scope : {Scope::global, Scope::layer}) {
+    lo.scope = scope;
+    try {
+      validate(lo, sl);
+      ADD_FAILURE() << "one channel per layer over the budget";
+    } catch (const UserError& e) {
+      EXPECT_NE(std::string(e.what()).find("--budget"), std::string::npos);
+    }
+  }
+  lo.budget = 0.1;
+  EXPECT_NO_THROW(validate(lo, sl));
 }
 
 }  // namespace

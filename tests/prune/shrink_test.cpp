@@ -11,6 +11,7 @@
 #include "neurocore/compress/prune/float_torchscript.h"
 #include "neurocore/compress/prune/pruner.h"
 #include "neurocore/compress/prune/shrink.h"
+#include "neurocore/nn/lenet.h"
 #include "neurocore/nn/mlp.h"
 #include "neurocore/nn/resnet.h"
 
@@ -72,6 +73,71 @@ TEST(Shrink, ResNet20ShrunkEqualsMaskedInEveryStage) {
   const auto z = jit.forward({x}).toTensor();
   std::filesystem::remove(path);
   EXPECT_TRUE(torch::allclose(z, masked, 1e-5, 1e-5)) << (z - masked).abs().max();
+}
+
+// The shift a pruned channel would emit if its mask acted on the filter only: BN's beta (ResNet)
+// or the conv / linear bias (LeNet-5), set to +2 on every pruned channel so that ReLU passes it.
+void shift_pruned_channels(nn::NetImpl& net, const ModelStructure& st, const torch::Tensor& hard) {
+  torch::NoGradGuard g;
+  auto modules = net.named_modules("", /*include_self=*/false);
+  for (const auto& l : st.layers) {
+    torch::Tensor bias;
+    const auto pos = l.name.rfind("conv");
+    if (pos != std::string::npos) {  // ResNet: convN is followed by bnN
+      auto bn_name = l.name;
+      bn_name.replace(pos, 4, "bn");
+      if (const auto* bn = modules.find(bn_name)) bias = (*bn)->as<torch::nn::BatchNorm2dImpl>()->bias;
+    }
+    if (!bias.defined()) {
+      if (auto* c = l.module->as<torch::nn::Conv2dImpl>()) bias = c->bias;
+      if (auto* f = l.module->as<torch::nn::LinearImpl>()) bias = f->bias;
+    }
+    ASSERT_TRUE(bias.defined()) << l.name;
+    for (int64_t o = 0; o < l.out; ++o)
+      if (l.out_element[o] >= 0 && hard[l.out_element[o]].item<float>() == 0) bias[o] = 2.0;
+  }
+}
+
+// The masks act on each hidden layer's output (ResNet: BN's output including beta, before the
+// residual add; LeNet-5: after ReLU), so a pruned channel emits exactly 0 and its BN beta or
+// bias reaches nothing: the shrunk model (channel and its shift removed) equals the masked one.
+// Masking only the filters would leak the shift into the next layer; the check below that such a
+// model differs shows the test sees a leak.
+TEST(Shrink, PrunedChannelsWithNonZeroShiftsLeakNothing) {
+  torch::manual_seed(5);
+  nn::ResNetImpl res(nn::ResNetOptions(20, 10));
+  nn::LeNet5Impl lenet(nn::InputShape{1, 28, 28}, 10);
+  randomise_bn(res);
+  for (nn::NetImpl* net : {static_cast<nn::NetImpl*>(&res), static_cast<nn::NetImpl*>(&lenet)}) {
+    net->eval();
+    const nn::InputShape in = net == &res ? nn::InputShape{3, 16, 16} : nn::InputShape{1, 28, 28};
+    const auto x = torch::randn({4, in.channels, in.height, in.width});
+    const auto st = model_structure(*net, in);
+    torch::Tensor masked, hard;
+    {
+      Masker m(*net, st, Granularity::channel);
+      hard = hard_masks(m, Method::dtp, torch::rand({m.size()}, torch::kDouble), 0.3, BudgetKind::params);
+      shift_pruned_channels(*net, st, hard);
+      m.set(hard);
+      torch::NoGradGuard g;
+      masked = net->forward(x);
+    }
+    const auto s = shrink(*net, st, hard);
+    torch::NoGradGuard g;
+    const auto y = s.model->forward(x);
+    EXPECT_TRUE(torch::allclose(y, masked, 1e-5, 1e-5)) << net->name() << " " << (y - masked).abs().max();
+    // Filters masked, activations not: the shifts of the pruned channels reach the next layers.
+    Masker filters(*net, st, Granularity::weight);
+    std::vector<torch::Tensor> w;
+    for (const auto& l : st.layers) {
+      auto out_only = torch::ones(l.weight.sizes());
+      for (int64_t o = 0; o < l.out; ++o)
+        if (l.out_element[o] >= 0 && hard[l.out_element[o]].item<float>() == 0) out_only[o].zero_();
+      w.push_back(out_only.flatten());
+    }
+    filters.set(torch::cat(w));
+    EXPECT_GT((net->forward(x) - masked).abs().max().item<float>(), 1e-2) << net->name();
+  }
 }
 
 TEST(Shrink, MlpShrunkEqualsMasked) {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 
 #include "neurocore/core/error.h"
@@ -44,6 +45,10 @@ Scope parse_scope(const std::string& n, const std::string& f) { return parse<Sco
 std::string to_string(Scope s) { return kScopes.at(static_cast<std::size_t>(s)); }
 std::string to_string(Granularity g) { return kGranularities.at(static_cast<std::size_t>(g)); }
 
+namespace {
+double one_channel_per_layer_cost(const ModelStructure& st, BudgetKind kind);
+}  // namespace
+
 void validate(const PruneOptions& o, const ModelStructure& st) {
   if (!(o.budget > 0 && o.budget < 1)) {
     throw UserError(fmt::format("--budget: expected the kept fraction in (0, 1) (0.1 keeps 10 %), got {}",
@@ -57,10 +62,16 @@ void validate(const PruneOptions& o, const ModelStructure& st) {
   if (o.granularity == Granularity::channel && !st.no_channels.empty()) {
     throw UserError("--granularity: this model cannot be channel-pruned: " + st.no_channels);
   }
-  if (o.scope == Scope::layer && o.granularity != Granularity::weight) {
-    throw UserError("--scope: layer budgets are implemented for --granularity weight only (channels: "
-                    "--method uniform or l1 keep the same fraction of every layer), got --granularity " +
-                    to_string(o.granularity));
+  if (o.granularity == Granularity::channel && st.no_channels.empty()) {
+    // Every selection keeps at least one channel per layer (no layer emptied); a budget below
+    // that is refused here, before any training, rather than at the final hard selection.
+    const double least = one_channel_per_layer_cost(st, o.kind), target = o.budget * dense_cost(st, o.kind);
+    if (least > target) {
+      throw UserError(fmt::format("--budget: {} of the {} is too small for channel pruning of this model: "
+                                  "keeping one channel per layer already costs {:.0f}, the budget allows {:.0f}",
+                                  o.budget, o.kind == BudgetKind::params ? "weight parameters" : "MACs",
+                                  least, target));
+    }
   }
   if (o.gmp_updates < 1) throw UserError(fmt::format("--gmp-updates: expected >= 1, got {}", o.gmp_updates));
   if (!(o.soft_fraction > 0 && o.soft_fraction <= 1)) {
@@ -203,6 +214,15 @@ std::vector<std::vector<int64_t>> home_elements(const ModelStructure& st) {
   return home;
 }
 
+// The exact cost of keeping one element of every layer's own elements (within a layer's own
+// elements every element costs the same, so any one does).
+double one_channel_per_layer_cost(const ModelStructure& st, BudgetKind kind) {
+  auto m = torch::zeros({st.elements}, torch::kDouble);
+  for (const auto& h : home_elements(st))
+    if (!h.empty()) m[h.front()] = 1.0;
+  return channel_cost(st, m, kind);
+}
+
 // Channels greedily under the exact (bilinear) cost: each layer's best element first, then in
 // decreasing score while everything fits, then any remaining element that still fits.
 torch::Tensor greedy_channels(const ModelStructure& st, const torch::Tensor& scores, double target,
@@ -263,47 +283,95 @@ torch::Tensor greedy_channels(const ModelStructure& st, const torch::Tensor& sco
   return m;
 }
 
-// Every layer keeps the same fraction q of its own elements / weights (ranked by `scores`),
-// the largest q whose exact cost fits the target (bisection; the cost grows with q).
-torch::Tensor uniform_masks(const Masker& masker, const torch::Tensor& scores, double target,
-                            BudgetKind kind) {
-  const auto& st = masker.structure();
-  std::vector<torch::Tensor> groups;  // indices per layer, best first
-  if (masker.granularity() == Granularity::channel) {
-    for (const auto& h : home_elements(st)) {
-      if (h.empty()) continue;
-      const auto idx = torch::tensor(h, torch::kLong);
-      groups.push_back(idx.index_select(0, std::get<1>(scores.index_select(0, idx).sort(0, true))));
-    }
-  } else {
-    int64_t off = 0;
-    for (const auto& l : st.layers) {
-      const int64_t n = l.weight.numel();
-      groups.push_back(off + std::get<1>(scores.slice(0, off, off + n).sort(0, true)));
-      off += n;
-    }
-  }
+// The largest fraction q for which every group keeping max(1, floor(q n_g)) of its n_g elements
+// costs at most `target` (bisection; the cost grows with q), as those counts. `cost_of` is the
+// exact cost of given counts (within a group every element costs the same).
+std::vector<int64_t> uniform_counts(const std::vector<int64_t>& sizes,
+                                    const std::function<double(const std::vector<int64_t>&)>& cost_of,
+                                    double target) {
   auto at = [&](double q) {
-    auto m = torch::zeros({masker.size()});
-    for (const auto& g : groups) {
-      const int64_t k = std::max<int64_t>(1, static_cast<int64_t>(std::floor(q * g.numel())));
-      m.index_fill_(0, g.slice(0, 0, k), 1.f);
-    }
-    return m;
+    std::vector<int64_t> k;
+    for (auto n : sizes) k.push_back(std::max<int64_t>(1, static_cast<int64_t>(std::floor(q * n))));
+    return k;
   };
-  double lo = 0, hi = 1;
-  if (masked_cost(masker, at(0), kind) > target) {
+  if (cost_of(at(0)) > target) {
     throw UserError(fmt::format("--budget: too small for this model: keeping one element per layer "
                                 "already costs more than the budget {:.0f}", target));
   }
+  double lo = 0, hi = 1;
   for (int it = 0; it < 60; ++it) {
     const double mid = 0.5 * (lo + hi);
-    (masked_cost(masker, at(mid), kind) <= target ? lo : hi) = mid;
+    (cost_of(at(mid)) <= target ? lo : hi) = mid;
   }
   return at(lo);
 }
 
+// Keeps the top keep[g] elements of each group by score ([size] float 0/1).
+torch::Tensor top_in_groups(int64_t size, const std::vector<torch::Tensor>& groups,
+                            const std::vector<int64_t>& keep, const torch::Tensor& scores) {
+  auto m = torch::zeros({size});
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    const auto order = std::get<1>(scores.index_select(0, groups[g]).sort(/*stable=*/true, 0, true));
+    m.index_fill_(0, groups[g].index_select(0, order.slice(0, 0, keep[g])), 1.f);
+  }
+  return m;
+}
+
+std::vector<torch::Tensor> group_index(const std::vector<std::vector<int64_t>>& elements) {
+  std::vector<torch::Tensor> idx;
+  for (const auto& e : elements) idx.push_back(torch::tensor(e, torch::kLong));
+  return idx;
+}
+
+// Every layer keeps the same fraction q of its own elements / weights (ranked by `scores`),
+// the largest q whose exact cost fits the target. For channels these are the per-layer shares.
+torch::Tensor uniform_masks(const Masker& masker, const torch::Tensor& scores, double target,
+                            BudgetKind kind) {
+  const auto& st = masker.structure();
+  if (masker.granularity() == Granularity::channel) {
+    const auto sh = channel_layer_shares(st, target / dense_cost(st, kind), kind);
+    return top_in_groups(masker.size(), group_index(sh.elements), sh.keep, scores);
+  }
+  std::vector<torch::Tensor> groups;  // indices per layer
+  std::vector<int64_t> sizes;
+  std::vector<double> unit;
+  int64_t off = 0;
+  for (const auto& l : st.layers) {
+    const int64_t n = l.weight.numel();
+    groups.push_back(torch::arange(off, off + n, torch::kLong));
+    sizes.push_back(n);
+    unit.push_back(static_cast<double>(l.unit_cost(kind)));
+    off += n;
+  }
+  const auto keep = uniform_counts(sizes, [&unit](const std::vector<int64_t>& k) {
+    double c = 0;
+    for (std::size_t l = 0; l < k.size(); ++l) c += static_cast<double>(k[l]) * unit[l];
+    return c;
+  }, target);
+  return top_in_groups(masker.size(), groups, keep, scores);
+}
+
 }  // namespace
+
+LayerShares channel_layer_shares(const ModelStructure& st, double r, BudgetKind kind) {
+  LayerShares sh;
+  std::vector<int64_t> sizes;
+  for (auto& h : home_elements(st)) {
+    if (h.empty()) continue;
+    sizes.push_back(static_cast<int64_t>(h.size()));
+    sh.elements.push_back(std::move(h));
+  }
+  const auto cost_of = [&st, &sh, kind](const std::vector<int64_t>& k) {
+    auto m = torch::zeros({st.elements}, torch::kDouble);
+    double* mp = m.data_ptr<double>();
+    for (std::size_t g = 0; g < k.size(); ++g)
+      for (int64_t i = 0; i < k[g]; ++i) mp[sh.elements[g][i]] = 1.0;
+    return channel_cost(st, m, kind);
+  };
+  sh.keep = uniform_counts(sizes, cost_of, r * dense_cost(st, kind));
+  sh.cost = cost_of(sh.keep);
+  return sh;
+}
 
 std::vector<double> layer_budgets(const ModelStructure& st, double r, BudgetKind kind) {
   std::vector<double> b;
@@ -321,7 +389,11 @@ torch::Tensor hard_masks(const Masker& masker, Method method, const torch::Tenso
   torch::NoGradGuard no_grad;
   const auto scores = (learns_scores(method) ? scores_in.detach() : initial_scores(masker)).to(torch::kDouble);
   if (method == Method::uniform || method == Method::l1) return uniform_masks(masker, scores, target, kind);
-  if (masker.granularity() == Granularity::channel) return greedy_channels(st, scores, target, kind);
+  if (masker.granularity() == Granularity::channel) {
+    if (scope == Scope::global) return greedy_channels(st, scores, target, kind);
+    const auto sh = channel_layer_shares(st, r, kind);
+    return top_in_groups(masker.size(), group_index(sh.elements), sh.keep, scores);
+  }
   const auto c = weight_costs(st, kind);
   if (scope == Scope::layer) {
     const auto budgets = layer_budgets(st, r, kind);
@@ -366,6 +438,13 @@ class MaskRule : public PruneRule {
         taus_.assign(budgets_.size(), std::numeric_limits<double>::quiet_NaN());
         for (std::size_t l = 0; l < budgets_.size(); ++l) proxes_.emplace_back(o.eps_prox, o.cost);
       }
+    } else if (o.scope == Scope::layer) {
+      shares_ = channel_layer_shares(st, o.budget, o.kind);
+      target_ = shares_.cost;
+      groups_ = group_index(shares_.elements);
+      inverse_ = torch::argsort(torch::cat(groups_));
+      taus_.assign(groups_.size(), std::numeric_limits<double>::quiet_NaN());
+      for (std::size_t g = 0; g < groups_.size(); ++g) proxes_.emplace_back(o.eps_prox, o.cost);
     }
   }
   std::string name() const override { return "prune+" + inner_->name(); }
@@ -439,6 +518,8 @@ class MaskRule : public PruneRule {
           : o_.variant == Variant::exact ? soft_exact(wcost_)
                                          : soft_prox(wcost_, target_);
       last_error_ = std::abs(m.detach().dot(wcost_).item<double>() - target_) / target_;
+    } else if (o_.scope == Scope::layer) {
+      m = soft_channel_groups();
     } else {
       m = o_.variant == Variant::exact ? soft_exact_channels() : soft_prox_channels();
       last_error_ = std::abs(channel_cost(masker_.structure(), m, o_.kind) - target_) / target_;
@@ -480,6 +561,36 @@ class MaskRule : public PruneRule {
       off += n;
     }
     return torch::cat(parts);
+  }
+
+  // Scope::layer with channels: each layer's elements are a pruning group with unit costs and
+  // the exact count channel_layer_shares gives it (sum of the group's masks = that count at
+  // every step); the cost of the hard selection is then fixed by the counts.
+  torch::Tensor soft_channel_groups() {
+    eps_ = o_.variant == Variant::exact ? next_eps() : o_.eps_prox;
+    std::vector<torch::Tensor> parts;
+    double err = 0, total = 0;
+    for (std::size_t g = 0; g < groups_.size(); ++g) {
+      const int64_t n = groups_[g].numel();
+      const auto k = static_cast<double>(shares_.keep[g]);
+      const auto s = scores_.index_select(0, groups_[g]);
+      const auto c = torch::ones({n}, torch::kDouble);
+      torch::Tensor part;
+      if (shares_.keep[g] >= n) {
+        part = torch::ones({n}, torch::kDouble);  // keeps everything: nothing to learn
+      } else if (o_.variant == Variant::exact) {
+        auto r = soft_topk(s, c, k, eps_, o_.cost, taus_[g]);
+        taus_[g] = r.tau;
+        part = r.mask;
+      } else {
+        part = proxes_[g].step(s, c, k);
+      }
+      err += std::abs(part.detach().sum().item<double>() - k);
+      total += k;
+      parts.push_back(part);
+    }
+    last_error_ = err / total;
+    return torch::cat(parts).index_select(0, inverse_);
   }
 
   torch::Tensor soft_prox(const torch::Tensor& c, double b) {
@@ -558,8 +669,11 @@ class MaskRule : public PruneRule {
   double dense_ = 0, target_ = 0, tau_ = std::numeric_limits<double>::quiet_NaN();
   double eps_ = 0, last_error_ = 0;
   ProxSoftTopK prox_;
-  std::vector<double> budgets_, taus_;  // Scope::layer
+  std::vector<double> budgets_, taus_;  // Scope::layer (per layer, or per channel group)
   std::vector<ProxSoftTopK> proxes_;
+  LayerShares shares_;                  // Scope::layer with channels
+  std::vector<torch::Tensor> groups_;   // its groups' element ids
+  torch::Tensor inverse_;               // position of every element in the groups' concatenation
 };
 
 }  // namespace
@@ -612,7 +726,9 @@ PruneResult prune_experiment(learn::Experiment& exp, RunDir& run, const PruneOpt
   res.params_before = dense_cost(st, BudgetKind::params);
   res.flops_before = dense_cost(st, BudgetKind::flops);
   res.target = o.budget * dense_cost(st, o.kind);
-  if (o.scope == Scope::layer) {
+  if (o.scope == Scope::layer && o.granularity == Granularity::channel) {
+    res.target = channel_layer_shares(st, o.budget, o.kind).cost;
+  } else if (o.scope == Scope::layer) {
     res.target = 0;
     for (double b : layer_budgets(st, o.budget, o.kind)) res.target += b;
   }

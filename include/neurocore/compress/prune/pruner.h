@@ -31,8 +31,9 @@ namespace nc::compress::prune {
 /// selection, the backward pass treats the masks as the scores).
 enum class Method { dtp, magnitude, uniform, l1, gmp, ste };
 enum class Variant { exact, prox };
-/// global: one budget across all layers (the default); layer: every layer keeps the
-/// fraction r of its own weight cost (weight granularity only).
+/// global: one budget across all layers (the default); layer: every layer is a pruning
+/// group with a budget of its own: weights, the fraction r of the layer's weight cost; channels,
+/// an exact number of the layer's channel elements (channel_layer_shares).
 enum class Scope { global, layer };
 
 struct PruneOptions {
@@ -107,14 +108,30 @@ double masked_cost(const Masker& masker, const torch::Tensor& hard, BudgetKind k
 /// current weights, or, for dtp and ste, from `scores`, with the exact cost <= budget_fraction x dense: weight granularity
 /// by hard_topk; channels greedily in decreasing score (each layer first keeps its best element,
 /// so none is emptied), then any element that still fits. Returns [size] float 0/1.
-/// With Scope::layer (weight granularity) each layer is selected on its own under its
-/// layer_budgets entry.
+/// With Scope::layer each layer is selected on its own: weights under its layer_budgets entry,
+/// channels the top channel_layer_shares count of its elements.
 torch::Tensor hard_masks(const Masker& masker, Method method, const torch::Tensor& scores,
                          double budget_fraction, BudgetKind kind, Scope scope = Scope::global);
 
 /// Per-layer budgets of Scope::layer (weight granularity), in the kind's cost: parameters
 /// max(1, round(r n_l)) (a whole count, no layer emptied), FLOPs r x the layer's MACs.
 std::vector<double> layer_budgets(const ModelStructure& st, double budget_fraction, BudgetKind kind);
+
+/// The pruning groups of Scope::layer with channel granularity: each layer's own channel
+/// elements (the elements it produces first: a ResNet stage's tied channels are one group) and
+/// the exact number each keeps. A channel layer's parameters and MACs are bilinear in its own
+/// and its input's kept counts, so keeping the fraction r of every layer's channels would keep
+/// about r^2 of the cost; instead every group keeps max(1, floor(q n_g)) elements for the
+/// largest q whose exact cost fits r x the dense cost (the counts of `--method uniform`, so the
+/// per-layer methods differ only in which channels they keep). Within a group every element
+/// costs the same, so `cost` (the exact cost of the counts, <= the budget) does not depend on
+/// which are kept. Throws UserError when one channel per layer already exceeds the budget.
+struct LayerShares {
+  std::vector<std::vector<int64_t>> elements;  // per group, its element ids
+  std::vector<int64_t> keep;                   // per group, elements kept
+  double cost = 0;                             // exact cost of any selection with these counts
+};
+LayerShares channel_layer_shares(const ModelStructure& st, double budget_fraction, BudgetKind kind);
 
 /// Initial DTP scores in [0, 1]: |w| (weight) or the filters' mean |w| summed over an element's
 /// channels (channel), divided by the largest.
