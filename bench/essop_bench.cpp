@@ -6,12 +6,14 @@
 // Configurations are interleaved repetition by repetition (steadier on a shared machine); the
 // median is reported.
 //
-//   nc_bench_essop [--threads=1] [--reps=15]
+//   nc_bench_essop [--threads=1] [--reps=15] [--clock=cpu|wall] [--only=kernel|step]
 #include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <ctime>
 #include <functional>
 #include <string>
 #include <vector>
@@ -29,7 +31,22 @@ namespace {
 using namespace nc::learn;
 using Clock = std::chrono::steady_clock;
 
+// Wall time, or with --clock=cpu the CPU time of this thread (with --threads=1 all the work
+// runs on it: steadier than wall time on a machine shared with other jobs).
+bool g_cpu_clock = false;
+
+double thread_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
 double seconds(const std::function<void()>& f) {
+  if (g_cpu_clock) {
+    const double t0 = thread_cpu_seconds();
+    f();
+    return thread_cpu_seconds() - t0;
+  }
   const auto t0 = Clock::now();
   f();
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -126,15 +143,32 @@ void step_table(int reps) {
 
 int main(int argc, char** argv) {
   int threads = 1, reps = 15;
+  std::string only;
   for (int i = 1; i < argc; ++i) {
     if (nc::bench::int_flag(argv[i], "threads", 1, 256, threads)) continue;
     if (nc::bench::int_flag(argv[i], "reps", 1, 10000, reps)) continue;
-    fmt::print(stderr, "usage: nc_bench_essop [--threads=N] [--reps=N]\n");
+    if (std::strcmp(argv[i], "--clock=cpu") == 0 || std::strcmp(argv[i], "--clock=wall") == 0) {
+      g_cpu_clock = argv[i][8] == 'c';
+      continue;
+    }
+    if (std::strcmp(argv[i], "--only=kernel") == 0 || std::strcmp(argv[i], "--only=step") == 0) {
+      only = argv[i] + 7;
+      continue;
+    }
+    fmt::print(stderr,
+               "usage: nc_bench_essop [--threads=N] [--reps=N] [--clock=cpu|wall] "
+               "[--only=kernel|step]\n");
+    return 2;
+  }
+  if (g_cpu_clock && threads != 1) {
+    fmt::print(stderr, "nc_bench_essop: --clock=cpu needs --threads=1 (got {})\n", threads);
     return 2;
   }
   at::set_num_threads(threads);
-  fmt::print("threads: {}\n\n", threads);
-  kernel_table(reps);
-  step_table(reps);
+  fmt::print("threads: {}, clock: {}, kernel: {}\n\n", threads,
+             g_cpu_clock ? "thread CPU time" : "wall",
+             essop_kernel_name(essop_kernel_resolved(EssopKernel::automatic)));
+  if (only != "step") kernel_table(reps);
+  if (only != "kernel") step_table(reps);
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <vector>
 
 #include "neurocore/core/config.h"
 #include "neurocore/core/error.h"
@@ -53,6 +54,15 @@ TEST(Essop, ExponentIsExactPowerOfTwoScale) {
   EXPECT_THROW(essop_exponent(0.0), nc::InternalError);
 }
 
+// Every instruction set this CPU runs (portable always; avx2, avx512 where present) against
+// the scalar reference.
+std::vector<EssopKernel> kernels_here() {
+  std::vector<EssopKernel> k;
+  for (auto c : {EssopKernel::portable, EssopKernel::avx2, EssopKernel::avx512})
+    if (essop_kernel_supported(c)) k.push_back(c);
+  return k;
+}
+
 TEST(Essop, KernelEqualsScalarReferenceBitForBit) {
   auto g = nc::make_generator(2, "test");
   for (int64_t BL : {1, 7, 8, 63, 64, 65, 130}) {
@@ -63,15 +73,56 @@ TEST(Essop, KernelEqualsScalarReferenceBitForBit) {
         x[3].zero_();  // an all-zero activation vector
         auto d = errors(P, M, g);
         auto s = essop_draw_streams(P, bl(BL, streams), g);
-        const auto k = essop_outer_sum(x, d, s, scaling);
         const auto r = essop_outer_sum_reference(x, d, s, scaling);
-        EXPECT_TRUE(torch::equal(k, r)) << "BL " << BL << " max diff " << (k - r).abs().max();
         // Integer counts, signed inputs on both sides (normalised images reach layer 1).
         auto xs = torch::rand({P, N}, g) * 2 - 1, ds = torch::rand({P, M}, g) * 2 - 1;
-        EXPECT_TRUE(torch::equal(essop_signed_counts(xs, ds, s),
-                                 essop_signed_counts_reference(xs, ds, s)))
-            << "BL " << BL;
+        const auto cr = essop_signed_counts_reference(xs, ds, s);
+        for (auto kernel : kernels_here()) {
+          const auto k = essop_outer_sum(x, d, s, scaling, nullptr, kernel);
+          EXPECT_TRUE(torch::equal(k, r)) << essop_kernel_name(kernel) << " BL " << BL
+                                          << " max diff " << (k - r).abs().max();
+          EXPECT_TRUE(torch::equal(essop_signed_counts(xs, ds, s, kernel), cr))
+              << essop_kernel_name(kernel) << " BL " << BL;
+        }
       }
+    }
+  }
+}
+
+// Shapes that cross the kernel's internal boundaries: several product chunks, exponent groups
+// of every size around the 16-product block, elements not a multiple of the vector width,
+// one element, exponents spread over a wide range.
+TEST(Essop, KernelEqualsReferenceAcrossChunksGroupsAndWidths) {
+  auto g = nc::make_generator(12, "test");
+  struct Case {
+    int64_t P, N, M, BL;
+  };
+  for (const auto& c : std::vector<Case>{{600, 70, 13, 64}, {300, 1, 1, 8}, {50, 33, 40, 4},
+                                         {2000, 25, 6, 8}, {17, 200, 3, 16}}) {
+    auto x = activations(c.P, c.N, g);
+    // Rows scaled by 2^0 .. 2^-9: exponent groups of varied sizes.
+    x.mul_(torch::pow(2.0, -torch::randint(0, 10, {c.P, 1}, g).to(torch::kFloat32)));
+    auto d = errors(c.P, c.M, g);
+    for (auto streams : {EssopStreams::fresh, EssopStreams::shared}) {
+      const auto s = essop_draw_streams(c.P, bl(c.BL, streams), g);
+      const auto r = essop_outer_sum_reference(x, d, s, EssopScaling::per_product);
+      for (auto kernel : kernels_here()) {
+        const auto k = essop_outer_sum(x, d, s, EssopScaling::per_product, nullptr, kernel);
+        EXPECT_TRUE(torch::equal(k, r)) << essop_kernel_name(kernel) << " P " << c.P << " N "
+                                        << c.N << " M " << c.M << " BL " << c.BL;
+      }
+    }
+  }
+}
+
+TEST(Essop, KernelChoiceIsReportedAndUnsupportedOnesRefused) {
+  const auto best = essop_kernel_resolved(EssopKernel::automatic);
+  EXPECT_NE(best, EssopKernel::automatic);
+  EXPECT_TRUE(essop_kernel_supported(best));
+  EXPECT_TRUE(essop_kernel_supported(EssopKernel::portable));
+  for (auto c : {EssopKernel::avx2, EssopKernel::avx512}) {
+    if (!essop_kernel_supported(c)) {
+      EXPECT_THROW(essop_kernel_resolved(c), nc::InternalError);
     }
   }
 }
