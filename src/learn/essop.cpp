@@ -48,43 +48,58 @@ void EssopStats::add(const EssopStats& o) {
 
 namespace {
 
-// xoshiro256+ (Blackman and Vigna), seeded through splitmix64: fast uniforms for the streams.
+// xoshiro256+ (Blackman and Vigna), four independent states side by side (the loop over the
+// four lanes vectorises and overlaps their dependency chains), seeded through splitmix64.
 // torch::rand's Mersenne Twister made drawing 2 BL numbers per outer product the largest cost
 // of a convolution's ESSOP update (P = batch x positions products per layer).
-class Xoshiro {
+class Xoshiro4 {
  public:
-  explicit Xoshiro(uint64_t seed) {
-    for (auto& w : s_) {  // splitmix64: a well-mixed, never all-zero state
-      seed += 0x9e3779b97f4a7c15ULL;
-      uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-      w = z ^ (z >> 31);
+  explicit Xoshiro4(uint64_t seed) {
+    for (auto& word : s_) {
+      for (auto& w : word) {  // splitmix64: well mixed, never an all-zero state
+        seed += 0x9e3779b97f4a7c15ULL;
+        uint64_t z = seed;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        w = z ^ (z >> 31);
+      }
     }
   }
-  // Uniform in [0, 1) on the grid k 2^-24, as torch::rand draws float32 (the top 24 bits:
-  // xoshiro256+'s low bits are its weak ones).
-  float uniform() {
-    const uint64_t r = s_[0] + s_[3];
-    const uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = (s_[3] << 45) | (s_[3] >> 19);
-    return static_cast<float>(r >> 40) * 0x1.0p-24f;
+  // n uniforms in [0, 1) on the grid k 2^-24, as torch::rand draws float32 (the top 24 bits:
+  // xoshiro256+'s low bits are its weak ones). Number i comes from lane i % 4; a last partial
+  // group of four is drawn whole and the rest discarded.
+  void fill(float* out, int64_t n) {
+    float block[kLanes4];
+    for (int64_t i = 0; i < n; i += kLanes4) {
+      step(block);
+      for (int64_t l = 0; l < kLanes4 && i + l < n; ++l) out[i + l] = block[l];
+    }
   }
 
  private:
-  uint64_t s_[4];
+  static constexpr int kLanes4 = 4;
+  void step(float* out) {
+    for (int l = 0; l < kLanes4; ++l) {
+      const uint64_t r = s_[0][l] + s_[3][l];
+      const uint64_t t = s_[1][l] << 17;
+      s_[2][l] ^= s_[0][l];
+      s_[3][l] ^= s_[1][l];
+      s_[1][l] ^= s_[2][l];
+      s_[0][l] ^= s_[3][l];
+      s_[2][l] ^= t;
+      s_[3][l] = (s_[3][l] << 45) | (s_[3][l] >> 19);
+      out[l] = static_cast<float>(static_cast<int32_t>(r >> 40)) * 0x1.0p-24f;
+    }
+  }
+  uint64_t s_[4][kLanes4];
 };
 
 }  // namespace
 
-EssopStreamPair essop_draw_streams(int64_t products, const EssopOptions& o, at::Generator& gen) {
+void essop_draw_streams_into(int64_t products, const EssopOptions& o, at::Generator& gen,
+                             float* r, float* q) {
   validate_essop(o);
-  const int64_t s = o.streams() == EssopStreams::fresh ? products : 1;
+  const int64_t n = (o.streams() == EssopStreams::fresh ? products : 1) * o.bitstream();
   // One 64-bit draw from `gen` seeds this call's streams: reproducible from the run's seed and
   // the same on every data-parallel rank.
   uint64_t seed = 0;
@@ -92,15 +107,19 @@ EssopStreamPair essop_draw_streams(int64_t products, const EssopOptions& o, at::
     std::lock_guard<std::mutex> lock(gen.mutex());
     seed = at::check_generator<at::CPUGeneratorImpl>(gen)->random64();
   }
-  Xoshiro rng(seed);
+  Xoshiro4 rng(seed);
   // Two successive blocks of one stream are independent streams; never one stream for both
   // sides (then E[a AND b] = min(x^, d^), spec §3). r is drawn before q.
+  rng.fill(r, n);
+  rng.fill(q, n);
+}
+
+EssopStreamPair essop_draw_streams(int64_t products, const EssopOptions& o, at::Generator& gen) {
+  validate_essop(o);
+  const int64_t s = o.streams() == EssopStreams::fresh ? products : 1;
   const auto opts = torch::TensorOptions().dtype(torch::kFloat32);
   auto r = torch::empty({s, o.bitstream()}, opts), q = torch::empty({s, o.bitstream()}, opts);
-  for (auto* t : {&r, &q}) {
-    float* p = t->data_ptr<float>();
-    for (int64_t i = 0, n = t->numel(); i < n; ++i) p[i] = rng.uniform();
-  }
+  essop_draw_streams_into(products, o, gen, r.data_ptr<float>(), q.data_ptr<float>());
   return {r, q};
 }
 

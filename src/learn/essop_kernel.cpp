@@ -125,8 +125,10 @@ void pack(const Side& s, const Layout& l, int64_t BL, EncodeFn encode, Packed& o
     bool neg_here = false;
     for (int64_t bi = b0; bi < b1; ++bi) {
       const auto& blk = l.blocks[bi];
-      std::fill(tile.begin(), tile.end(), 0.0f);  // padding lanes: value 0 sets no bit
-      std::fill(rt.begin(), rt.end(), 0.0f);
+      if (blk.count < kLanes) {  // padding lanes: value 0 sets no bit
+        std::fill(tile.begin(), tile.end(), 0.0f);
+        std::fill(rt.begin(), rt.end(), 0.0f);
+      }
       for (int64_t lane = 0; lane < blk.count; ++lane) {
         const int64_t p = l.product[blk.first + lane];
         const float f = s.factor[p];

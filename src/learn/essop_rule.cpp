@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "neurocore/core/error.h"
 #include "neurocore/core/seed.h"
@@ -121,11 +122,22 @@ void EssopProducts::reseed(uint64_t seed, int64_t epoch) {
 }
 
 torch::Tensor EssopProducts::weight_gradient(const torch::Tensor& x, const torch::Tensor& delta) {
-  EssopStreamPair streams;
+  // Streams in buffers reused by this thread (no fresh allocation per layer and step: for a
+  // convolution they hold 2 BL numbers per output position).
+  thread_local std::vector<float> rbuf, qbuf;
+  const int64_t n =
+      (options_.streams() == EssopStreams::fresh ? x.size(0) : 1) * options_.bitstream();
+  if (static_cast<int64_t>(rbuf.size()) < n) {
+    rbuf.resize(static_cast<std::size_t>(n));
+    qbuf.resize(static_cast<std::size_t>(n));
+  }
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    streams = essop_draw_streams(x.size(0), options_, gen_);
+    essop_draw_streams_into(x.size(0), options_, gen_, rbuf.data(), qbuf.data());
   }
+  const EssopStreamPair streams{
+      torch::from_blob(rbuf.data(), {n / options_.bitstream(), options_.bitstream()}),
+      torch::from_blob(qbuf.data(), {n / options_.bitstream(), options_.bitstream()})};
   EssopStats s;
   auto dw = essop_outer_sum(x, delta, streams, options_.scaling(), &s);
   std::lock_guard<std::mutex> lock(mutex_);

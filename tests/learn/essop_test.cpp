@@ -182,6 +182,31 @@ TEST(Essop, RandomNumberBudget) {
   EXPECT_EQ(fresh.bit_products, P * 7 * 3 * BL);
 }
 
+// The streams: reproducible from the generator's state, the same through both entry points,
+// uniform on [0, 1) on the float32 grid k 2^-24 (mean 1/2, variance 1/12), r and q distinct.
+TEST(Essop, StreamsAreReproducibleUniformOnTheFloatGrid) {
+  auto g1 = nc::make_generator(7, "test"), g2 = nc::make_generator(7, "test");
+  const int64_t P = 5001, BL = 8;  // an odd count: the generator's last group of four is cut
+  const auto s = essop_draw_streams(P, bl(BL), g1);
+  std::vector<float> r(P * BL), q(P * BL);
+  essop_draw_streams_into(P, bl(BL), g2, r.data(), q.data());
+  EXPECT_TRUE(torch::equal(s.r, torch::from_blob(r.data(), {P, BL})));
+  EXPECT_TRUE(torch::equal(s.q, torch::from_blob(q.data(), {P, BL})));
+  EXPECT_FALSE(torch::equal(s.r, s.q));
+  for (const auto& t : {s.r, s.q}) {
+    const auto v = t.to(torch::kFloat64);
+    EXPECT_GE(v.min().item<double>(), 0.0);
+    EXPECT_LT(v.max().item<double>(), 1.0);
+    EXPECT_TRUE(torch::equal(v * 16777216.0, (v * 16777216.0).floor()));  // on the 2^-24 grid
+    const double n = static_cast<double>(v.numel());
+    EXPECT_NEAR(v.mean().item<double>(), 0.5, 5 * std::sqrt(1.0 / 12 / n));
+    EXPECT_NEAR(v.var().item<double>(), 1.0 / 12, 0.02 / 12);
+  }
+  // Shared: one pair of BL numbers.
+  const auto sh = essop_draw_streams(P, bl(BL, EssopStreams::shared), g1);
+  EXPECT_EQ(sh.r.sizes(), (std::vector<int64_t>{1, BL}));
+}
+
 TEST(Essop, SidesGetDistinctStreamsAndASharedStreamIsBiased) {
   auto g = nc::make_generator(6, "test");
   const auto s = essop_draw_streams(1, bl(64), g);

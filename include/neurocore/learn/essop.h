@@ -78,6 +78,9 @@ struct EssopStreamPair {
   torch::Tensor r, q;
 };
 EssopStreamPair essop_draw_streams(int64_t products, const EssopOptions& o, at::Generator& gen);
+/// The same numbers written to r and q, each S * BL floats (callers reusing buffers).
+void essop_draw_streams_into(int64_t products, const EssopOptions& o, at::Generator& gen,
+                             float* r, float* q);
 
 /// ESSOP estimate of sum_p delta_p x_p^T. x [P, N], delta [P, M] (float32 or float64, CPU)
 /// -> [M, N] float32. The bit-parallel kernel: stream bits packed 64 a word (16 products per
