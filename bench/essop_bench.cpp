@@ -1,5 +1,6 @@
 // ESSOP throughput against exact FP32 in one run (docs/results/essop.md):
-//   1. kernel: essop_outer_sum (streams drawn, scaled, packed, AND + popcount) against the
+//   1. kernel: essop_outer_sum (streams drawn into reused buffers as in training, scaled,
+//      packed, AND + popcount) against the
 //      exact sum of outer products delta^T x by BLAS (one FP32 GEMM) of the same sizes;
 //   2. training step: one BPTT step (forward, backward, SGD) of the MLP 784-256-256-10 and of
 //      LeNet-5 with ESSOP weight gradients against the same step with exact gradients.
@@ -81,11 +82,18 @@ void kernel_table(int reps) {
     const auto d = torch::randn({s.P, s.M}, g) * 1e-3;
     std::vector<double> exact;
     std::vector<std::vector<double>> es(kBitstreams.size());
+    std::vector<float> rbuf(static_cast<std::size_t>(s.P * kBitstreams.back())), qbuf(rbuf.size());
     for (int r = 0; r < reps; ++r) {
       exact.push_back(seconds([&] { auto w = d.t().mm(x); }));
       for (std::size_t b = 0; b < kBitstreams.size(); ++b) {
         const auto o = EssopOptions().bitstream(kBitstreams[b]);
-        es[b].push_back(seconds([&] { auto w = essop_outer_sum(x, d, o, g); }));
+        // Streams drawn into reused buffers, as the training rule does (EssopProducts).
+        es[b].push_back(seconds([&] {
+          essop_draw_streams_into(s.P, o, g, rbuf.data(), qbuf.data());
+          const EssopStreamPair st{torch::from_blob(rbuf.data(), {s.P, o.bitstream()}),
+                                   torch::from_blob(qbuf.data(), {s.P, o.bitstream()})};
+          auto w = essop_outer_sum(x, d, st, o.scaling());
+        }));
       }
     }
     const double e = median(exact);

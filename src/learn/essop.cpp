@@ -11,6 +11,7 @@
 #include <atomic>
 #include <mutex>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <vector>
 
@@ -154,12 +155,24 @@ void exponents(const torch::Tensor& v, EssopScaling scaling, std::vector<int>& e
   e.assign(static_cast<std::size_t>(P), 0);
   zero.assign(static_cast<std::size_t>(P), 1);
   if (P == 0 || v.size(1) == 0) return;
-  // max |v| per row = max(max, -min): one pass, no |v| temporary (NaN propagates).
-  const auto [lo, hi] = torch::aminmax(v, 1);
-  const auto rmax = torch::maximum(hi, lo.neg()).to(torch::kFloat64).contiguous();
-  const double* m = rmax.data_ptr<double>();
+  // max |v| per row, one pass (a LibTorch reduction over short rows costs more than the
+  // kernel); `bad` catches NaN and infinity.
+  const int64_t K = v.size(1);
+  const float* pv = v.data_ptr<float>();
+  std::vector<double> rmax(static_cast<std::size_t>(P));
+  bool bad = false;
+  for (int64_t p = 0; p < P; ++p) {
+    float mx = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      const float a = std::fabs(pv[p * K + k]);
+      bad |= !(a <= std::numeric_limits<float>::max());
+      mx = a > mx ? a : mx;
+    }
+    rmax[p] = mx;
+  }
+  if (bad) throw UserError("essop: a non-finite value in the weight-update inputs");
+  const double* m = rmax.data();
   const double all = *std::max_element(m, m + P);
-  if (!std::isfinite(all)) throw UserError("essop: a non-finite value in the weight-update inputs");
   const int shared = all > 0 ? essop_exponent(all) : 0;
   for (int64_t p = 0; p < P; ++p) {
     zero[p] = m[p] == 0;

@@ -75,7 +75,9 @@ void count_portable(const uint16_t* A, const uint16_t* SA, const uint16_t* B, co
 
 // Products of one chunk in layout order, with their groups.
 struct Layout {
+  int64_t p0 = 0;
   std::vector<int64_t> product;  // layout position -> product index
+  std::vector<int64_t> slot;     // product p0 + i -> block * 16 + lane, or -1 (skipped)
   struct Block {
     int64_t first, count;  // positions in `product`
     int64_t unit;          // first unit of the block
@@ -88,10 +90,12 @@ struct Layout {
 Layout make_layout(int64_t p0, int64_t p1, const std::vector<int>& e,
                    const std::vector<char>& skip, int64_t BL) {
   Layout l;
+  l.p0 = p0;
   for (int64_t p = p0; p < p1; ++p)
     if (!skip[p]) l.product.push_back(p);
   std::stable_sort(l.product.begin(), l.product.end(),
                    [&](int64_t a, int64_t b) { return e[a] < e[b]; });
+  l.slot.assign(static_cast<std::size_t>(p1 - p0), -1);
   int64_t unit = 0;
   const auto n = static_cast<int64_t>(l.product.size());
   for (int64_t first = 0; first < n;) {
@@ -100,7 +104,10 @@ Layout make_layout(int64_t p0, int64_t p1, const std::vector<int>& e,
     unit = (unit + 3) / 4 * 4;  // a group starts on a fresh word
     const int64_t word_begin = unit / 4;
     for (int64_t b = first; b < last; b += kLanes) {
+      const auto blk = static_cast<int64_t>(l.blocks.size());
       l.blocks.push_back({b, std::min(kLanes, last - b), unit});
+      for (int64_t i = b; i < b + l.blocks.back().count; ++i)
+        l.slot[l.product[i] - p0] = blk * kLanes + (i - b);
       unit += BL;
     }
     l.groups.push_back({word_begin, (unit + 3) / 4, std::ldexp(1.0, e[l.product[first]])});
@@ -113,37 +120,52 @@ Layout make_layout(int64_t p0, int64_t p1, const std::vector<int>& e,
 int64_t padded(int64_t k) { return (k + kColBlock - 1) / kColBlock * kColBlock; }
 
 void pack(const Side& s, const Layout& l, int64_t BL, EncodeFn encode, Packed& out) {
-  const int64_t Kp = padded(s.K);
+  const int64_t Kp = padded(s.K), nb = static_cast<int64_t>(l.blocks.size());
   const auto n = static_cast<std::size_t>(l.words * Kp * 4);
   out.bits.assign(n, 0);
   out.sign.assign(n, 0);
+  // 1. Tiles: block b's values [K][16] (v * 2^-e, the reference's normalisation, exactly)
+  // and thresholds [BL][16], written while reading the products in their memory order (the
+  // layout order, sorted by exponent, would read the rows of v and of the streams at random;
+  // that was most of a convolution's cost). Padding lanes stay 0 and set no bit.
+  thread_local std::vector<float> tiles, rts;
+  tiles.resize(static_cast<std::size_t>(nb * s.K * kLanes));
+  rts.resize(static_cast<std::size_t>(nb * BL * kLanes));
+  for (int64_t bi = 0; bi < nb; ++bi) {  // zero only the padding lanes of partial blocks
+    const int64_t c = l.blocks[bi].count;
+    if (c == kLanes) continue;
+    for (int64_t k = 0; k < s.K; ++k)
+      std::fill_n(tiles.data() + (bi * s.K + k) * kLanes + c, kLanes - c, 0.0f);
+    for (int64_t b = 0; b < BL; ++b)
+      std::fill_n(rts.data() + (bi * BL + b) * kLanes + c, kLanes - c, 0.0f);
+  }
+  const auto np = static_cast<int64_t>(l.slot.size());
+  at::parallel_for(0, np, 256, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t slot = l.slot[i];
+      if (slot < 0) continue;
+      const int64_t p = l.p0 + i, blk = slot / kLanes, lane = slot % kLanes;
+      float* T = tiles.data() + blk * s.K * kLanes + lane;
+      const float* row = s.v + p * s.K;
+      const float f = s.factor[p];
+      for (int64_t k = 0; k < s.K; ++k) T[k * kLanes] = row[k] * f;
+      float* R = rts.data() + blk * BL * kLanes + lane;
+      const float* t = s.thr + (s.shared ? 0 : p) * BL;
+      for (int64_t b = 0; b < BL; ++b) R[b * kLanes] = t[b];
+    }
+  });
+  // 2. Encoding, block by block.
   std::atomic<bool> negative{false};
-  at::parallel_for(0, static_cast<int64_t>(l.blocks.size()), 1, [&](int64_t b0, int64_t b1) {
-    std::vector<float> tile(static_cast<std::size_t>(s.K * kLanes)),
-        rt(static_cast<std::size_t>(BL * kLanes));
+  at::parallel_for(0, nb, 1, [&](int64_t b0, int64_t b1) {
     std::vector<int64_t> off(static_cast<std::size_t>(BL));
     bool neg_here = false;
     for (int64_t bi = b0; bi < b1; ++bi) {
-      const auto& blk = l.blocks[bi];
-      if (blk.count < kLanes) {  // padding lanes: value 0 sets no bit
-        std::fill(tile.begin(), tile.end(), 0.0f);
-        std::fill(rt.begin(), rt.end(), 0.0f);
-      }
-      for (int64_t lane = 0; lane < blk.count; ++lane) {
-        const int64_t p = l.product[blk.first + lane];
-        const float f = s.factor[p];
-        const float* row = s.v + p * s.K;
-        // The same float product v * 2^-e as the reference's normalisation.
-        for (int64_t k = 0; k < s.K; ++k) tile[k * kLanes + lane] = row[k] * f;
-        const float* t = s.thr + (s.shared ? 0 : p) * BL;
-        for (int64_t b = 0; b < BL; ++b) rt[b * kLanes + lane] = t[b];
-      }
       for (int64_t b = 0; b < BL; ++b) {
-        const int64_t u = blk.unit + b;
+        const int64_t u = l.blocks[bi].unit + b;
         off[b] = (u / 4) * Kp * 4 + u % 4;
       }
-      neg_here |= encode(tile.data(), rt.data(), s.K, BL, off.data(), out.bits.data(),
-                         out.sign.data());
+      neg_here |= encode(tiles.data() + bi * s.K * kLanes, rts.data() + bi * BL * kLanes, s.K,
+                         BL, off.data(), out.bits.data(), out.sign.data());
     }
     if (neg_here) negative = true;
   });
@@ -224,11 +246,13 @@ const double* kernel_counts(const Side& x, const Side& d, int64_t P, int64_t BL,
 #else
   essop_kernel_resolved(kernel);
 #endif
-  // Chunks of products small enough that both packed sides (bits + signs) stay in cache
-  // (about 1 MiB); whole blocks of 16.
-  const int64_t budget_words = 65536;
-  const int64_t chunk = std::max<int64_t>(
-      kLanes, budget_words * 64 / (BL * (Np + Mp)) / kLanes * kLanes);
+  // Chunks of products small enough that both packed sides (bits + signs, about 1 MiB) and
+  // the tiles (values and thresholds, about 256 KiB, at least 512 products) stay in cache;
+  // whole blocks of 16.
+  const int64_t budget_words = 65536, tile_bytes = 1 << 18;
+  const int64_t by_bits = budget_words * 64 / (BL * (Np + Mp));
+  const int64_t by_tiles = std::max<int64_t>(512, tile_bytes / (4 * (N + M + 2 * BL)));
+  const int64_t chunk = std::max<int64_t>(kLanes, std::min(by_bits, by_tiles) / kLanes * kLanes);
   for (int64_t p0 = 0; p0 < P; p0 += chunk) {
     const Layout l = make_layout(p0, std::min(P, p0 + chunk), e, skip, BL);
     if (l.product.empty()) continue;
