@@ -1,17 +1,20 @@
 // ESSOP throughput against exact FP32 in one run (docs/results/essop.md):
-//   1. kernel: essop_outer_sum (streams drawn, scaled, packed, AND + popcount) against the
+//   1. kernel: essop_outer_sum (streams drawn into reused buffers as in training, scaled,
+//      packed, AND + popcount) against the
 //      exact sum of outer products delta^T x by BLAS (one FP32 GEMM) of the same sizes;
 //   2. training step: one BPTT step (forward, backward, SGD) of the MLP 784-256-256-10 and of
 //      LeNet-5 with ESSOP weight gradients against the same step with exact gradients.
 // Configurations are interleaved repetition by repetition (steadier on a shared machine); the
 // median is reported.
 //
-//   nc_bench_essop [--threads=1] [--reps=15]
+//   nc_bench_essop [--threads=1] [--reps=15] [--clock=cpu|wall] [--only=kernel|step]
 #include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <ctime>
 #include <functional>
 #include <string>
 #include <vector>
@@ -29,7 +32,22 @@ namespace {
 using namespace nc::learn;
 using Clock = std::chrono::steady_clock;
 
+// Wall time, or with --clock=cpu the CPU time of this thread (with --threads=1 all the work
+// runs on it: steadier than wall time on a machine shared with other jobs).
+bool g_cpu_clock = false;
+
+double thread_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
 double seconds(const std::function<void()>& f) {
+  if (g_cpu_clock) {
+    const double t0 = thread_cpu_seconds();
+    f();
+    return thread_cpu_seconds() - t0;
+  }
   const auto t0 = Clock::now();
   f();
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -50,7 +68,8 @@ void kernel_table(int reps) {
   const std::vector<Size> sizes = {{"MLP layer 1 (B 128)", 128, 784, 256},
                                    {"MLP layer 2 (B 128)", 128, 256, 256},
                                    {"MLP output (B 128)", 128, 256, 10},
-                                   {"LeNet conv2 (B 32, im2col)", 32 * 100, 150, 16}};
+                                   {"LeNet conv1 (B 128, im2col)", 128 * 784, 25, 6},
+                                   {"LeNet conv2 (B 128, im2col)", 128 * 100, 150, 16}};
   fmt::print("## Kernel: ESSOP dW versus exact FP32 dW (BLAS GEMM), median of {} runs\n\n", reps);
   fmt::print("| outer products | P x N x M | exact FP32 ms |");
   for (auto b : kBitstreams) fmt::print(" BL {} ms (ratio) |", b);
@@ -63,11 +82,18 @@ void kernel_table(int reps) {
     const auto d = torch::randn({s.P, s.M}, g) * 1e-3;
     std::vector<double> exact;
     std::vector<std::vector<double>> es(kBitstreams.size());
+    std::vector<float> rbuf(static_cast<std::size_t>(s.P * kBitstreams.back())), qbuf(rbuf.size());
     for (int r = 0; r < reps; ++r) {
       exact.push_back(seconds([&] { auto w = d.t().mm(x); }));
       for (std::size_t b = 0; b < kBitstreams.size(); ++b) {
         const auto o = EssopOptions().bitstream(kBitstreams[b]);
-        es[b].push_back(seconds([&] { auto w = essop_outer_sum(x, d, o, g); }));
+        // Streams drawn into reused buffers, as the training rule does (EssopProducts).
+        es[b].push_back(seconds([&] {
+          essop_draw_streams_into(s.P, o, g, rbuf.data(), qbuf.data());
+          const EssopStreamPair st{torch::from_blob(rbuf.data(), {s.P, o.bitstream()}),
+                                   torch::from_blob(qbuf.data(), {s.P, o.bitstream()})};
+          auto w = essop_outer_sum(x, d, st, o.scaling());
+        }));
       }
     }
     const double e = median(exact);
@@ -126,15 +152,32 @@ void step_table(int reps) {
 
 int main(int argc, char** argv) {
   int threads = 1, reps = 15;
+  std::string only;
   for (int i = 1; i < argc; ++i) {
     if (nc::bench::int_flag(argv[i], "threads", 1, 256, threads)) continue;
     if (nc::bench::int_flag(argv[i], "reps", 1, 10000, reps)) continue;
-    fmt::print(stderr, "usage: nc_bench_essop [--threads=N] [--reps=N]\n");
+    if (std::strcmp(argv[i], "--clock=cpu") == 0 || std::strcmp(argv[i], "--clock=wall") == 0) {
+      g_cpu_clock = argv[i][8] == 'c';
+      continue;
+    }
+    if (std::strcmp(argv[i], "--only=kernel") == 0 || std::strcmp(argv[i], "--only=step") == 0) {
+      only = argv[i] + 7;
+      continue;
+    }
+    fmt::print(stderr,
+               "usage: nc_bench_essop [--threads=N] [--reps=N] [--clock=cpu|wall] "
+               "[--only=kernel|step]\n");
+    return 2;
+  }
+  if (g_cpu_clock && threads != 1) {
+    fmt::print(stderr, "nc_bench_essop: --clock=cpu needs --threads=1 (got {})\n", threads);
     return 2;
   }
   at::set_num_threads(threads);
-  fmt::print("threads: {}\n\n", threads);
-  kernel_table(reps);
-  step_table(reps);
+  fmt::print("threads: {}, clock: {}, kernel: {}\n\n", threads,
+             g_cpu_clock ? "thread CPU time" : "wall",
+             essop_kernel_name(essop_kernel_resolved(EssopKernel::automatic)));
+  if (only != "step") kernel_table(reps);
+  if (only != "kernel") step_table(reps);
   return 0;
 }

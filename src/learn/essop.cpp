@@ -2,16 +2,20 @@
 // scalar reference (include/neurocore/learn/essop.h, docs/essop.md).
 #include "neurocore/learn/essop.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <vector>
 
+#include "essop_kernel.h"
 #include "neurocore/core/error.h"
 
 namespace nc::learn {
@@ -43,14 +47,80 @@ void EssopStats::add(const EssopStats& o) {
   stream_bits += o.stream_bits;
 }
 
+namespace {
+
+// xoshiro256+ (Blackman and Vigna), four independent states side by side (the loop over the
+// four lanes vectorises and overlaps their dependency chains), seeded through splitmix64.
+// torch::rand's Mersenne Twister made drawing 2 BL numbers per outer product the largest cost
+// of a convolution's ESSOP update (P = batch x positions products per layer).
+class Xoshiro4 {
+ public:
+  explicit Xoshiro4(uint64_t seed) {
+    for (auto& word : s_) {
+      for (auto& w : word) {  // splitmix64: well mixed, never an all-zero state
+        seed += 0x9e3779b97f4a7c15ULL;
+        uint64_t z = seed;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        w = z ^ (z >> 31);
+      }
+    }
+  }
+  // n uniforms in [0, 1) on the grid k 2^-24, as torch::rand draws float32 (the top 24 bits:
+  // xoshiro256+'s low bits are its weak ones). Number i comes from lane i % 4; a last partial
+  // group of four is drawn whole and the rest discarded.
+  void fill(float* out, int64_t n) {
+    float block[kLanes4];
+    for (int64_t i = 0; i < n; i += kLanes4) {
+      step(block);
+      for (int64_t l = 0; l < kLanes4 && i + l < n; ++l) out[i + l] = block[l];
+    }
+  }
+
+ private:
+  static constexpr int kLanes4 = 4;
+  void step(float* out) {
+    for (int l = 0; l < kLanes4; ++l) {
+      const uint64_t r = s_[0][l] + s_[3][l];
+      const uint64_t t = s_[1][l] << 17;
+      s_[2][l] ^= s_[0][l];
+      s_[3][l] ^= s_[1][l];
+      s_[1][l] ^= s_[2][l];
+      s_[0][l] ^= s_[3][l];
+      s_[2][l] ^= t;
+      s_[3][l] = (s_[3][l] << 45) | (s_[3][l] >> 19);
+      out[l] = static_cast<float>(static_cast<int32_t>(r >> 40)) * 0x1.0p-24f;
+    }
+  }
+  uint64_t s_[4][kLanes4];
+};
+
+}  // namespace
+
+void essop_draw_streams_into(int64_t products, const EssopOptions& o, at::Generator& gen,
+                             float* r, float* q) {
+  validate_essop(o);
+  const int64_t n = (o.streams() == EssopStreams::fresh ? products : 1) * o.bitstream();
+  // One 64-bit draw from `gen` seeds this call's streams: reproducible from the run's seed and
+  // the same on every data-parallel rank.
+  uint64_t seed = 0;
+  {
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    seed = at::check_generator<at::CPUGeneratorImpl>(gen)->random64();
+  }
+  Xoshiro4 rng(seed);
+  // Two successive blocks of one stream are independent streams; never one stream for both
+  // sides (then E[a AND b] = min(x^, d^), spec §3). r is drawn before q.
+  rng.fill(r, n);
+  rng.fill(q, n);
+}
+
 EssopStreamPair essop_draw_streams(int64_t products, const EssopOptions& o, at::Generator& gen) {
   validate_essop(o);
   const int64_t s = o.streams() == EssopStreams::fresh ? products : 1;
   const auto opts = torch::TensorOptions().dtype(torch::kFloat32);
-  // Two draws from one generator are independent streams; never one stream for both sides
-  // (then E[a AND b] = min(x^, d^), spec §3).
-  auto r = torch::rand({s, o.bitstream()}, gen, opts);
-  auto q = torch::rand({s, o.bitstream()}, gen, opts);
+  auto r = torch::empty({s, o.bitstream()}, opts), q = torch::empty({s, o.bitstream()}, opts);
+  essop_draw_streams_into(products, o, gen, r.data_ptr<float>(), q.data_ptr<float>());
   return {r, q};
 }
 
@@ -85,10 +155,24 @@ void exponents(const torch::Tensor& v, EssopScaling scaling, std::vector<int>& e
   e.assign(static_cast<std::size_t>(P), 0);
   zero.assign(static_cast<std::size_t>(P), 1);
   if (P == 0 || v.size(1) == 0) return;
-  const auto rmax = v.abs().amax(1).to(torch::kFloat64).contiguous();
-  const double* m = rmax.data_ptr<double>();
+  // max |v| per row, one pass (a LibTorch reduction over short rows costs more than the
+  // kernel); `bad` catches NaN and infinity.
+  const int64_t K = v.size(1);
+  const float* pv = v.data_ptr<float>();
+  std::vector<double> rmax(static_cast<std::size_t>(P));
+  bool bad = false;
+  for (int64_t p = 0; p < P; ++p) {
+    float mx = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      const float a = std::fabs(pv[p * K + k]);
+      bad |= !(a <= std::numeric_limits<float>::max());
+      mx = a > mx ? a : mx;
+    }
+    rmax[p] = mx;
+  }
+  if (bad) throw UserError("essop: a non-finite value in the weight-update inputs");
+  const double* m = rmax.data();
   const double all = *std::max_element(m, m + P);
-  if (!std::isfinite(all)) throw UserError("essop: a non-finite value in the weight-update inputs");
   const int shared = all > 0 ? essop_exponent(all) : 0;
   for (int64_t p = 0; p < P; ++p) {
     zero[p] = m[p] == 0;
@@ -96,179 +180,18 @@ void exponents(const torch::Tensor& v, EssopScaling scaling, std::vector<int>& e
   }
 }
 
-// v [P, K] scaled row by row to [-1, 1]: v * 2^-e_p (exact: a power-of-two factor).
-torch::Tensor normalise(const torch::Tensor& v, const std::vector<int>& e) {
+// 2^-e_p as float, one per product.
+std::vector<float> factors(const std::vector<int>& e) {
   std::vector<float> f(e.size());
   for (std::size_t p = 0; p < e.size(); ++p) f[p] = std::ldexp(1.0f, -e[p]);
-  auto s = torch::from_blob(f.data(), {static_cast<int64_t>(f.size()), 1}, torch::kFloat32).clone();
+  return f;
+}
+
+// v [P, K] scaled row by row to [-1, 1]: v * 2^-e_p (exact: a power-of-two factor).
+torch::Tensor normalise(const torch::Tensor& v, const std::vector<float>& f) {
+  auto s = torch::from_blob(const_cast<float*>(f.data()), {static_cast<int64_t>(f.size()), 1},
+                            torch::kFloat32);
   return (v * s).contiguous();
-}
-
-// ---------------------------------------------------------------------------------------
-// Bit-parallel kernel.
-//
-// A chunk of outer products is laid out as one bit string per vector element: the stream of
-// product p occupies BL consecutive bits (bit k of the stream at offset + k; word = bit / 64,
-// bit % 64), products sorted by their combined exponent e_p = e_x,p + e_d,p, each group of
-// equal exponents starting on a fresh word. For element pair (i, j) the signed count of a
-// group is popcount(A_j & B_i) - 2 popcount(A_j & B_i & (SA_j ^ SB_i)), with SA, SB the sign
-// planes (all BL bits of a product set when its value is negative), and dW_ij gains
-// 2^e_g times that count: one shift per group instead of one multiply per product.
-
-struct Group {
-  int exponent;
-  int64_t word_begin, word_end;
-};
-
-struct Layout {
-  std::vector<int64_t> product;  // products of the chunk in layout order
-  std::vector<int64_t> offset;   // bit offset of each
-  std::vector<Group> groups;
-  int64_t words = 0;
-};
-
-Layout make_layout(int64_t p0, int64_t p1, const std::vector<int>& e, const std::vector<char>& skip,
-                   int64_t BL) {
-  Layout l;
-  for (int64_t p = p0; p < p1; ++p)
-    if (!skip[p]) l.product.push_back(p);
-  std::stable_sort(l.product.begin(), l.product.end(),
-                   [&](int64_t a, int64_t b) { return e[a] < e[b]; });
-  int64_t bit = 0;
-  for (std::size_t n = 0; n < l.product.size(); ++n) {
-    const int ex = e[l.product[n]];
-    if (l.groups.empty() || l.groups.back().exponent != ex) {
-      bit = (bit + 63) / 64 * 64;  // a new group starts on a fresh word
-      if (!l.groups.empty()) l.groups.back().word_end = bit / 64;
-      l.groups.push_back({ex, bit / 64, 0});
-    }
-    l.offset.push_back(bit);
-    bit += BL;
-  }
-  l.words = (bit + 63) / 64;
-  if (!l.groups.empty()) l.groups.back().word_end = l.words;
-  return l;
-}
-
-inline void put_bits(uint64_t* row, int64_t off, uint64_t word, int64_t len) {
-  const int64_t w = off >> 6, s = off & 63;
-  row[w] |= word << s;
-  if (s + len > 64) row[w + 1] |= word >> (64 - s);
-}
-
-// Packs one side: v [P, K] (normalised, signed) -> bits and sign planes [K, words].
-// Returns whether any value was negative.
-bool pack(const torch::Tensor& v, const torch::Tensor& thr, const Layout& l, int64_t BL,
-          std::vector<uint64_t>& bits, std::vector<uint64_t>& sign) {
-  const int64_t K = v.size(1), W = l.words, n = static_cast<int64_t>(l.product.size());
-  bits.assign(static_cast<std::size_t>(K * W), 0);
-  sign.assign(static_cast<std::size_t>(K * W), 0);
-  const auto vt = v.t().contiguous();  // [K, P]: each row packed from contiguous values
-  const float* pv = vt.data_ptr<float>();
-  const float* pt = thr.data_ptr<float>();
-  const int64_t P = v.size(0);
-  const bool shared = thr.size(0) == 1;
-  std::atomic<bool> negative{false};
-  at::parallel_for(0, K, 16, [&](int64_t k0, int64_t k1) {
-    bool neg_here = false;
-    for (int64_t k = k0; k < k1; ++k) {
-      uint64_t* row = bits.data() + k * W;
-      uint64_t* srow = sign.data() + k * W;
-      const float* vk = pv + k * P;
-      for (int64_t idx = 0; idx < n; ++idx) {
-        const int64_t p = l.product[idx];
-        const float value = vk[p];
-        if (value == 0) continue;
-        const float a = std::fabs(value);
-        const float* t = pt + (shared ? 0 : p) * BL;
-        const int64_t off = l.offset[idx];
-        for (int64_t c = 0; c < BL; c += 64) {
-          const int64_t len = std::min<int64_t>(64, BL - c);
-          uint64_t word = 0;
-          for (int64_t b = 0; b < len; ++b) word |= static_cast<uint64_t>(a > t[c + b]) << b;
-          put_bits(row, off + c, word, len);
-          if (value < 0) put_bits(srow, off + c, len == 64 ? ~uint64_t{0} : (uint64_t{1} << len) - 1, len);
-        }
-        neg_here |= value < 0;
-      }
-    }
-    if (neg_here) negative = true;
-  });
-  return negative;
-}
-
-// acc[i, j] += sum_g 2^e_g (signed count of group g), rows i in [i0, i1).
-// target_clones: the hardware popcount instruction where the CPU has it, a portable one
-// otherwise (one binary for every x86-64).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define NC_POPCNT_CLONES __attribute__((target_clones("popcnt", "default")))
-#else
-#define NC_POPCNT_CLONES
-#endif
-
-NC_POPCNT_CLONES
-void count_rows(const uint64_t* A, const uint64_t* SA, const uint64_t* B, const uint64_t* SB,
-                const Group* groups, int64_t n_groups, const double* scale, int64_t N, int64_t W,
-                bool x_signed, int64_t i0, int64_t i1, double* acc) {
-  for (int64_t i = i0; i < i1; ++i) {
-    const uint64_t* b = B + i * W;
-    const uint64_t* sb = SB + i * W;
-    double* out = acc + i * N;
-    for (int64_t j = 0; j < N; ++j) {
-      const uint64_t* a = A + j * W;
-      const uint64_t* sa = SA + j * W;
-      double sum = 0;
-      for (int64_t g = 0; g < n_groups; ++g) {
-        int64_t pos = 0, neg = 0;
-        const int64_t w1 = groups[g].word_end;
-        if (x_signed) {
-          for (int64_t w = groups[g].word_begin; w < w1; ++w) {
-            const uint64_t t = a[w] & b[w];
-            pos += __builtin_popcountll(t);
-            neg += __builtin_popcountll(t & (sa[w] ^ sb[w]));
-          }
-        } else {
-          for (int64_t w = groups[g].word_begin; w < w1; ++w) {
-            const uint64_t t = a[w] & b[w];
-            pos += __builtin_popcountll(t);
-            neg += __builtin_popcountll(t & sb[w]);
-          }
-        }
-        sum += static_cast<double>(pos - 2 * neg) * scale[g];  // exact: integer times 2^e
-      }
-      out[j] += sum;
-    }
-  }
-}
-
-// The kernel on normalised signed values: returns acc [M, N] (double) = sum over products of
-// 2^e_p sign * count.
-torch::Tensor kernel_counts(const Checked& c, const torch::Tensor& xn, const torch::Tensor& dn,
-                            const std::vector<int>& e, const std::vector<char>& skip) {
-  const int64_t P = c.P, N = c.N, M = c.M, BL = c.BL;
-  auto acc = torch::zeros({M, N}, torch::kFloat64);
-  if (P == 0 || M == 0 || N == 0) return acc;
-  // Chunks of products small enough that both packed sides (bits + signs) stay in cache
-  // (about 1 MiB).
-  const int64_t words_budget = std::max<int64_t>(8, 65536 / (N + M));
-  const int64_t chunk = std::max<int64_t>(1, words_budget * 64 / BL);
-  std::vector<uint64_t> A, SA, B, SB;
-  double* pacc = acc.data_ptr<double>();
-  for (int64_t p0 = 0; p0 < P; p0 += chunk) {
-    const Layout l = make_layout(p0, std::min(P, p0 + chunk), e, skip, BL);
-    if (l.product.empty()) continue;
-    const bool x_signed = pack(xn, c.r, l, BL, A, SA);
-    pack(dn, c.q, l, BL, B, SB);
-    std::vector<double> scale;
-    for (const auto& g : l.groups) scale.push_back(std::ldexp(1.0, g.exponent));
-    const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, N * l.words / 64 + 1));
-    at::parallel_for(0, M, grain, [&](int64_t i0, int64_t i1) {
-      count_rows(A.data(), SA.data(), B.data(), SB.data(), l.groups.data(),
-                 static_cast<int64_t>(l.groups.size()), scale.data(), N, l.words, x_signed, i0,
-                 i1, pacc);
-    });
-  }
-  return acc;
 }
 
 // The scalar reference on normalised signed values, literally: bool streams, AND, count.
@@ -305,40 +228,59 @@ torch::Tensor reference_counts(const Checked& c, const torch::Tensor& xn, const 
 
 struct Prepared {
   Checked c;
-  torch::Tensor xn, dn;
-  std::vector<int> e;
-  std::vector<char> skip;
+  std::vector<int> ex, ed;      // per-product exponents of x and delta (0 for an all-zero row)
+  std::vector<float> fx, fd;    // 2^-e as float: v * f is the normalised value, exactly
+  std::vector<int> e;           // combined exponent e_x + e_d of each product
+  std::vector<char> skip;       // an all-zero vector: the product is exactly 0
 };
 
 Prepared prepare(const torch::Tensor& x, const torch::Tensor& delta, const EssopStreamPair& s,
                  EssopScaling scaling, bool scale) {
-  Prepared p{check(x, delta, s), {}, {}, {}, {}};
-  std::vector<int> ex, ed;
+  Prepared p{check(x, delta, s), {}, {}, {}, {}, {}, {}};
   std::vector<char> zx, zd;
-  exponents(p.c.x, scaling, ex, zx);
-  exponents(p.c.d, scaling, ed, zd);
+  exponents(p.c.x, scaling, p.ex, zx);
+  exponents(p.c.d, scaling, p.ed, zd);
   const auto P = static_cast<std::size_t>(p.c.P);
   p.e.assign(P, 0);
   p.skip.assign(P, 0);
   for (std::size_t i = 0; i < P; ++i) {
-    p.skip[i] = zx[i] || zd[i];  // an all-zero vector: the product is exactly 0
-    if (scale && !p.skip[i]) p.e[i] = ex[i] + ed[i];
+    p.skip[i] = zx[i] || zd[i];
+    if (!scale || zx[i]) p.ex[i] = 0;
+    if (!scale || zd[i]) p.ed[i] = 0;
+    if (!p.skip[i]) p.e[i] = p.ex[i] + p.ed[i];
   }
-  if (scale) {
-    for (std::size_t i = 0; i < P; ++i) {
-      if (zx[i]) ex[i] = 0;
-      if (zd[i]) ed[i] = 0;
-    }
-    p.xn = normalise(p.c.x, ex);
-    p.dn = normalise(p.c.d, ed);
-  } else {
-    p.xn = p.c.x;
-    p.dn = p.c.d;
-    if (p.c.P && (p.xn.abs().max().item<float>() > 1 || p.dn.abs().max().item<float>() > 1)) {
-      throw InternalError("essop_signed_counts: values must lie in [-1, 1]");
-    }
+  if (!scale && p.c.P &&
+      (p.c.x.abs().max().item<float>() > 1 || p.c.d.abs().max().item<float>() > 1)) {
+    throw InternalError("essop_signed_counts: values must lie in [-1, 1]");
   }
+  p.fx = factors(p.ex);
+  p.fd = factors(p.ed);
   return p;
+}
+
+// The kernel (src/learn/essop_kernel.cpp): double sums [M][Np] in this thread's workspace.
+const double* kernel(const Prepared& p, EssopKernel k, int64_t& Np) {
+  const essop_detail::Side xs{p.c.x.data_ptr<float>(), p.c.N, p.fx.data(),
+                              p.c.r.data_ptr<float>(), p.c.r.size(0) == 1};
+  const essop_detail::Side ds{p.c.d.data_ptr<float>(), p.c.M, p.fd.data(),
+                              p.c.q.data_ptr<float>(), p.c.q.size(0) == 1};
+  return essop_detail::kernel_counts(xs, ds, p.c.P, p.c.BL, p.e, p.skip, k, Np);
+}
+
+// out [M, N] of type T from the kernel's sums: f(sum) element by element.
+template <typename T, typename F>
+torch::Tensor from_sums(const double* acc, int64_t M, int64_t N, int64_t Np, torch::Dtype dt,
+                        F f) {
+  auto out = torch::empty({M, N}, dt);
+  T* o = out.data_ptr<T>();
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) o[i * N + j] = f(acc[i * Np + j]);
+  return out;
+}
+
+// The reference on the normalised tensors.
+torch::Tensor reference(const Prepared& p) {
+  return reference_counts(p.c, normalise(p.c.x, p.fx), normalise(p.c.d, p.fd), p.e, p.skip);
 }
 
 void count(EssopStats* stats, const Checked& c) {
@@ -363,34 +305,40 @@ torch::Tensor essop_outer_sum(const torch::Tensor& x, const torch::Tensor& delta
 
 torch::Tensor essop_outer_sum(const torch::Tensor& x, const torch::Tensor& delta,
                               const EssopStreamPair& streams, EssopScaling scaling,
-                              EssopStats* stats) {
+                              EssopStats* stats, EssopKernel k) {
   torch::NoGradGuard no_grad;
   const auto p = prepare(x, delta, streams, scaling, true);
   count(stats, p.c);
-  return kernel_counts(p.c, p.xn, p.dn, p.e, p.skip).div_(static_cast<double>(p.c.BL))
-      .to(torch::kFloat32);
+  int64_t Np = 0;
+  const double* acc = kernel(p, k, Np);
+  const double bl = static_cast<double>(p.c.BL);
+  // The double sum divided by BL, rounded once to float (as the reference).
+  return from_sums<float>(acc, p.c.M, p.c.N, Np, torch::kFloat32,
+                          [bl](double v) { return static_cast<float>(v / bl); });
 }
 
 torch::Tensor essop_outer_sum_reference(const torch::Tensor& x, const torch::Tensor& delta,
                                         const EssopStreamPair& streams, EssopScaling scaling) {
   torch::NoGradGuard no_grad;
   const auto p = prepare(x, delta, streams, scaling, true);
-  return reference_counts(p.c, p.xn, p.dn, p.e, p.skip).div_(static_cast<double>(p.c.BL))
-      .to(torch::kFloat32);
+  return reference(p).div_(static_cast<double>(p.c.BL)).to(torch::kFloat32);
 }
 
 torch::Tensor essop_signed_counts(const torch::Tensor& xs, const torch::Tensor& ds,
-                                  const EssopStreamPair& streams) {
+                                  const EssopStreamPair& streams, EssopKernel k) {
   torch::NoGradGuard no_grad;
   const auto p = prepare(xs, ds, streams, EssopScaling::per_product, false);
-  return kernel_counts(p.c, p.xn, p.dn, p.e, p.skip).to(torch::kInt64);
+  int64_t Np = 0;
+  const double* acc = kernel(p, k, Np);
+  return from_sums<int64_t>(acc, p.c.M, p.c.N, Np, torch::kInt64,
+                            [](double v) { return static_cast<int64_t>(v); });
 }
 
 torch::Tensor essop_signed_counts_reference(const torch::Tensor& xs, const torch::Tensor& ds,
                                             const EssopStreamPair& streams) {
   torch::NoGradGuard no_grad;
   const auto p = prepare(xs, ds, streams, EssopScaling::per_product, false);
-  return reference_counts(p.c, p.xn, p.dn, p.e, p.skip).to(torch::kInt64);
+  return reference(p).to(torch::kInt64);
 }
 
 }  // namespace nc::learn

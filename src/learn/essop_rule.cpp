@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "neurocore/core/error.h"
 #include "neurocore/core/seed.h"
@@ -79,18 +80,25 @@ struct EssopConv2dFunction : torch::autograd::Function<EssopConv2dFunction> {
       const int64_t B = x.size(0), M = w.size(0), N = w.size(1) * w.size(2) * w.size(3);
       const int64_t L = g.size(2) * g.size(3);
       const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 24) / std::max<int64_t>(1, L * N));
-      namespace F = torch::nn::functional;
-      const auto opts = F::UnfoldFuncOptions({w.size(2), w.size(3)})
-                            .dilation({dilation[0], dilation[1]})
-                            .padding({padding[0], padding[1]})
-                            .stride({stride[0], stride[1]});
+      // The unfolded input and both transposed operands live in buffers this thread reuses
+      // from step to step: fresh allocations of this size cost a page fault per 4 KiB on every
+      // step, more than the ESSOP kernel itself.
+      thread_local torch::Tensor cols_buf, x_buf, d_buf;
+      for (auto* t : {&cols_buf, &x_buf, &d_buf}) {
+        if (!t->defined() || t->dtype() != x.dtype()) *t = torch::empty({0}, x.options());
+      }
       torch::Tensor sum;
       for (int64_t b0 = 0; b0 < B; b0 += chunk) {
-        const int64_t b1 = std::min(B, b0 + chunk);
-        const auto cols = F::unfold(x.slice(0, b0, b1), opts);  // [b, N, L]
-        const auto xp = cols.transpose(1, 2).reshape({-1, N});
-        const auto dp = g.slice(0, b0, b1).flatten(2).transpose(1, 2).reshape({-1, M});
-        auto part = products_of(ctx)->weight_gradient(xp, dp);
+        const int64_t b1 = std::min(B, b0 + chunk), b = b1 - b0;
+        cols_buf.resize_({b, N, L});
+        at::im2col_out(cols_buf, x.slice(0, b0, b1), {w.size(2), w.size(3)},
+                       {dilation[0], dilation[1]}, {padding[0], padding[1]},
+                       {stride[0], stride[1]});  // [b, N, L]
+        x_buf.resize_({b * L, N});
+        x_buf.view({b, L, N}).copy_(cols_buf.transpose(1, 2));
+        d_buf.resize_({b * L, M});
+        d_buf.view({b, L, M}).copy_(g.slice(0, b0, b1).flatten(2).transpose(1, 2));
+        auto part = products_of(ctx)->weight_gradient(x_buf, d_buf);
         sum = sum.defined() ? sum.add_(part) : part;
       }
       dw = sum.view(w.sizes()).to(w.dtype());
@@ -121,11 +129,22 @@ void EssopProducts::reseed(uint64_t seed, int64_t epoch) {
 }
 
 torch::Tensor EssopProducts::weight_gradient(const torch::Tensor& x, const torch::Tensor& delta) {
-  EssopStreamPair streams;
+  // Streams in buffers reused by this thread (no fresh allocation per layer and step: for a
+  // convolution they hold 2 BL numbers per output position).
+  thread_local std::vector<float> rbuf, qbuf;
+  const int64_t n =
+      (options_.streams() == EssopStreams::fresh ? x.size(0) : 1) * options_.bitstream();
+  if (static_cast<int64_t>(rbuf.size()) < n) {
+    rbuf.resize(static_cast<std::size_t>(n));
+    qbuf.resize(static_cast<std::size_t>(n));
+  }
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    streams = essop_draw_streams(x.size(0), options_, gen_);
+    essop_draw_streams_into(x.size(0), options_, gen_, rbuf.data(), qbuf.data());
   }
+  const EssopStreamPair streams{
+      torch::from_blob(rbuf.data(), {n / options_.bitstream(), options_.bitstream()}),
+      torch::from_blob(qbuf.data(), {n / options_.bitstream(), options_.bitstream()})};
   EssopStats s;
   auto dw = essop_outer_sum(x, delta, streams, options_.scaling(), &s);
   std::lock_guard<std::mutex> lock(mutex_);

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <vector>
 
 #include "neurocore/core/config.h"
 #include "neurocore/core/error.h"
@@ -53,6 +54,15 @@ TEST(Essop, ExponentIsExactPowerOfTwoScale) {
   EXPECT_THROW(essop_exponent(0.0), nc::InternalError);
 }
 
+// Every instruction set this CPU runs (portable always; avx2, avx512 where present) against
+// the scalar reference.
+std::vector<EssopKernel> kernels_here() {
+  std::vector<EssopKernel> k;
+  for (auto c : {EssopKernel::portable, EssopKernel::avx2, EssopKernel::avx512})
+    if (essop_kernel_supported(c)) k.push_back(c);
+  return k;
+}
+
 TEST(Essop, KernelEqualsScalarReferenceBitForBit) {
   auto g = nc::make_generator(2, "test");
   for (int64_t BL : {1, 7, 8, 63, 64, 65, 130}) {
@@ -63,15 +73,56 @@ TEST(Essop, KernelEqualsScalarReferenceBitForBit) {
         x[3].zero_();  // an all-zero activation vector
         auto d = errors(P, M, g);
         auto s = essop_draw_streams(P, bl(BL, streams), g);
-        const auto k = essop_outer_sum(x, d, s, scaling);
         const auto r = essop_outer_sum_reference(x, d, s, scaling);
-        EXPECT_TRUE(torch::equal(k, r)) << "BL " << BL << " max diff " << (k - r).abs().max();
         // Integer counts, signed inputs on both sides (normalised images reach layer 1).
         auto xs = torch::rand({P, N}, g) * 2 - 1, ds = torch::rand({P, M}, g) * 2 - 1;
-        EXPECT_TRUE(torch::equal(essop_signed_counts(xs, ds, s),
-                                 essop_signed_counts_reference(xs, ds, s)))
-            << "BL " << BL;
+        const auto cr = essop_signed_counts_reference(xs, ds, s);
+        for (auto kernel : kernels_here()) {
+          const auto k = essop_outer_sum(x, d, s, scaling, nullptr, kernel);
+          EXPECT_TRUE(torch::equal(k, r)) << essop_kernel_name(kernel) << " BL " << BL
+                                          << " max diff " << (k - r).abs().max();
+          EXPECT_TRUE(torch::equal(essop_signed_counts(xs, ds, s, kernel), cr))
+              << essop_kernel_name(kernel) << " BL " << BL;
+        }
       }
+    }
+  }
+}
+
+// Shapes that cross the kernel's internal boundaries: several product chunks, exponent groups
+// of every size around the 16-product block, elements not a multiple of the vector width,
+// one element, exponents spread over a wide range.
+TEST(Essop, KernelEqualsReferenceAcrossChunksGroupsAndWidths) {
+  auto g = nc::make_generator(12, "test");
+  struct Case {
+    int64_t P, N, M, BL;
+  };
+  for (const auto& c : std::vector<Case>{{600, 70, 13, 64}, {300, 1, 1, 8}, {50, 33, 40, 4},
+                                         {2000, 25, 6, 8}, {17, 200, 3, 16}}) {
+    auto x = activations(c.P, c.N, g);
+    // Rows scaled by 2^0 .. 2^-9: exponent groups of varied sizes.
+    x.mul_(torch::pow(2.0, -torch::randint(0, 10, {c.P, 1}, g).to(torch::kFloat32)));
+    auto d = errors(c.P, c.M, g);
+    for (auto streams : {EssopStreams::fresh, EssopStreams::shared}) {
+      const auto s = essop_draw_streams(c.P, bl(c.BL, streams), g);
+      const auto r = essop_outer_sum_reference(x, d, s, EssopScaling::per_product);
+      for (auto kernel : kernels_here()) {
+        const auto k = essop_outer_sum(x, d, s, EssopScaling::per_product, nullptr, kernel);
+        EXPECT_TRUE(torch::equal(k, r)) << essop_kernel_name(kernel) << " P " << c.P << " N "
+                                        << c.N << " M " << c.M << " BL " << c.BL;
+      }
+    }
+  }
+}
+
+TEST(Essop, KernelChoiceIsReportedAndUnsupportedOnesRefused) {
+  const auto best = essop_kernel_resolved(EssopKernel::automatic);
+  EXPECT_NE(best, EssopKernel::automatic);
+  EXPECT_TRUE(essop_kernel_supported(best));
+  EXPECT_TRUE(essop_kernel_supported(EssopKernel::portable));
+  for (auto c : {EssopKernel::avx2, EssopKernel::avx512}) {
+    if (!essop_kernel_supported(c)) {
+      EXPECT_THROW(essop_kernel_resolved(c), nc::InternalError);
     }
   }
 }
@@ -129,6 +180,31 @@ TEST(Essop, RandomNumberBudget) {
   EXPECT_EQ(shared.random_numbers, 2 * BL);
   EXPECT_EQ(fresh.products, P * 7 * 3);
   EXPECT_EQ(fresh.bit_products, P * 7 * 3 * BL);
+}
+
+// The streams: reproducible from the generator's state, the same through both entry points,
+// uniform on [0, 1) on the float32 grid k 2^-24 (mean 1/2, variance 1/12), r and q distinct.
+TEST(Essop, StreamsAreReproducibleUniformOnTheFloatGrid) {
+  auto g1 = nc::make_generator(7, "test"), g2 = nc::make_generator(7, "test");
+  const int64_t P = 5001, BL = 8;  // an odd count: the generator's last group of four is cut
+  const auto s = essop_draw_streams(P, bl(BL), g1);
+  std::vector<float> r(P * BL), q(P * BL);
+  essop_draw_streams_into(P, bl(BL), g2, r.data(), q.data());
+  EXPECT_TRUE(torch::equal(s.r, torch::from_blob(r.data(), {P, BL})));
+  EXPECT_TRUE(torch::equal(s.q, torch::from_blob(q.data(), {P, BL})));
+  EXPECT_FALSE(torch::equal(s.r, s.q));
+  for (const auto& t : {s.r, s.q}) {
+    const auto v = t.to(torch::kFloat64);
+    EXPECT_GE(v.min().item<double>(), 0.0);
+    EXPECT_LT(v.max().item<double>(), 1.0);
+    EXPECT_TRUE(torch::equal(v * 16777216.0, (v * 16777216.0).floor()));  // on the 2^-24 grid
+    const double n = static_cast<double>(v.numel());
+    EXPECT_NEAR(v.mean().item<double>(), 0.5, 5 * std::sqrt(1.0 / 12 / n));
+    EXPECT_NEAR(v.var().item<double>(), 1.0 / 12, 0.02 / 12);
+  }
+  // Shared: one pair of BL numbers.
+  const auto sh = essop_draw_streams(P, bl(BL, EssopStreams::shared), g1);
+  EXPECT_EQ(sh.r.sizes(), (std::vector<int64_t>{1, BL}));
 }
 
 TEST(Essop, SidesGetDistinctStreamsAndASharedStreamIsBiased) {

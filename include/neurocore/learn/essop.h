@@ -29,6 +29,17 @@ namespace nc::learn {
 enum class EssopStreams { fresh, shared };
 enum class EssopScaling { per_product, per_tensor };
 
+/// Instruction set of the bit-parallel kernel. `automatic` picks the best this CPU runs
+/// (avx512: AVX-512 F/BW/DQ/VL with VPOPCNTDQ; avx2: AVX2 with a table popcount; portable:
+/// plain C++), decided at run time, so one binary runs on every x86-64. Every choice gives
+/// the same counts bit for bit; forcing one (tests, benchmarks) that the CPU lacks throws
+/// InternalError.
+enum class EssopKernel { automatic, portable, avx2, avx512 };
+bool essop_kernel_supported(EssopKernel k);
+const char* essop_kernel_name(EssopKernel k);
+/// The kernel `automatic` resolves to on this CPU (k itself otherwise, if supported).
+EssopKernel essop_kernel_resolved(EssopKernel k);
+
 /// Longest supported bit stream (spec §4: BL in [1, 1024]).
 constexpr int64_t kEssopMaxBitstream = 1024;
 
@@ -67,11 +78,15 @@ struct EssopStreamPair {
   torch::Tensor r, q;
 };
 EssopStreamPair essop_draw_streams(int64_t products, const EssopOptions& o, at::Generator& gen);
+/// The same numbers written to r and q, each S * BL floats (callers reusing buffers).
+void essop_draw_streams_into(int64_t products, const EssopOptions& o, at::Generator& gen,
+                             float* r, float* q);
 
 /// ESSOP estimate of sum_p delta_p x_p^T. x [P, N], delta [P, M] (float32 or float64, CPU)
-/// -> [M, N] float32. The bit-parallel kernel: streams packed 64 bits a word, AND and
-/// popcount, outer products grouped by their scale exponent so that one integer count per
-/// group is shifted once; parallel over rows of dW (at::parallel_for). Adds its operation
+/// -> [M, N] float32. The bit-parallel kernel: stream bits packed 64 a word (16 products per
+/// bit plane, encoded by vector compares), AND and popcount, outer products grouped by their
+/// scale exponent so that one integer count per group is shifted once; parallel over rows of
+/// dW (at::parallel_for). Adds its operation
 /// counts to *stats when given. Throws UserError for a bad BL (validate_essop),
 /// InternalError for bad shapes.
 torch::Tensor essop_outer_sum(const torch::Tensor& x, const torch::Tensor& delta,
@@ -80,7 +95,8 @@ torch::Tensor essop_outer_sum(const torch::Tensor& x, const torch::Tensor& delta
 /// The same with given streams (r, q as essop_draw_streams returns; S must be P or 1).
 torch::Tensor essop_outer_sum(const torch::Tensor& x, const torch::Tensor& delta,
                               const EssopStreamPair& streams, EssopScaling scaling,
-                              EssopStats* stats = nullptr);
+                              EssopStats* stats = nullptr,
+                              EssopKernel kernel = EssopKernel::automatic);
 
 /// Scalar reference of essop_outer_sum with given streams: one bool per stream bit, AND,
 /// count, literally as the equations above (double accumulation, one division by BL).
@@ -92,7 +108,8 @@ torch::Tensor essop_outer_sum_reference(const torch::Tensor& x, const torch::Ten
 /// [-1, 1]. xs [P, N], ds [P, M], streams as above -> int64 [M, N] with
 /// C_ij = sum_p sign(x_pj) sign(d_pi) #{k : |x_pj| > r_pk and |d_pi| > q_pk}.
 torch::Tensor essop_signed_counts(const torch::Tensor& xs, const torch::Tensor& ds,
-                                  const EssopStreamPair& streams);
+                                  const EssopStreamPair& streams,
+                                  EssopKernel kernel = EssopKernel::automatic);
 /// The same counted by the scalar reference.
 torch::Tensor essop_signed_counts_reference(const torch::Tensor& xs, const torch::Tensor& ds,
                                             const EssopStreamPair& streams);

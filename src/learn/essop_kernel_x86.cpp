@@ -1,0 +1,199 @@
+// ESSOP kernel for x86-64 with AVX2 and with AVX-512 (VPOPCNTDQ), chosen at run time
+// (essop_kernel_supported); each function carries its own target attribute, so the library
+// is built for plain x86-64 and runs everywhere (src/learn/essop_kernel.h).
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "essop_kernel.h"
+
+namespace nc::learn::essop_detail {
+namespace {
+
+inline uint64_t word_at(const uint16_t* p) {
+  uint64_t w;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
+
+// ---------------------------------------------------------------------------------------
+// AVX-512: one 16-lane compare per unit (a mask register is the unit); counting 8 elements'
+// words at once with VPOPCNTQ, 32 columns per pass.
+
+#define NC_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq")))
+
+NC_AVX512 bool encode_avx512(const float* tile, const float* rt, int64_t K, int64_t BL,
+                             const int64_t* off, uint16_t* dst, uint16_t* sdst) {
+  __mmask16 any = 0;
+  for (int64_t k = 0; k < K; ++k) {
+    const __m512 v = _mm512_loadu_ps(tile + k * kLanes);
+    const __mmask16 sign = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+    const __m512 a = _mm512_abs_ps(v);
+    for (int64_t b = 0; b < BL; ++b) {
+      const __mmask16 m = _mm512_cmp_ps_mask(a, _mm512_loadu_ps(rt + b * kLanes), _CMP_GT_OQ);
+      dst[off[b] + 4 * k] = static_cast<uint16_t>(m);
+      if (sign) sdst[off[b] + 4 * k] = static_cast<uint16_t>(sign);
+    }
+    any |= sign;
+  }
+  return any != 0;
+}
+
+template <bool XSigned>
+NC_AVX512 void count_avx512_t(const uint16_t* A, const uint16_t* SA, const uint16_t* B,
+                              const uint16_t* SB, const Group* groups, int64_t n_groups,
+                              int64_t Np, int64_t Mp, int64_t i0, int64_t i1, double* acc) {
+  for (int64_t i = i0; i < i1; ++i) {
+    for (int64_t j0 = 0; j0 < Np; j0 += kColBlock) {
+      double* out = acc + i * Np + j0;
+      __m512d o[4];
+      for (int v = 0; v < 4; ++v) o[v] = _mm512_loadu_pd(out + 8 * v);
+      for (int64_t g = 0; g < n_groups; ++g) {
+        __m512i pos[4], neg[4];
+        for (int v = 0; v < 4; ++v) pos[v] = neg[v] = _mm512_setzero_si512();
+        for (int64_t w = groups[g].word_begin; w < groups[g].word_end; ++w) {
+          const __m512i b = _mm512_set1_epi64(static_cast<long long>(word_at(B + 4 * (w * Mp + i))));
+          const __m512i sb = _mm512_set1_epi64(static_cast<long long>(word_at(SB + 4 * (w * Mp + i))));
+          const uint16_t* a = A + 4 * (w * Np + j0);
+          const uint16_t* sa = SA + 4 * (w * Np + j0);
+          for (int v = 0; v < 4; ++v) {
+            const __m512i t = _mm512_and_si512(_mm512_loadu_si512(a + 32 * v), b);
+            const __m512i s =
+                XSigned ? _mm512_xor_si512(_mm512_loadu_si512(sa + 32 * v), sb) : sb;
+            pos[v] = _mm512_add_epi64(pos[v], _mm512_popcnt_epi64(t));
+            neg[v] = _mm512_add_epi64(neg[v], _mm512_popcnt_epi64(_mm512_and_si512(t, s)));
+          }
+        }
+        const __m512d scale = _mm512_set1_pd(groups[g].scale);
+        for (int v = 0; v < 4; ++v) {
+          const __m512i c = _mm512_sub_epi64(pos[v], _mm512_add_epi64(neg[v], neg[v]));
+          // Exact: an integer times 2^e (no rounding), then one add as in the reference.
+          o[v] = _mm512_add_pd(o[v], _mm512_mul_pd(_mm512_cvtepi64_pd(c), scale));
+        }
+      }
+      for (int v = 0; v < 4; ++v) _mm512_storeu_pd(out + 8 * v, o[v]);
+    }
+  }
+}
+
+void count_avx512(const uint16_t* A, const uint16_t* SA, const uint16_t* B, const uint16_t* SB,
+                  const Group* groups, int64_t n_groups, int64_t Np, int64_t Mp, bool x_signed,
+                  int64_t i0, int64_t i1, double* acc) {
+  (x_signed ? count_avx512_t<true> : count_avx512_t<false>)(A, SA, B, SB, groups, n_groups, Np,
+                                                            Mp, i0, i1, acc);
+}
+
+// ---------------------------------------------------------------------------------------
+// AVX2: two 8-lane compares per unit; counting 4 elements' words at once, popcount by nibble
+// table lookup (vpshufb) into byte counters, summed to 64 bits (vpsadbw) every 31 words
+// (a byte counter gains at most 8 per word: 31 * 8 < 256).
+
+#define NC_AVX2 __attribute__((target("avx2,popcnt")))
+
+NC_AVX2 bool encode_avx2(const float* tile, const float* rt, int64_t K, int64_t BL,
+                         const int64_t* off, uint16_t* dst, uint16_t* sdst) {
+  const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256 zero = _mm256_setzero_ps();
+  bool any = false;
+  for (int64_t k = 0; k < K; ++k) {
+    const __m256 lo = _mm256_loadu_ps(tile + k * kLanes);
+    const __m256 hi = _mm256_loadu_ps(tile + k * kLanes + 8);
+    const unsigned sign = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(lo, zero, _CMP_LT_OQ))) |
+                          static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(hi, zero, _CMP_LT_OQ))) << 8;
+    const __m256 alo = _mm256_and_ps(lo, absmask), ahi = _mm256_and_ps(hi, absmask);
+    for (int64_t b = 0; b < BL; ++b) {
+      const float* r = rt + b * kLanes;
+      const unsigned m =
+          static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(alo, _mm256_loadu_ps(r), _CMP_GT_OQ))) |
+          static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(ahi, _mm256_loadu_ps(r + 8), _CMP_GT_OQ))) << 8;
+      dst[off[b] + 4 * k] = static_cast<uint16_t>(m);
+      if (sign) sdst[off[b] + 4 * k] = static_cast<uint16_t>(sign);
+    }
+    any |= sign != 0;
+  }
+  return any;
+}
+
+NC_AVX2 inline __m256i popcount8(__m256i v, __m256i lut, __m256i low) {
+  const __m256i lo = _mm256_and_si256(v, low);
+  const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+  return _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
+}
+
+// 0 <= v < 2^52 as double, exactly (the 2^52 exponent trick; AVX2 has no int64 -> double).
+NC_AVX2 inline __m256d to_double(__m256i v) {
+  const __m256i magic = _mm256_set1_epi64x(0x4330000000000000LL);
+  return _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(v, magic)),
+                       _mm256_castsi256_pd(magic));
+}
+
+template <bool XSigned>
+NC_AVX2 void count_avx2_t(const uint16_t* A, const uint16_t* SA, const uint16_t* B,
+                          const uint16_t* SB, const Group* groups, int64_t n_groups, int64_t Np,
+                          int64_t Mp, int64_t i0, int64_t i1, double* acc) {
+  const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1,
+                                       2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+  const __m256i low = _mm256_set1_epi8(0x0f);
+  const __m256i zero = _mm256_setzero_si256();
+  constexpr int V = 2;  // vectors of 4 columns per pass
+  for (int64_t i = i0; i < i1; ++i) {
+    for (int64_t j0 = 0; j0 < Np; j0 += 4 * V) {
+      double* out = acc + i * Np + j0;
+      __m256d o[V];
+      for (int v = 0; v < V; ++v) o[v] = _mm256_loadu_pd(out + 4 * v);
+      for (int64_t g = 0; g < n_groups; ++g) {
+        __m256i pos[V], neg[V];
+        for (int v = 0; v < V; ++v) pos[v] = neg[v] = zero;
+        for (int64_t w0 = groups[g].word_begin; w0 < groups[g].word_end; w0 += 31) {
+          const int64_t w1 = std::min<int64_t>(groups[g].word_end, w0 + 31);
+          __m256i p8[V], n8[V];
+          for (int v = 0; v < V; ++v) p8[v] = n8[v] = zero;
+          for (int64_t w = w0; w < w1; ++w) {
+            const __m256i b = _mm256_set1_epi64x(static_cast<long long>(word_at(B + 4 * (w * Mp + i))));
+            const __m256i sb = _mm256_set1_epi64x(static_cast<long long>(word_at(SB + 4 * (w * Mp + i))));
+            const uint16_t* a = A + 4 * (w * Np + j0);
+            const uint16_t* sa = SA + 4 * (w * Np + j0);
+            for (int v = 0; v < V; ++v) {
+              const __m256i t = _mm256_and_si256(
+                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 16 * v)), b);
+              const __m256i s =
+                  XSigned ? _mm256_xor_si256(
+                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sa + 16 * v)), sb)
+                          : sb;
+              p8[v] = _mm256_add_epi8(p8[v], popcount8(t, lut, low));
+              n8[v] = _mm256_add_epi8(n8[v], popcount8(_mm256_and_si256(t, s), lut, low));
+            }
+          }
+          for (int v = 0; v < V; ++v) {
+            pos[v] = _mm256_add_epi64(pos[v], _mm256_sad_epu8(p8[v], zero));
+            neg[v] = _mm256_add_epi64(neg[v], _mm256_sad_epu8(n8[v], zero));
+          }
+        }
+        const __m256d scale = _mm256_set1_pd(groups[g].scale);
+        for (int v = 0; v < V; ++v) {
+          const __m256d c = _mm256_sub_pd(to_double(pos[v]),
+                                          _mm256_add_pd(to_double(neg[v]), to_double(neg[v])));
+          o[v] = _mm256_add_pd(o[v], _mm256_mul_pd(c, scale));
+        }
+      }
+      for (int v = 0; v < V; ++v) _mm256_storeu_pd(out + 4 * v, o[v]);
+    }
+  }
+}
+
+void count_avx2(const uint16_t* A, const uint16_t* SA, const uint16_t* B, const uint16_t* SB,
+                const Group* groups, int64_t n_groups, int64_t Np, int64_t Mp, bool x_signed,
+                int64_t i0, int64_t i1, double* acc) {
+  (x_signed ? count_avx2_t<true> : count_avx2_t<false>)(A, SA, B, SB, groups, n_groups, Np, Mp,
+                                                        i0, i1, acc);
+}
+
+}  // namespace
+
+Impl avx512_impl() { return {encode_avx512, count_avx512}; }
+Impl avx2_impl() { return {encode_avx2, count_avx2}; }
+
+}  // namespace nc::learn::essop_detail
+#endif
