@@ -104,7 +104,7 @@ def main():
             parts = line.strip().split(",")
             if len(parts) >= 2 and parts[0].strip().isdigit():
                 human[int(parts[0])] = float(parts[1])
-    note = "human: " + sys.argv[2] if human else "human baseline: not digitised, see the text"
+    note = "human: " + sys.argv[2] if human else "no human baseline: none was found, see docs/results/oddity.md"
     print(f"\nTest accuracy % per riddle after the last epoch (chance 16.7 %; {note}):\n")
     print("| id | riddle | " + " | ".join(present) + (" | human |" if human else " |"))
     print("|---:|---|" + "---:|" * (len(present) + (1 if human else 0)))
