@@ -70,10 +70,12 @@ void add_data(CLI::App& app, const Global&) {
   auto* exp = cmd->add_subcommand(
       "export",
       "Write samples of a generated data set: OMNIST videos as animated GIFs and/or PNG strips;\n"
-      "oddity riddles as PNG sheets (six panels, the odd one framed in black), --count per riddle;\n"
+      "oddity riddles as PNG or PGM sheets (six panels, the odd one framed in black), --count per riddle,\n"
+      "or --format odd1: the split the trainer reads as the spec's ODD1 sample file (--count samples, default all);\n"
       "speech as WAV files with their transcripts (.txt).\n\n"
       "Examples:\n  neurocore data export omnist --count 4 --out samples\n"
       "  neurocore data export oddity --count 2 --set data.oddity.riddles=[6,43] --out riddles\n"
+      "  neurocore data export oddity --format odd1 --split test --set data.oddity.resolution=50\n"
       "  neurocore data export speech --split test --count 5 --set data.task=kjv\n"
       "  neurocore data export omnist --format png --set data.omnist.occluders=2 "
       "--set data.omnist.source=fashion-mnist");
@@ -81,7 +83,7 @@ void add_data(CLI::App& app, const Global&) {
   exp->add_option("--out", args->out, "output folder (created)");
   exp->add_option("--split", args->what.split, "static | train | valid | test (oddity: not static)");
   exp->add_option("--count", args->what.count, "videos to write (the first of the split); oddity: per riddle");
-  exp->add_option("--format", args->what.format, "gif | png | both | omn1 (omnist: the spec's storage file, for other programs)");
+  exp->add_option("--format", args->what.format, "omnist: gif | png | both | omn1; oddity: png | pgm | odd1 (omn1, odd1: the specs' sample files, for other programs)");
   exp->add_option("--scale", args->what.scale, "pixels per image pixel (1-16)");
   exp->add_option("--delay-ms", args->what.delay_ms, "GIF frame time in ms");
   exp->add_option("--set", args->sets,
@@ -109,10 +111,9 @@ void add_data(CLI::App& app, const Global&) {
     const auto d = data::DataOptions::from_config(root.section("data"));
     root.finish();
     if (args->config == "oddity") {
-      if (exp->count("--format") > 0 && args->what.format != "png") {
-        throw UserError("--format: got '" + args->what.format + "', expected png (oddity writes PNG sheets)");
-      }
       data::oddity::SheetOptions sheets;  // its own defaults where a flag is not given
+      if (exp->count("--format") > 0) sheets.format = args->what.format;
+      if (sheets.format == "odd1") sheets.count = 0;  // the whole split unless --count
       if (exp->count("--split") > 0) sheets.split = args->what.split;
       if (exp->count("--count") > 0) sheets.count = args->what.count;
       if (exp->count("--scale") > 0) sheets.scale = args->what.scale;

@@ -8,6 +8,7 @@
 #
 #   scripts/reproduce/oddity-train.sh OUT [SEEDS] [EPOCHS] [TRAIN] [VALID] [TEST] [RIDDLES]
 #   e.g. scripts/reproduce/oddity-train.sh /tmp/oddity "1 2 3" 6 2500 500 1000 "[0, 1, 10, 17, 44]"
+#   or all 45 riddles: scripts/reproduce/oddity-train.sh /tmp/oddity45 "1 2 3" 6 2700 450 1800 "[]"
 # then: python3 scripts/reproduce/oddity_summary.py OUT > docs/results/oddity-table.md
 set -euo pipefail
 OUT=${1:?output folder}

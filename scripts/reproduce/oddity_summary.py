@@ -4,19 +4,27 @@
     python3 scripts/reproduce/oddity_summary.py OUT [HUMAN_CSV] > docs/results/oddity-table.md
 
 HUMAN_CSV (optional): lines "riddle_id,percent_correct" (a header line is skipped), the human
-baseline digitised from Dehaene et al. 2006, Fig. 2 (spec §0); it adds a column to the per-riddle
-table. None is shipped: this session could not digitise the figure.
+baseline of Dehaene et al. 2006, Fig. 2 (spec §0); it adds a column to the per-riddle table and
+bars to the per-riddle chart. None is shipped: no machine-readable copy of those per-test results
+was found (docs/results/oddity.md says where this was looked for), and none is invented.
 
 Per model (oren, snu-saccade, snu-saccade-matched) over seeds: the last epoch's test and valid
 accuracy (mean +- sample sd; no epoch is selected), the first epoch whose valid accuracy reaches
 50 %, the epoch time; the valid accuracy per epoch (learning curves); the test accuracy per
-riddle after the last epoch (the trainer's "riddles" record).
+riddle after the last epoch (the trainer's "riddles" record), its mean over the riddles and the
+number of riddles whose seed-mean accuracy is above chance by more than two binomial standard
+errors of chance. With gnuplot installed it also writes OUT/oddity-curves.svg (valid accuracy per
+epoch) and OUT/oddity-riddles.svg (test accuracy per riddle and model, with chance and, when
+given, the human baseline).
 """
 import glob
 import json
 import os
+import math
 import re
+import shutil
 import statistics
+import subprocess
 import sys
 
 MODELS = ["oren", "snu-saccade", "snu-saccade-matched"]
@@ -89,13 +97,14 @@ def main():
     for e in range(n_max):
         cells = [ms([r["epochs"][e].get("valid_acc") for r in runs[m] if len(r["epochs"]) > e]) for m in present]
         print(f"| {e + 1} | " + " | ".join(cells) + " |")
+    plot_curves(out, runs, present)
     human = {}
     if len(sys.argv) > 2:
         for line in open(sys.argv[2]):
             parts = line.strip().split(",")
             if len(parts) >= 2 and parts[0].strip().isdigit():
                 human[int(parts[0])] = float(parts[1])
-    note = "human: " + sys.argv[2] if human else "human baseline: not digitised, see the text"
+    note = "human: " + sys.argv[2] if human else "no human baseline: none was found, see docs/results/oddity.md"
     print(f"\nTest accuracy % per riddle after the last epoch (chance 16.7 %; {note}):\n")
     print("| id | riddle | " + " | ".join(present) + (" | human |" if human else " |"))
     print("|---:|---|" + "---:|" * (len(present) + (1 if human else 0)))
@@ -106,6 +115,102 @@ def main():
         if human:
             cells.append(f"{human[i]:.0f}" if i in human else "-")
         print(f"| {i} | {name} | " + " | ".join(cells) + " |")
+    # Over the riddles: the mean of the per-riddle seed means, and how many riddles are clearly
+    # above chance (seed mean > 1/6 + 2 sqrt(p (1 - p) / n), n = that riddle's test samples
+    # summed over the seeds: the binomial spread of a chance-level guesser).
+    counts = riddle_counts(out)
+    means, above = [], []
+    for m in present:
+        per = riddle_means(runs[m])
+        means.append(f"{statistics.mean(v for v in per.values()):.1f}" if per else "-")
+        hits = 0
+        for i, v in per.items():
+            n = counts.get(i, 0) * sum(1 for r in runs[m] if r["riddles"])
+            if n and v > 100 * (1 / 6 + 2 * math.sqrt((1 / 6) * (5 / 6) / n)):
+                hits += 1
+        above.append(f"{hits} of {len(per)}")
+    print("| | mean over riddles | " + " | ".join(means) + (" | " + (f"{statistics.mean(human.values()):.0f}" if human else "") + " |" if human else " |"))
+    print("| | riddles above chance (> 2 SE) | " + " | ".join(above) + (" | |" if human else " |"))
+    plot_riddles(out, runs, present, human)
+
+
+def riddle_means(rs):
+    """{riddle id: mean over the seeds' last-epoch test accuracy} for the riddles present."""
+    per = {}
+    for i in range(len(NAMES)):
+        vals = [r["riddles"][i] for r in rs if r["riddles"] and r["riddles"][i] is not None]
+        if vals:
+            per[i] = statistics.mean(vals)
+    return per
+
+
+def riddle_counts(out):
+    """{riddle id: test samples of that riddle in one run}, from a run's riddle_accuracy.md."""
+    counts = {}
+    for path in sorted(glob.glob(os.path.join(out, "runs", "*", "riddle_accuracy.md")))[:1]:
+        for line in open(path):
+            m = re.match(r"\|\s*(\d+)\s*\|[^|]*\|\s*(\d+)\s*\|", line)
+            if m:
+                counts[int(m.group(1))] = int(m.group(2))
+    return counts
+
+
+def gnuplot(script):
+    if shutil.which("gnuplot"):
+        subprocess.run(["gnuplot"], input=script, text=True, check=True)
+
+
+def plot_curves(out, runs, present):
+    """OUT/oddity-curves.svg: valid accuracy per epoch, mean over seeds, one line per model."""
+    dat = os.path.join(out, "oddity-curves.dat")
+    with open(dat, "w") as f:
+        for m in present:
+            f.write(f'"{m}"\n')
+            n_max = max(len(r["epochs"]) for r in runs[m])
+            for e in range(n_max):
+                vals = [r["epochs"][e].get("valid_acc") for r in runs[m] if len(r["epochs"]) > e]
+                f.write(f"{e + 1} {statistics.mean(vals)}\n")
+            f.write("\n\n")
+    gnuplot(f"""
+set terminal svg size 640,420 dynamic
+set output '{os.path.join(out, "oddity-curves.svg")}'
+set title 'oddity: valid accuracy per epoch (mean over seeds)'
+set xlabel 'epoch'
+set ylabel 'valid accuracy (%)'
+set key top left
+set grid
+plot for [i=0:{len(present) - 1}] '{dat}' index i using 1:2 with linespoints title columnheader(1), \\
+     100.0/6 with lines dashtype 2 title 'chance'
+""")
+
+
+def plot_riddles(out, runs, present, human):
+    """OUT/oddity-riddles.svg: test accuracy per riddle, one bar per model (and human)."""
+    dat = os.path.join(out, "oddity-riddles.dat")
+    cols = present + (["human"] if human else [])
+    means = {m: riddle_means(runs[m]) for m in present}
+    with open(dat, "w") as f:
+        f.write("id " + " ".join(cols) + "\n")
+        for i in range(len(NAMES)):
+            if not any(i in means[m] for m in present):
+                continue
+            vals = [means[m].get(i, float("nan")) for m in present] + ([human.get(i, float("nan"))] if human else [])
+            f.write(f"{i} " + " ".join(f"{v:.2f}" for v in vals) + "\n")
+    gnuplot(f"""
+set terminal svg size 1200,420 dynamic
+set output '{os.path.join(out, "oddity-riddles.svg")}'
+set title 'oddity: test accuracy per riddle after the last epoch (mean over seeds)'
+set xlabel 'riddle id'
+set ylabel 'test accuracy (%)'
+set yrange [0:100]
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 noborder
+set key top right
+set grid ytics
+plot for [c=2:{len(cols) + 1}] '{dat}' using c:xtic(1) title columnheader(c), \\
+     100.0/6 with lines dashtype 2 lc rgb 'black' title 'chance'
+""")
 
 
 if __name__ == "__main__":

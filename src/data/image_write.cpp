@@ -93,6 +93,14 @@ void write_png(const std::string& path, const GreyImage& image) {
   });
 }
 
+void write_pgm(const std::string& path, const GreyImage& image) {
+  // Netpbm P5 (https://netpbm.sourceforge.net/doc/pgm.html): one header line per field, then the
+  // bytes row-major.
+  std::string out = "P5\n" + std::to_string(image.width) + " " + std::to_string(image.height) + "\n255\n";
+  out.append(image.pixels.begin(), image.pixels.end());
+  write_file_atomic(path, out);
+}
+
 void write_gif(const std::string& path, const std::vector<GreyImage>& frames, int delay_ms) {
   if (frames.empty()) throw InternalError("write_gif: no frames");
   const int w = static_cast<int>(frames[0].width), h = static_cast<int>(frames[0].height);

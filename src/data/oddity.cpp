@@ -142,4 +142,14 @@ int64_t split_size(bool combined, Split split) {
   return split == Split::train ? 2560 : 640;
 }
 
+SplitExtent split_extent(const OddityOptions& options, Split split, int64_t limit) {
+  options.validate();
+  const bool single = options.riddles.size() == 1;
+  SplitExtent e;
+  e.riddle = single ? static_cast<int>(options.riddles[0]) : kCombined;
+  e.count = split_size(!single, split);
+  if (limit > 0) e.count = std::min(e.count, limit);
+  return e;
+}
+
 }  // namespace nc::data::oddity

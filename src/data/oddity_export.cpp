@@ -1,9 +1,11 @@
-// `neurocore data export oddity`: PNG sheets of riddles for a person to look at (oddity.h).
+// `neurocore data export oddity`: PNG or PGM sheets of riddles for a person to look at, or the
+// spec's ODD1 sample file for other programs (oddity.h, oddity_file.h).
 #include <filesystem>
 
 #include "neurocore/core/error.h"
 #include "neurocore/data/image_write.h"
 #include "neurocore/data/oddity.h"
+#include "neurocore/data/oddity_file.h"
 
 namespace nc::data::oddity {
 
@@ -50,6 +52,16 @@ std::vector<std::string> export_sheets(const OddityOptions& options, const Sheet
   } else {
     throw UserError("--split: got '" + what.split + "', expected train, valid or test");
   }
+  if (what.format != "png" && what.format != "pgm" && what.format != "odd1") {
+    throw UserError("--format: got '" + what.format + "', expected png, pgm or odd1");
+  }
+  if (what.format == "odd1") {
+    if (what.count < 0) throw UserError("--count: got " + std::to_string(what.count) + ", expected >= 0 (0 = all)");
+    std::filesystem::create_directories(out_dir);
+    const auto file = (std::filesystem::path(out_dir) / ("oddity-" + what.split + ".odd1")).string();
+    write_odd1(file, options, split, what.count);
+    return {file};
+  }
   if (what.count < 1) throw UserError("--count: got " + std::to_string(what.count) + ", expected >= 1");
   if (what.scale < 1 || what.scale > 16) {
     throw UserError("--scale: got " + std::to_string(what.scale) + ", expected 1 to 16");
@@ -65,8 +77,14 @@ std::vector<std::string> export_sheets(const OddityOptions& options, const Sheet
       const Sample s = split_sample(static_cast<int>(id), split, i, options);
       const auto path = std::filesystem::path(out_dir) /
                         ("oddity-" + std::to_string(id) + "-" + riddle_name(static_cast<int>(id)) + "-" +
-                         what.split + "-" + std::to_string(i) + "-odd" + std::to_string(s.label) + ".png");
-      write_png(path.string(), sheet(s, what.scale, std::max(2, what.scale)));
+                         what.split + "-" + std::to_string(i) + "-odd" + std::to_string(s.label) + "." +
+                         what.format);
+      const GreyImage image = sheet(s, what.scale, std::max(2, what.scale));
+      if (what.format == "pgm") {
+        write_pgm(path.string(), image);
+      } else {
+        write_png(path.string(), image);
+      }
       written.push_back(path.string());
     }
   }

@@ -8,19 +8,8 @@
 
 namespace nc::data {
 
-namespace {
-// The generator's riddle argument (one id, or the combined set) and the number of samples.
-std::pair<int, int64_t> extent(const oddity::OddityOptions& options, oddity::Split split, int64_t limit) {
-  options.validate();
-  const bool single = options.riddles.size() == 1;
-  int64_t n = oddity::split_size(!single, split);
-  if (limit > 0) n = std::min(n, limit);
-  return {single ? static_cast<int>(options.riddles[0]) : oddity::kCombined, n};
-}
-}  // namespace
-
 torch::Tensor oddity_riddle_ids(const oddity::OddityOptions& options, oddity::Split split, int64_t limit) {
-  const auto [riddle, n] = extent(options, split, limit);
+  const auto [riddle, n] = oddity::split_extent(options, split, limit);
   auto ids = torch::empty({n}, torch::kInt64);
   for (int64_t i = 0; i < n; ++i) ids[i] = oddity::split_riddle(riddle, split, i, options);
   return ids;
@@ -28,7 +17,7 @@ torch::Tensor oddity_riddle_ids(const oddity::OddityOptions& options, oddity::Sp
 
 Dataset oddity_dataset(const oddity::OddityOptions& options, oddity::Split split, int64_t limit) {
   using namespace oddity;
-  const auto [riddle, n] = extent(options, split, limit);
+  const auto [riddle, n] = oddity::split_extent(options, split, limit);
   const bool single = riddle != kCombined;
   const int64_t r = options.resolution, pixels = kPanels * r * r;
   auto bytes = torch::empty({n, kPanels, r, r}, torch::kUInt8);

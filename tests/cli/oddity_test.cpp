@@ -1,7 +1,9 @@
-// `neurocore data export oddity` and a one-epoch oddity run through the real executable.
+// `neurocore data export oddity` (PNG, PGM, ODD1) and a one-epoch oddity run through the real executable.
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <string>
 
 #include "cli/run_cli.h"
 
@@ -20,6 +22,28 @@ TEST(CliOddity, ExportWritesOneSheetPerRiddleAndSample) {
   std::filesystem::remove_all(out);
 }
 
+TEST(CliOddity, ExportWritesPgmSheetsAndTheOdd1File) {
+  const auto out = fresh_temp_path("cli", "oddity_odd1");
+  auto r = run_cli("data export oddity --format odd1 --split valid --count 5 --set data.oddity.resolution=10 --out " +
+                   out.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  // 17 header bytes, then per sample riddle id, label and 6 panels of 10 x 10.
+  EXPECT_EQ(std::filesystem::file_size(out / "oddity-valid.odd1"), 17u + 5u * (2u + 600u));
+  r = run_cli("data export oddity --format pgm --count 1 --set 'data.oddity.riddles=[3]' --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  int pgms = 0;
+  for (const auto& e : std::filesystem::directory_iterator(out)) {
+    if (e.path().extension() != ".pgm") continue;
+    ++pgms;
+    std::ifstream in(e.path(), std::ios::binary);
+    std::string magic(2, ' ');
+    in.read(magic.data(), 2);
+    EXPECT_EQ(magic, "P5") << e.path();
+  }
+  EXPECT_EQ(pgms, 1);
+  std::filesystem::remove_all(out);
+}
+
 TEST(CliOddity, BadOptionsExitWithCode2) {
   const auto out = fresh_temp_path("cli", "oddity_bad");
   auto r = run_cli("data export oddity --set data.oddity.resolution=30 --out " + out.string());
@@ -29,6 +53,9 @@ TEST(CliOddity, BadOptionsExitWithCode2) {
   EXPECT_EQ(r.code, 2) << r.output;
   r = run_cli("data export oddity --split static --out " + out.string());
   EXPECT_EQ(r.code, 2) << r.output;
+  r = run_cli("data export oddity --format odd1 --count -1 --out " + out.string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--count: got -1"), std::string::npos) << r.output;
   std::filesystem::remove_all(out);
 }
 

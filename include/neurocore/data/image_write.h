@@ -1,5 +1,5 @@
 #pragma once
-// Grey-scale pictures for people to look at: animated GIF (giflib) and PNG (libpng), written
+// Grey-scale pictures for people to look at: animated GIF (giflib), PNG (libpng) and PGM, written
 // atomically (temporary file + rename). Torch-free.
 #include <cstdint>
 #include <string>
@@ -29,6 +29,10 @@ GreyImage to_grey(const float* values, int64_t height, int64_t width, double lo,
 
 /// Writes an 8-bit grey PNG. Throws UserError naming the path when it cannot be written.
 void write_png(const std::string& path, const GreyImage& image);
+
+/// Writes an 8-bit grey binary PGM (Netpbm P5, maxval 255). Throws UserError naming the path
+/// when it cannot be written.
+void write_pgm(const std::string& path, const GreyImage& image);
 
 /// Writes an animated GIF (256 grey levels, looping forever), each frame shown `delay_ms`
 /// (GIF stores hundredths of a second). Throws UserError naming the path when it cannot be

@@ -109,18 +109,31 @@ int split_riddle(int riddle, Split split, int64_t index, const OddityOptions& op
 /// 4,500 / 4,500.
 int64_t split_size(bool combined, Split split);
 
+/// Which split a data set of `options` reads: one riddle id in options.riddles gives that
+/// riddle's own split, anything else the combined set over options.riddles (all 45 when empty).
+struct SplitExtent {
+  int riddle = kCombined;  ///< the generator's riddle argument: the one id, or kCombined
+  int64_t count = 0;       ///< split_size, or `limit` when 0 < limit < split_size
+};
+/// Validates options (as validate()), then the extent of `split` cut to the first `limit`
+/// samples (0 = all).
+SplitExtent split_extent(const OddityOptions& options, Split split, int64_t limit = 0);
+
 /// What `neurocore data export oddity` writes.
 struct SheetOptions {
-  std::string split = "test";  ///< train | valid | test (the per-riddle splits)
-  int64_t count = 2;           ///< samples per riddle, the first of the split, >= 1
-  int scale = 2;               ///< each pixel as scale x scale, 1..16
+  std::string split = "test";   ///< train | valid | test
+  int64_t count = 2;            ///< png/pgm: samples per riddle (>= 1); odd1: samples (0 = all)
+  int scale = 2;                ///< png/pgm: each pixel as scale x scale, 1..16
+  std::string format = "png";   ///< png | pgm (sheets) | odd1 (the spec's sample file, oddity_file.h)
 };
 
 /// For each riddle of options.riddles (all 45 when empty), the first `count` samples of its
-/// per-riddle split as PNG sheets in `out_dir` (created): the six panels side by side, the oddity
-/// framed in black, the others in grey; named oddity-<id>-<name>-<split>-<i>-odd<label>.png.
-/// Returns the paths. Throws UserError for a bad split, count or scale (naming the flag), and as
-/// options.validate().
+/// per-riddle split as sheets in `out_dir` (created): the six panels side by side, the oddity
+/// framed in black, the others in grey; named oddity-<id>-<name>-<split>-<i>-odd<label>.png
+/// (.pgm: binary Netpbm P5 with the same pixels). Format odd1 instead writes the first `count`
+/// samples (0 = all) of the split the trainer reads (split_extent) into one file
+/// oddity-<split>.odd1 (write_odd1). Returns the paths. Throws UserError for a bad split,
+/// format, count or scale (naming the flag), and as options.validate().
 std::vector<std::string> export_sheets(const OddityOptions& options, const SheetOptions& what,
                                        const std::string& out_dir);
 
