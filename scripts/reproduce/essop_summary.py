@@ -22,6 +22,8 @@ def last_epoch(path):
 def main():
     out = Path(sys.argv[1])
     commit = (out / "commit.txt").read_text().strip() if (out / "commit.txt").exists() else "?"
+    # Folders made before STREAMS existed hold fresh-stream runs.
+    streams = (out / "streams.txt").read_text().strip() if (out / "streams.txt").exists() else "fresh"
     groups = {}
     for m in sorted(out.glob("runs/*/metrics.jsonl")):
         name = m.parent.name
@@ -46,13 +48,14 @@ def main():
     def sd(v):
         return statistics.stdev(v) if len(v) > 1 else 0.0
 
-    print(f"Commit `{commit}`, epochs {sorted(epochs)}, 1 thread per run.\n")
+    print(f"Commit `{commit}`, epochs {sorted(epochs)}, 1 thread per run, ESSOP streams: "
+          f"{streams}.\n")
     print("| update | seeds | test accuracy % (mean ± sd) | vs exact (points) | train s/epoch |")
     print("|---|---|---|---|---|")
     for bl in sorted(groups):
         rs = groups[bl]
         acc = [r["test_acc"] for r in rs]
-        label = "exact FP32" if bl == 0 else f"ESSOP BL {bl}"
+        label = "exact FP32" if bl == 0 else f"ESSOP BL {bl} ({streams})"
         diff = "—" if bl == 0 or exact_mean is None else f"{statistics.mean(acc) - exact_mean:+.2f}"
         t = statistics.mean(r["epoch_time_s"] for r in rs)
         print(f"| {label} | {len(rs)} | {statistics.mean(acc):.2f} ± {sd(acc):.2f} | {diff} | {t:.1f} |")

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <mutex>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <vector>
@@ -32,8 +33,15 @@ int essop_exponent(double max_abs) {
   if (!std::isfinite(max_abs) || max_abs <= 0) {
     throw InternalError(fmt::format("essop_exponent: need a finite max > 0, got {}", max_abs));
   }
-  int f = 0;
-  const double m = std::frexp(max_abs, &f);  // max_abs = m 2^f, m in [0.5, 1)
+  // A normal double is 1.fraction 2^E: the scale is 2^E when the fraction is zero (a power of
+  // two), else 2^(E+1). The same as frexp (max_abs = m 2^f, m in [0.5, 1): f - 1 when m = 0.5,
+  // else f), without a library call per outer product.
+  uint64_t bits = 0;
+  std::memcpy(&bits, &max_abs, sizeof bits);
+  const auto biased = static_cast<int>((bits >> 52) & 0x7ff);
+  if (biased != 0) return biased - 1023 + ((bits & ((uint64_t{1} << 52) - 1)) != 0 ? 1 : 0);
+  int f = 0;  // subnormal
+  const double m = std::frexp(max_abs, &f);
   return m == 0.5 ? f - 1 : f;
 }
 
@@ -159,7 +167,8 @@ void exponents(const torch::Tensor& v, EssopScaling scaling, std::vector<int>& e
   // kernel); `bad` catches NaN and infinity.
   const int64_t K = v.size(1);
   const float* pv = v.data_ptr<float>();
-  std::vector<double> rmax(static_cast<std::size_t>(P));
+  thread_local std::vector<double> rmax;  // reused: no fresh pages per call
+  rmax.resize(static_cast<std::size_t>(P));
   bool bad = false;
   for (int64_t p = 0; p < P; ++p) {
     float mx = 0;
@@ -181,10 +190,9 @@ void exponents(const torch::Tensor& v, EssopScaling scaling, std::vector<int>& e
 }
 
 // 2^-e_p as float, one per product.
-std::vector<float> factors(const std::vector<int>& e) {
-  std::vector<float> f(e.size());
+void factors(const std::vector<int>& e, std::vector<float>& f) {
+  f.resize(e.size());
   for (std::size_t p = 0; p < e.size(); ++p) f[p] = std::ldexp(1.0f, -e[p]);
-  return f;
 }
 
 // v [P, K] scaled row by row to [-1, 1]: v * 2^-e_p (exact: a power-of-two factor).
@@ -234,10 +242,12 @@ struct Prepared {
   std::vector<char> skip;       // an all-zero vector: the product is exactly 0
 };
 
-Prepared prepare(const torch::Tensor& x, const torch::Tensor& delta, const EssopStreamPair& s,
-                 EssopScaling scaling, bool scale) {
-  Prepared p{check(x, delta, s), {}, {}, {}, {}, {}, {}};
-  std::vector<char> zx, zd;
+// Fills p; the kernel's callers pass one per thread, reused from call to call (its vectors
+// hold a few bytes per outer product: fresh ones cost page faults for convolutions).
+void prepare(const torch::Tensor& x, const torch::Tensor& delta, const EssopStreamPair& s,
+             EssopScaling scaling, bool scale, Prepared& p) {
+  p.c = check(x, delta, s);
+  thread_local std::vector<char> zx, zd;
   exponents(p.c.x, scaling, p.ex, zx);
   exponents(p.c.d, scaling, p.ed, zd);
   const auto P = static_cast<std::size_t>(p.c.P);
@@ -253,9 +263,8 @@ Prepared prepare(const torch::Tensor& x, const torch::Tensor& delta, const Essop
       (p.c.x.abs().max().item<float>() > 1 || p.c.d.abs().max().item<float>() > 1)) {
     throw InternalError("essop_signed_counts: values must lie in [-1, 1]");
   }
-  p.fx = factors(p.ex);
-  p.fd = factors(p.ed);
-  return p;
+  factors(p.ex, p.fx);
+  factors(p.ed, p.fd);
 }
 
 // The kernel (src/learn/essop_kernel.cpp): double sums [M][Np] in this thread's workspace.
@@ -307,38 +316,50 @@ torch::Tensor essop_outer_sum(const torch::Tensor& x, const torch::Tensor& delta
                               const EssopStreamPair& streams, EssopScaling scaling,
                               EssopStats* stats, EssopKernel k) {
   torch::NoGradGuard no_grad;
-  const auto p = prepare(x, delta, streams, scaling, true);
+  thread_local Prepared p;
+  prepare(x, delta, streams, scaling, true, p);
   count(stats, p.c);
   int64_t Np = 0;
   const double* acc = kernel(p, k, Np);
   const double bl = static_cast<double>(p.c.BL);
   // The double sum divided by BL, rounded once to float (as the reference).
-  return from_sums<float>(acc, p.c.M, p.c.N, Np, torch::kFloat32,
-                          [bl](double v) { return static_cast<float>(v / bl); });
+  auto out = from_sums<float>(acc, p.c.M, p.c.N, Np, torch::kFloat32,
+                              [bl](double v) { return static_cast<float>(v / bl); });
+  p.c = Checked{};  // keep the buffers, not the caller's tensors
+  return out;
 }
 
 torch::Tensor essop_outer_sum_reference(const torch::Tensor& x, const torch::Tensor& delta,
                                         const EssopStreamPair& streams, EssopScaling scaling) {
   torch::NoGradGuard no_grad;
-  const auto p = prepare(x, delta, streams, scaling, true);
-  return reference(p).div_(static_cast<double>(p.c.BL)).to(torch::kFloat32);
+  thread_local Prepared p;
+  prepare(x, delta, streams, scaling, true, p);
+  auto out = reference(p).div_(static_cast<double>(p.c.BL)).to(torch::kFloat32);
+  p.c = Checked{};
+  return out;
 }
 
 torch::Tensor essop_signed_counts(const torch::Tensor& xs, const torch::Tensor& ds,
                                   const EssopStreamPair& streams, EssopKernel k) {
   torch::NoGradGuard no_grad;
-  const auto p = prepare(xs, ds, streams, EssopScaling::per_product, false);
+  thread_local Prepared p;
+  prepare(xs, ds, streams, EssopScaling::per_product, false, p);
   int64_t Np = 0;
   const double* acc = kernel(p, k, Np);
-  return from_sums<int64_t>(acc, p.c.M, p.c.N, Np, torch::kInt64,
-                            [](double v) { return static_cast<int64_t>(v); });
+  auto out = from_sums<int64_t>(acc, p.c.M, p.c.N, Np, torch::kInt64,
+                                [](double v) { return static_cast<int64_t>(v); });
+  p.c = Checked{};
+  return out;
 }
 
 torch::Tensor essop_signed_counts_reference(const torch::Tensor& xs, const torch::Tensor& ds,
                                             const EssopStreamPair& streams) {
   torch::NoGradGuard no_grad;
-  const auto p = prepare(xs, ds, streams, EssopScaling::per_product, false);
-  return reference(p).to(torch::kInt64);
+  thread_local Prepared p;
+  prepare(xs, ds, streams, EssopScaling::per_product, false, p);
+  auto out = reference(p).to(torch::kInt64);
+  p.c = Checked{};
+  return out;
 }
 
 }  // namespace nc::learn

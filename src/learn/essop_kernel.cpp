@@ -91,10 +91,21 @@ Layout make_layout(int64_t p0, int64_t p1, const std::vector<int>& e,
                    const std::vector<char>& skip, int64_t BL) {
   Layout l;
   l.p0 = p0;
+  // Products sorted by exponent, stably: a counting sort over the (narrow) exponent range.
+  int lo = 0, hi = -1;
+  for (int64_t p = p0; p < p1; ++p) {
+    if (skip[p]) continue;
+    if (hi < lo) lo = hi = e[p];
+    lo = std::min(lo, e[p]);
+    hi = std::max(hi, e[p]);
+  }
+  std::vector<int64_t> start(static_cast<std::size_t>(hi - lo + 2), 0);
   for (int64_t p = p0; p < p1; ++p)
-    if (!skip[p]) l.product.push_back(p);
-  std::stable_sort(l.product.begin(), l.product.end(),
-                   [&](int64_t a, int64_t b) { return e[a] < e[b]; });
+    if (!skip[p]) ++start[static_cast<std::size_t>(e[p] - lo + 1)];
+  for (std::size_t i = 1; i < start.size(); ++i) start[i] += start[i - 1];
+  l.product.resize(static_cast<std::size_t>(start.back()));
+  for (int64_t p = p0; p < p1; ++p)
+    if (!skip[p]) l.product[static_cast<std::size_t>(start[static_cast<std::size_t>(e[p] - lo)]++)] = p;
   l.slot.assign(static_cast<std::size_t>(p1 - p0), -1);
   int64_t unit = 0;
   const auto n = static_cast<int64_t>(l.product.size());
