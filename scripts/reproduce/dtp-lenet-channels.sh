@@ -21,13 +21,7 @@ BUDGETS=${BUDGETS:-0.3,0.5}
 METHODS=${METHODS:-dtp,l1,magnitude}
 export OMP_NUM_THREADS=1
 mkdir -p "$OUT"
-SRC="$OUT/lenet5-fashion"
-if [ ! -d "$SRC/checkpoints" ] || [ -z "$(ls -A "$SRC/checkpoints")" ]; then
-  rm -rf "$SRC"
-  nice -n 10 "$NC" train configs/lenet5-fashion.yaml --set threads=1 \
-    --set data.validation=true --set data.limit_train="$LIMIT" --set train.epochs="$DENSE_EPOCHS" \
-    --set runs_dir="$OUT" --set name=lenet5-fashion
-fi
+. "$(dirname "$0")/dtp-lenet-source.sh"
 nice -n 10 "$NC" sweep "$SRC" --command prune --seeds "$SEEDS" --out "$OUT/sweep" \
   --arg=--granularity=channel --arg=--budget-kind=params --arg=--epochs="$EPOCHS" \
   --set threads=1 --grid=--budget="$BUDGETS" --grid=--method="$METHODS"

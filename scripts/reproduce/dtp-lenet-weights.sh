@@ -27,13 +27,7 @@ METHODS=${METHODS:-dtp,magnitude,uniform,gmp,ste}
 PROX=${PROX:-1}
 export OMP_NUM_THREADS=1
 mkdir -p "$OUT"
-SRC="$OUT/lenet5-fashion"
-if [ ! -d "$SRC/checkpoints" ] || [ -z "$(ls -A "$SRC/checkpoints")" ]; then
-  rm -rf "$SRC"
-  nice -n 10 "$NC" train configs/lenet5-fashion.yaml --set threads=1 \
-    --set data.validation=true --set data.limit_train="$LIMIT" --set train.epochs="$DENSE_EPOCHS" \
-    --set runs_dir="$OUT" --set name=lenet5-fashion
-fi
+. "$(dirname "$0")/dtp-lenet-source.sh"
 common=(--command prune --seeds "$SEEDS" --arg=--granularity=weight --arg=--budget-kind=params
         --arg=--epochs="$EPOCHS" --set threads=1)
 sweeps=()
