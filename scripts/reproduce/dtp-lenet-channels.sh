@@ -12,15 +12,8 @@
 # One thread, niced. A second call reuses the trained run and the finished prune runs.
 set -euo pipefail
 OUT=${1:?output folder}
-NC=${NC:-build/neurocore}
-SEEDS=${SEEDS:-3}
-EPOCHS=${EPOCHS:-2}
-DENSE_EPOCHS=${DENSE_EPOCHS:-3}
-LIMIT=${LIMIT:-20000}
 BUDGETS=${BUDGETS:-0.3,0.5}
 METHODS=${METHODS:-dtp,l1,magnitude}
-export OMP_NUM_THREADS=1
-mkdir -p "$OUT"
 . "$(dirname "$0")/dtp-lenet-source.sh"
 nice -n 10 "$NC" sweep "$SRC" --command prune --seeds "$SEEDS" --out "$OUT/sweep" \
   --arg=--granularity=channel --arg=--budget-kind=params --arg=--epochs="$EPOCHS" \

@@ -17,16 +17,9 @@
 # One thread, niced. A second call reuses the trained run and the finished prune runs.
 set -euo pipefail
 OUT=${1:?output folder}
-NC=${NC:-build/neurocore}
-SEEDS=${SEEDS:-3}
-EPOCHS=${EPOCHS:-2}
-DENSE_EPOCHS=${DENSE_EPOCHS:-3}
-LIMIT=${LIMIT:-20000}
 BUDGETS=${BUDGETS:-0.05,0.1,0.2,0.5}
 METHODS=${METHODS:-dtp,magnitude,uniform,gmp,ste}
 PROX=${PROX:-1}
-export OMP_NUM_THREADS=1
-mkdir -p "$OUT"
 . "$(dirname "$0")/dtp-lenet-source.sh"
 common=(--command prune --seeds "$SEEDS" --arg=--granularity=weight --arg=--budget-kind=params
         --arg=--epochs="$EPOCHS" --set threads=1)
