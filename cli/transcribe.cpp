@@ -31,7 +31,7 @@ struct TranscribeArgs {
 // --split: decodes a split of the run's own corpus (features as in training) and prints one
 // JSON line with the corpus WER and CER, so that decoders can be compared on the validation
 // split of a finished run without retraining.
-void evaluate_split(asr::AsrRun& r, const std::string& split, const asr::DecoderOptions& decoder) {
+void evaluate_split(asr::AsrRun& r, const std::string& split, const asr::BeamOptions& decoder) {
   const auto& e = r.experiment;
   const auto corpus = data::load_speech_corpus(e.corpus);
   const int64_t limit = split == "train" ? e.train.limit_train
@@ -58,7 +58,7 @@ void stream_file(asr::AsrRun& r, const std::string& path) {
   std::string text, word;
   for (int64_t k = 0; k < x.size(0); ++k) {
     auto f = r.model->encode_step(x[k].unsqueeze(0), es)[0];
-    for (int64_t s = 0; s < e.train.max_sym_per_frame; ++s) {
+    for (int64_t s = 0; s < e.train.decoding.max_sym_per_frame; ++s) {
       const int64_t c = t.joint(f, p.out).argmax().item<int64_t>();
       if (c == 0) break;
       const std::string ch = data::decode_transcript({c});
@@ -84,8 +84,8 @@ void run_transcribe(const TranscribeArgs& a, const Global& g) {
   if (a.stream && e.features.per_utterance)
     throw UserError("transcribe --stream: the run normalises per utterance (data.normalization: "
                     "utterance), which needs the whole utterance; drop --stream");
-  asr::DecoderOptions decoder = e.train.decoder(a.beam >= 0 ? a.beam : e.train.beam);
-  if (!a.search.empty()) decoder.search = asr::parse_beam_method(a.search, "--search");
+  asr::BeamOptions decoder = e.train.decoder(a.beam >= 0 ? a.beam : e.train.decoding.beam);
+  if (!a.search.empty()) decoder.method = asr::parse_beam_method(a.search, "--search");
   if (a.length_norm) decoder.length_norm = true;
   if (decoder.beam == 0 && (!a.search.empty() || a.length_norm))
     throw UserError("transcribe: --search and --length-norm choose a beam search; give --beam N (N >= 1)");

@@ -136,22 +136,14 @@ std::vector<int64_t> beam_search(Transducer& model, const torch::Tensor& encoded
   return hyps.empty() ? std::vector<int64_t>{} : std::move(hyps.front().symbols);
 }
 
-std::vector<int64_t> decode(Transducer& model, const torch::Tensor& encoded, const DecoderOptions& d,
-                            int64_t blank) {
-  if (d.beam == 0) return greedy_decode(model, encoded, blank, d.max_sym_per_frame);
-  BeamOptions o;
-  o.beam = d.beam;
-  o.blank = blank;
-  o.length_norm = d.length_norm;
-  o.method = d.search;
-  o.max_sym_per_frame = d.max_sym_per_frame;
-  return beam_search(model, encoded, o);
+std::vector<int64_t> decode(Transducer& model, const torch::Tensor& encoded, const BeamOptions& o) {
+  return o.beam == 0 ? greedy_decode(model, encoded, o.blank, o.max_sym_per_frame) : beam_search(model, encoded, o);
 }
 
-std::string describe(const DecoderOptions& d) {
-  if (d.beam == 0) return "greedy";
-  return (d.search == BeamMethod::modified ? "" : to_string(d.search) + " ") + "beam " + std::to_string(d.beam) +
-         (d.length_norm ? ", length-normalised" : "");
+std::string describe(const BeamOptions& o) {
+  if (o.beam == 0) return "greedy";
+  return (o.method == BeamMethod::modified ? "" : to_string(o.method) + " ") + "beam " + std::to_string(o.beam) +
+         (o.length_norm ? ", length-normalised" : "");
 }
 
 }  // namespace nc::asr

@@ -72,11 +72,11 @@ AsrExperiment AsrExperiment::build(Config& config) {
   o.clip = t.number("clip", o.clip, 0, 1e9);
   o.one_cycle = t.choice("schedule", "one_cycle", {"one_cycle", "constant"}) == "one_cycle";
   o.reduction = parse_rnnt_reduction(t.string("loss_reduction", "mean"), config.origin() + ": train.loss_reduction");
-  o.beam = t.integer("beam", 0, 0, 64);
-  o.search = parse_beam_method(t.choice("search", "modified", {"modified", "graves", "alsd"}),
+  o.decoding.beam = t.integer("beam", 0, 0, 64);
+  o.decoding.method = parse_beam_method(t.choice("search", "modified", {"modified", "graves", "alsd"}),
                                config.origin() + ": train.search");
-  o.length_norm = t.boolean("length_norm", false);
-  o.max_sym_per_frame = t.integer("max_sym_per_frame", 3, 1, 100);
+  o.decoding.length_norm = t.boolean("length_norm", false);
+  o.decoding.max_sym_per_frame = t.integer("max_sym_per_frame", 3, 1, 100);
   o.limit_train = t.integer("limit_train", 0, 0);
   o.limit_valid = t.integer("limit_valid", 0, 0);
   o.limit_test = t.integer("limit_test", 0, 0);
@@ -102,7 +102,7 @@ torch::Tensor ModelTransducer::joint(const torch::Tensor& f_t, const torch::Tens
   return model_->joint_step(f_t, p);
 }
 
-std::string transcribe_features(nn::RnntModel& model, const torch::Tensor& x, const DecoderOptions& decoder,
+std::string transcribe_features(nn::RnntModel& model, const torch::Tensor& x, const BeamOptions& decoder,
                                 ModelTransducer* counter) {
   torch::NoGradGuard no_grad;
   auto f = model->encode(x.unsqueeze(1), torch::tensor({x.size(0)})).select(1, 0);
@@ -152,7 +152,7 @@ double step_latency_ms(nn::RnntModel& model, int64_t dim) {
 }  // namespace
 
 AsrEvaluation evaluate(nn::RnntModel& model, const AsrSplit& split,
-                       const data::FeatureStats& stats, const AsrExperiment& e, const DecoderOptions& decoder) {
+                       const data::FeatureStats& stats, const AsrExperiment& e, const BeamOptions& decoder) {
   torch::NoGradGuard no_grad;
   model->eval();
   AsrEvaluation r;
@@ -247,7 +247,7 @@ void run_asr(const AsrExperiment& e, RunDir& run) {
                      {"valid_loss", v.loss}, {"valid_wer", v.wer}, {"valid_cer", v.cer}});
     learn::save_checkpoint(run.checkpoints(), *model, &opt, epoch);
   }
-  const auto te = evaluate(model, test, stats, e, e.train.decoder(e.train.beam));
+  const auto te = evaluate(model, test, stats, e, e.train.decoding);
   const double frames_per_s = static_cast<double>(fo.sample_rate) / (fo.hop * fo.stack);
   const double enc = static_cast<double>(model->encoder_macs_per_frame());
   const double macs_per_s = enc * frames_per_s + te.decode_macs / std::max(te.audio_seconds, 1e-9);
@@ -261,7 +261,7 @@ void run_asr(const AsrExperiment& e, RunDir& run) {
                    {"latency_ms_per_frame_compute", latency},
                    {"algorithmic_latency_ms", model->options.bidirectional() ? -1.0 : 45.0},
                    {"encoder_parameters", enc_weights}, {"train_seconds", train_seconds},
-                   {"decoder", describe(e.train.decoder(e.train.beam))}});
+                   {"decoder", describe(e.train.decoding)}});
   write_atomic_with(run.file("model.pt"), [&](const std::string& tmp) {
     torch::serialize::OutputArchive archive;
     model->save(archive);
@@ -276,7 +276,7 @@ void run_asr(const AsrExperiment& e, RunDir& run) {
       fmt::format("corpus: {} ({} / {} / {} utterances), test voices unseen in training",
                   e.corpus.task, train.size(), valid.size(), test.size()),
       fmt::format("**test CER {:.4f}, WER {:.4f}** ({} decoding)", te.cer, te.wer,
-                  describe(e.train.decoder(e.train.beam))),
+                  describe(e.train.decoding)),
       fmt::format("encoder parameters {}, encoder MACs per frame {:.0f}, MACs per second of audio {:.3g}",
                   enc_weights, enc, macs_per_s),
       fmt::format("latency per frame: {} algorithmic + {:.3f} ms compute (median, batch 1)",

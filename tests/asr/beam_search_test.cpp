@@ -128,7 +128,9 @@ TEST(BeamSearch, SmallBeamsScoreAtMostTheExactProbability) {
       ASSERT_FALSE(hyps.empty());
       for (std::size_t i = 0; i < hyps.size(); ++i) {
         EXPECT_LE(hyps[i].log_prob, exact_log_prob(m, T, hyps[i].symbols) + 1e-9) << to_string(method);
-        if (i > 0) EXPECT_GE(hyps[i - 1].log_prob, hyps[i].log_prob) << "best first";
+        if (i > 0) {
+          EXPECT_GE(hyps[i - 1].log_prob, hyps[i].log_prob) << "best first";
+        }
       }
     }
   }
@@ -181,9 +183,15 @@ TEST(BeamSearch, BadOptionsAreUserErrors) {
 }
 
 TEST(BeamSearch, DecoderDescribesItself) {
-  EXPECT_EQ(describe(DecoderOptions{}), "greedy");
-  EXPECT_EQ(describe(DecoderOptions{4, BeamMethod::modified, false, 3}), "beam 4");
-  EXPECT_EQ(describe(DecoderOptions{8, BeamMethod::alsd, true, 3}), "alsd beam 8, length-normalised");
+  BeamOptions o;
+  o.beam = 0;
+  EXPECT_EQ(describe(o), "greedy");
+  o.beam = 4;
+  EXPECT_EQ(describe(o), "beam 4");
+  o.beam = 8;
+  o.method = BeamMethod::alsd;
+  o.length_norm = true;
+  EXPECT_EQ(describe(o), "alsd beam 8, length-normalised");
 }
 
 }  // namespace

@@ -63,7 +63,7 @@ BeamMethod parse_beam_method(const std::string& s, const std::string& field);
 std::string to_string(BeamMethod m);
 
 struct BeamOptions {
-  int64_t beam = 4;
+  int64_t beam = 4;  ///< >= 1 for the beam searches; decode() reads 0 as greedy search
   int64_t blank = 0;
   /// Pick the final hypothesis by score / max(1, length) instead of score.
   bool length_norm = false;
@@ -95,17 +95,10 @@ std::vector<Hypothesis> beam_search_nbest(Transducer& model, const torch::Tensor
 std::vector<int64_t> beam_search(Transducer& model, const torch::Tensor& encoded,
                                  const BeamOptions& options = {});
 
-/// A run's decoder (train.beam, train.search, train.length_norm, train.max_sym_per_frame):
-/// greedy when beam is 0, else the beam search `search`.
-struct DecoderOptions {
-  int64_t beam = 0;
-  BeamMethod search = BeamMethod::modified;
-  bool length_norm = false;
-  int64_t max_sym_per_frame = 3;  // greedy and graves
-};
-std::vector<int64_t> decode(Transducer& model, const torch::Tensor& encoded, const DecoderOptions& d,
-                            int64_t blank = 0);
+/// A run's decoder: greedy search (o.max_sym_per_frame symbols per frame at most) when o.beam
+/// is 0, else beam_search(o).
+std::vector<int64_t> decode(Transducer& model, const torch::Tensor& encoded, const BeamOptions& o);
 /// "greedy", "beam 4" (modified), "graves beam 4", "alsd beam 4", plus ", length-normalised".
-std::string describe(const DecoderOptions& d);
+std::string describe(const BeamOptions& o);
 
 }  // namespace nc::asr

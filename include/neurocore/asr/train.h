@@ -25,12 +25,15 @@ struct AsrTrainOptions {
   double clip = 5.0;           ///< gradient-norm clip; 0 = none
   bool one_cycle = true;       ///< one-cycle lr (linear warm-up over 30 % of the steps, cosine down)
   RnntReduction reduction = RnntReduction::Mean;
-  int64_t beam = 0;             ///< test decoding: 0 = greedy, else the beam search `search`
-  BeamMethod search = BeamMethod::modified;
-  bool length_norm = false;     ///< beam search: the final choice by score / length
-  int64_t max_sym_per_frame = 3;
-  /// The test decoder of this run, with `beam` in place of train.beam.
-  DecoderOptions decoder(int64_t beam) const { return {beam, search, length_norm, max_sym_per_frame}; }
+  /// Test decoding (train.beam: 0 = greedy, train.search, train.length_norm,
+  /// train.max_sym_per_frame); validation always decodes greedily.
+  BeamOptions decoding{0};  // beam 0: greedy
+  /// This run's decoding with `beam` in place of train.beam.
+  BeamOptions decoder(int64_t beam) const {
+    BeamOptions o = decoding;
+    o.beam = beam;
+    return o;
+  }
   int64_t limit_train = 0, limit_valid = 0, limit_test = 0;  ///< utterances; 0 = all
 };
 
@@ -66,7 +69,8 @@ class ModelTransducer : public Transducer {
 };
 
 /// The text of one utterance's features x [T, dim] (stacked, normalised).
-std::string transcribe_features(nn::RnntModel& model, const torch::Tensor& x, const DecoderOptions& decoder = {},
+std::string transcribe_features(nn::RnntModel& model, const torch::Tensor& x,
+                                const BeamOptions& decoder = BeamOptions{0},  // greedy
                                 ModelTransducer* counter = nullptr);
 
 /// Loss of a padded batch (encoder, prediction network, joint and RNN-T loss), as training
@@ -81,7 +85,7 @@ struct AsrEvaluation {
   std::vector<std::pair<std::string, std::string>> examples;  ///< (reference, hypothesis)
 };
 AsrEvaluation evaluate(nn::RnntModel& model, const AsrSplit& split, const data::FeatureStats& stats,
-                       const AsrExperiment& e, const DecoderOptions& decoder);
+                       const AsrExperiment& e, const BeamOptions& decoder);
 
 /// Trains (resuming from the run's last checkpoint when there is one), evaluates and writes
 /// metrics.jsonl, checkpoints/, report.md with plots, model.pt and features.pt (the
