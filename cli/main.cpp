@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "neurocore/cm/torch/loaders.h"
+#include "neurocore/core/build_info.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/log.h"
 #include "neurocore/core/threads.h"
@@ -30,7 +31,7 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--log-level", global.log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
-  app.set_version_flag("--version", "neurocore 0.1.0");
+  app.set_version_flag("--version", std::string("neurocore 0.1.0 (commit ") + nc::build_commit() + ")");
   app.parse_complete_callback([&] { nc::init_logging(global.log_level); });
 
   nc::cli::add_train(app, global);

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "neurocore/core/build_info.h"
 #include "neurocore/core/config.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"
@@ -39,6 +40,12 @@ RunDir RunDir::create(const std::string& parent, const std::string& name) {
   std::error_code ec;
   fs::create_directories(fs::path(path) / "checkpoints", ec);
   if (ec) throw UserError(path + ": cannot create the run directory (" + ec.message() + ")");
+  // Which code made the run: results tables name the commit of every run they use.
+  char when[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  write_file_atomic((fs::path(path) / "provenance.json").string(),
+                    nlohmann::json{{"commit", build_commit()}, {"created", when}}.dump(2) + "\n");
   return RunDir(path);
 }
 

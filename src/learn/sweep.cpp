@@ -9,7 +9,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <array>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -18,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "neurocore/core/build_info.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/io.h"
 #include "neurocore/core/progress.h"
@@ -29,24 +29,6 @@ namespace nc::learn {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string shell_quoted(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// stdout of a shell command, and whether it exited 0.
-std::pair<std::string, bool> capture(const std::string& cmd) {
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return {"", false};
-  std::string out;
-  std::array<char, 256> buf{};
-  while (fgets(buf.data(), buf.size(), p)) out += buf.data();
-  const int status = pclose(p);
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return {out, WIFEXITED(status) && WEXITSTATUS(status) == 0};
-}
 
 // One child process to run: the arguments after the executable, and where its output goes.
 struct Job {
@@ -125,19 +107,13 @@ std::string describe(const SweepSetting& s) {
 
 }  // namespace
 
-std::string source_commit(const std::string& dir) {
-  const std::string git = "git -C " + shell_quoted(dir);
-  const auto [head, ok] = capture(git + " rev-parse HEAD 2>/dev/null");
-  if (!ok || head.empty()) return "unknown";
-  const bool clean = capture(git + " diff --quiet HEAD -- 2>/dev/null").second;
-  return clean ? head : head + "-dirty";
-}
-
 void run_sweep(const SweepSpec& spec_in, const std::string& executable) {
   SweepSpec spec = spec_in;
   spec.finalize();
   const auto settings = sweep_settings(spec);
-  const std::string commit = source_commit(fs::path(executable).parent_path().string());
+  // The runs are children of this same executable, so its build commit is theirs (also when
+  // the binary was copied out of its checkout to freeze it during a long sweep).
+  const std::string commit = build_commit();
   const fs::path out(spec.out), runs_dir = out / "runs", logs_dir = out / "logs";
 
   struct Planned {

@@ -82,8 +82,4 @@ std::vector<std::string> run_arguments(const SweepSpec& spec, const SweepSetting
 /// grid, and, after writing the report, when any run failed (naming its log).
 void run_sweep(const SweepSpec& spec, const std::string& executable);
 
-/// The commit of the source tree holding `dir` (`git rev-parse HEAD`, with "-dirty" when
-/// tracked files differ from it), or "unknown" when git or the repository is missing.
-std::string source_commit(const std::string& dir);
-
 }  // namespace nc::learn
