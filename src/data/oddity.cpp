@@ -6,6 +6,7 @@
 #include "neurocore/core/config.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/option_error.h"
+#include "neurocore/data/oddity_file.h"
 #include "neurocore/data/omnist.h"  // splitmix64
 #include "oddity_riddles.h"
 
@@ -55,12 +56,38 @@ const std::string& riddle_name(int id) {
   return table().names[id];
 }
 
-void OddityOptions::validate(const std::string& where) const {
-  if (resolution < 1 || resolution > kRenderSide || kRenderSide % resolution != 0) {
-    bad_option(where, "resolution", resolution, "a divisor of 100 (100, 50, 25, 20, ...)");
+namespace {
+
+// The options drawing depends on; cheap, so every sample checks them (files are checked once
+// per data set, by validate()).
+void check_drawing(const OddityOptions& o, const std::string& where) {
+  if (o.resolution < 1 || o.resolution > kRenderSide || kRenderSide % o.resolution != 0) {
+    bad_option(where, "resolution", o.resolution, "a divisor of 100 (100, 50, 25, 20, ...)");
   }
-  for (auto r : riddles) {
+  for (auto r : o.riddles) {
     if (r < 0 || r >= kRiddles) bad_option(where, "riddles", r, "riddle ids in 0..44");
+  }
+}
+
+}  // namespace
+
+void OddityOptions::validate(const std::string& where) const {
+  check_drawing(*this, where);
+  const char* names[] = {"valid", "train", "test"};
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (files[i].empty()) continue;
+    const std::string key = where + ".files." + names[i];
+    Odd1Header head;
+    try {
+      head = read_odd1_header(files[i]);
+    } catch (const UserError& e) {
+      throw UserError(key + ": " + e.what());
+    }
+    if (head.height != resolution || head.width != resolution) {
+      throw UserError(key + ": " + files[i] + " holds panels of " + std::to_string(head.height) + " x " +
+                      std::to_string(head.width) + " px, expected " + where + ".resolution = " +
+                      std::to_string(resolution));
+    }
   }
 }
 
@@ -71,6 +98,11 @@ OddityOptions OddityOptions::from_config(ConfigSection s) {
   o.clean_colours = s.boolean("clean_colours", o.clean_colours);
   o.seed = static_cast<uint64_t>(s.integer("seed", static_cast<int64_t>(o.seed), 0));
   o.riddles = s.integers("riddles", o.riddles);
+  if (s.has("files")) {
+    auto f = s.section("files");
+    o.files = {f.string("valid", ""), f.string("train", ""), f.string("test", "")};
+    f.finish();
+  }
   s.finish();
   o.validate(s.path().empty() ? "data.oddity" : s.path());
   return o;
@@ -97,7 +129,7 @@ Sample make_scenes(int riddle, uint64_t sample_seed) {
 }
 
 Sample make_sample(int riddle, uint64_t sample_seed, const OddityOptions& options) {
-  options.validate();
+  check_drawing(options, "data.oddity");
   Sample s = make_scenes(riddle, sample_seed);
   const int r = static_cast<int>(options.resolution), factor = kRenderSide / r;
   s.resolution = r;

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "neurocore/core/error.h"
@@ -63,9 +65,11 @@ int64_t write_odd1(const std::string& path, const OddityOptions& options, Split 
   return e.count;
 }
 
-StoredSamples read_odd1(const std::string& path) {
-  const std::string b = read_file(path);
-  if (static_cast<int64_t>(b.size()) < kOdd1HeaderBytes) {
+namespace {
+
+// Checks the header `b` (at least its first 17 bytes) of a file of `size` bytes.
+Odd1Header check_header(const std::string& path, const std::string& b, uint64_t size) {
+  if (b.size() < static_cast<size_t>(kOdd1HeaderBytes)) {
     throw UserError(path + ": truncated ODD1 header: " + std::to_string(b.size()) + " bytes, expected at least " +
                     std::to_string(kOdd1HeaderBytes));
   }
@@ -82,15 +86,38 @@ StoredSamples read_odd1(const std::string& path) {
   if (h == 0 || w == 0) {
     throw UserError(path + ": ODD1 panel size " + std::to_string(h) + " x " + std::to_string(w) + ", expected >= 1 x 1");
   }
-  const uint64_t pixels = static_cast<uint64_t>(kPanels) * h * w, record = 2 + pixels;
+  const uint64_t record = 2 + static_cast<uint64_t>(kPanels) * h * w;
   // Compared by division: 17 + count * record can overflow for a corrupt header.
-  const uint64_t have = b.size() - kOdd1HeaderBytes;
+  const uint64_t have = size - kOdd1HeaderBytes;
   if (have % record != 0 || have / record != count) {
-    throw UserError(path + ": ODD1 file of " + std::to_string(b.size()) + " bytes, expected 17 + " +
+    throw UserError(path + ": ODD1 file of " + std::to_string(size) + " bytes, expected 17 + " +
                     std::to_string(count) + " samples x " + std::to_string(record) + " bytes (panels " +
                     std::to_string(h) + " x " + std::to_string(w) + "): " +
                     (have / record < count ? "truncated" : "trailing bytes"));
   }
+  return {static_cast<int64_t>(count), h, w};
+}
+
+}  // namespace
+
+Odd1Header read_odd1_header(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UserError(path + ": cannot open the ODD1 file (does it exist and is it readable?)");
+  std::string head(static_cast<size_t>(kOdd1HeaderBytes), '\0');
+  in.read(head.data(), kOdd1HeaderBytes);
+  head.resize(static_cast<size_t>(in.gcount()));
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) throw UserError(path + ": cannot read the ODD1 file's size (" + ec.message() + ")");
+  return check_header(path, head, size);
+}
+
+StoredSamples read_odd1(const std::string& path) {
+  const std::string b = read_file(path);
+  const Odd1Header head = check_header(path, b, b.size());
+  const uint64_t count = static_cast<uint64_t>(head.count);
+  const int h = head.height, w = head.width;
+  const uint64_t pixels = static_cast<uint64_t>(kPanels) * h * w, record = 2 + pixels;
   StoredSamples out;
   out.height = h;
   out.width = w;

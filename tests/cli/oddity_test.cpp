@@ -71,4 +71,30 @@ TEST(CliOddity, TrainWritesThePerRiddleReport) {
   std::filesystem::remove_all(runs);
 }
 
+TEST(CliOddity, TrainsFromOdd1FilesAndRefusesABadOneBeforeWriting) {
+  const auto dir = fresh_temp_path("cli", "oddity_files");
+  for (const auto& [split, count] : {std::pair<std::string, int>{"train", 32}, {"valid", 8}, {"test", 45}}) {
+    const auto r = run_cli("data export oddity --format odd1 --split " + split + " --count " + std::to_string(count) +
+                           " --set data.oddity.resolution=20 --out " + dir.string());
+    ASSERT_EQ(r.code, 0) << r.output;
+  }
+  const std::string common = std::string("--log-level warn train ") + NC_SOURCE_DIR +
+                             "/configs/oddity-snu-saccade.yaml --set train.epochs=1 --set threads=1 "
+                             "--set model.hidden=16 --set model.features=16 --set data.oddity.resolution=20 "
+                             "--set runs_dir=" + dir.string();
+  const std::string files = " --set data.oddity.files.valid=" + (dir / "oddity-valid.odd1").string() +
+                            " --set data.oddity.files.test=" + (dir / "oddity-test.odd1").string();
+  auto r = run_cli(common + files + " --set data.oddity.files.train=" + (dir / "oddity-train.odd1").string() +
+                   " --set name=t");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(std::filesystem::exists(dir / "t" / "riddle_accuracy.md"));
+  // The valid file given as the training split at another resolution: refused, no run directory.
+  r = run_cli(common + files + " --set data.oddity.files.train=" + (dir / "oddity-train.odd1").string() +
+              " --set data.oddity.resolution=25 --set name=bad");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("data.oddity.files."), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "bad"));
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace

@@ -50,6 +50,9 @@ struct Scene {
   std::vector<Vec2> anchors;  ///< moved with the shapes, never drawn (docs/oddity.md per riddle)
 };
 
+/// Split numbers of the spec's seed formula (§4).
+enum class Split : int { valid = 0, train = 1, test = 2 };
+
 /// The generator's options (the `data.oddity` section of a config).
 struct OddityOptions {
   int64_t resolution = 100;    ///< panel side R in pixels; must divide 100
@@ -57,11 +60,19 @@ struct OddityOptions {
   bool clean_colours = false;  ///< true: no white dots/holes (background grey), no black outlines
   uint64_t seed = 0;           ///< the spec's data-set seed (0..9 in the paper)
   std::vector<int64_t> riddles;  ///< data sets: riddle ids (empty = all 45 = the combined set)
+  /// ODD1 files (oddity_file.h) that replace the generated splits, indexed by Split (valid,
+  /// train, test); "" = generate that split. A file's panels must be resolution x resolution;
+  /// data sets keep its samples of `riddles` (all when empty), in file order.
+  std::array<std::string, 3> files;
 
   /// Throws UserError "<where>.<field>: got ..., expected ..." for a resolution that is not a
-  /// positive divisor of 100, or a riddle id outside 0..44.
+  /// positive divisor of 100, a riddle id outside 0..44, or a file that is not a readable ODD1
+  /// file with panels of the resolution (read_odd1_header: the header and length only).
   void validate(const std::string& where = "data.oddity") const;
-  /// Reads resolution, antialias, clean_colours, seed, riddles; validates; calls finish().
+  /// The file that replaces `split`, or "" when it is generated.
+  const std::string& file(Split split) const { return files[static_cast<size_t>(split)]; }
+  /// Reads resolution, antialias, clean_colours, seed, riddles and files {train, valid, test};
+  /// validates; calls finish().
   static OddityOptions from_config(ConfigSection section);
 };
 
@@ -92,8 +103,6 @@ void render_scene(const Scene& scene, int side, uint8_t foreground, uint8_t back
 /// Area-averages a `side` x `side` image by `factor` (side % factor == 0), rounding to nearest.
 std::vector<uint8_t> downsample(const uint8_t* image, int side, int factor);
 
-/// Split numbers of the spec's seed formula (§4).
-enum class Split : int { valid = 0, train = 1, test = 2 };
 
 /// The spec's split seed, riddle + 100 * split + seed (riddle = kCombined for the combined set).
 uint64_t split_seed(int riddle, Split split, uint64_t seed);

@@ -31,6 +31,17 @@ struct StoredSamples {
 /// number written. Throws as options.validate(), UserError when the file cannot be written.
 int64_t write_odd1(const std::string& path, const OddityOptions& options, Split split, int64_t limit = 0);
 
+/// What the 17-byte header of an ODD1 file says.
+struct Odd1Header {
+  int64_t count = 0;
+  int height = 0, width = 0;
+};
+
+/// Reads and checks an ODD1 file's header and its length (17 + count * (2 + 6 * H * W) bytes)
+/// without reading the samples: cheap, for checking a config before any work starts. Throws
+/// UserError as read_odd1 does for the header and the length.
+Odd1Header read_odd1_header(const std::string& path);
+
 /// Reads an ODD1 file. Throws UserError naming `path`, what was seen and what was expected when
 /// it cannot be read, is shorter than the header, has another magic, version or frame count, a
 /// zero size, a length other than 17 + count * (2 + 6 * H * W) bytes (truncated or trailing
