@@ -6,13 +6,20 @@
 #                                             the per-frame ANN baselines on the test videos, SEEDS
 #   scripts/reproduce/st-stdp.sh speed OUT    the SNN and the MLP with occluders at SPEEDS ("2 8")
 #                                             px/frame (trained and tested at that speed)
+#   scripts/reproduce/st-stdp.sh tauf OUT     spec §12 "role of tau_F": tau_F in TAUS_F
+#                                             ("50 200 1000") x T_f in FRAMES_MS ("50 100 350"),
+#                                             SEEDS, on the validation videos (an ablation: no
+#                                             choice is made from it)
+#   scripts/reproduce/st-stdp.sh neurons OUT  N_out in NEURONS ("100 400") x delta_a in DELTAS
+#                                             ("0.005 0.01 0.02"), seed 1, validation videos
 #   then: python3 scripts/reproduce/st_stdp_summary.py OUT   (the tables; names the commit)
 #
 # Environment: DELTAS ("0.004 0.05"), GAMMAS ("0 0.05 0.2"), TAUS ("200 1000") the `select`
 # grid of model.delta_a x learn.stdp.gamma x learn.stdp.tau_f; SEEDS ("1 2 3"), LIMIT_VALID (300 validation videos for `select`), LIMIT_TEST
 # (0 = all 2,008), ANN_EPOCHS (10; the spec's), BASELINES ("mlp lenet5"; empty: none),
 # SNN_SET (extra --set arguments for the SNN runs of `test`), JOBS (2 runs at a time, one
-# thread each). Runs already done (report.md present) are kept.
+# thread each), SOURCE (empty: the configs' MNIST-10k; fashion-mnist: OFMNIST, every run of
+# every stage). Runs already done (report.md present) are kept.
 set -euo pipefail
 STAGE=${1:?select or test}
 OUT=${2:?output folder}
@@ -24,6 +31,10 @@ ANN_EPOCHS=${ANN_EPOCHS:-10}
 BASELINES=${BASELINES-"mlp lenet5"}
 SNN_SET=${SNN_SET:-}
 JOBS=${JOBS:-2}
+SOURCE=${SOURCE:-}
+SRC_SET=""
+[ -n "$SOURCE" ] && SRC_SET="--set data.omnist.source=$SOURCE"
+VALID_SET="--set evaluate.split=valid --set data.limit_valid=$LIMIT_VALID"
 mkdir -p "$OUT"
 jobs_file="$OUT/jobs-$STAGE.txt"
 : > "$jobs_file"
@@ -33,7 +44,7 @@ if [ "$STAGE" = select ]; then
     for G in ${GAMMAS:-0 0.05 0.2}; do
       for TF in ${TAUS:-200 1000}; do
         [ "$G" = 0 ] && [ "$TF" = 1000 ] && continue
-        echo "valid-da$DA-g$G-tf$TF configs/st-stdp-omnist.yaml --set seed=1 --set evaluate.split=valid --set data.limit_valid=$LIMIT_VALID --set model.delta_a=$DA --set learn.stdp.gamma=$G --set learn.stdp.tau_f=$TF" >> "$jobs_file"
+        echo "valid-da$DA-g$G-tf$TF configs/st-stdp-omnist.yaml --set seed=1 $VALID_SET --set model.delta_a=$DA --set learn.stdp.gamma=$G --set learn.stdp.tau_f=$TF" >> "$jobs_file"
       done
     done
   done
@@ -52,8 +63,22 @@ elif [ "$STAGE" = speed ]; then
       echo "mlp-speed$SP-s$S configs/mlp-omnist.yaml --set seed=$S --set data.omnist.speed=$SP --set train.epochs=$ANN_EPOCHS --set data.limit_test=$LIMIT_TEST" >> "$jobs_file"
     done
   done
+elif [ "$STAGE" = tauf ]; then
+  for TF in ${TAUS_F:-50 200 1000}; do
+    for FM in ${FRAMES_MS:-50 100 350}; do
+      for S in $SEEDS; do
+        echo "tauf-tf$TF-fm$FM-s$S configs/st-stdp-omnist.yaml --set seed=$S $VALID_SET --set learn.stdp.tau_f=$TF --set learn.stdp.frame_ms=$FM" >> "$jobs_file"
+      done
+    done
+  done
+elif [ "$STAGE" = neurons ]; then
+  for N in ${NEURONS:-100 400}; do
+    for DA in ${DELTAS:-0.005 0.01 0.02}; do
+      echo "neurons-n$N-da$DA-s1 configs/st-stdp-omnist.yaml --set seed=1 $VALID_SET --set model.neurons=$N --set model.delta_a=$DA" >> "$jobs_file"
+    done
+  done
 else
-  echo "stage must be select, test or speed, got '$STAGE'" >&2
+  echo "stage must be select, test, speed, tauf or neurons, got '$STAGE'" >&2
   exit 2
 fi
 run_one() {
@@ -66,6 +91,7 @@ run_one() {
 }
 export -f run_one
 export NC OUT
+[ -n "$SRC_SET" ] && sed -i "s|\$| $SRC_SET|" "$jobs_file"
 # No trailing blanks: xargs -L would join such a line with the next one.
 sed -i 's/[[:space:]]*$//' "$jobs_file"
 # shellcheck disable=SC2016
