@@ -17,7 +17,7 @@ using namespace nc::compress::prune;
 
 struct PruneArgs {
   std::string run_dir, method = "dtp", kind = "params", granularity = "weight", scope = "global", out, resume;
-  std::string variant = "exact", cost = "squared", schedule = "exponential";
+  std::string variant = "exact", cost = "squared", schedule = "exponential", rounding = "nearest";
   double budget = 0.1, lr = -1, soft_fraction = 0.6, eps0 = 1, eps_min = 1e-3, eps_prox = 20;
   int64_t epochs = 3, gmp_updates = 10;
   bool dry_run = false;
@@ -71,6 +71,7 @@ void run_prune(const PruneArgs& a, const Global& g) {
   o.prune.kind = parse_budget_kind(a.kind, "--budget-kind");
   o.prune.granularity = parse_granularity(a.granularity, "--granularity");
   o.prune.scope = parse_scope(a.scope, "--scope");
+  o.prune.rounding = parse_rounding(a.rounding, "--rounding");
   if (a.variant != "exact" && a.variant != "prox")
     throw UserError("--variant: expected exact or prox, got '" + a.variant + "'");
   if (a.cost != "squared" && a.cost != "linear")
@@ -142,6 +143,9 @@ void add_prune(CLI::App& app, const Global& global) {
   cmd->add_option("--eps0", a->eps0, "dtp exact: first temperature (default 1)");
   cmd->add_option("--eps-min", a->eps_min, "dtp exact: last temperature (default 1e-3)");
   cmd->add_option("--eps-prox", a->eps_prox, "dtp prox: epsilon (default 20)");
+  cmd->add_option("--rounding", a->rounding,
+                  "dtp, global channel budget: how the final hard selection rounds the soft masks: nearest (the "
+                  "selection under the budget nearest them) or greedy (decreasing score while it fits) (default nearest)");
   cmd->add_option("--out", a->out, "output run directory (default <runs_dir>/<run>-prune-<method>-...)");
   cmd->add_option("--resume", a->resume, "continue the prune run directory PRUNE_RUN (its own options)");
   cmd->add_option("--set", a->sets, "override a value of the run's config (e.g. data.limit_train=512)")

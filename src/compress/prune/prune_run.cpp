@@ -40,7 +40,7 @@ nlohmann::json options_json(const PruneOptions& o) {
           {"schedule", o.schedule == Schedule::exponential ? "exponential" : "inverse"},
           {"eps0", o.eps0},                      {"eps_min", o.eps_min},
           {"eps_prox", o.eps_prox},              {"score_lr_factor", o.score_lr_factor},
-          {"gmp_updates", o.gmp_updates}};
+          {"gmp_updates", o.gmp_updates},        {"rounding", to_string(o.rounding)}};
 }
 
 PruneOptions options_from_json(const nlohmann::json& j) {
@@ -60,6 +60,8 @@ PruneOptions options_from_json(const nlohmann::json& j) {
   o.eps_prox = j.at("eps_prox");
   o.score_lr_factor = j.at("score_lr_factor");
   o.gmp_updates = j.value("gmp_updates", int64_t{10});  // absent in prune runs older than gmp
+  // Absent in prune runs older than the nearest rounding: they selected greedily.
+  o.rounding = parse_rounding(j.value("rounding", std::string("greedy")), "prune.json rounding");
   return o;
 }
 
@@ -206,12 +208,15 @@ PruneRunResult prune_run(const std::string& source, const PruneRunOptions& o_in,
                   to_string(po.method), po.budget, to_string(po.kind), to_string(po.granularity),
                   po.scope == Scope::layer ? "per-layer" : "global", po.epochs, lr, exp.train.optimizer),
       po.method == Method::dtp
-          ? fmt::format("DTP: {} solver, {} cost, soft masks for the first {} epoch(s), then hard",
+          ? fmt::format("DTP: {} solver, {} cost, soft masks for the first {} epoch(s), then hard{}",
                         po.variant == Variant::exact ? fmt::format("exact (eps {:g} -> {:g}, {})", po.eps0, po.eps_min,
                                                                    po.schedule == Schedule::exponential ? "exponential" : "inverse")
                                                      : fmt::format("one-sweep prox (eps {:g})", po.eps_prox),
                         po.cost == OtCost::squared ? "squared" : "linear",
-                        static_cast<int64_t>(std::ceil(po.soft_fraction * po.epochs - 1e-9)))
+                        static_cast<int64_t>(std::ceil(po.soft_fraction * po.epochs - 1e-9)),
+                        po.granularity == Granularity::channel && po.scope == Scope::global
+                            ? fmt::format(" ({} rounding)", to_string(po.rounding))
+                            : "")
       : po.method == Method::gmp
           ? fmt::format("gradual magnitude pruning: {} mask updates on a cubic schedule in the first {} epoch(s), then fixed",
                         po.gmp_updates, static_cast<int64_t>(std::ceil(po.soft_fraction * po.epochs - 1e-9)))
