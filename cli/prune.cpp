@@ -20,7 +20,7 @@ struct PruneArgs {
   std::string variant = "exact", cost = "squared", schedule = "exponential", rounding = "nearest";
   double budget = 0.1, lr = -1, soft_fraction = 0.6, eps0 = 1, eps_min = 1e-3, eps_prox = 20;
   int64_t epochs = 3, gmp_updates = 10;
-  bool dry_run = false;
+  bool dry_run = false, no_fold_bn = false;
   std::vector<std::string> sets;
   DistArgs dist;
 };
@@ -96,6 +96,7 @@ void run_prune(const PruneArgs& a, const Global& g) {
   o.sets = a.sets;
   o.threads = g.threads;
   o.dry_run = a.dry_run;
+  o.fold_batch_norm = !a.no_fold_bn;
   if (a.dry_run) {  // one process validates; no workers are started
     prune_run(a.run_dir, o, a.resume);
     return;
@@ -152,6 +153,9 @@ void add_prune(CLI::App& app, const Global& global) {
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_flag("--dry-run", a->dry_run, "validate the arguments, the run and the model, then exit");
+  cmd->add_flag("--no-fold-bn", a->no_fold_bn,
+                "write pruned_torchscript.pt with its BatchNorms as they are (default: folded into the convolutions; "
+                "the checkpoint always keeps them)");
   add_dist_options(cmd, a->dist);
   cmd->callback([a, &global] { run_prune(*a, global); });
 }

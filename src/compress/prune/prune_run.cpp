@@ -165,7 +165,7 @@ PruneRunResult prune_run(const std::string& source, const PruneRunOptions& o_in,
   learn::save_checkpoint(out.checkpoints(), plain, nullptr, r.epochs);
   const std::string torchscript = out.file("pruned_torchscript.pt");
   final_model->eval();
-  save_float_torchscript(*final_model, torchscript);
+  save_float_torchscript(*final_model, torchscript, o.fold_batch_norm);
 
   // Report.
   record["acc_before"] = r.acc_before;
@@ -176,6 +176,7 @@ PruneRunResult prune_run(const std::string& source, const PruneRunOptions& o_in,
   record["flops_after"] = r.flops_after;
   record["target"] = r.target;
   record["shrunk"] = rr.shrunk;
+  record["torchscript_bn_folded"] = o.fold_batch_norm;
   write_file_atomic(out.file("prune.json"), record.dump(2) + "\n");
   // The last record carries the final model's metrics under the names every command uses
   // (test_acc, valid_acc), which `neurocore sweep` reads.
@@ -234,7 +235,8 @@ PruneRunResult prune_run(const std::string& source, const PruneRunOptions& o_in,
       rr.shrunk ? "the final model is physically shrunk: `config.yaml` names its shape, `checkpoints/` holds it"
                 : "the final model keeps the dense shape with the pruned weights set to zero (`checkpoints/`)",
       "training run with masks and scores (resume with --resume): `train/`",
-      "the final model as TorchScript (torch.jit.load): `pruned_torchscript.pt`"};
+      fmt::format("the final model as TorchScript (torch.jit.load{}): `pruned_torchscript.pt`",
+                  o.fold_batch_norm ? "; BatchNorms folded into the convolutions" : "")};
   write_run_report(out, "prune " + tag, summary);
   write_file_atomic(out.file("report.md"),
                     read_file(out.file("report.md")) + "\n## Kept weights per layer\n\n" +
