@@ -17,7 +17,8 @@ using namespace nc::compress::prune;
 
 struct PruneArgs {
   std::string run_dir, method = "dtp", kind = "params", granularity = "weight", scope = "global", out, resume;
-  std::string variant = "exact", cost = "squared", schedule = "exponential", rounding = "nearest";
+  std::string variant = "exact", cost = "squared", schedule = "exponential", rounding = "nearest",
+              score_init = "global";
   double budget = 0.1, lr = -1, soft_fraction = 0.6, eps0 = 1, eps_min = 1e-3, eps_prox = 20;
   int64_t epochs = 3, gmp_updates = 10;
   bool dry_run = false, no_fold_bn = false;
@@ -72,6 +73,7 @@ void run_prune(const PruneArgs& a, const Global& g) {
   o.prune.granularity = parse_granularity(a.granularity, "--granularity");
   o.prune.scope = parse_scope(a.scope, "--scope");
   o.prune.rounding = parse_rounding(a.rounding, "--rounding");
+  o.prune.score_init = parse_score_init(a.score_init, "--score-init");
   if (a.variant != "exact" && a.variant != "prox")
     throw UserError("--variant: expected exact or prox, got '" + a.variant + "'");
   if (a.cost != "squared" && a.cost != "linear")
@@ -144,6 +146,9 @@ void add_prune(CLI::App& app, const Global& global) {
   cmd->add_option("--eps0", a->eps0, "dtp exact: first temperature (default 1)");
   cmd->add_option("--eps-min", a->eps_min, "dtp exact: last temperature (default 1e-3)");
   cmd->add_option("--eps-prox", a->eps_prox, "dtp prox: epsilon (default 20)");
+  cmd->add_option("--score-init", a->score_init,
+                  "dtp, ste: initial scores, the magnitudes divided by the network's largest (global) or by "
+                  "their layer's largest (layer) (default global)");
   cmd->add_option("--rounding", a->rounding,
                   "dtp, global channel budget: how the final hard selection rounds the soft masks: nearest (the "
                   "selection under the budget nearest them) or greedy (decreasing score while it fits) (default nearest)");

@@ -352,6 +352,35 @@ TEST(PruneRule, ChannelSoftMasksKeepEveryLayersBestElement) {
   }
 }
 
+// Per-layer score initialisation: every layer's best element starts at 1 and each layer keeps
+// the order of the global form (its scores are the global ones times a per-layer constant).
+TEST(InitialScores, LayerFormPutsEveryLayersBestAtOne) {
+  torch::manual_seed(8);
+  nn::LeNet5Impl net(nn::InputShape{1, 28, 28}, 10);
+  for (auto g : {Granularity::channel, Granularity::weight}) {
+    Masker m(net, model_structure(net, {1, 28, 28}), g);
+    const auto global = initial_scores(m, ScoreInit::global), layer = initial_scores(m, ScoreInit::layer);
+    const auto& st = m.structure();
+    int64_t off = 0;
+    for (std::size_t l = 0; l < st.layers.size(); ++l) {
+      torch::Tensor idx;
+      if (g == Granularity::weight) {
+        idx = torch::arange(off, off + st.layers[l].weight.numel());
+        off += st.layers[l].weight.numel();
+      } else if (st.layers[l].out_element.front() >= 0) {
+        idx = torch::tensor(st.layers[l].out_element, torch::kLong);
+      } else {
+        continue;  // the classifier: no channel elements
+      }
+      const auto gl = global.index_select(0, idx), ly = layer.index_select(0, idx);
+      EXPECT_DOUBLE_EQ(ly.max().item<double>(), 1.0) << l;
+      EXPECT_TRUE(torch::allclose(ly, gl / gl.max(), 1e-12, 1e-12)) << l;
+    }
+    // The global form does not put every layer's best at 1 (the test can tell them apart).
+    EXPECT_FALSE(torch::allclose(global, layer));
+  }
+}
+
 PruneOptions soft_phase(Method method, double budget) {
   PruneOptions o;
   o.method = method;

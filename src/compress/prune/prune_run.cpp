@@ -40,7 +40,8 @@ nlohmann::json options_json(const PruneOptions& o) {
           {"schedule", o.schedule == Schedule::exponential ? "exponential" : "inverse"},
           {"eps0", o.eps0},                      {"eps_min", o.eps_min},
           {"eps_prox", o.eps_prox},              {"score_lr_factor", o.score_lr_factor},
-          {"gmp_updates", o.gmp_updates},        {"rounding", to_string(o.rounding)}};
+          {"gmp_updates", o.gmp_updates},        {"rounding", to_string(o.rounding)},
+          {"score_init", to_string(o.score_init)}};
 }
 
 PruneOptions options_from_json(const nlohmann::json& j) {
@@ -62,6 +63,7 @@ PruneOptions options_from_json(const nlohmann::json& j) {
   o.gmp_updates = j.value("gmp_updates", int64_t{10});  // absent in prune runs older than gmp
   // Absent in prune runs older than the nearest rounding: they selected greedily.
   o.rounding = parse_rounding(j.value("rounding", std::string("greedy")), "prune.json rounding");
+  o.score_init = parse_score_init(j.value("score_init", std::string("global")), "prune.json score_init");
   return o;
 }
 

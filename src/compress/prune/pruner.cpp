@@ -31,6 +31,7 @@ const std::vector<std::string> kKinds{"params", "flops"};
 const std::vector<std::string> kGranularities{"weight", "channel"};
 const std::vector<std::string> kScopes{"global", "layer"};
 const std::vector<std::string> kRoundings{"nearest", "greedy"};
+const std::vector<std::string> kScoreInits{"global", "layer"};
 }  // namespace
 
 Method parse_method(const std::string& n, const std::string& f) { return parse<Method>(n, f, kMethods); }
@@ -47,9 +48,12 @@ std::string to_string(Scope s) { return kScopes.at(static_cast<std::size_t>(s));
 std::string to_string(Granularity g) { return kGranularities.at(static_cast<std::size_t>(g)); }
 Rounding parse_rounding(const std::string& n, const std::string& f) { return parse<Rounding>(n, f, kRoundings); }
 std::string to_string(Rounding r) { return kRoundings.at(static_cast<std::size_t>(r)); }
+ScoreInit parse_score_init(const std::string& n, const std::string& f) { return parse<ScoreInit>(n, f, kScoreInits); }
+std::string to_string(ScoreInit i) { return kScoreInits.at(static_cast<std::size_t>(i)); }
 
 namespace {
 double one_channel_per_layer_cost(const ModelStructure& st, BudgetKind kind);
+std::vector<std::vector<int64_t>> home_elements(const ModelStructure& st);
 }  // namespace
 
 void validate(const PruneOptions& o, const ModelStructure& st) {
@@ -183,13 +187,16 @@ double masked_cost(const Masker& masker, const torch::Tensor& hard, BudgetKind k
   return (weight_costs(masker.structure(), kind) * hard.to(torch::kDouble)).sum().item<double>();
 }
 
-torch::Tensor initial_scores(const Masker& masker) {
+torch::Tensor initial_scores(const Masker& masker, ScoreInit init) {
   const auto& st = masker.structure();
   torch::NoGradGuard no_grad;
   torch::Tensor s;
   if (masker.granularity() == Granularity::weight) {
     std::vector<torch::Tensor> parts;
-    for (const auto& l : st.layers) parts.push_back(l.weight.detach().abs().flatten().to(torch::kDouble));
+    for (const auto& l : st.layers) {
+      parts.push_back(l.weight.detach().abs().flatten().to(torch::kDouble));
+      if (init == ScoreInit::layer) parts.back() /= parts.back().max().clamp_min(1e-30);
+    }
     s = torch::cat(parts);
   } else {
     s = torch::zeros({st.elements}, torch::kDouble);
@@ -197,6 +204,13 @@ torch::Tensor initial_scores(const Masker& masker) {
       const auto norm = l.weight.detach().abs().flatten(1).mean(1).to(torch::kDouble);
       for (int64_t o = 0; o < l.out; ++o)
         if (l.out_element[o] >= 0) s[l.out_element[o]] += norm[o];
+    }
+    if (init == ScoreInit::layer) {
+      for (const auto& h : home_elements(st)) {
+        if (h.empty()) continue;
+        const auto idx = torch::tensor(h, torch::kLong);
+        s.index_copy_(0, idx, s.index_select(0, idx) / s.index_select(0, idx).max().clamp_min(1e-30));
+      }
     }
   }
   return s / s.max().clamp_min(1e-30);
@@ -834,7 +848,7 @@ std::unique_ptr<PruneRule> attach_pruning(nn::NetImpl& model, Masker& masker, co
                                           std::unique_ptr<learn::Rule> inner, int64_t steps_per_epoch) {
   // Scores and masks live on the model, so the Trainer's optimizer trains the scores and its
   // checkpoints (and resume) carry them.
-  auto scores = model.register_parameter("prune_scores", initial_scores(masker).to(torch::kFloat),
+  auto scores = model.register_parameter("prune_scores", initial_scores(masker, o.score_init).to(torch::kFloat),
                                          learns_scores(o.method));
   if (learns_scores(o.method) && o.score_lr_factor != 1) {
     const double f = o.score_lr_factor;

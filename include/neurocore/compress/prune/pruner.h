@@ -42,6 +42,11 @@ enum class Scope { global, layer };
 /// then whatever still fits (it drops a fractional element even when the soft masks kept most
 /// of it).
 enum class Rounding { nearest, greedy };
+/// Initial learned scores (dtp, ste): the magnitudes divided by the network's largest (global,
+/// the spec's "normalised per group" with one global group) or by their own layer's largest
+/// (layer: every layer's best element starts at 1, so scores of layers with differently scaled
+/// weights start comparable).
+enum class ScoreInit { global, layer };
 
 struct PruneOptions {
   Method method = Method::dtp;
@@ -60,6 +65,7 @@ struct PruneOptions {
   double eps_prox = 20;               // the one-sweep prox variant's epsilon
   double score_lr_factor = 10;        // score gradient scale (SGD: lr_s = factor x lr_W)
   Rounding rounding = Rounding::nearest;  // dtp, global channel budget: final rounding
+  ScoreInit score_init = ScoreInit::global;  // dtp, ste: initial scores
   int64_t stop_after = -1;  // stop after this many epochs in this call (simulates an interruption)
 };
 
@@ -70,6 +76,8 @@ Granularity parse_granularity(const std::string& name, const std::string& flag);
 Scope parse_scope(const std::string& name, const std::string& flag);
 Rounding parse_rounding(const std::string& name, const std::string& flag);
 std::string to_string(Rounding r);
+ScoreInit parse_score_init(const std::string& name, const std::string& flag);
+std::string to_string(ScoreInit i);
 std::string to_string(Method m);
 /// Whether the method trains scores (dtp, ste); one-shot methods select once at epoch 0.
 bool learns_scores(Method m);
@@ -157,8 +165,10 @@ struct LayerShares {
 LayerShares channel_layer_shares(const ModelStructure& st, double budget_fraction, BudgetKind kind);
 
 /// Initial DTP scores in [0, 1]: |w| (weight) or the filters' mean |w| summed over an element's
-/// channels (channel), divided by the largest.
-torch::Tensor initial_scores(const Masker& masker);
+/// channels (channel); ScoreInit::layer divides each layer's (for channels: each group of
+/// elements a layer produces first) by that layer's largest; then all by the largest.
+/// The magnitude baselines rank by the global form.
+torch::Tensor initial_scores(const Masker& masker, ScoreInit init = ScoreInit::global);
 
 /// The Trainer rule of a pruning run, wrapping the run's own rule: in DTP's soft phase, before
 /// each batch the soft masks are computed from the scores and installed (their graph reaches
