@@ -8,10 +8,11 @@
 # budgets BUDGETS (default 0.3,0.5), SEEDS fine-tuning seeds (default 3), EPOCHS epochs each
 # (default 2; DTP soft for the first ceil(0.6 N)), and a table from the sweep's sweep.json.
 # GREEDY=1 adds a sweep of DTP with `--rounding greedy` (the spec's final selection, the
-# default before the nearest rounding) at the same budgets and seeds.
+# default before the nearest rounding) at the same budgets and seeds; LAYER_INIT=1 a sweep of
+# DTP with `--score-init layer` (initial scores normalised per layer).
 #
 #   scripts/reproduce/dtp-lenet-channels.sh OUT          # e.g. /tmp/dtp-lenet; table: OUT/table.md
-#   KIND=flops BUDGETS=0.2,0.1 EPOCHS=3 GREEDY=1 scripts/reproduce/dtp-lenet-channels.sh OUT
+#   KIND=flops BUDGETS=0.2,0.1 EPOCHS=3 GREEDY=1 LAYER_INIT=1 scripts/reproduce/dtp-lenet-channels.sh OUT
 #                                                        # table: OUT/table-flops.md
 #
 # One thread, niced. A second call reuses the trained run and the finished prune runs.
@@ -21,6 +22,7 @@ BUDGETS=${BUDGETS:-0.3,0.5}
 METHODS=${METHODS:-dtp,l1,magnitude}
 KIND=${KIND:-params}
 GREEDY=${GREEDY:-0}
+LAYER_INIT=${LAYER_INIT:-0}
 . "$(dirname "$0")/dtp-lenet-source.sh"
 # The params sweep keeps the folder names of the first tables (OUT/sweep, OUT/table.md).
 suffix=""; [ "$KIND" = params ] || suffix="-$KIND"
@@ -33,4 +35,10 @@ if [ "$GREEDY" = 1 ]; then
     --arg=--granularity=channel --arg=--budget-kind="$KIND" --arg=--epochs="$EPOCHS" \
     --arg=--method=dtp --set threads=1 --grid=--budget="$BUDGETS" --grid=--rounding=greedy
   python3 scripts/reproduce/sweep_table.py --compare "$OUT/sweep$suffix-greedy" | tee -a "$OUT/table$suffix.md"
+fi
+if [ "$LAYER_INIT" = 1 ]; then
+  nice -n 10 "$NC" sweep "$SRC" --command prune --seeds "$SEEDS" --out "$OUT/sweep$suffix-layer-init" \
+    --arg=--granularity=channel --arg=--budget-kind="$KIND" --arg=--epochs="$EPOCHS" \
+    --arg=--method=dtp --set threads=1 --grid=--budget="$BUDGETS" --grid=--score-init=layer
+  python3 scripts/reproduce/sweep_table.py --compare "$OUT/sweep$suffix-layer-init" | tee -a "$OUT/table$suffix.md"
 fi
