@@ -4,11 +4,14 @@
 // checkpoint) is timed on the same random batch in eval mode without autograd; runs are
 // interleaved repetition by repetition (steadier on a shared machine) and each reports the
 // median process CPU time of one forward pass after two warm-up passes, and its ratio to the
-// first RUN_DIR (the dense model).
+// first RUN_DIR (the dense model). With --torchscript=1 each model is also exported as
+// TorchScript (compress/prune/float_torchscript.h) twice, with its BatchNorms as they are and
+// folded into the convolutions, and both are timed in the same interleaved loop.
 //
-//   nc_bench_shrunk_forward [--threads=1] [--reps=21] [--batch=128] [--channels=1] [--size=28] \
-//       [--classes=10] DENSE_RUN PRUNED_RUN...
-// Output: one line per run, "run<TAB>ms<TAB>ratio<TAB>parameters".
+//   nc_bench_shrunk_forward [--threads=1] [--reps=21] [--batch=128] [--channels=1]
+//       [--size=28] [--classes=10] [--torchscript=0] DENSE_RUN PRUNED_RUN...
+// Output: one line per run, "run<TAB>ms<TAB>ratio<TAB>parameters", with --torchscript=1 followed
+// by "<TAB>torchscript ms<TAB>torchscript BN-folded ms<TAB>max |folded - unfolded| output".
 #include <fmt/format.h>
 #include <torch/torch.h>
 
@@ -17,7 +20,13 @@
 #include <string>
 #include <vector>
 
+#include <torch/script.h>
+#include <unistd.h>
+
+#include <filesystem>
+
 #include "int_flag.h"
+#include "neurocore/compress/prune/float_torchscript.h"
 #include "neurocore/core/config.h"
 #include "neurocore/core/error.h"
 #include "neurocore/core/run_dir.h"
@@ -42,7 +51,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 1, reps = 21, batch = 128, channels = 1, size = 28, classes = 10;
+  int threads = 1, reps = 21, batch = 128, channels = 1, size = 28, classes = 10, torchscript = 0;
   std::vector<std::string> runs;
   for (int i = 1; i < argc; ++i) {
     if (nc::bench::int_flag(argv[i], "threads", 1, 256, threads)) continue;
@@ -51,6 +60,7 @@ int main(int argc, char** argv) {
     if (nc::bench::int_flag(argv[i], "channels", 1, 1024, channels)) continue;
     if (nc::bench::int_flag(argv[i], "size", 1, 4096, size)) continue;
     if (nc::bench::int_flag(argv[i], "classes", 1, 100000, classes)) continue;
+    if (nc::bench::int_flag(argv[i], "torchscript", 0, 1, torchscript)) continue;
     if (argv[i][0] == '-') {
       fmt::print(stderr, "unknown flag {}\n", argv[i]);
       return 2;
@@ -76,22 +86,45 @@ int main(int argc, char** argv) {
       model->eval();
       models.push_back(model);
     }
+    // Per model: the module itself, then (--torchscript) its export unfolded and BN-folded.
+    std::vector<std::vector<torch::jit::Module>> scripts(models.size());
+    if (torchscript) {
+      const auto path = std::filesystem::temp_directory_path() /
+                        ("nc_bench_shrunk_" + std::to_string(getpid()) + ".pt");
+      for (std::size_t m = 0; m < models.size(); ++m) {
+        for (bool fold : {false, true}) {
+          nc::compress::prune::save_float_torchscript(*models[m], path.string(), fold);
+          scripts[m].push_back(torch::jit::load(path.string()));
+          scripts[m].back().eval();
+        }
+      }
+      std::filesystem::remove(path);
+    }
     const auto x = torch::randn({batch, channels, size, size});
     torch::NoGradGuard no_grad;
-    std::vector<std::vector<double>> t(models.size());
+    const std::size_t variants = torchscript ? 3 : 1;
+    std::vector<std::vector<std::vector<double>>> t(models.size(), std::vector<std::vector<double>>(variants));
     for (int rep = 0; rep < reps + 2; ++rep) {
       for (std::size_t m = 0; m < models.size(); ++m) {
-        const double t0 = cpu_now();
-        const auto y = models[m]->forward(x);
-        const double dt = cpu_now() - t0;
-        if (y.size(0) != batch) throw nc::InternalError("forward: wrong batch");
-        if (rep >= 2) t[m].push_back(dt);
+        for (std::size_t v = 0; v < variants; ++v) {
+          const double t0 = cpu_now();
+          const auto y = v == 0 ? models[m]->forward(x) : scripts[m][v - 1].forward({x}).toTensor();
+          const double dt = cpu_now() - t0;
+          if (y.size(0) != batch) throw nc::InternalError("forward: wrong batch");
+          if (rep >= 2) t[m][v].push_back(dt);
+        }
       }
     }
-    const double base = median(t[0]);
+    const double base = median(t[0][0]);
     for (std::size_t m = 0; m < models.size(); ++m) {
-      fmt::print("{}\t{:.3f}\t{:.3f}\t{}\n", runs[m], 1e3 * median(t[m]), median(t[m]) / base,
+      fmt::print("{}\t{:.3f}\t{:.3f}\t{}", runs[m], 1e3 * median(t[m][0]), median(t[m][0]) / base,
                  nc::nn::count_parameters(*models[m]));
+      if (torchscript) {
+        const auto a = scripts[m][0].forward({x}).toTensor(), b = scripts[m][1].forward({x}).toTensor();
+        fmt::print("\t{:.3f}\t{:.3f}\t{:.2e}", 1e3 * median(t[m][1]), 1e3 * median(t[m][2]),
+                   (a - b).abs().max().item<double>());
+      }
+      fmt::print("\n");
     }
   } catch (const nc::UserError& e) {
     fmt::print(stderr, "error: {}\n", e.what());

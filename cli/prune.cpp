@@ -17,10 +17,11 @@ using namespace nc::compress::prune;
 
 struct PruneArgs {
   std::string run_dir, method = "dtp", kind = "params", granularity = "weight", scope = "global", out, resume;
-  std::string variant = "exact", cost = "squared", schedule = "exponential";
+  std::string variant = "exact", cost = "squared", schedule = "exponential", rounding = "nearest",
+              score_init = "global";
   double budget = 0.1, lr = -1, soft_fraction = 0.6, eps0 = 1, eps_min = 1e-3, eps_prox = 20;
   int64_t epochs = 3, gmp_updates = 10;
-  bool dry_run = false;
+  bool dry_run = false, no_fold_bn = false;
   std::vector<std::string> sets;
   DistArgs dist;
 };
@@ -71,6 +72,8 @@ void run_prune(const PruneArgs& a, const Global& g) {
   o.prune.kind = parse_budget_kind(a.kind, "--budget-kind");
   o.prune.granularity = parse_granularity(a.granularity, "--granularity");
   o.prune.scope = parse_scope(a.scope, "--scope");
+  o.prune.rounding = parse_rounding(a.rounding, "--rounding");
+  o.prune.score_init = parse_score_init(a.score_init, "--score-init");
   if (a.variant != "exact" && a.variant != "prox")
     throw UserError("--variant: expected exact or prox, got '" + a.variant + "'");
   if (a.cost != "squared" && a.cost != "linear")
@@ -95,6 +98,7 @@ void run_prune(const PruneArgs& a, const Global& g) {
   o.sets = a.sets;
   o.threads = g.threads;
   o.dry_run = a.dry_run;
+  o.fold_batch_norm = !a.no_fold_bn;
   if (a.dry_run) {  // one process validates; no workers are started
     prune_run(a.run_dir, o, a.resume);
     return;
@@ -142,12 +146,21 @@ void add_prune(CLI::App& app, const Global& global) {
   cmd->add_option("--eps0", a->eps0, "dtp exact: first temperature (default 1)");
   cmd->add_option("--eps-min", a->eps_min, "dtp exact: last temperature (default 1e-3)");
   cmd->add_option("--eps-prox", a->eps_prox, "dtp prox: epsilon (default 20)");
+  cmd->add_option("--score-init", a->score_init,
+                  "dtp, ste: initial scores, the magnitudes divided by the network's largest (global) or by "
+                  "their layer's largest (layer) (default global)");
+  cmd->add_option("--rounding", a->rounding,
+                  "dtp, global channel budget: how the final hard selection rounds the soft masks: nearest (the "
+                  "selection under the budget nearest them) or greedy (decreasing score while it fits) (default nearest)");
   cmd->add_option("--out", a->out, "output run directory (default <runs_dir>/<run>-prune-<method>-...)");
   cmd->add_option("--resume", a->resume, "continue the prune run directory PRUNE_RUN (its own options)");
   cmd->add_option("--set", a->sets, "override a value of the run's config (e.g. data.limit_train=512)")
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_flag("--dry-run", a->dry_run, "validate the arguments, the run and the model, then exit");
+  cmd->add_flag("--no-fold-bn", a->no_fold_bn,
+                "write pruned_torchscript.pt with its BatchNorms as they are (default: folded into the convolutions; "
+                "the checkpoint always keeps them)");
   add_dist_options(cmd, a->dist);
   cmd->callback([a, &global] { run_prune(*a, global); });
 }

@@ -30,6 +30,12 @@ TEST(Prune, BadFlagsAreUserErrorsNamingTheFlag) {
   r = run("prune /nonexistent --budget-kind bytes");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("--budget-kind"), std::string::npos) << r.output;
+  r = run("prune /nonexistent --rounding half");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--rounding"), std::string::npos) << r.output;
+  r = run("prune /nonexistent --score-init uniform");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--score-init"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(out));
 }
 

@@ -233,6 +233,154 @@ TEST(PruneRule, ResNetChannelBudgetHoldsAtEveryStep) {
   }
 }
 
+// LeNet-5 under a MACs budget with scores built so that the soft top-k's one fractional element
+// is a costly conv1 channel: conv1 channel 0, 4 conv2 channels, 60 fc1 and 42 fc2 units score
+// 0.9 (kept), conv1 channel 1 scores 0.5 (at the threshold), the rest 0.1; the budget is the
+// kept set's cost plus the fraction `theta` of what adding conv1 channel 1 costs, so its soft
+// mask tends to theta.
+struct FractionalCase {
+  ModelStructure st;
+  torch::Tensor scores, soft;
+  int64_t f = -1;  // the fractional element
+  double target = 0;
+};
+FractionalCase fractional_case(nn::NetImpl& net, double theta) {
+  FractionalCase fc;
+  fc.st = model_structure(net, {1, 28, 28});
+  const auto& st = fc.st;
+  fc.scores = torch::full({st.elements}, 0.1, torch::kDouble);
+  const int64_t top[] = {1, 4, 60, 42};  // per layer: elements at 0.9
+  for (std::size_t l = 0; l < 4; ++l)
+    for (int64_t i = 0; i < top[l]; ++i) fc.scores[st.layers[l].out_element[i]] = 0.9;
+  fc.f = st.layers[0].out_element[1];
+  fc.scores[fc.f] = 0.5;
+  const auto kept = (fc.scores > 0.8).to(torch::kDouble);
+  auto with_f = kept.clone();
+  with_f[fc.f] = 1.0;
+  const double base = channel_cost(st, kept, BudgetKind::flops);
+  fc.target = base + theta * (channel_cost(st, with_f, BudgetKind::flops) - base);
+  const MaskCost cost = [&st](const torch::Tensor& m, torch::Tensor* grad) {
+    if (grad) *grad = channel_cost_grad(st, m, BudgetKind::flops);
+    return channel_cost(st, m, BudgetKind::flops);
+  };
+  fc.soft = soft_topk(fc.scores, cost, fc.target, 1e-4).mask.detach();
+  return fc;
+}
+
+double cost_distance(const FractionalCase& fc, const torch::Tensor& hard) {
+  const auto c = channel_cost_grad(fc.st, fc.soft, BudgetKind::flops);
+  return (c * (hard.to(torch::kDouble) - fc.soft).abs()).sum().item<double>();
+}
+
+// The old (spec §6) rule drops the costly element the soft masks kept at 0.75 and fills its
+// budget with elements they had at 0; the nearest rounding keeps it, pays for it with the
+// lowest-score kept elements and still meets the budget, leaving nothing out that would fit.
+TEST(RoundChannels, KeepsTheCostlyFractionalChannelWithinTheBudget) {
+  torch::manual_seed(6);
+  nn::LeNet5Impl net(nn::InputShape{1, 28, 28}, 10);
+  const auto fc = fractional_case(net, 0.75);
+  // The construction: one fractional element, the costly conv1 channel, at about 0.75.
+  const auto frac = (fc.soft > 1e-6) & (fc.soft < 1 - 1e-6);
+  ASSERT_EQ(frac.sum().item<int64_t>(), 1);
+  ASSERT_TRUE(frac[fc.f].item<bool>());
+  ASSERT_NEAR(fc.soft[fc.f].item<double>(), 0.75, 0.01);
+  Masker masker(net, fc.st, Granularity::channel);
+  const double r = fc.target / dense_cost(fc.st, BudgetKind::flops);
+  const auto greedy = hard_masks(masker, Method::dtp, fc.scores, r, BudgetKind::flops);
+  EXPECT_EQ(greedy[fc.f].item<float>(), 0.f);  // the old rule drops it
+  const auto nearest = round_channels(fc.st, fc.scores, fc.soft, fc.target, BudgetKind::flops);
+  EXPECT_EQ(nearest[fc.f].item<float>(), 1.f);
+  const double cost = channel_cost(fc.st, nearest, BudgetKind::flops);
+  EXPECT_LE(cost, fc.target);
+  for (int64_t e = 0; e < fc.st.elements; ++e) {  // nothing left out would still fit
+    if (nearest[e].item<float>() > 0) continue;
+    auto more = nearest.clone();
+    more[e] = 1;
+    EXPECT_GT(channel_cost(fc.st, more, BudgetKind::flops), fc.target) << e;
+  }
+  for (std::size_t l = 0; l < 4; ++l) {  // no layer emptied
+    double k = 0;
+    for (auto e : fc.st.layers[l].out_element) k += nearest[e].item<float>();
+    EXPECT_GE(k, 1) << l;
+  }
+  EXPECT_LT(cost_distance(fc, nearest), cost_distance(fc, greedy));
+}
+
+// With the costly element mostly pruned (soft mask 0.25) dropping it is the nearer rounding:
+// both rules give the same selection.
+TEST(RoundChannels, AgreesWithTheGreedyRuleBelowOneHalf) {
+  torch::manual_seed(6);
+  nn::LeNet5Impl net(nn::InputShape{1, 28, 28}, 10);
+  const auto fc = fractional_case(net, 0.25);
+  ASSERT_NEAR(fc.soft[fc.f].item<double>(), 0.25, 0.01);
+  Masker masker(net, fc.st, Granularity::channel);
+  const double r = fc.target / dense_cost(fc.st, BudgetKind::flops);
+  const auto greedy = hard_masks(masker, Method::dtp, fc.scores, r, BudgetKind::flops);
+  const auto nearest = round_channels(fc.st, fc.scores, fc.soft, fc.target, BudgetKind::flops);
+  EXPECT_TRUE(torch::equal(greedy, nearest));
+  EXPECT_EQ(nearest[fc.f].item<float>(), 0.f);
+}
+
+// The soft phase never empties a layer: each layer's best element by score is held at mask 1
+// (LeNet-5 at 10 % of its MACs: the conv1 channels' initial scores are above every conv2 / fc
+// one, and a global threshold gave all of those masks near 0), the budget still exact.
+TEST(PruneRule, ChannelSoftMasksKeepEveryLayersBestElement) {
+  torch::manual_seed(7);
+  nn::LeNet5Impl net(nn::InputShape{1, 28, 28}, 10);
+  Masker masker(net, model_structure(net, {1, 28, 28}), Granularity::channel);
+  PruneOptions o;
+  o.budget = 0.1;
+  o.granularity = Granularity::channel;
+  o.kind = BudgetKind::flops;
+  o.epochs = 1;
+  o.soft_fraction = 1;
+  const int steps = 6;
+  auto rule = attach_pruning(net, masker, o, std::make_unique<learn::BpttRule>(), steps);
+  rule->start_epoch(1, 0);
+  torch::optim::SGD opt(net.parameters(), torch::optim::SGDOptions(0.05));
+  const auto x = torch::randn({8, 1, 28, 28});
+  const auto y = torch::randint(0, 10, {8});
+  const auto& st = masker.structure();
+  for (int t = 0; t < steps; ++t) {
+    rule->train_batch(net, x, y, "cross_entropy", opt);
+    EXPECT_LE(metric(*rule, "budget_rel_error"), 1e-9) << t;
+    const auto m = masker.mask();
+    for (std::size_t l = 0; l < 4; ++l) {
+      const auto idx = torch::tensor(st.layers[l].out_element, torch::kLong);
+      EXPECT_EQ(m.index_select(0, idx).max().item<float>(), 1.f) << "layer " << l << " step " << t;
+    }
+  }
+}
+
+// Per-layer score initialisation: every layer's best element starts at 1 and each layer keeps
+// the order of the global form (its scores are the global ones times a per-layer constant).
+TEST(InitialScores, LayerFormPutsEveryLayersBestAtOne) {
+  torch::manual_seed(8);
+  nn::LeNet5Impl net(nn::InputShape{1, 28, 28}, 10);
+  for (auto g : {Granularity::channel, Granularity::weight}) {
+    Masker m(net, model_structure(net, {1, 28, 28}), g);
+    const auto global = initial_scores(m, ScoreInit::global), layer = initial_scores(m, ScoreInit::layer);
+    const auto& st = m.structure();
+    int64_t off = 0;
+    for (std::size_t l = 0; l < st.layers.size(); ++l) {
+      torch::Tensor idx;
+      if (g == Granularity::weight) {
+        idx = torch::arange(off, off + st.layers[l].weight.numel());
+        off += st.layers[l].weight.numel();
+      } else if (st.layers[l].out_element.front() >= 0) {
+        idx = torch::tensor(st.layers[l].out_element, torch::kLong);
+      } else {
+        continue;  // the classifier: no channel elements
+      }
+      const auto gl = global.index_select(0, idx), ly = layer.index_select(0, idx);
+      EXPECT_DOUBLE_EQ(ly.max().item<double>(), 1.0) << l;
+      EXPECT_TRUE(torch::allclose(ly, gl / gl.max(), 1e-12, 1e-12)) << l;
+    }
+    // The global form does not put every layer's best at 1 (the test can tell them apart).
+    EXPECT_FALSE(torch::allclose(global, layer));
+  }
+}
+
 PruneOptions soft_phase(Method method, double budget) {
   PruneOptions o;
   o.method = method;

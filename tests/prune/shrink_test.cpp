@@ -193,5 +193,41 @@ TEST(FloatTorchScript, LeNet5AndMlpComputeTheModel) {
   std::filesystem::remove(path);
 }
 
+// The exported TorchScript with every BatchNorm folded into its convolution computes what the
+// unfolded export and the shrunk model compute (1e-5), on a shrunk ResNet-20 with random BN
+// statistics and a projection (B) shortcut ResNet, and has no batch_norm left.
+TEST(FloatTorchScript, FoldedBatchNormEqualsUnfolded) {
+  torch::manual_seed(4);
+  nn::ResNetImpl net(nn::ResNetOptions(20, 10));
+  randomise_bn(net);
+  net.eval();
+  const nn::InputShape in{3, 16, 16};
+  const auto st = model_structure(net, in);
+  torch::Tensor hard;
+  {
+    Masker m(net, st, Granularity::channel);
+    hard = hard_masks(m, Method::dtp, torch::rand({m.size()}, torch::kDouble), 0.35, BudgetKind::flops);
+  }
+  const auto shrunk = shrink(net, st, hard).model;
+  nn::ResNetImpl proj(nn::ResNetOptions(8, 10).shortcut(nn::Shortcut::B));
+  randomise_bn(proj);
+  proj.eval();
+  const auto x = torch::randn({4, 3, 16, 16});
+  const auto path = std::filesystem::temp_directory_path() / ("nc_fold_" + std::to_string(getpid()) + ".pt");
+  for (nn::NetImpl* model : {shrunk.get(), static_cast<nn::NetImpl*>(&proj)}) {
+    save_float_torchscript(*model, path.string(), /*fold_batch_norm=*/false);
+    auto plain = torch::jit::load(path.string());
+    save_float_torchscript(*model, path.string(), /*fold_batch_norm=*/true);
+    auto folded = torch::jit::load(path.string());
+    torch::NoGradGuard g;
+    const auto y = model->forward(x), a = plain.forward({x}).toTensor(), b = folded.forward({x}).toTensor();
+    EXPECT_TRUE(torch::allclose(a, y, 1e-5, 1e-5)) << (a - y).abs().max();
+    EXPECT_TRUE(torch::allclose(b, a, 1e-5, 1e-5)) << (b - a).abs().max();
+    EXPECT_NE(plain.get_method("forward").graph()->toString().find("batch_norm"), std::string::npos);
+    EXPECT_EQ(folded.get_method("forward").graph()->toString().find("batch_norm"), std::string::npos);
+  }
+  std::filesystem::remove(path);
+}
+
 }  // namespace
 }  // namespace nc::compress::prune

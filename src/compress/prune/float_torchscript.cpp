@@ -17,18 +17,23 @@ namespace F = torch::nn;
 
 class Writer {
  public:
-  Writer() : m_("NeurocoreFloatNet") {}
+  explicit Writer(bool fold) : m_("NeurocoreFloatNet"), fold_(fold) {}
   std::string buffer(const torch::Tensor& t) {
     const std::string name = "p" + std::to_string(n_++);
     m_.register_buffer(name, t.detach().clone());
     return "self." + name;
   }
   std::string conv(F::Conv2dImpl& c, const std::string& x) {
-    const auto& o = c.options;
-    const auto pad = c10::get<torch::ExpandingArray<2>>(o.padding());
-    const std::string b = c.bias.defined() ? buffer(c.bias) : "None";
-    return fmt::format("torch.conv2d({}, {}, {}, [{}, {}], [{}, {}])", x, buffer(c.weight), b,
-                       (*o.stride())[0], (*o.stride())[1], (*pad)[0], (*pad)[1]);
+    return conv_with(c, c.weight, c.bias.defined() ? buffer(c.bias) : "None", x);
+  }
+  // bn(conv(x)); folded: one convolution with the BN's per-channel scale in its weights and
+  // its shift in the bias (eval mode: running statistics).
+  std::string conv_bn(F::Conv2dImpl& c, F::BatchNorm2dImpl& b, const std::string& x) {
+    if (!fold_) return bn(b, conv(c, x));
+    const auto scale = b.weight / (b.running_var + b.options.eps()).sqrt();
+    auto shift = b.bias - b.running_mean * scale;
+    if (c.bias.defined()) shift = shift + c.bias * scale;
+    return conv_with(c, c.weight * scale.view({-1, 1, 1, 1}), buffer(shift), x);
   }
   std::string bn(F::BatchNorm2dImpl& b, const std::string& x) {
     return fmt::format("torch.batch_norm({}, {}, {}, {}, {}, False, 0.0, {}, False)", x,
@@ -44,7 +49,17 @@ class Writer {
   }
 
  private:
+  // c's convolution (stride, padding) with the given weight and bias expression.
+  std::string conv_with(F::Conv2dImpl& c, const torch::Tensor& weight, const std::string& bias,
+                        const std::string& x) {
+    const auto& o = c.options;
+    const auto pad = c10::get<torch::ExpandingArray<2>>(o.padding());
+    return fmt::format("torch.conv2d({}, {}, {}, [{}, {}], [{}, {}])", x, buffer(weight), bias,
+                       (*o.stride())[0], (*o.stride())[1], (*pad)[0], (*pad)[1]);
+  }
+
   torch::jit::Module m_;
+  bool fold_;
   int n_ = 0;
 };
 
@@ -71,17 +86,17 @@ std::string lenet_body(Writer& w, nn::LeNet5Impl& m) {
 }
 
 std::string resnet_body(Writer& w, nn::ResNetImpl& m) {
-  std::string s = fmt::format("    h = torch.relu({})\n", w.bn(*m.bn1, w.conv(*m.conv1, "x")));
+  std::string s = fmt::format("    h = torch.relu({})\n", w.conv_bn(*m.conv1, *m.bn1, "x"));
   for (const auto* stage : {&m.stage1, &m.stage2, &m.stage3}) {
     for (std::size_t j = 0; j < (*stage)->size(); ++j) {
       auto& b = *(*stage)->ptr<nn::BasicBlockImpl>(j);
-      s += fmt::format("    out = torch.relu({})\n", w.bn(*b.bn1, w.conv(*b.conv1, "h")));
-      s += fmt::format("    out = {}\n", w.bn(*b.bn2, w.conv(*b.conv2, "out")));
+      s += fmt::format("    out = torch.relu({})\n", w.conv_bn(*b.conv1, *b.bn1, "h"));
+      s += fmt::format("    out = {}\n", w.conv_bn(*b.conv2, *b.bn2, "out"));
       if (b.projection->size() == 1) {
         s += fmt::format("    sc = {}\n", w.conv(*b.projection[0]->as<F::Conv2d>(), "h"));
       } else if (!b.projection->is_empty()) {
         auto bn = std::dynamic_pointer_cast<F::BatchNorm2dImpl>(b.projection->ptr(1));
-        s += fmt::format("    sc = {}\n", w.bn(*bn, w.conv(*b.projection[0]->as<F::Conv2d>(), "h")));
+        s += fmt::format("    sc = {}\n", w.conv_bn(*b.projection[0]->as<F::Conv2d>(), *bn, "h"));
       } else if (b.stride != 1 || b.in_planes != b.planes) {
         const int64_t extra = b.planes - b.in_planes, before = extra / 2;
         s += fmt::format("    sc = torch.constant_pad_nd(h[:, :, ::{}, ::{}], [0, 0, 0, 0, {}, {}])\n",
@@ -98,9 +113,9 @@ std::string resnet_body(Writer& w, nn::ResNetImpl& m) {
 
 }  // namespace
 
-void save_float_torchscript(nn::NetImpl& model, const std::string& path) {
+void save_float_torchscript(nn::NetImpl& model, const std::string& path, bool fold_batch_norm) {
   torch::NoGradGuard no_grad;
-  Writer w;
+  Writer w(fold_batch_norm);
   std::string body;
   if (auto* m = dynamic_cast<nn::MLPImpl*>(&model)) {
     body = mlp_body(w, *m);

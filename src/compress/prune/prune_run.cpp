@@ -40,7 +40,8 @@ nlohmann::json options_json(const PruneOptions& o) {
           {"schedule", o.schedule == Schedule::exponential ? "exponential" : "inverse"},
           {"eps0", o.eps0},                      {"eps_min", o.eps_min},
           {"eps_prox", o.eps_prox},              {"score_lr_factor", o.score_lr_factor},
-          {"gmp_updates", o.gmp_updates}};
+          {"gmp_updates", o.gmp_updates},        {"rounding", to_string(o.rounding)},
+          {"score_init", to_string(o.score_init)}};
 }
 
 PruneOptions options_from_json(const nlohmann::json& j) {
@@ -60,6 +61,9 @@ PruneOptions options_from_json(const nlohmann::json& j) {
   o.eps_prox = j.at("eps_prox");
   o.score_lr_factor = j.at("score_lr_factor");
   o.gmp_updates = j.value("gmp_updates", int64_t{10});  // absent in prune runs older than gmp
+  // Absent in prune runs older than the nearest rounding: they selected greedily.
+  o.rounding = parse_rounding(j.value("rounding", std::string("greedy")), "prune.json rounding");
+  o.score_init = parse_score_init(j.value("score_init", std::string("global")), "prune.json score_init");
   return o;
 }
 
@@ -163,7 +167,7 @@ PruneRunResult prune_run(const std::string& source, const PruneRunOptions& o_in,
   learn::save_checkpoint(out.checkpoints(), plain, nullptr, r.epochs);
   const std::string torchscript = out.file("pruned_torchscript.pt");
   final_model->eval();
-  save_float_torchscript(*final_model, torchscript);
+  save_float_torchscript(*final_model, torchscript, o.fold_batch_norm);
 
   // Report.
   record["acc_before"] = r.acc_before;
@@ -174,6 +178,7 @@ PruneRunResult prune_run(const std::string& source, const PruneRunOptions& o_in,
   record["flops_after"] = r.flops_after;
   record["target"] = r.target;
   record["shrunk"] = rr.shrunk;
+  record["torchscript_bn_folded"] = o.fold_batch_norm;
   write_file_atomic(out.file("prune.json"), record.dump(2) + "\n");
   // The last record carries the final model's metrics under the names every command uses
   // (test_acc, valid_acc), which `neurocore sweep` reads.
@@ -206,12 +211,15 @@ PruneRunResult prune_run(const std::string& source, const PruneRunOptions& o_in,
                   to_string(po.method), po.budget, to_string(po.kind), to_string(po.granularity),
                   po.scope == Scope::layer ? "per-layer" : "global", po.epochs, lr, exp.train.optimizer),
       po.method == Method::dtp
-          ? fmt::format("DTP: {} solver, {} cost, soft masks for the first {} epoch(s), then hard",
+          ? fmt::format("DTP: {} solver, {} cost, soft masks for the first {} epoch(s), then hard{}",
                         po.variant == Variant::exact ? fmt::format("exact (eps {:g} -> {:g}, {})", po.eps0, po.eps_min,
                                                                    po.schedule == Schedule::exponential ? "exponential" : "inverse")
                                                      : fmt::format("one-sweep prox (eps {:g})", po.eps_prox),
                         po.cost == OtCost::squared ? "squared" : "linear",
-                        static_cast<int64_t>(std::ceil(po.soft_fraction * po.epochs - 1e-9)))
+                        static_cast<int64_t>(std::ceil(po.soft_fraction * po.epochs - 1e-9)),
+                        po.granularity == Granularity::channel && po.scope == Scope::global
+                            ? fmt::format(" ({} rounding)", to_string(po.rounding))
+                            : "")
       : po.method == Method::gmp
           ? fmt::format("gradual magnitude pruning: {} mask updates on a cubic schedule in the first {} epoch(s), then fixed",
                         po.gmp_updates, static_cast<int64_t>(std::ceil(po.soft_fraction * po.epochs - 1e-9)))
@@ -229,7 +237,8 @@ PruneRunResult prune_run(const std::string& source, const PruneRunOptions& o_in,
       rr.shrunk ? "the final model is physically shrunk: `config.yaml` names its shape, `checkpoints/` holds it"
                 : "the final model keeps the dense shape with the pruned weights set to zero (`checkpoints/`)",
       "training run with masks and scores (resume with --resume): `train/`",
-      "the final model as TorchScript (torch.jit.load): `pruned_torchscript.pt`"};
+      fmt::format("the final model as TorchScript (torch.jit.load{}): `pruned_torchscript.pt`",
+                  o.fold_batch_norm ? "; BatchNorms folded into the convolutions" : "")};
   write_run_report(out, "prune " + tag, summary);
   write_file_atomic(out.file("report.md"),
                     read_file(out.file("report.md")) + "\n## Kept weights per layer\n\n" +

@@ -30,6 +30,8 @@ const std::vector<std::string> kMethods{"dtp", "magnitude", "uniform", "l1", "gm
 const std::vector<std::string> kKinds{"params", "flops"};
 const std::vector<std::string> kGranularities{"weight", "channel"};
 const std::vector<std::string> kScopes{"global", "layer"};
+const std::vector<std::string> kRoundings{"nearest", "greedy"};
+const std::vector<std::string> kScoreInits{"global", "layer"};
 }  // namespace
 
 Method parse_method(const std::string& n, const std::string& f) { return parse<Method>(n, f, kMethods); }
@@ -44,9 +46,14 @@ std::string to_string(BudgetKind k) { return kKinds.at(static_cast<std::size_t>(
 Scope parse_scope(const std::string& n, const std::string& f) { return parse<Scope>(n, f, kScopes); }
 std::string to_string(Scope s) { return kScopes.at(static_cast<std::size_t>(s)); }
 std::string to_string(Granularity g) { return kGranularities.at(static_cast<std::size_t>(g)); }
+Rounding parse_rounding(const std::string& n, const std::string& f) { return parse<Rounding>(n, f, kRoundings); }
+std::string to_string(Rounding r) { return kRoundings.at(static_cast<std::size_t>(r)); }
+ScoreInit parse_score_init(const std::string& n, const std::string& f) { return parse<ScoreInit>(n, f, kScoreInits); }
+std::string to_string(ScoreInit i) { return kScoreInits.at(static_cast<std::size_t>(i)); }
 
 namespace {
 double one_channel_per_layer_cost(const ModelStructure& st, BudgetKind kind);
+std::vector<std::vector<int64_t>> home_elements(const ModelStructure& st);
 }  // namespace
 
 void validate(const PruneOptions& o, const ModelStructure& st) {
@@ -180,13 +187,16 @@ double masked_cost(const Masker& masker, const torch::Tensor& hard, BudgetKind k
   return (weight_costs(masker.structure(), kind) * hard.to(torch::kDouble)).sum().item<double>();
 }
 
-torch::Tensor initial_scores(const Masker& masker) {
+torch::Tensor initial_scores(const Masker& masker, ScoreInit init) {
   const auto& st = masker.structure();
   torch::NoGradGuard no_grad;
   torch::Tensor s;
   if (masker.granularity() == Granularity::weight) {
     std::vector<torch::Tensor> parts;
-    for (const auto& l : st.layers) parts.push_back(l.weight.detach().abs().flatten().to(torch::kDouble));
+    for (const auto& l : st.layers) {
+      parts.push_back(l.weight.detach().abs().flatten().to(torch::kDouble));
+      if (init == ScoreInit::layer) parts.back() /= parts.back().max().clamp_min(1e-30);
+    }
     s = torch::cat(parts);
   } else {
     s = torch::zeros({st.elements}, torch::kDouble);
@@ -194,6 +204,13 @@ torch::Tensor initial_scores(const Masker& masker) {
       const auto norm = l.weight.detach().abs().flatten(1).mean(1).to(torch::kDouble);
       for (int64_t o = 0; o < l.out; ++o)
         if (l.out_element[o] >= 0) s[l.out_element[o]] += norm[o];
+    }
+    if (init == ScoreInit::layer) {
+      for (const auto& h : home_elements(st)) {
+        if (h.empty()) continue;
+        const auto idx = torch::tensor(h, torch::kLong);
+        s.index_copy_(0, idx, s.index_select(0, idx) / s.index_select(0, idx).max().clamp_min(1e-30));
+      }
     }
   }
   return s / s.max().clamp_min(1e-30);
@@ -223,65 +240,165 @@ double one_channel_per_layer_cost(const ModelStructure& st, BudgetKind kind) {
   return channel_cost(st, m, kind);
 }
 
-// Channels greedily under the exact (bilinear) cost: each layer's best element first, then in
-// decreasing score while everything fits, then any remaining element that still fits.
-torch::Tensor greedy_channels(const ModelStructure& st, const torch::Tensor& scores, double target,
-                              BudgetKind kind) {
-  struct Touch { std::size_t layer; double dout, din; };
-  std::vector<std::vector<Touch>> touch(st.elements);
-  std::vector<double> kout(st.layers.size(), 0), kin(st.layers.size(), 0), w(st.layers.size());
-  for (std::size_t l = 0; l < st.layers.size(); ++l) {
-    const auto& L = st.layers[l];
-    w[l] = static_cast<double>(L.kernel) * L.unit_cost(kind);
-    std::map<int64_t, std::pair<double, double>> c;
-    for (auto e : L.out_element) (e < 0 ? kout[l] : c[e].first) += 1;
-    for (auto e : L.in_element) (e < 0 ? kin[l] : c[e].second) += 1;
-    for (const auto& [e, d] : c) touch[e].push_back({l, d.first, d.second});
-  }
-  double total = 0;
-  for (std::size_t l = 0; l < st.layers.size(); ++l) total += kout[l] * kin[l] * w[l];
-  std::vector<bool> keep(st.elements, false);
-  auto delta = [&](int64_t e) {
-    double d = 0;
-    for (const auto& t : touch[e])
-      d += ((kout[t.layer] + t.dout) * (kin[t.layer] + t.din) - kout[t.layer] * kin[t.layer]) * w[t.layer];
-    return d;
-  };
-  auto take = [&](int64_t e, double d) {
-    keep[e] = true;
-    total += d;
-    for (const auto& t : touch[e]) {
-      kout[t.layer] += t.dout;
-      kin[t.layer] += t.din;
+// The exact (bilinear) channel cost of a selection, updated one element at a time: each layer's
+// cost is (kept outputs)(kept inputs) kernel unit_cost, and an element touches the layers it is
+// an output or an input of.
+class ChannelCount {
+ public:
+  ChannelCount(const ModelStructure& st, BudgetKind kind)
+      : touch_(st.elements), kout_(st.layers.size(), 0), kin_(st.layers.size(), 0), w_(st.layers.size()),
+        keep_(st.elements, false) {
+    for (std::size_t l = 0; l < st.layers.size(); ++l) {
+      const auto& L = st.layers[l];
+      w_[l] = static_cast<double>(L.kernel) * L.unit_cost(kind);
+      std::map<int64_t, std::pair<double, double>> c;
+      for (auto e : L.out_element) (e < 0 ? kout_[l] : c[e].first) += 1;
+      for (auto e : L.in_element) (e < 0 ? kin_[l] : c[e].second) += 1;
+      for (const auto& [e, d] : c) touch_[e].push_back({l, d.first, d.second});
     }
-  };
+    for (std::size_t l = 0; l < st.layers.size(); ++l) total_ += kout_[l] * kin_[l] * w_[l];
+  }
+  double total() const { return total_; }
+  bool kept(int64_t e) const { return keep_[e]; }
+  /// The change of the total if e's state were flipped (kept -> removed or back).
+  double delta(int64_t e) const {
+    const double sign = keep_[e] ? -1 : 1;
+    double d = 0;
+    for (const auto& t : touch_[e]) {
+      const double o = kout_[t.layer], i = kin_[t.layer];
+      d += ((o + sign * t.dout) * (i + sign * t.din) - o * i) * w_[t.layer];
+    }
+    return d;
+  }
+  void flip(int64_t e) {
+    const double d = delta(e), sign = keep_[e] ? -1 : 1;
+    for (const auto& t : touch_[e]) {
+      kout_[t.layer] += sign * t.dout;
+      kin_[t.layer] += sign * t.din;
+    }
+    keep_[e] = !keep_[e];
+    total_ += d;
+  }
+  torch::Tensor mask() const {
+    auto m = torch::zeros({static_cast<int64_t>(keep_.size())});
+    for (std::size_t e = 0; e < keep_.size(); ++e) m[static_cast<int64_t>(e)] = keep_[e] ? 1.f : 0.f;
+    return m;
+  }
+
+ private:
+  struct Touch { std::size_t layer; double dout, din; };
+  std::vector<std::vector<Touch>> touch_;
+  std::vector<double> kout_, kin_, w_;
+  std::vector<bool> keep_;
+  double total_ = 0;
+};
+
+std::vector<int64_t> by_decreasing(const torch::Tensor& scores) {
   const auto sc = scores.to(torch::kDouble).contiguous();
   const double* sp = sc.data_ptr<double>();
-  for (const auto& h : home_elements(st)) {
-    if (h.empty()) continue;
-    const int64_t best = *std::max_element(h.begin(), h.end(), [&](int64_t a, int64_t b) { return sp[a] < sp[b]; });
-    if (keep[best]) continue;
-    const double d = delta(best);
-    if (total + d > target) {
+  std::vector<int64_t> order(sc.numel());
+  for (int64_t i = 0; i < sc.numel(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return sp[a] > sp[b]; });
+  return order;
+}
+
+// Each layer's best element by score (kept first, so no layer is emptied).
+std::vector<int64_t> layer_bests(const ModelStructure& st, const torch::Tensor& scores) {
+  const auto sc = scores.to(torch::kDouble).contiguous();
+  const double* sp = sc.data_ptr<double>();
+  std::vector<int64_t> best;
+  for (const auto& h : home_elements(st))
+    if (!h.empty())
+      best.push_back(*std::max_element(h.begin(), h.end(), [&](int64_t a, int64_t b) { return sp[a] < sp[b]; }));
+  return best;
+}
+
+// Takes, in `order`, every element not kept yet whose addition still fits the target.
+void fill(ChannelCount& cc, const std::vector<int64_t>& order, double target) {
+  for (auto e : order)
+    if (!cc.kept(e) && cc.total() + cc.delta(e) <= target) cc.flip(e);
+}
+
+// Channels greedily under the exact (bilinear) cost: each layer's best element first, then in
+// decreasing score while everything fits, then any remaining element that still fits.
+ChannelCount greedy_count(const ModelStructure& st, const torch::Tensor& scores, double target,
+                          BudgetKind kind) {
+  ChannelCount cc(st, kind);
+  for (auto best : layer_bests(st, scores)) {
+    if (cc.kept(best)) continue;
+    if (cc.total() + cc.delta(best) > target) {
       throw UserError(fmt::format("--budget: too small for this model: keeping one channel per layer "
                                   "already costs more than the budget {:.0f}", target));
     }
-    take(best, d);
+    cc.flip(best);
   }
-  std::vector<int64_t> order(st.elements);
-  for (int64_t i = 0; i < st.elements; ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return sp[a] > sp[b]; });
   // One pass in score order taking what fits is "in order while it fits, then whatever still
   // fits": after the first miss the same order is continued with the fit test.
-  for (auto e : order) {
-    if (keep[e]) continue;
-    const double d = delta(e);
-    if (total + d <= target) take(e, d);
-  }
-  auto m = torch::zeros({st.elements});
-  for (int64_t e = 0; e < st.elements; ++e) m[e] = keep[e] ? 1.f : 0.f;
-  return m;
+  fill(cc, by_decreasing(scores), target);
+  return cc;
 }
+
+torch::Tensor greedy_channels(const ModelStructure& st, const torch::Tensor& scores, double target,
+                              BudgetKind kind) {
+  return greedy_count(st, scores, target, kind).mask();
+}
+
+// Cost-weighted distance of hard masks to the soft ones, sum_i c_i |h_i - m_i| (the mass the
+// transport plan would move between "keep" and "prune").
+double distance(const ChannelCount& cc, const double* m, const double* c, int64_t n) {
+  double d = 0;
+  for (int64_t e = 0; e < n; ++e) d += c[e] * std::abs((cc.kept(e) ? 1.0 : 0.0) - m[e]);
+  return d;
+}
+
+}  // namespace
+
+torch::Tensor round_channels(const ModelStructure& st, const torch::Tensor& scores, const torch::Tensor& soft,
+                             double target, BudgetKind kind) {
+  ChannelCount best = greedy_count(st, scores, target, kind);
+  const auto m = soft.detach().to(torch::kDouble).contiguous();
+  // The costs the soft phase's gradient used: dG/dm at the soft masks.
+  const auto c = channel_cost_grad(st, m, kind).contiguous();
+  const auto sc = scores.detach().to(torch::kDouble).contiguous();
+  const double *mp = m.data_ptr<double>(), *cp = c.data_ptr<double>(), *sp = sc.data_ptr<double>();
+  const int64_t n = st.elements;
+  const auto order = by_decreasing(scores);
+  std::vector<bool> fixed(n, false);  // each layer's best: never dropped, so no layer is emptied
+  for (auto e : layer_bests(st, scores)) fixed[e] = true;
+  double best_d = distance(best, mp, cp, n);
+  // Every element the soft masks keep at >= 1/2 but the selection leaves out: keep it, pay for
+  // it by dropping kept elements, refill what still fits, and take the result when it is nearer
+  // the soft masks.
+  for (auto f : order) {
+    if (best.kept(f) || mp[f] < 0.5) continue;
+    ChannelCount cand = best;
+    cand.flip(f);
+    // Lowest score first (the elements filled in at masks near 0, then the least important of
+    // those kept), the cheaper first among equal scores.
+    std::vector<int64_t> drop;
+    for (auto it = order.rbegin(); it != order.rend(); ++it)
+      if (cand.kept(*it) && *it != f && !fixed[*it]) drop.push_back(*it);
+    std::vector<double> freed(n, 0);
+    for (auto e : drop) freed[e] = -cand.delta(e);
+    std::stable_sort(drop.begin(), drop.end(), [&](int64_t a, int64_t b) {
+      return sp[a] != sp[b] ? sp[a] < sp[b] : freed[a] < freed[b];
+    });
+    for (auto e : drop) {
+      if (cand.total() <= target) break;
+      cand.flip(e);
+    }
+    if (cand.total() > target) continue;  // cannot be paid for without emptying a layer
+    fill(cand, order, target);
+    const double d = distance(cand, mp, cp, n);
+    if (d < best_d) {
+      best = cand;
+      best_d = d;
+    }
+  }
+  return best.mask();
+}
+
+namespace {
 
 // The largest fraction q for which every group keeping max(1, floor(q n_g)) of its n_g elements
 // costs at most `target` (bisection; the cost grows with q), as those counts. `cost_of` is the
@@ -494,7 +611,18 @@ class MaskRule : public PruneRule {
   void finalise() override {
     if (!final()) {
       torch::NoGradGuard no_grad;
-      mask_buf_.copy_(hard_masks(masker_, Method::dtp, ranking(), o_.budget, o_.kind, o_.scope));
+      if (rounds_soft_masks()) {
+        const auto m = end_masks();
+        const auto frac = ((m > 1e-6) & (m < 1 - 1e-6)).sum().item<int64_t>();
+        const auto greedy = hard_masks(masker_, Method::dtp, scores_, o_.budget, o_.kind, o_.scope);
+        mask_buf_.copy_(round_channels(masker_.structure(), scores_, m, target_, o_.kind));
+        spdlog::info("prune: {} soft mask(s) fractional at the last temperature; nearest rounding {} "
+                     "({:.0f} of {:.0f} {} kept)", frac,
+                     torch::equal(greedy, mask_buf_) ? "agrees with the greedy rule" : "differs from the greedy rule",
+                     masked_cost(masker_, mask_buf_, o_.kind), target_, to_string(o_.kind));
+      } else {
+        mask_buf_.copy_(hard_masks(masker_, Method::dtp, ranking(), o_.budget, o_.kind, o_.scope));
+      }
       final_buf_.fill_(1);
     }
     masker_.set(mask_buf_);
@@ -604,17 +732,55 @@ class MaskRule : public PruneRule {
   // step's masks (c_e from the previous kept counts, sum c m = B) make each step's uniform
   // kept fraction r / (the previous one): after one step the budget is no longer reachable.
   torch::Tensor soft_exact_channels() {
+    eps_ = next_eps();
+    return soft_channels(eps_, &tau_);
+  }
+
+  // The exact soft top-k on the channel cost at temperature eps, warm-started from *tau (and
+  // updated). Each layer's best element by the current scores is held at mask 1 and the others
+  // share the rest of the budget, as the hard selection keeps each layer's best first: without
+  // it a global threshold can give a whole layer masks near 0 (LeNet-5 at 10 % of its MACs:
+  // every conv2 / fc channel below the conv1 channels' initial scores, the soft network's output
+  // constant, validation at chance for the whole soft phase).
+  torch::Tensor soft_channels(double eps, double* tau) const {
     const auto& st = masker_.structure();
     const auto kind = o_.kind;
-    const MaskCost cost = [&st, kind](const torch::Tensor& m, torch::Tensor* grad) {
-      if (grad) *grad = channel_cost_grad(st, m, kind);
+    std::vector<bool> fixed(st.elements, false);
+    for (auto e : layer_bests(st, scores_.detach())) fixed[e] = true;
+    std::vector<int64_t> free_ids;
+    for (int64_t e = 0; e < st.elements; ++e)
+      if (!fixed[e]) free_ids.push_back(e);
+    const auto free = torch::tensor(free_ids, torch::kLong);
+    const auto full = [&st, free](const torch::Tensor& mf) {
+      return torch::ones({st.elements}, torch::kDouble).index_copy(0, free, mf);
+    };
+    const MaskCost cost = [&st, kind, free, full](const torch::Tensor& mf, torch::Tensor* grad) {
+      const auto m = full(mf);
+      if (grad) *grad = channel_cost_grad(st, m, kind).index_select(0, free);
       return channel_cost(st, m, kind);
     };
-    if (!(target_ > cost(torch::zeros({st.elements}, torch::kDouble), nullptr))) cannot_meet();
-    eps_ = next_eps();
-    auto r = soft_topk(scores_, cost, target_, eps_, o_.cost, tau_);
-    tau_ = r.tau;
-    return r.mask;
+    const int64_t nf = free.numel();
+    if (!(target_ > cost(torch::zeros({nf}, torch::kDouble), nullptr))) cannot_meet();
+    auto r = soft_topk(scores_.index_select(0, free), cost, target_, eps, o_.cost, *tau);
+    *tau = r.tau;
+    return full(r.mask);
+  }
+
+  // Whether the final selection rounds the soft masks (docs/prune.md, "Hard selection"): DTP's
+  // global channel budget, whose bilinear costs leave elements fractional at every temperature.
+  bool rounds_soft_masks() const {
+    return o_.method == Method::dtp && o_.granularity == Granularity::channel && o_.scope == Scope::global &&
+           o_.rounding == Rounding::nearest;
+  }
+
+  // The soft masks the exact schedule ends with (its last temperature), recomputed from the
+  // scores, so a resumed run rounds the same masks; the prox variant rounds these as well.
+  torch::Tensor end_masks() const {
+    const int64_t T = soft_epochs_ * steps_;
+    const double eps = o_.variant == Variant::exact ? temperature_at(o_.schedule, o_.eps0, o_.eps_min, T, T)
+                                                    : o_.eps_min;
+    double tau = std::numeric_limits<double>::quiet_NaN();
+    return soft_channels(eps, &tau).detach();
   }
 
   // The one-sweep prox step needs linear costs: the tangent of the exact cost G at the previous
@@ -682,7 +848,7 @@ std::unique_ptr<PruneRule> attach_pruning(nn::NetImpl& model, Masker& masker, co
                                           std::unique_ptr<learn::Rule> inner, int64_t steps_per_epoch) {
   // Scores and masks live on the model, so the Trainer's optimizer trains the scores and its
   // checkpoints (and resume) carry them.
-  auto scores = model.register_parameter("prune_scores", initial_scores(masker).to(torch::kFloat),
+  auto scores = model.register_parameter("prune_scores", initial_scores(masker, o.score_init).to(torch::kFloat),
                                          learns_scores(o.method));
   if (learns_scores(o.method) && o.score_lr_factor != 1) {
     const double f = o.score_lr_factor;

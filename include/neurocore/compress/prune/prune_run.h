@@ -50,6 +50,9 @@ struct PruneRunOptions {
   std::vector<std::string> sets;  // config overrides of the source run ("key=value")
   int threads = -1;               // >= 0: overrides the config's threads
   bool dry_run = false;           // validate everything, write nothing
+  /// pruned_torchscript.pt with every BatchNorm folded into its convolution (faster inference;
+  /// the checkpoint keeps the BNs, so it still fine-tunes and trains like the source run).
+  bool fold_batch_norm = true;
   PruneRanks* ranks = nullptr;    // data-parallel fine-tuning; null: one process
 };
 

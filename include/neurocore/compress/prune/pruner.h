@@ -35,6 +35,18 @@ enum class Variant { exact, prox };
 /// group with a budget of its own: weights, the fraction r of the layer's weight cost; channels,
 /// an exact number of the layer's channel elements (channel_layer_shares).
 enum class Scope { global, layer };
+/// How DTP's final hard selection rounds its soft masks under a global channel budget, whose
+/// bilinear costs leave elements fractional at every temperature (docs/prune.md, "Hard
+/// selection"): nearest, the selection under the budget nearest the soft masks at the last
+/// temperature (round_channels); greedy, the spec's rule (§6): decreasing score while it fits,
+/// then whatever still fits (it drops a fractional element even when the soft masks kept most
+/// of it).
+enum class Rounding { nearest, greedy };
+/// Initial learned scores (dtp, ste): the magnitudes divided by the network's largest (global,
+/// the spec's "normalised per group" with one global group) or by their own layer's largest
+/// (layer: every layer's best element starts at 1, so scores of layers with differently scaled
+/// weights start comparable).
+enum class ScoreInit { global, layer };
 
 struct PruneOptions {
   Method method = Method::dtp;
@@ -52,6 +64,8 @@ struct PruneOptions {
   double eps0 = 1.0, eps_min = 1e-3;  // exact solver's temperature schedule
   double eps_prox = 20;               // the one-sweep prox variant's epsilon
   double score_lr_factor = 10;        // score gradient scale (SGD: lr_s = factor x lr_W)
+  Rounding rounding = Rounding::nearest;  // dtp, global channel budget: final rounding
+  ScoreInit score_init = ScoreInit::global;  // dtp, ste: initial scores
   int64_t stop_after = -1;  // stop after this many epochs in this call (simulates an interruption)
 };
 
@@ -60,6 +74,10 @@ Method parse_method(const std::string& name, const std::string& flag);
 BudgetKind parse_budget_kind(const std::string& name, const std::string& flag);
 Granularity parse_granularity(const std::string& name, const std::string& flag);
 Scope parse_scope(const std::string& name, const std::string& flag);
+Rounding parse_rounding(const std::string& name, const std::string& flag);
+std::string to_string(Rounding r);
+ScoreInit parse_score_init(const std::string& name, const std::string& flag);
+std::string to_string(ScoreInit i);
 std::string to_string(Method m);
 /// Whether the method trains scores (dtp, ste); one-shot methods select once at epoch 0.
 bool learns_scores(Method m);
@@ -113,6 +131,19 @@ double masked_cost(const Masker& masker, const torch::Tensor& hard, BudgetKind k
 torch::Tensor hard_masks(const Masker& masker, Method method, const torch::Tensor& scores,
                          double budget_fraction, BudgetKind kind, Scope scope = Scope::global);
 
+/// DTP's hard channel selection nearest its soft masks `soft` ([elements], those at the last
+/// temperature) with the exact cost <= target. It starts from the greedy rule of hard_masks
+/// (each layer's best element, then decreasing score while it fits, then anything that fits);
+/// then every element the soft masks keep at >= 1/2 but that selection leaves out is kept and
+/// paid for by dropping kept elements (never a layer's best), lowest score first (the cheaper
+/// first among equal scores), the freed budget refilled in score order; the result is taken
+/// when its cost-weighted distance to the soft masks, sum_i c_i |h_i - m_i| with c = dG/dm at m
+/// (the mass the transport plan moves), is smaller. So the cost stays <= target, nothing left
+/// out would fit, and a costly element the soft phase trained at m = 0.7 is not dropped for
+/// cheap elements it had at 0.
+torch::Tensor round_channels(const ModelStructure& st, const torch::Tensor& scores, const torch::Tensor& soft,
+                             double target, BudgetKind kind);
+
 /// Per-layer budgets of Scope::layer (weight granularity), in the kind's cost: parameters
 /// max(1, round(r n_l)) (a whole count, no layer emptied), FLOPs r x the layer's MACs.
 std::vector<double> layer_budgets(const ModelStructure& st, double budget_fraction, BudgetKind kind);
@@ -134,8 +165,10 @@ struct LayerShares {
 LayerShares channel_layer_shares(const ModelStructure& st, double budget_fraction, BudgetKind kind);
 
 /// Initial DTP scores in [0, 1]: |w| (weight) or the filters' mean |w| summed over an element's
-/// channels (channel), divided by the largest.
-torch::Tensor initial_scores(const Masker& masker);
+/// channels (channel); ScoreInit::layer divides each layer's (for channels: each group of
+/// elements a layer produces first) by that layer's largest; then all by the largest.
+/// The magnitude baselines rank by the global form.
+torch::Tensor initial_scores(const Masker& masker, ScoreInit init = ScoreInit::global);
 
 /// The Trainer rule of a pruning run, wrapping the run's own rule: in DTP's soft phase, before
 /// each batch the soft masks are computed from the scores and installed (their graph reaches
