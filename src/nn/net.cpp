@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "neurocore/core/error.h"
+#include "neurocore/nn/cnn.h"
 #include "neurocore/nn/lenet.h"
 #include "neurocore/nn/mlp.h"
 #include "neurocore/nn/oddity_nets.h"
@@ -108,7 +109,7 @@ Builder read_snu_saccade(ConfigSection& s, const InputShape& in) {
 }  // namespace
 
 std::vector<std::string> model_names() {
-  return {"mlp",      "snu-mlp",  "lstm",     "gru",     "rnn",     "lenet5",
+  return {"mlp",      "snu-mlp",  "lstm",     "gru",     "rnn",     "lenet5",   "cnn",
           "resnet",   "resnet20", "resnet32", "resnet56", "oren", "snu-saccade"};
 }
 
@@ -136,6 +137,15 @@ std::shared_ptr<NetImpl> make_model(ConfigSection section, const InputShape& in,
                       std::to_string(channels.size()));
     }
     build = [in, num_classes, channels] { return std::make_shared<LeNet5Impl>(in, num_classes, channels); };
+  } else if (name == "cnn") {
+    const auto channels = section.integers("channels", {16, 32}, 1);
+    const auto hidden = section.integers("hidden", {128}, 1);
+    if (channels.empty()) {
+      throw UserError(key_of(section, "channels") + " must list at least one conv width, got []");
+    }
+    build = [in, num_classes, channels, hidden] {
+      return std::make_shared<SmallCNNImpl>(in, num_classes, channels, hidden);
+    };
   } else if ((name == "oren" || name == "snu-saccade") && num_classes != in.channels) {
     throw UserError("model.name " + name + " scores each panel: it needs one class per panel "
                     "(data.name oddity: 6 panels, 6 classes), got " + std::to_string(in.channels) +

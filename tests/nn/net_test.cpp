@@ -5,6 +5,7 @@
 
 #include "neurocore/core/config.h"
 #include "neurocore/core/error.h"
+#include "neurocore/nn/cnn.h"
 #include "neurocore/nn/lenet.h"
 #include "neurocore/nn/mlp.h"
 #include "neurocore/nn/resnet.h"
@@ -103,6 +104,37 @@ TEST(Models, ParameterCountsOfSmallModels) {
             784 * 20 + 20 * 20 + 20 + 20 + 20 * 10 + 10);
 }
 
+// The ESSOP protocol's small CNN (essop.md §10): conv 3x3 16 -> pool -> conv 3x3 32 -> pool ->
+// FC 128 -> 10, recomputed here from its parameters with LibTorch's functional ops.
+TEST(Models, SmallCnnIsTheSpecsNetwork) {
+  torch::manual_seed(4);
+  auto net = build("model:\n  name: cnn\n");
+  auto* m = dynamic_cast<nc::nn::SmallCNNImpl*>(net.get());
+  ASSERT_NE(m, nullptr);
+  ASSERT_EQ(m->convs.size(), 2u);
+  ASSERT_EQ(m->fcs.size(), 2u);
+  EXPECT_EQ(m->convs[0]->weight.sizes(), torch::IntArrayRef({16, 1, 3, 3}));
+  EXPECT_EQ(m->convs[1]->weight.sizes(), torch::IntArrayRef({32, 16, 3, 3}));
+  EXPECT_EQ(m->fcs[0]->weight.sizes(), torch::IntArrayRef({128, 32 * 7 * 7}));
+  EXPECT_EQ(m->fcs[1]->weight.sizes(), torch::IntArrayRef({10, 128}));
+  EXPECT_EQ(nc::nn::count_parameters(*net),
+            (16 * 9 + 16) + (32 * 16 * 9 + 32) + (1568 * 128 + 128) + (128 * 10 + 10));
+  EXPECT_EQ(net->hidden_producers().size(), 3u);
+  torch::NoGradGuard no_grad;
+  const auto x = torch::rand({2, 1, 28, 28});
+  auto h = torch::max_pool2d(torch::relu(torch::conv2d(x, m->convs[0]->weight, m->convs[0]->bias, 1, 1)), 2);
+  h = torch::max_pool2d(torch::relu(torch::conv2d(h, m->convs[1]->weight, m->convs[1]->bias, 1, 1)), 2);
+  h = torch::relu(torch::linear(h.flatten(1), m->fcs[0]->weight, m->fcs[0]->bias));
+  const auto want = torch::linear(h, m->fcs[1]->weight, m->fcs[1]->bias);
+  EXPECT_TRUE(torch::allclose(net->forward(x), want, 1e-5, 1e-6));
+  // Other widths, odd sizes (floor pooling), three convolutions, no hidden FC.
+  auto small = build("model:\n  name: cnn\n  channels: [4, 5, 6]\n  hidden: []\n",
+                     InputShape{3, 17, 9}, 7);
+  EXPECT_EQ(small->forward(torch::rand({2, 3, 17, 9})).sizes(), torch::IntArrayRef({2, 7}));
+  EXPECT_EQ(nc::nn::count_parameters(*small),
+            (4 * 27 + 4) + (5 * 36 + 5) + (6 * 45 + 6) + (6 * 2 * 1 * 7 + 7));
+}
+
 // The Elman model (st-stdp.md §7's RNN baseline): h_t = tanh(W x_t + b + U h_{t-1} + b') from
 // h_0 = 0, scores = readout(h_t) at every step, recomputed here from the parameters.
 TEST(Models, RnnIsTheElmanRecurrenceWithAReadoutAtEveryStep) {
@@ -169,6 +201,11 @@ TEST(Models, RejectsUnknownKeysNamesAndBadValues) {
   EXPECT_THROW(build("model:\n  name: snu-mlp\n  readout: dense\n"), nc::UserError);
   EXPECT_THROW(build("model:\n  name: mlp\n  hidden: [0]\n"), nc::UserError);
   EXPECT_THROW(build("model:\n  name: lenet5\n", InputShape{1, 8, 8}), nc::UserError);
+  EXPECT_THROW(build("model:\n  name: cnn\n  channels: []\n"), nc::UserError);
+  EXPECT_THROW(build("model:\n  name: cnn\n  channels: [0]\n"), nc::UserError);
+  EXPECT_THROW(build("model:\n  name: cnn\n  depth: 3\n"), nc::UserError);
+  msg = error_of([] { build("model:\n  name: cnn\n  channels: [4, 4, 4]\n", InputShape{1, 4, 4}); });
+  EXPECT_NE(msg.find("H, W >= 8"), std::string::npos) << msg;
 
   auto mlp = build("model:\n  name: mlp\n");
   EXPECT_THROW(mlp->forward(torch::rand({2, 3, 28, 28})), nc::UserError);
