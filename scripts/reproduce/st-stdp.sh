@@ -10,7 +10,8 @@
 #
 # Environment: DELTAS ("0.004 0.05"), GAMMAS ("0 0.05 0.2"), TAUS ("200 1000") the `select`
 # grid of model.delta_a x learn.stdp.gamma x learn.stdp.tau_f; SEEDS ("1 2 3"), LIMIT_VALID (300 validation videos for `select`), LIMIT_TEST
-# (0 = all 2,008), ANN_EPOCHS (10; the spec's), BASELINES ("mlp lenet5"; empty: none),
+# (0 = all 2,008), ANN_EPOCHS (10; the spec's), BASELINES ("mlp lenet5"; "mlp lenet5 cnn" adds the spec's CNN,
+# configs/cnn-omnist.yaml; empty: none),
 # SNN_SET (extra --set arguments for the SNN runs of `test`), JOBS (2 runs at a time, one
 # thread each). Runs already done (report.md present) are kept.
 set -euo pipefail

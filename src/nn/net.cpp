@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "neurocore/core/error.h"
+#include "neurocore/nn/cnn.h"
 #include "neurocore/nn/lenet.h"
 #include "neurocore/nn/mlp.h"
 #include "neurocore/nn/oddity_nets.h"
@@ -108,7 +109,7 @@ Builder read_snu_saccade(ConfigSection& s, const InputShape& in) {
 }  // namespace
 
 std::vector<std::string> model_names() {
-  return {"mlp",      "snu-mlp",  "lstm",     "gru",     "rnn",     "lenet5",
+  return {"mlp",      "snu-mlp",  "lstm",     "gru",     "rnn",     "lenet5",  "cnn",
           "resnet",   "resnet20", "resnet32", "resnet56", "oren", "snu-saccade"};
 }
 
@@ -136,6 +137,16 @@ std::shared_ptr<NetImpl> make_model(ConfigSection section, const InputShape& in,
                       std::to_string(channels.size()));
     }
     build = [in, num_classes, channels] { return std::make_shared<LeNet5Impl>(in, num_classes, channels); };
+  } else if (name == "cnn") {
+    const auto channels = section.integers("channels", {32, 64, 128}, 1);
+    if (channels.size() != 3) {
+      throw UserError(key_of(section, "channels") + " must list 3 widths (conv1, conv2, fc1), got " +
+                      std::to_string(channels.size()));
+    }
+    const int64_t padding = section.integer("padding", 1, 0, 1);
+    build = [in, num_classes, channels, padding] {
+      return std::make_shared<CnnImpl>(in, num_classes, channels, padding);
+    };
   } else if ((name == "oren" || name == "snu-saccade") && num_classes != in.channels) {
     throw UserError("model.name " + name + " scores each panel: it needs one class per panel "
                     "(data.name oddity: 6 panels, 6 classes), got " + std::to_string(in.channels) +

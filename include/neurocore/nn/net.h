@@ -55,7 +55,7 @@ struct InputShape {
 };
 
 /// Names accepted by make_model's `name` key:
-/// mlp, snu-mlp, lstm, gru, rnn, lenet5, resnet, resnet20, resnet32, resnet56, oren, snu-saccade
+/// mlp, snu-mlp, lstm, gru, rnn, lenet5, cnn, resnet, resnet20, resnet32, resnet56, oren, snu-saccade
 /// (the last two: oddity riddles, oddity_nets.h).
 std::vector<std::string> model_names();
 
