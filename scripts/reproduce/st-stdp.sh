@@ -6,6 +6,12 @@
 #                                             the per-frame ANN baselines on the test videos, SEEDS
 #   scripts/reproduce/st-stdp.sh speed OUT    the SNN and the MLP with occluders at SPEEDS ("2 8")
 #                                             px/frame (trained and tested at that speed)
+#   scripts/reproduce/st-stdp.sh neuron OUT   current- against conductance-based neurons on
+#                                             LIMIT_VALID validation videos (seed 1), and the
+#                                             conductance config with theta_plus in THETAS
+#                                             ("0.05 0.5 2" mV), then on the test videos for
+#                                             NEURON_SEEDS ("": none; e.g. "1 2 3") with
+#                                             NEURON_SET (extra --set arguments)
 #   then: python3 scripts/reproduce/st_stdp_summary.py OUT   (the tables; names the commit)
 #
 # Environment: DELTAS ("0.004 0.05"), GAMMAS ("0 0.05 0.2"), TAUS ("200 1000") the `select`
@@ -24,6 +30,7 @@ LIMIT_TEST=${LIMIT_TEST:-0}
 ANN_EPOCHS=${ANN_EPOCHS:-10}
 BASELINES=${BASELINES-"mlp lenet5"}
 SNN_SET=${SNN_SET:-}
+NEURON_SET=${NEURON_SET:-}
 JOBS=${JOBS:-2}
 mkdir -p "$OUT"
 jobs_file="$OUT/jobs-$STAGE.txt"
@@ -53,8 +60,18 @@ elif [ "$STAGE" = speed ]; then
       echo "mlp-speed$SP-s$S configs/mlp-omnist.yaml --set seed=$S --set data.omnist.speed=$SP --set train.epochs=$ANN_EPOCHS --set data.limit_test=$LIMIT_TEST" >> "$jobs_file"
     done
   done
+elif [ "$STAGE" = neuron ]; then
+  # The spec's neuron option (docs/st-stdp.md#conductance-based-neurons), otherwise the same config.
+  VALID="--set seed=1 --set evaluate.split=valid --set data.limit_valid=$LIMIT_VALID"
+  echo "cmp-current-valid-s1 configs/st-stdp-omnist.yaml $VALID" >> "$jobs_file"
+  for TP in ${THETAS:-0.05 0.5 2}; do
+    echo "cmp-conductance-tp$TP-valid-s1 configs/st-stdp-omnist-conductance.yaml $VALID --set model.conductance.theta_plus=$TP" >> "$jobs_file"
+  done
+  for S in ${NEURON_SEEDS:-}; do
+    echo "conductance-s$S configs/st-stdp-omnist-conductance.yaml --set seed=$S --set data.limit_test=$LIMIT_TEST $NEURON_SET" >> "$jobs_file"
+  done
 else
-  echo "stage must be select, test or speed, got '$STAGE'" >&2
+  echo "stage must be select, test, speed or neuron, got '$STAGE'" >&2
   exit 2
 fi
 run_one() {
