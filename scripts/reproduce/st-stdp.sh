@@ -9,7 +9,10 @@
 #   scripts/reproduce/st-stdp.sh neuron OUT   current- against conductance-based neurons on
 #                                             LIMIT_VALID validation videos (seed 1), and the
 #                                             conductance config with theta_plus in THETAS
-#                                             ("0.05 0.5 2" mV), then on the test videos for
+#                                             ("0.005 0.01 0.02 0.05 0.5 2" mV), learn.stdp.gamma in
+#                                             NEURON_GAMMAS ("0.02 0.05") x tau_f in NEURON_TAUS
+#                                             ("200 1000") at theta_plus NEURON_THETA (0.02),
+#                                             then on the test videos for
 #                                             NEURON_SEEDS ("": none; e.g. "1 2 3") with
 #                                             NEURON_SET (extra --set arguments)
 #   then: python3 scripts/reproduce/st_stdp_summary.py OUT   (the tables; names the commit)
@@ -64,8 +67,15 @@ elif [ "$STAGE" = neuron ]; then
   # The spec's neuron option (docs/st-stdp.md#conductance-based-neurons), otherwise the same config.
   VALID="--set seed=1 --set evaluate.split=valid --set data.limit_valid=$LIMIT_VALID"
   echo "cmp-current-valid-s1 configs/st-stdp-omnist.yaml $VALID" >> "$jobs_file"
-  for TP in ${THETAS:-0.05 0.5 2}; do
-    echo "cmp-conductance-tp$TP-valid-s1 configs/st-stdp-omnist-conductance.yaml $VALID --set model.conductance.theta_plus=$TP" >> "$jobs_file"
+  # theta_plus first, with the current-based config's short-term rule (gamma 0.2, tau_f 1000).
+  for TP in ${THETAS:-0.005 0.01 0.02 0.05 0.5 2}; do
+    echo "cmp-conductance-tp$TP-valid-s1 configs/st-stdp-omnist-conductance.yaml $VALID --set model.conductance.theta_plus=$TP --set learn.stdp.gamma=0.2 --set learn.stdp.tau_f=1000" >> "$jobs_file"
+  done
+  # Then the short-term rule for the conductance neurons at theta_plus NEURON_THETA (0.02 mV).
+  for G in ${NEURON_GAMMAS:-0.02 0.05}; do
+    for TF in ${NEURON_TAUS:-200 1000}; do
+      echo "cmp-conductance-tp${NEURON_THETA:-0.02}-g$G-tf$TF-valid-s1 configs/st-stdp-omnist-conductance.yaml $VALID --set model.conductance.theta_plus=${NEURON_THETA:-0.02} --set learn.stdp.gamma=$G --set learn.stdp.tau_f=$TF" >> "$jobs_file"
+    done
   done
   for S in ${NEURON_SEEDS:-}; do
     echo "conductance-s$S configs/st-stdp-omnist-conductance.yaml --set seed=$S --set data.limit_test=$LIMIT_TEST $NEURON_SET" >> "$jobs_file"
