@@ -12,11 +12,21 @@
 #                                             choice is made from it)
 #   scripts/reproduce/st-stdp.sh neurons OUT  N_out in NEURONS ("100 400") x delta_a in DELTAS
 #                                             ("0.005 0.01 0.02"), seed 1, validation videos
+#   scripts/reproduce/st-stdp.sh neuron OUT   current- against conductance-based neurons on
+#                                             LIMIT_VALID validation videos (seed 1), and the
+#                                             conductance config with theta_plus in THETAS
+#                                             ("0.005 0.01 0.02 0.05 0.5 2" mV), learn.stdp.gamma in
+#                                             NEURON_GAMMAS ("0.02 0.05") x tau_f in NEURON_TAUS
+#                                             ("200 1000") at theta_plus NEURON_THETA (0.02),
+#                                             then on the test videos for
+#                                             NEURON_SEEDS ("": none; e.g. "1 2 3") with
+#                                             NEURON_SET (extra --set arguments)
 #   then: python3 scripts/reproduce/st_stdp_summary.py OUT   (the tables; names the commit)
 #
 # Environment: DELTAS ("0.004 0.05"), GAMMAS ("0 0.05 0.2"), TAUS ("200 1000") the `select`
 # grid of model.delta_a x learn.stdp.gamma x learn.stdp.tau_f; SEEDS ("1 2 3"), LIMIT_VALID (300 validation videos for `select`), LIMIT_TEST
-# (0 = all 2,008), ANN_EPOCHS (10; the spec's), BASELINES ("mlp lenet5"; empty: none),
+# (0 = all 2,008), ANN_EPOCHS (10; the spec's), BASELINES ("mlp lenet5"; "mlp lenet5 cnn" adds the spec's CNN,
+# configs/cnn-omnist.yaml; empty: none),
 # SNN_SET (extra --set arguments for the SNN runs of `test`), JOBS (2 runs at a time, one
 # thread each), SOURCE (empty: the configs' MNIST-10k; fashion-mnist: OFMNIST, every run of
 # every stage). Runs already done (report.md present) are kept.
@@ -30,6 +40,7 @@ LIMIT_TEST=${LIMIT_TEST:-0}
 ANN_EPOCHS=${ANN_EPOCHS:-10}
 BASELINES=${BASELINES-"mlp lenet5"}
 SNN_SET=${SNN_SET:-}
+NEURON_SET=${NEURON_SET:-}
 JOBS=${JOBS:-2}
 SOURCE=${SOURCE:-}
 SRC_SET=""
@@ -77,8 +88,25 @@ elif [ "$STAGE" = neurons ]; then
       echo "neurons-n$N-da$DA-s1 configs/st-stdp-omnist.yaml --set seed=1 $VALID_SET --set model.neurons=$N --set model.delta_a=$DA" >> "$jobs_file"
     done
   done
+elif [ "$STAGE" = neuron ]; then
+  # The spec's neuron option (docs/st-stdp.md#conductance-based-neurons), otherwise the same config.
+  VALID="--set seed=1 $VALID_SET"
+  echo "cmp-current-valid-s1 configs/st-stdp-omnist.yaml $VALID" >> "$jobs_file"
+  # theta_plus first, with the current-based config's short-term rule (gamma 0.2, tau_f 1000).
+  for TP in ${THETAS:-0.005 0.01 0.02 0.05 0.5 2}; do
+    echo "cmp-conductance-tp$TP-valid-s1 configs/st-stdp-omnist-conductance.yaml $VALID --set model.conductance.theta_plus=$TP --set learn.stdp.gamma=0.2 --set learn.stdp.tau_f=1000" >> "$jobs_file"
+  done
+  # Then the short-term rule for the conductance neurons at theta_plus NEURON_THETA (0.02 mV).
+  for G in ${NEURON_GAMMAS:-0.02 0.05}; do
+    for TF in ${NEURON_TAUS:-200 1000}; do
+      echo "cmp-conductance-tp${NEURON_THETA:-0.02}-g$G-tf$TF-valid-s1 configs/st-stdp-omnist-conductance.yaml $VALID --set model.conductance.theta_plus=${NEURON_THETA:-0.02} --set learn.stdp.gamma=$G --set learn.stdp.tau_f=$TF" >> "$jobs_file"
+    done
+  done
+  for S in ${NEURON_SEEDS:-}; do
+    echo "conductance-s$S configs/st-stdp-omnist-conductance.yaml --set seed=$S --set data.limit_test=$LIMIT_TEST $NEURON_SET" >> "$jobs_file"
+  done
 else
-  echo "stage must be select, test, speed, tauf or neurons, got '$STAGE'" >&2
+  echo "stage must be select, test, speed, tauf, neurons or neuron, got '$STAGE'" >&2
   exit 2
 fi
 run_one() {

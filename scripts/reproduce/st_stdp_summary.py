@@ -56,7 +56,10 @@ def main():
     print("|---|---|---|---|---|---|")
     for g, rs in snn.items():
         split = rs[0]["split"]
-        n = f"{rs[0]['neurons']} neurons, {rs[0]['still_images']} still images, unsupervised"
+        kind = rs[0].get("neuron", "current")
+        n = f"{rs[0]['neurons']} {'conductance-based ' if kind == 'conductance' else ''}neurons, {rs[0]['still_images']} still images, unsupervised"
+        if split != "test":
+            n += f"; {split} split, {rs[0]['videos']} videos"
         print(f"| SNN {g} + ST-STDP (F) | {n} | {mean_std([r['acc_f'] for r in rs])} | {mean_std([r['silent_f'] for r in rs])} | {mean_std([r['acc_f_carry'] for r in rs])} | {len(rs)} |")
         print(f"| SNN {g} without F | {n} | {mean_std([r['acc_no_f'] for r in rs])} | {mean_std([r['silent_no_f'] for r in rs])} | {mean_std([r['acc_no_f_carry'] for r in rs])} | {len(rs)} |")
     for g, rs in ann.items():
@@ -79,7 +82,8 @@ def main():
             print(f"| {name} | {mean_std([r[phase + '_events_per_cpu_s'] / 1e6 for r in rs])} | {mean_std([r[phase + '_events_per_s'] / 1e6 for r in rs])} | {mean_std([r[phase + '_cpu_s'] for r in rs])} | {mean_std([r[phase + '_time_s'] for r in rs])} |")
         vth = ", ".join("%.4g" % r["v_th"] for r in rs)
         unl = ", ".join(str(r["unlabelled_neurons"]) for r in rs)
-        print(f"\nV_th (calibrated) per seed: {vth}; unlabelled neurons per seed: {unl}")
+        fixed = rs[0].get("neuron", "current") == "conductance"
+        print(f"\nV_th ({'fixed, mV' if fixed else 'calibrated'}) per seed: {vth}; unlabelled neurons per seed: {unl}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
 namespace nc::learn {
 
 SpikeTrain StdpNetwork::run_dense(const SpikeTrain& input, int64_t steps, const Plasticity& p) {
+  if (cond_) return run_clocked(input, steps, p);  // already visits every step
   check_input(input, steps);
   const int64_t t0 = now_, n = size();
   std::vector<uint8_t> s(static_cast<size_t>(inputs_));

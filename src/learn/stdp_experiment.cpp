@@ -41,15 +41,44 @@ StdpExperiment StdpExperiment::build(Config& config) {
   auto model = root.section("model");
   model.choice("name", "lif-wta", {"lif-wta"});
   auto& n = e.neurons;
+  const bool conductance = model.choice("neuron", "current", {"current", "conductance"}) == "conductance";
+  n.neuron = conductance ? nn::NeuronModel::conductance : nn::NeuronModel::current;
   n.neurons = model.integer("neurons", n.neurons);
   n.dt = model.number("dt", n.dt);
   n.tau_m = model.number("tau_m", n.tau_m);
   n.t_ref = model.integer("t_ref", n.t_ref);
-  n.v_th = model.number("v_th", n.v_th);
-  n.w_inh = model.number("w_inh", n.w_inh);
-  n.delta_a = model.number("delta_a", n.delta_a);
-  n.tau_a = model.number("tau_a", n.tau_a);
   n.hard_wta = model.boolean("hard_wta", n.hard_wta);
+  // Each neuron model reads only its own keys: a key of the other one is an error, not ignored.
+  const char* other = conductance ? "current" : "conductance";
+  for (const char* key : {"v_th", "w_inh", "delta_a", "tau_a", "conductance"}) {
+    const bool mine = (std::string(key) == "conductance") == conductance;
+    if (!mine && model.has(key)) {
+      throw UserError(config.origin() + ": model." + key + " applies to model.neuron " + other +
+                      ", not " + (conductance ? "conductance" : "current") +
+                      (conductance ? " (its options are under model.conductance)" : ""));
+    }
+  }
+  if (conductance) {
+    auto c = model.section("conductance");
+    auto& o = n.conductance;
+    o.v_rest = c.number("v_rest", o.v_rest);
+    o.v_reset = c.number("v_reset", o.v_reset);
+    o.v_th = c.number("v_th", o.v_th);
+    o.e_exc = c.number("e_exc", o.e_exc);
+    o.e_inh = c.number("e_inh", o.e_inh);
+    o.tau_ge = c.number("tau_ge", o.tau_ge);
+    o.tau_gi = c.number("tau_gi", o.tau_gi);
+    o.theta_plus = c.number("theta_plus", o.theta_plus);
+    o.tau_theta = c.number("tau_theta", o.tau_theta);
+    o.w_inh = c.number("w_inh", o.w_inh);
+    o.dt = c.number("dt", o.dt);
+    c.finish();
+  } else {
+    n.v_th = model.number("v_th", n.v_th);
+    n.w_inh = model.number("w_inh", n.w_inh);
+    n.delta_a = model.number("delta_a", n.delta_a);
+    n.tau_a = model.number("tau_a", n.tau_a);
+  }
   model.finish();
   n.validate("model");
   auto train = root.section("train");
@@ -132,12 +161,13 @@ void run_stdp(const StdpExperiment& exp, RunDir& run) {
 
   StdpNetwork net(exp.stdp, exp.neurons, data::kOmnistPixels, derive_seed(exp.keys.seed, "stdp-init"));
   std::mt19937_64 rng(derive_seed(exp.keys.seed, "stdp-input"));
-  if (exp.neurons.v_th == 0) {
+  const bool conductance = exp.neurons.neuron == nn::NeuronModel::conductance;
+  if (!conductance && exp.neurons.v_th == 0) {
     const std::vector<const float*> first(images.begin(), images.begin() + std::min<size_t>(images.size(), exp.stdp.calibrate_images));
     const double v = calibrate_threshold(net, first, rng);
     spdlog::info("st-stdp: V_th calibrated to {:.4g} ({} spikes of the most active neuron per image)", v, exp.stdp.target_spikes);
   }
-  const double v_th = net.neurons().v_th();
+  const double v_th = net.threshold();
 
   using clock = std::chrono::steady_clock;
   double train_seconds = 0, train_cpu = 0;
@@ -217,6 +247,7 @@ void run_stdp(const StdpExperiment& exp, RunDir& run) {
       {"acc_f_carry", size_f.accuracy_carried()}, {"acc_no_f_carry", size_0.accuracy_carried()},
       {"silent_f", 100.0 * size_f.silent / std::max<int64_t>(1, size_f.frames)},
       {"silent_no_f", 100.0 * size_0.silent / std::max<int64_t>(1, size_0.frames)},
+      {"neuron", conductance ? "conductance" : "current"},
       {"v_th", v_th}, {"unlabelled_neurons", unlabelled}, {"neurons", net.size()},
       {"still_images", images.size()}, {"train_time_s", train_seconds},
       {"train_events_per_s", train_seconds > 0 ? train_events / train_seconds : 0.0},
@@ -235,8 +266,15 @@ void run_stdp(const StdpExperiment& exp, RunDir& run) {
   std::string md = "# neurocore run " + run.path() + ": ST-STDP on OMNIST\n\n";
   md += fmt::format("- data: {} still images (unsupervised training, {} passes); {} {} videos x {} frames\n",
                     images.size(), exp.epochs, videos.size(), exp.eval_split, k);
-  md += fmt::format("- network: {} LIF-WTA neurons, V_th {:.4g}{}, {} unlabelled after labelling\n",
-                    net.size(), v_th, exp.neurons.v_th == 0 ? " (calibrated)" : "", unlabelled);
+  if (conductance) {
+    const auto& c = exp.neurons.conductance;
+    md += fmt::format("- network: {} conductance-based (Diehl & Cook) LIF-WTA neurons, integrated clock-driven "
+                      "({} ms sub-steps), V_th {} mV (rest {}, reset {}), {} unlabelled after labelling\n",
+                      net.size(), c.dt, c.v_th, c.v_rest, c.v_reset, unlabelled);
+  } else {
+    md += fmt::format("- network: {} LIF-WTA neurons, V_th {:.4g}{}, {} unlabelled after labelling\n",
+                      net.size(), v_th, exp.neurons.v_th == 0 ? " (calibrated)" : "", unlabelled);
+  }
   md += fmt::format("- short-term STDP: tau_f {} ms, gamma {}, x0 {}; frame {} ms\n", exp.stdp.tau_f,
                     exp.stdp.gamma, exp.stdp.x0, exp.stdp.frame_ms);
   md += fmt::format("- seed {}; config: [config.yaml](config.yaml), metrics: [metrics.jsonl](metrics.jsonl), "

@@ -29,7 +29,17 @@ StdpNetwork::StdpNetwork(const StdpOptions& options, const nn::LifWtaOptions& ne
   y_.assign(n, 0.0);
   ty_.assign(n, 0);
   v_.resize(n);
+  if (neurons.neuron == nn::NeuronModel::conductance) cond_.emplace(neurons);
   normalise();
+}
+
+void StdpNetwork::freeze_adaptation() {
+  neurons_.freeze_adaptation(now_);
+  if (cond_) cond_->freeze_adaptation(now_);
+}
+
+double StdpNetwork::threshold() const {
+  return cond_ ? neurons_.options().conductance.v_th : neurons_.v_th();
 }
 
 void StdpNetwork::reset() {
@@ -40,6 +50,7 @@ void StdpNetwork::reset() {
   std::fill(y_.begin(), y_.end(), 0.0);
   std::fill(ty_.begin(), ty_.end(), now_);
   neurons_.reset(now_);
+  if (cond_) cond_->reset();
   previous_.clear();
   previous_t_ = -2;
   f_nonzero_ = false;
@@ -144,7 +155,57 @@ void StdpNetwork::finish_step(int64_t t, std::vector<int32_t>& spikes, SpikeTrai
   previous_t_ = t;
 }
 
+// V_j += Σ_i G_ij S_i(t) in ascending i (v_ holds V, or the step's g_e increments), with F
+// before this step's updates; one synaptic event per synapse read.
+void StdpNetwork::add_efficacies(int64_t t, const Spike* b, const Spike* e) {
+  const int64_t n = size();
+  for (const Spike* s = b; s != e; ++s) {
+    const size_t row = static_cast<size_t>(s->index) * static_cast<size_t>(n);
+    const double* w = w_.data() + row;
+    if (f_nonzero_) {
+      const double* f = f_.data() + row;
+      const int64_t* tf = tf_.data() + row;
+      for (int64_t j = 0; j < n; ++j) {
+        v_[static_cast<size_t>(j)] += std::clamp(w[j] + f[j] * df_(t - tf[j]), 0.0, o_.w_max);
+      }
+    } else {
+      for (int64_t j = 0; j < n; ++j) v_[static_cast<size_t>(j)] += std::clamp(w[j], 0.0, o_.w_max);
+    }
+    events_ += static_cast<uint64_t>(n);
+  }
+}
+
+// Conductance neurons: every step is integrated (nn/conductance_wta.h); the synapses keep the
+// event-driven bookkeeping and the order within a step of run().
+SpikeTrain StdpNetwork::run_clocked(const SpikeTrain& input, int64_t steps, const Plasticity& p) {
+  check_input(input, steps);
+  const int64_t t0 = now_;
+  const bool depress = p.f && o_.gamma_minus > 0;
+  SpikeTrain out;
+  std::vector<int32_t> spikes;
+  const std::vector<int32_t> none;
+  size_t next = 0;
+  for (int64_t t = t0; t < t0 + steps; ++t) {
+    size_t last = next;
+    while (last < input.size() && t0 + input[last].step == t) ++last;
+    const Spike* b = input.data() + next;
+    const Spike* e = input.data() + last;
+    inputs_arrive(t, b, e);
+    std::fill(v_.begin(), v_.end(), 0.0);
+    add_efficacies(t, b, e);
+    spikes.clear();
+    cond_->step(t, v_, previous_t_ == t - 1 ? previous_ : none, p.adapt, spikes);
+    post_updates(t, spikes, 0, p);
+    if (depress) pre_depression(t, b, e);
+    finish_step(t, spikes, out, t0);
+    next = last;
+  }
+  now_ = t0 + steps;
+  return out;
+}
+
 SpikeTrain StdpNetwork::run(const SpikeTrain& input, int64_t steps, const Plasticity& p) {
+  if (cond_) return run_clocked(input, steps, p);
   check_input(input, steps);
   const int64_t t0 = now_, n = size(), end = t0 + steps;
   const bool depress = p.f && o_.gamma_minus > 0;
@@ -166,20 +227,7 @@ SpikeTrain StdpNetwork::run(const SpikeTrain& input, int64_t steps, const Plasti
     const Spike* e = input.data() + last;
     inputs_arrive(t, b, e);
     for (int64_t j = 0; j < n; ++j) v_[static_cast<size_t>(j)] = neurons_.potential(j, t);
-    for (const Spike* s = b; s != e; ++s) {
-      const size_t row = static_cast<size_t>(s->index) * static_cast<size_t>(n);
-      const double* w = w_.data() + row;
-      if (f_nonzero_) {
-        const double* f = f_.data() + row;
-        const int64_t* tf = tf_.data() + row;
-        for (int64_t j = 0; j < n; ++j) {
-          v_[static_cast<size_t>(j)] += std::clamp(w[j] + f[j] * df_(t - tf[j]), 0.0, o_.w_max);
-        }
-      } else {
-        for (int64_t j = 0; j < n; ++j) v_[static_cast<size_t>(j)] += std::clamp(w[j], 0.0, o_.w_max);
-      }
-      events_ += static_cast<uint64_t>(n);
-    }
+    add_efficacies(t, b, e);
     spikes.clear();
     neurons_.fire(t, v_, previous_t_ == t - 1 ? previous_ : none, p.adapt, true, spikes);
     post_updates(t, spikes, 0, p);

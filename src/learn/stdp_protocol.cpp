@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "neurocore/core/error.h"
+
 namespace nc::learn {
 
 namespace {
@@ -29,6 +31,9 @@ double mean_top_count(StdpNetwork& net, const std::vector<const float*>& images,
 
 double calibrate_threshold(StdpNetwork& net, const std::vector<const float*>& images,
                            std::mt19937_64& rng) {
+  if (net.conductance()) {
+    throw InternalError("calibrate_threshold: conductance neurons have a fixed threshold (model.conductance.v_th)");
+  }
   const double target = net.options().target_spikes;
   const std::mt19937_64 stream = rng;  // the same input spikes for every candidate V_th
   rng.discard(1);

@@ -10,25 +10,29 @@
 namespace nc::nn {
 
 SmallCNNImpl::SmallCNNImpl(const InputShape& in, int64_t classes, std::vector<int64_t> channels,
-                           std::vector<int64_t> hidden)
-    : input(in) {
-  int64_t c = in.channels, h = in.height, w = in.width;
-  bool ok = !channels.empty() && in.channels >= 1 && classes >= 1;
+                           std::vector<int64_t> hidden, int64_t padding_)
+    : input(in), padding(padding_) {
+  int64_t c = in.channels, h = in.height, w = in.width, need = 1;
+  bool ok = !channels.empty() && in.channels >= 1 && classes >= 1 && (padding == 0 || padding == 1);
   for (auto v : channels) ok = ok && v >= 1;
   for (auto v : hidden) ok = ok && v >= 1;
-  for (std::size_t i = 0; i < channels.size(); ++i) h /= 2, w /= 2;  // each pool halves (floor)
+  // Each conv changes the side by 2 * padding - 2, each pool halves it (floor).
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    h = (h + 2 * padding - 2) / 2, w = (w + 2 * padding - 2) / 2;
+    need = 2 * need + 2 - 2 * padding;
+  }
   if (!ok || h < 1 || w < 1) {
     std::ostringstream os;
-    os << "cnn: needs at least one conv width, every width >= 1, classes >= 1 and H, W >= "
-       << (int64_t{1} << channels.size()) << " (one 2x2 pool per conv), got input " << in.channels
-       << "x" << in.height << "x" << in.width << ", " << channels.size() << " conv widths, "
-       << classes << " classes";
+    os << "cnn: needs at least one conv width, every width >= 1, classes >= 1, padding 0 or 1 and H, W >= "
+       << need << " (one 3x3 conv and one 2x2 pool per conv width), got input " << in.channels << "x"
+       << in.height << "x" << in.width << ", " << channels.size() << " conv widths, padding " << padding
+       << ", " << classes << " classes";
     throw UserError(os.str());
   }
   namespace F = torch::nn;
   for (std::size_t i = 0; i < channels.size(); ++i) {
     convs.push_back(register_module("conv" + std::to_string(i + 1),
-                                    F::Conv2d(F::Conv2dOptions(c, channels[i], 3).padding(1))));
+                                    F::Conv2d(F::Conv2dOptions(c, channels[i], 3).padding(padding))));
     c = channels[i];
   }
   int64_t features = c * h * w;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 
 #include "neurocore/core/option_error.h"
 
@@ -12,6 +13,12 @@ namespace {
 
 constexpr int64_t kDecayTable = 4096;  // steps cached; beyond, the same formula is evaluated
 
+std::string text(double v) {  // shortest form, as bad_option writes the value seen
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
 }  // namespace
 
 Decay::Decay(double tau_ms, double dt_ms) : rate_(dt_ms / tau_ms) {
@@ -20,6 +27,44 @@ Decay::Decay(double tau_ms, double dt_ms) : rate_(dt_ms / tau_ms) {
 }
 
 double Decay::far(int64_t n) const { return std::exp(-static_cast<double>(n) * rate_); }
+
+void ConductanceOptions::validate(const std::string& where, double step_ms, int64_t t_ref) const {
+  auto finite = [&](const char* field, double v) {
+    if (!std::isfinite(v)) bad_option(where, field, v, "a finite number (mV)");
+  };
+  auto positive = [&](const char* field, double v) {
+    if (!(v > 0) || !std::isfinite(v)) bad_option(where, field, v, "a number > 0");
+  };
+  finite("v_rest", v_rest);
+  finite("v_reset", v_reset);
+  finite("v_th", v_th);
+  finite("e_exc", e_exc);
+  finite("e_inh", e_inh);
+  if (!(v_th > v_reset)) bad_option(where, "v_th", v_th, "a number > v_reset = " + text(v_reset));
+  if (!(v_th > v_rest)) {
+    bad_option(where, "v_th", v_th, "a number > v_rest = " + text(v_rest) + " (a neuron at rest must not fire)");
+  }
+  if (!(e_exc > v_th)) {
+    bad_option(where, "e_exc", e_exc, "a number > v_th = " + text(v_th) + " (else no input can reach the threshold)");
+  }
+  if (!(e_inh <= std::min(v_rest, v_reset))) {
+    bad_option(where, "e_inh", e_inh, "a number <= min(v_rest, v_reset) = " + text(std::min(v_rest, v_reset)));
+  }
+  positive("tau_ge", tau_ge);
+  positive("tau_gi", tau_gi);
+  positive("tau_theta", tau_theta);
+  if (!(theta_plus >= 0) || !std::isfinite(theta_plus)) bad_option(where, "theta_plus", theta_plus, "a number >= 0 (mV)");
+  if (!(w_inh >= 0) || !std::isfinite(w_inh)) bad_option(where, "w_inh", w_inh, "a number >= 0");
+  positive("dt", dt);
+  const double refractory_ms = static_cast<double>(t_ref) * step_ms;
+  if (t_ref > 0 && dt > refractory_ms) {
+    bad_option(where, "dt", dt, "at most the refractory period t_ref * model.dt = " + text(refractory_ms) + " ms");
+  }
+  const double substeps = step_ms / dt;
+  if (dt > step_ms || std::abs(substeps - std::round(substeps)) > 1e-9 * substeps) {
+    bad_option(where, "dt", dt, "model.dt = " + text(step_ms) + " ms divided by a whole number (1, 2, 3, ...)");
+  }
+}
 
 void LifWtaOptions::validate(const std::string& where) const {
   auto positive = [&](const char* field, double v) {
@@ -37,6 +82,7 @@ void LifWtaOptions::validate(const std::string& where) const {
     bad_option(where, "tau_a", tau_a, "at least tau_m = " + std::to_string(tau_m) +
                                    " (thresholds may not decay faster than potentials)");
   }
+  if (neuron == NeuronModel::conductance) conductance.validate(where + ".conductance", dt, t_ref);
 }
 
 LifWta::LifWta(const LifWtaOptions& options)

@@ -143,8 +143,9 @@ std::shared_ptr<NetImpl> make_model(ConfigSection section, const InputShape& in,
     if (channels.empty()) {
       throw UserError(key_of(section, "channels") + " must list at least one conv width, got []");
     }
-    build = [in, num_classes, channels, hidden] {
-      return std::make_shared<SmallCNNImpl>(in, num_classes, channels, hidden);
+    const int64_t padding = section.integer("padding", 1, 0, 1);
+    build = [in, num_classes, channels, hidden, padding] {
+      return std::make_shared<SmallCNNImpl>(in, num_classes, channels, hidden, padding);
     };
   } else if ((name == "oren" || name == "snu-saccade") && num_classes != in.channels) {
     throw UserError("model.name " + name + " scores each panel: it needs one class per panel "

@@ -18,14 +18,20 @@
 // Every decaying variable is stored at its last change and read as value·exp(−n·Δt/τ)
 // (nn::Decay): per-synapse timestamps make F lazy.
 //
+// With model.neuron = conductance (nn/conductance_wta.h) the neurons are integrated
+// clock-driven: run() and run_dense() both visit every step (run_clocked); the synapses, traces,
+// F, the rule and its order within a step stay as above (inputs add G_ij to g_e instead of V).
+//
 // Work: run() visits only steps with an input spike or an output spike at the step before, and
 // for each input spike reads its N synapses; a post spike touches the inputs' synapses of that
 // neuron. Synaptic events (spec §4): one per synapse read + one per synapse updated.
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "neurocore/nn/conductance_wta.h"
 #include "neurocore/nn/lif_wta.h"
 
 namespace nc {
@@ -99,15 +105,20 @@ class StdpNetwork {
   /// Replaces the short-term rule's γ, τ_F and x_0 (to test several settings on one trained
   /// network) and resets the network. Throws UserError as validate().
   void set_short_term(double gamma, double tau_f, double x0);
-  /// Stops threshold adaptation: a keeps its present value.
-  void freeze_adaptation() { neurons_.freeze_adaptation(now_); }
+  /// Stops threshold adaptation: a (θ) keeps its present value.
+  void freeze_adaptation();
 
   int64_t now() const { return now_; }
   int64_t inputs() const { return inputs_; }
   int64_t size() const { return neurons_.size(); }
   uint64_t synaptic_events() const { return events_; }
   const StdpOptions& options() const { return o_; }
+  /// The current-based neurons; with neuron = conductance only their options are used.
   nn::LifWta& neurons() { return neurons_; }
+  /// The conductance-based neurons, or null (neuron = current).
+  const nn::ConductanceWta* conductance() const { return cond_ ? &*cond_ : nullptr; }
+  /// The firing threshold: V_th (current, dimensionless) or conductance.v_th (mV).
+  double threshold() const;
   /// W, [inputs][neurons] row-major (W_ij at i * size() + j).
   std::vector<double>& weights() { return w_; }
   const std::vector<double>& weights() const { return w_; }
@@ -116,6 +127,8 @@ class StdpNetwork {
 
  private:
   void inputs_arrive(int64_t t, const Spike* b, const Spike* e);
+  void add_efficacies(int64_t t, const Spike* b, const Spike* e);
+  SpikeTrain run_clocked(const SpikeTrain& input, int64_t steps, const Plasticity& p);
   void post_updates(int64_t t, const std::vector<int32_t>& spikes, size_t first, const Plasticity& p);
   void pre_depression(int64_t t, const Spike* b, const Spike* e);
   void finish_step(int64_t t, std::vector<int32_t>& spikes, SpikeTrain& out, int64_t t0);
@@ -123,6 +136,7 @@ class StdpNetwork {
 
   StdpOptions o_;
   nn::LifWta neurons_;
+  std::optional<nn::ConductanceWta> cond_;
   int64_t inputs_;
   nn::Decay dx_, dy_, df_;
   std::vector<double> w_, f_, x_, y_, v_;

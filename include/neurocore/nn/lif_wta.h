@@ -35,8 +35,37 @@ class Decay {
   std::vector<double> table_;
 };
 
+/// `model.neuron`: the spec's default current-based dimensionless LIF (this file, simulated
+/// event-driven) or its option, conductance-based Diehl & Cook neurons (conductance_wta.h,
+/// integrated clock-driven).
+enum class NeuronModel { current, conductance };
+
+/// The options of the conductance-based neurons (`model.conductance`; spec §3 OPTION, every
+/// default a [guess] from Diehl & Cook 2015). Potentials in mV, times in ms, conductances in
+/// units of the leak conductance. The shared model.tau_m, t_ref, dt and hard_wta apply too.
+struct ConductanceOptions {
+  double v_rest = -65;       ///< resting potential
+  double v_reset = -65;      ///< potential after a spike and during refractoriness
+  double v_th = -52;         ///< threshold (plus the adaptive θ), > v_reset
+  double e_exc = 0;          ///< excitatory reversal potential, > v_th
+  double e_inh = -100;       ///< inhibitory reversal potential, <= min(v_rest, v_reset)
+  double tau_ge = 1;         ///< excitatory conductance decay, > 0
+  double tau_gi = 2;         ///< inhibitory conductance decay, > 0
+  double theta_plus = 0.05;  ///< θ increment per spike (training), >= 0
+  double tau_theta = 1e7;    ///< θ decay, > 0
+  double w_inh = 17;         ///< g_i added to every other neuron per output spike, >= 0
+                             ///< (Diehl & Cook's inhibitory weight)
+  double dt = 0.5;           ///< integration sub-step, > 0, <= the refractory period, and
+                             ///< model.dt / dt a whole number of sub-steps
+
+  /// Throws UserError naming `where`.<field>; `step_ms` = model.dt, `t_ref` in steps.
+  void validate(const std::string& where, double step_ms, int64_t t_ref) const;
+};
+
 /// The neurons' options (the `model` section of an stdp config, name lif-wta).
 struct LifWtaOptions {
+  NeuronModel neuron = NeuronModel::current;  ///< the fields below up to hard_wta: current
+                                              ///< (v_th, w_inh, delta_a, tau_a: current only)
   int64_t neurons = 400;   ///< N_out >= 1
   double dt = 1.0;         ///< ms per step, > 0
   double tau_m = 100.0;    ///< membrane time constant, ms, > 0
@@ -47,6 +76,7 @@ struct LifWtaOptions {
   double tau_a = 1e7;      ///< adaptation time constant, ms, >= tau_m (so a quiet step can
                            ///< never cross a threshold: the event-driven simulator skips them)
   bool hard_wta = true;    ///< at most one spike per step
+  ConductanceOptions conductance;  ///< neuron == conductance only
 
   /// Throws UserError naming `where`.<field>, the value seen and the range expected.
   void validate(const std::string& where = "model") const;
