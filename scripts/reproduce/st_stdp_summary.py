@@ -13,6 +13,8 @@ import pathlib
 import statistics
 import subprocess
 import sys
+
+import yaml
 from collections import defaultdict
 
 
@@ -38,9 +40,14 @@ def main():
             snn[group].append(json.loads((run / "results.json").read_text()))
         elif (run / "metrics.jsonl").exists():
             epochs = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines() if '"epoch"' in l]
-            if epochs:
+            # report.md is rewritten every epoch: only a run that reached its last epoch counts.
+            planned = yaml.safe_load((run / "config.yaml").read_text())["train"]["epochs"]
+            if epochs and epochs[-1]["epoch"] == planned:
                 ann[group].append(epochs[-1])
     print(f"Commit {commit}{'+dirty' if dirty else ''}; runs in {out}.\n")
+    # OFMNIST runs (data.omnist.source: fashion-mnist) are labelled as such.
+    configs = [r / "config.yaml" for r in out.iterdir() if (r / "config.yaml").exists()]
+    videos = "OFMNIST" if any("source: fashion-mnist" in c.read_text() for c in configs) else "OMNIST"
     valid = {g: rs for g, rs in snn.items() if g.startswith("valid-")}
     snn = {g: rs for g, rs in snn.items() if not g.startswith("valid-")}
     if valid:
@@ -63,7 +70,7 @@ def main():
         print(f"| SNN {g} + ST-STDP (F) | {n} | {mean_std([r['acc_f'] for r in rs])} | {mean_std([r['silent_f'] for r in rs])} | {mean_std([r['acc_f_carry'] for r in rs])} | {len(rs)} |")
         print(f"| SNN {g} without F | {n} | {mean_std([r['acc_no_f'] for r in rs])} | {mean_std([r['silent_no_f'] for r in rs])} | {mean_std([r['acc_no_f_carry'] for r in rs])} | {len(rs)} |")
     for g, rs in ann.items():
-        print(f"| {g} (per frame, backprop) | OMNIST-train frames, {rs[0]['epoch']} epochs | {mean_std([r['test_acc'] for r in rs])} | - | - | {len(rs)} |")
+        print(f"| {g} (per frame, backprop) | {videos}-train frames, {rs[0]['epoch']} epochs | {mean_std([r['test_acc'] for r in rs])} | - | - | {len(rs)} |")
     for g, rs in snn.items():
         print(f"\n**{g}: frame accuracy (%) by occluder size** ({rs[0]['split']} split, {rs[0]['videos']} videos; mean ± std over {len(rs)} seeds)\n")
         print("| occluder size w (px) | frames per seed | with F | without F |")
