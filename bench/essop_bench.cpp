@@ -1,6 +1,7 @@
 // ESSOP throughput against exact FP32 in one run (docs/results/essop.md):
 //   1. kernel: essop_outer_sum (streams drawn into reused buffers as in training, scaled,
-//      packed, AND + popcount) against the
+//      packed, AND + popcount; convolutions: essop_outer_sum_columns on the im2col layout,
+//      as in training) against the
 //      exact sum of outer products delta^T x by BLAS (one FP32 GEMM) of the same sizes;
 //   2. training step: one BPTT step (forward, backward, SGD) of the MLP 784-256-256-10 and of
 //      LeNet-5 with ESSOP weight gradients against the same step with exact gradients.
@@ -64,12 +65,13 @@ void kernel_table(int reps) {
   struct Size {
     const char* what;
     int64_t P, N, M;
+    int64_t L;  // convolutions: output positions per sample (ESSOP reads [B, N, L] columns)
   };
-  const std::vector<Size> sizes = {{"MLP layer 1 (B 128)", 128, 784, 256},
-                                   {"MLP layer 2 (B 128)", 128, 256, 256},
-                                   {"MLP output (B 128)", 128, 256, 10},
-                                   {"LeNet conv1 (B 128, im2col)", 128 * 784, 25, 6},
-                                   {"LeNet conv2 (B 128, im2col)", 128 * 100, 150, 16}};
+  const std::vector<Size> sizes = {{"MLP layer 1 (B 128)", 128, 784, 256, 0},
+                                   {"MLP layer 2 (B 128)", 128, 256, 256, 0},
+                                   {"MLP output (B 128)", 128, 256, 10, 0},
+                                   {"LeNet conv1 (B 128, im2col)", 128 * 784, 25, 6, 784},
+                                   {"LeNet conv2 (B 128, im2col)", 128 * 100, 150, 16, 100}};
   fmt::print("## Kernel: ESSOP dW versus exact FP32 dW (BLAS GEMM), median of {} runs\n\n", reps);
   fmt::print("| outer products | P x N x M | exact FP32 ms |");
   for (auto b : kBitstreams) fmt::print(" BL {} ms (ratio) |", b);
@@ -80,6 +82,13 @@ void kernel_table(int reps) {
   for (const auto& s : sizes) {
     const auto x = torch::relu(torch::randn({s.P, s.N}, g));
     const auto d = torch::randn({s.P, s.M}, g) * 1e-3;
+    // The convolutions' operands as training passes them: im2col columns [B, N, L] and the
+    // output gradient [B, M, L] (the same values).
+    torch::Tensor xc, dc;
+    if (s.L) {
+      xc = x.view({s.P / s.L, s.L, s.N}).transpose(1, 2).contiguous();
+      dc = d.view({s.P / s.L, s.L, s.M}).transpose(1, 2).contiguous();
+    }
     std::vector<double> exact;
     std::vector<std::vector<double>> es(kBitstreams.size());
     std::vector<float> rbuf(static_cast<std::size_t>(s.P * kBitstreams.back())), qbuf(rbuf.size());
@@ -92,7 +101,8 @@ void kernel_table(int reps) {
           essop_draw_streams_into(s.P, o, g, rbuf.data(), qbuf.data());
           const EssopStreamPair st{torch::from_blob(rbuf.data(), {s.P, o.bitstream()}),
                                    torch::from_blob(qbuf.data(), {s.P, o.bitstream()})};
-          auto w = essop_outer_sum(x, d, st, o.scaling());
+          auto w = s.L ? essop_outer_sum_columns(xc, dc, st, o.scaling())
+                       : essop_outer_sum(x, d, st, o.scaling());
         }));
       }
     }

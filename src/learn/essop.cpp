@@ -57,14 +57,17 @@ void EssopStats::add(const EssopStats& o) {
 
 namespace {
 
-// xoshiro256+ (Blackman and Vigna), four independent states side by side (the loop over the
-// four lanes vectorises and overlaps their dependency chains), seeded through splitmix64.
-// torch::rand's Mersenne Twister made drawing 2 BL numbers per outer product the largest cost
-// of a convolution's ESSOP update (P = batch x positions products per layer).
-class Xoshiro4 {
- public:
-  explicit Xoshiro4(uint64_t seed) {
-    for (auto& word : s_) {
+// xoshiro256+ (Blackman and Vigna), 16 independent states side by side, seeded through
+// splitmix64: one step of the 16 lanes is a handful of vector instructions (AVX-512 or AVX2,
+// chosen at run time by target_clones; the plain x86-64 build has only SSE2). torch::rand's
+// Mersenne Twister, then a 4-lane version of this generator, made drawing 2 BL numbers per
+// outer product the largest cost of a convolution's ESSOP update (P = batch x positions).
+constexpr int kRngLanes = 16;
+
+struct Xoshiro16 {
+  uint64_t s[4][kRngLanes];
+  explicit Xoshiro16(uint64_t seed) {
+    for (auto& word : s) {
       for (auto& w : word) {  // splitmix64: well mixed, never an all-zero state
         seed += 0x9e3779b97f4a7c15ULL;
         uint64_t z = seed;
@@ -74,34 +77,41 @@ class Xoshiro4 {
       }
     }
   }
-  // n uniforms in [0, 1) on the grid k 2^-24, as torch::rand draws float32 (the top 24 bits:
-  // xoshiro256+'s low bits are its weak ones). Number i comes from lane i % 4; a last partial
-  // group of four is drawn whole and the rest discarded.
-  void fill(float* out, int64_t n) {
-    float block[kLanes4];
-    for (int64_t i = 0; i < n; i += kLanes4) {
-      step(block);
-      for (int64_t l = 0; l < kLanes4 && i + l < n; ++l) out[i + l] = block[l];
-    }
-  }
-
- private:
-  static constexpr int kLanes4 = 4;
-  void step(float* out) {
-    for (int l = 0; l < kLanes4; ++l) {
-      const uint64_t r = s_[0][l] + s_[3][l];
-      const uint64_t t = s_[1][l] << 17;
-      s_[2][l] ^= s_[0][l];
-      s_[3][l] ^= s_[1][l];
-      s_[1][l] ^= s_[2][l];
-      s_[0][l] ^= s_[3][l];
-      s_[2][l] ^= t;
-      s_[3][l] = (s_[3][l] << 45) | (s_[3][l] >> 19);
-      out[l] = static_cast<float>(static_cast<int32_t>(r >> 40)) * 0x1.0p-24f;
-    }
-  }
-  uint64_t s_[4][kLanes4];
 };
+
+// n uniforms in [0, 1) on the grid k 2^-24, as torch::rand draws float32 (the top 24 bits:
+// xoshiro256+'s low bits are its weak ones). Number i comes from lane i % 16 at step i / 16;
+// a last partial step is drawn whole and the rest discarded.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+void xoshiro_fill(Xoshiro16& g, float* out, int64_t n) {
+  // Local copies: the compiler keeps the state in vector registers (no aliasing with out).
+  uint64_t s0[kRngLanes], s1[kRngLanes], s2[kRngLanes], s3[kRngLanes];
+  std::memcpy(s0, g.s[0], sizeof s0);
+  std::memcpy(s1, g.s[1], sizeof s1);
+  std::memcpy(s2, g.s[2], sizeof s2);
+  std::memcpy(s3, g.s[3], sizeof s3);
+  float block[kRngLanes];
+  for (int64_t i = 0; i < n; i += kRngLanes) {
+    for (int l = 0; l < kRngLanes; ++l) {
+      const uint64_t r = s0[l] + s3[l];
+      const uint64_t t = s1[l] << 17;
+      s2[l] ^= s0[l];
+      s3[l] ^= s1[l];
+      s1[l] ^= s2[l];
+      s0[l] ^= s3[l];
+      s2[l] ^= t;
+      s3[l] = (s3[l] << 45) | (s3[l] >> 19);
+      block[l] = static_cast<float>(static_cast<int32_t>(r >> 40)) * 0x1.0p-24f;
+    }
+    std::memcpy(out + i, block, sizeof(float) * static_cast<std::size_t>(std::min<int64_t>(kRngLanes, n - i)));
+  }
+  std::memcpy(g.s[0], s0, sizeof s0);
+  std::memcpy(g.s[1], s1, sizeof s1);
+  std::memcpy(g.s[2], s2, sizeof s2);
+  std::memcpy(g.s[3], s3, sizeof s3);
+}
 
 }  // namespace
 
@@ -109,18 +119,21 @@ void essop_draw_streams_into(int64_t products, const EssopOptions& o, at::Genera
                              float* r, float* q) {
   validate_essop(o);
   const int64_t n = (o.streams() == EssopStreams::fresh ? products : 1) * o.bitstream();
-  // One 64-bit draw from `gen` seeds this call's streams: reproducible from the run's seed and
-  // the same on every data-parallel rank.
-  uint64_t seed = 0;
+  // Two 64-bit draws from `gen` seed this call's two generators, one for r and one for q:
+  // reproducible from the run's seed and the same on every data-parallel rank. Never one
+  // stream for both sides (then E[a AND b] = min(x^, d^), spec §3); and not r and q from one
+  // 16-lane generator either: r_k and q_k then came from one lane's consecutive outputs, and
+  // the unbiasedness test failed (mean |z| 1.6).
+  uint64_t seed_r = 0, seed_q = 0;
   {
     std::lock_guard<std::mutex> lock(gen.mutex());
-    seed = at::check_generator<at::CPUGeneratorImpl>(gen)->random64();
+    auto* g = at::check_generator<at::CPUGeneratorImpl>(gen);
+    seed_r = g->random64();
+    seed_q = g->random64();
   }
-  Xoshiro4 rng(seed);
-  // Two successive blocks of one stream are independent streams; never one stream for both
-  // sides (then E[a AND b] = min(x^, d^), spec §3). r is drawn before q.
-  rng.fill(r, n);
-  rng.fill(q, n);
+  Xoshiro16 rng_r(seed_r), rng_q(seed_q);
+  xoshiro_fill(rng_r, r, n);
+  xoshiro_fill(rng_q, q, n);
 }
 
 EssopStreamPair essop_draw_streams(int64_t products, const EssopOptions& o, at::Generator& gen) {
@@ -135,64 +148,99 @@ EssopStreamPair essop_draw_streams(int64_t products, const EssopOptions& o, at::
 namespace {
 
 struct Checked {
-  torch::Tensor x, d, r, q;  // float32, contiguous
+  torch::Tensor x, d, r, q;           // float32, contiguous
+  essop_detail::Operand ox, od;       // where the kernel reads them
   int64_t P, N, M, BL;
 };
 
-Checked check(const torch::Tensor& x, const torch::Tensor& delta, const EssopStreamPair& s) {
-  if (x.dim() != 2 || delta.dim() != 2 || x.size(0) != delta.size(0)) {
-    throw InternalError(fmt::format("essop: need x [P, N] and delta [P, M], got {} and {}",
-                                    fmt::join(x.sizes(), "x"), fmt::join(delta.sizes(), "x")));
-  }
+void check_streams(const EssopStreamPair& s, int64_t P) {
   if (!s.r.defined() || s.r.dim() != 2 || !s.q.defined() || s.q.sizes() != s.r.sizes() ||
-      (s.r.size(0) != x.size(0) && s.r.size(0) != 1)) {
+      (s.r.size(0) != P && s.r.size(0) != 1)) {
     throw InternalError("essop: streams must be [P, BL] or [1, BL], r and q of one shape");
   }
   EssopOptions o;
   o.bitstream(s.r.size(1));
   validate_essop(o);
-  auto f = [](const torch::Tensor& t) { return t.detach().to(torch::kFloat32).contiguous(); };
-  return {f(x), f(delta), f(s.r), f(s.q), x.size(0), x.size(1), delta.size(1), s.r.size(1)};
 }
 
-// Per-product exponents of the rows of v [P, K] (per_tensor: one for all rows); a row whose
-// scale is irrelevant because it is all zero gets `zero` = true.
-void exponents(const torch::Tensor& v, EssopScaling scaling, std::vector<int>& e,
-               std::vector<char>& zero) {
-  const int64_t P = v.size(0);
+torch::Tensor f32(const torch::Tensor& t) { return t.detach().to(torch::kFloat32).contiguous(); }
+
+// x [P, N], delta [P, M]: one product per row.
+Checked check(const torch::Tensor& x, const torch::Tensor& delta, const EssopStreamPair& s) {
+  if (x.dim() != 2 || delta.dim() != 2 || x.size(0) != delta.size(0)) {
+    throw InternalError(fmt::format("essop: need x [P, N] and delta [P, M], got {} and {}",
+                                    fmt::join(x.sizes(), "x"), fmt::join(delta.sizes(), "x")));
+  }
+  check_streams(s, x.size(0));
+  Checked c{f32(x), f32(delta), f32(s.r), f32(s.q), {}, {}, x.size(0), x.size(1), delta.size(1),
+            s.r.size(1)};
+  const int64_t L = std::max<int64_t>(1, c.P);
+  c.ox = {c.x.data_ptr<float>(), c.N, L, 0, 1, c.N};
+  c.od = {c.d.data_ptr<float>(), c.M, L, 0, 1, c.M};
+  return c;
+}
+
+// x [B, N, L], delta [B, M, L]: one product per (b, l), read in place.
+Checked check_columns(const torch::Tensor& x, const torch::Tensor& delta,
+                      const EssopStreamPair& s) {
+  if (x.dim() != 3 || delta.dim() != 3 || x.size(0) != delta.size(0) ||
+      x.size(2) != delta.size(2)) {
+    throw InternalError(fmt::format("essop: need x [B, N, L] and delta [B, M, L], got {} and {}",
+                                    fmt::join(x.sizes(), "x"), fmt::join(delta.sizes(), "x")));
+  }
+  const int64_t B = x.size(0), N = x.size(1), M = delta.size(1), L = x.size(2);
+  check_streams(s, B * L);
+  Checked c{f32(x), f32(delta), f32(s.r), f32(s.q), {}, {}, B * L, N, M, s.r.size(1)};
+  const int64_t Ls = std::max<int64_t>(1, L);
+  c.ox = {c.x.data_ptr<float>(), N, Ls, N * L, L, 1};
+  c.od = {c.d.data_ptr<float>(), M, Ls, M * L, L, 1};
+  return c;
+}
+
+// Per-product exponents of a side (per_tensor: one for all products); a product whose scale is
+// irrelevant because its vector is all zero gets `zero` = true.
+void exponents(const essop_detail::Operand& v, int64_t P, EssopScaling scaling,
+               std::vector<int>& e, std::vector<char>& zero) {
   e.assign(static_cast<std::size_t>(P), 0);
   zero.assign(static_cast<std::size_t>(P), 1);
-  if (P == 0 || v.size(1) == 0) return;
-  // max |v| per row, one pass (a LibTorch reduction over short rows costs more than the
-  // kernel); `bad` catches NaN and infinity.
-  const int64_t K = v.size(1);
-  const float* pv = v.data_ptr<float>();
-  thread_local std::vector<double> rmax;  // reused: no fresh pages per call
+  if (P == 0 || v.K == 0) return;
+  // max |v| per product in one vectorised pass (a LibTorch reduction over short rows costs
+  // more than the kernel), in a buffer reused from call to call (no fresh pages).
+  thread_local std::vector<float> rmax;
   rmax.resize(static_cast<std::size_t>(P));
-  bool bad = false;
-  for (int64_t p = 0; p < P; ++p) {
-    float mx = 0;
-    for (int64_t k = 0; k < K; ++k) {
-      const float a = std::fabs(pv[p * K + k]);
-      bad |= !(a <= std::numeric_limits<float>::max());
-      mx = a > mx ? a : mx;
-    }
-    rmax[p] = mx;
+  if (!essop_detail::max_abs(v, P, rmax.data())) {
+    throw UserError("essop: a non-finite value in the weight-update inputs");
   }
-  if (bad) throw UserError("essop: a non-finite value in the weight-update inputs");
-  const double* m = rmax.data();
-  const double all = *std::max_element(m, m + P);
+  const float* m = rmax.data();
+  const float all = *std::max_element(m, m + P);
   const int shared = all > 0 ? essop_exponent(all) : 0;
   for (int64_t p = 0; p < P; ++p) {
-    zero[p] = m[p] == 0;
-    if (!zero[p]) e[p] = scaling == EssopScaling::per_tensor ? shared : essop_exponent(m[p]);
+    // The exponent of a normal float from its bits (as essop_exponent does for a double):
+    // 2^E when the fraction is zero, else 2^(E+1); subnormals through essop_exponent.
+    uint32_t bits = 0;
+    std::memcpy(&bits, &m[p], sizeof bits);
+    const auto biased = static_cast<int>(bits >> 23);
+    const int ep = biased != 0 ? biased - 127 + ((bits & 0x7fffffu) != 0 ? 1 : 0)
+                   : bits != 0 ? essop_exponent(m[p])
+                               : 0;
+    zero[p] = bits == 0;
+    if (!zero[p]) e[p] = scaling == EssopScaling::per_tensor ? shared : ep;
   }
 }
 
 // 2^-e_p as float, one per product.
 void factors(const std::vector<int>& e, std::vector<float>& f) {
   f.resize(e.size());
-  for (std::size_t p = 0; p < e.size(); ++p) f[p] = std::ldexp(1.0f, -e[p]);
+  for (std::size_t p = 0; p < e.size(); ++p) {
+    // ldexp(1, -e) without the library call: the bits of a normal power of two.
+    const int biased = 127 - e[p];
+    if (biased >= 1 && biased <= 254) {
+      const uint32_t bits = static_cast<uint32_t>(biased) << 23;
+      std::memcpy(&f[p], &bits, sizeof bits);
+    } else {
+      f[p] = std::ldexp(1.0f, -e[p]);
+    }
+  }
 }
 
 // v [P, K] scaled row by row to [-1, 1]: v * 2^-e_p (exact: a power-of-two factor).
@@ -242,22 +290,22 @@ struct Prepared {
   std::vector<char> skip;       // an all-zero vector: the product is exactly 0
 };
 
-// Fills p; the kernel's callers pass one per thread, reused from call to call (its vectors
-// hold a few bytes per outer product: fresh ones cost page faults for convolutions).
-void prepare(const torch::Tensor& x, const torch::Tensor& delta, const EssopStreamPair& s,
-             EssopScaling scaling, bool scale, Prepared& p) {
-  p.c = check(x, delta, s);
+// Fills p from a checked call; the kernel's callers pass one per thread, reused from call to
+// call (its vectors hold a few bytes per outer product: fresh ones cost page faults for
+// convolutions).
+void prepare(Checked c, EssopScaling scaling, bool scale, Prepared& p) {
+  p.c = std::move(c);
   thread_local std::vector<char> zx, zd;
-  exponents(p.c.x, scaling, p.ex, zx);
-  exponents(p.c.d, scaling, p.ed, zd);
+  exponents(p.c.ox, p.c.P, scaling, p.ex, zx);
+  exponents(p.c.od, p.c.P, scaling, p.ed, zd);
   const auto P = static_cast<std::size_t>(p.c.P);
-  p.e.assign(P, 0);
-  p.skip.assign(P, 0);
+  p.e.resize(P);
+  p.skip.resize(P);
   for (std::size_t i = 0; i < P; ++i) {
-    p.skip[i] = zx[i] || zd[i];
+    p.skip[i] = zx[i] | zd[i];
     if (!scale || zx[i]) p.ex[i] = 0;
     if (!scale || zd[i]) p.ed[i] = 0;
-    if (!p.skip[i]) p.e[i] = p.ex[i] + p.ed[i];
+    p.e[i] = p.skip[i] ? 0 : p.ex[i] + p.ed[i];
   }
   if (!scale && p.c.P &&
       (p.c.x.abs().max().item<float>() > 1 || p.c.d.abs().max().item<float>() > 1)) {
@@ -267,12 +315,15 @@ void prepare(const torch::Tensor& x, const torch::Tensor& delta, const EssopStre
   factors(p.ed, p.fd);
 }
 
+void prepare(const torch::Tensor& x, const torch::Tensor& delta, const EssopStreamPair& s,
+             EssopScaling scaling, bool scale, Prepared& p) {
+  prepare(check(x, delta, s), scaling, scale, p);
+}
+
 // The kernel (src/learn/essop_kernel.cpp): double sums [M][Np] in this thread's workspace.
 const double* kernel(const Prepared& p, EssopKernel k, int64_t& Np) {
-  const essop_detail::Side xs{p.c.x.data_ptr<float>(), p.c.N, p.fx.data(),
-                              p.c.r.data_ptr<float>(), p.c.r.size(0) == 1};
-  const essop_detail::Side ds{p.c.d.data_ptr<float>(), p.c.M, p.fd.data(),
-                              p.c.q.data_ptr<float>(), p.c.q.size(0) == 1};
+  const essop_detail::Side xs{p.c.ox, p.fx.data(), p.c.r.data_ptr<float>(), p.c.r.size(0) == 1};
+  const essop_detail::Side ds{p.c.od, p.fd.data(), p.c.q.data_ptr<float>(), p.c.q.size(0) == 1};
   return essop_detail::kernel_counts(xs, ds, p.c.P, p.c.BL, p.e, p.skip, k, Np);
 }
 
@@ -312,12 +363,11 @@ torch::Tensor essop_outer_sum(const torch::Tensor& x, const torch::Tensor& delta
   return essop_outer_sum(x, delta, essop_draw_streams(x.size(0), o, gen), o.scaling(), stats);
 }
 
-torch::Tensor essop_outer_sum(const torch::Tensor& x, const torch::Tensor& delta,
-                              const EssopStreamPair& streams, EssopScaling scaling,
-                              EssopStats* stats, EssopKernel k) {
-  torch::NoGradGuard no_grad;
+namespace {
+
+torch::Tensor outer_sum(Checked c, EssopScaling scaling, EssopStats* stats, EssopKernel k) {
   thread_local Prepared p;
-  prepare(x, delta, streams, scaling, true, p);
+  prepare(std::move(c), scaling, true, p);
   count(stats, p.c);
   int64_t Np = 0;
   const double* acc = kernel(p, k, Np);
@@ -327,6 +377,22 @@ torch::Tensor essop_outer_sum(const torch::Tensor& x, const torch::Tensor& delta
                               [bl](double v) { return static_cast<float>(v / bl); });
   p.c = Checked{};  // keep the buffers, not the caller's tensors
   return out;
+}
+
+}  // namespace
+
+torch::Tensor essop_outer_sum(const torch::Tensor& x, const torch::Tensor& delta,
+                              const EssopStreamPair& streams, EssopScaling scaling,
+                              EssopStats* stats, EssopKernel k) {
+  torch::NoGradGuard no_grad;
+  return outer_sum(check(x, delta, streams), scaling, stats, k);
+}
+
+torch::Tensor essop_outer_sum_columns(const torch::Tensor& x, const torch::Tensor& delta,
+                                      const EssopStreamPair& streams, EssopScaling scaling,
+                                      EssopStats* stats, EssopKernel k) {
+  torch::NoGradGuard no_grad;
+  return outer_sum(check_columns(x, delta, streams), scaling, stats, k);
 }
 
 torch::Tensor essop_outer_sum_reference(const torch::Tensor& x, const torch::Tensor& delta,

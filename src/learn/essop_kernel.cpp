@@ -23,19 +23,23 @@ inline uint64_t word_at(const uint16_t* p) {
   return w;
 }
 
-bool encode_portable(const float* tile, const float* rt, int64_t K, int64_t BL,
-                     const int64_t* off, uint16_t* dst, uint16_t* sdst) {
+bool encode_portable(const BlockIn& in, int64_t BL, const int64_t* uoff, uint16_t* dst,
+                     uint16_t* sdst) {
+  thread_local std::vector<float> tile, rt;
+  tile.resize(static_cast<std::size_t>(in.K * kLanes));
+  rt.resize(static_cast<std::size_t>(BL * kLanes));
+  gather_block(in, BL, tile.data(), rt.data());
   bool negative = false;
-  for (int64_t k = 0; k < K; ++k) {
-    const float* v = tile + k * kLanes;
+  for (int64_t k = 0; k < in.K; ++k) {
+    const float* v = tile.data() + k * kLanes;
     unsigned sign = 0;
     for (int l = 0; l < kLanes; ++l) sign |= static_cast<unsigned>(v[l] < 0) << l;
     for (int64_t b = 0; b < BL; ++b) {
-      const float* r = rt + b * kLanes;
+      const float* r = rt.data() + b * kLanes;
       unsigned m = 0;
       for (int l = 0; l < kLanes; ++l) m |= static_cast<unsigned>(std::fabs(v[l]) > r[l]) << l;
-      dst[off[b] + 4 * k] = static_cast<uint16_t>(m);
-      if (sign) sdst[off[b] + 4 * k] = static_cast<uint16_t>(sign);
+      dst[uoff[b] + 4 * k] = static_cast<uint16_t>(m);
+      sdst[uoff[b] + 4 * k] = static_cast<uint16_t>(sign);
     }
     negative |= sign != 0;
   }
@@ -47,15 +51,17 @@ bool encode_portable(const float* tile, const float* rt, int64_t K, int64_t BL,
 __attribute__((target_clones("popcnt", "default")))
 #endif
 void count_portable(const uint16_t* A, const uint16_t* SA, const uint16_t* B, const uint16_t* SB,
-                    const Group* groups, int64_t n_groups, int64_t Np, int64_t Mp, bool x_signed,
-                    int64_t i0, int64_t i1, double* acc) {
+                    const Entry* entries, const Group* groups, int64_t n_groups, int64_t Np,
+                    int64_t Mp, bool x_signed, int64_t i0, int64_t i1, double* acc) {
   for (int64_t i = i0; i < i1; ++i) {
     for (int64_t j0 = 0; j0 < Np; j0 += kColBlock) {
       double* out = acc + i * Np + j0;
       for (int64_t g = 0; g < n_groups; ++g) {
         int64_t pos[kColBlock] = {}, neg[kColBlock] = {};
-        for (int64_t w = groups[g].word_begin; w < groups[g].word_end; ++w) {
-          const uint64_t b = word_at(B + 4 * (w * Mp + i)), sb = word_at(SB + 4 * (w * Mp + i));
+        for (int64_t en = groups[g].entry_begin; en < groups[g].entry_end; ++en) {
+          const int64_t w = entries[en].word;
+          const uint64_t b = word_at(B + 4 * (w * Mp + i)) & entries[en].mask;
+          const uint64_t sb = word_at(SB + 4 * (w * Mp + i));
           const uint16_t* a = A + 4 * (w * Np + j0);
           const uint16_t* sa = SA + 4 * (w * Np + j0);
           for (int64_t j = 0; j < kColBlock; ++j) {
@@ -73,25 +79,29 @@ void count_portable(const uint16_t* A, const uint16_t* SA, const uint16_t* B, co
   }
 }
 
-// Products of one chunk in layout order, with their groups.
+// The blocks of one chunk of products, with their count entries and groups.
 struct Layout {
-  int64_t p0 = 0;
-  std::vector<int64_t> product;  // layout position -> product index
-  std::vector<int64_t> slot;     // product p0 + i -> block * 16 + lane, or -1 (skipped)
+  std::vector<int64_t> product;  // lane position -> product index (blocks[b].first + lane)
   struct Block {
     int64_t first, count;  // positions in `product`
     int64_t unit;          // first unit of the block
   };
   std::vector<Block> blocks;
+  std::vector<Entry> entries;
   std::vector<Group> groups;
   int64_t words = 0;
 };
 
-Layout make_layout(int64_t p0, int64_t p1, const std::vector<int>& e,
-                   const std::vector<char>& skip, int64_t BL) {
+constexpr uint64_t kAllLanes = ~uint64_t{0};
+constexpr uint64_t kUnitRepeat = 0x0001000100010001ULL;  // a 16-lane mask in all 4 units
+
+// Layout `sorted`: products sorted by exponent (stably: a counting sort over the narrow
+// exponent range), skipped ones left out; each group starts on a fresh word and is cut into
+// blocks of 16; one entry per word. Used for rows (Linear: few products, many elements, where
+// counting dominates and must not visit a word twice).
+Layout make_layout_sorted(int64_t p0, int64_t p1, const std::vector<int>& e,
+                          const std::vector<char>& skip, int64_t BL) {
   Layout l;
-  l.p0 = p0;
-  // Products sorted by exponent, stably: a counting sort over the (narrow) exponent range.
   int lo = 0, hi = -1;
   for (int64_t p = p0; p < p1; ++p) {
     if (skip[p]) continue;
@@ -106,7 +116,6 @@ Layout make_layout(int64_t p0, int64_t p1, const std::vector<int>& e,
   l.product.resize(static_cast<std::size_t>(start.back()));
   for (int64_t p = p0; p < p1; ++p)
     if (!skip[p]) l.product[static_cast<std::size_t>(start[static_cast<std::size_t>(e[p] - lo)]++)] = p;
-  l.slot.assign(static_cast<std::size_t>(p1 - p0), -1);
   int64_t unit = 0;
   const auto n = static_cast<int64_t>(l.product.size());
   for (int64_t first = 0; first < n;) {
@@ -115,68 +124,136 @@ Layout make_layout(int64_t p0, int64_t p1, const std::vector<int>& e,
     unit = (unit + 3) / 4 * 4;  // a group starts on a fresh word
     const int64_t word_begin = unit / 4;
     for (int64_t b = first; b < last; b += kLanes) {
-      const auto blk = static_cast<int64_t>(l.blocks.size());
       l.blocks.push_back({b, std::min(kLanes, last - b), unit});
-      for (int64_t i = b; i < b + l.blocks.back().count; ++i)
-        l.slot[l.product[i] - p0] = blk * kLanes + (i - b);
       unit += BL;
     }
-    l.groups.push_back({word_begin, (unit + 3) / 4, std::ldexp(1.0, e[l.product[first]])});
+    const auto entry_begin = static_cast<int64_t>(l.entries.size());
+    for (int64_t w = word_begin; w < (unit + 3) / 4; ++w) l.entries.push_back({w, kAllLanes});
+    l.groups.push_back({entry_begin, static_cast<int64_t>(l.entries.size()),
+                        std::ldexp(1.0, e[l.product[first]])});
     first = last;
   }
   l.words = (unit + 3) / 4;
   return l;
 }
 
+// Layout `positions`: products [p0, p1) of whole samples of L positions (columns), blocks of 16
+// consecutive positions of one sample in memory order (vector loads, no sort, no gather);
+// each block starts on a fresh word. A block whose lanes have several exponents gets one
+// entry per word and exponent, masked to that exponent's lanes; skipped products are in no
+// entry. Used for convolutions: many products of few elements, where encoding dominates.
+Layout make_layout_positions(int64_t p0, int64_t p1, int64_t L, const std::vector<int>& e,
+                             const std::vector<char>& skip, int64_t BL) {
+  Layout l;
+  const int64_t words_per_block = (BL + 3) / 4;
+  struct Raw {
+    int exponent;
+    int64_t word;
+    uint64_t mask;
+  };
+  thread_local std::vector<Raw> raw;
+  raw.clear();
+  l.product.reserve(static_cast<std::size_t>(p1 - p0));
+  int lo = 0, hi = -1;
+  for (int64_t s0 = p0; s0 < p1; s0 += L) {
+    for (int64_t b0 = s0; b0 < s0 + L; b0 += kLanes) {
+      const int64_t count = std::min(kLanes, s0 + L - b0);
+      const auto first = static_cast<int64_t>(l.product.size());
+      const int64_t unit = static_cast<int64_t>(l.blocks.size()) * words_per_block * 4;
+      l.blocks.push_back({first, count, unit});
+      for (int64_t i = 0; i < count; ++i) l.product.push_back(b0 + i);
+      // The distinct exponents of the block's lanes and their lane masks (a short list).
+      int ex[kLanes];
+      uint32_t lanes[kLanes];
+      int n = 0;
+      for (int64_t i = 0; i < count; ++i) {
+        if (skip[b0 + i]) continue;
+        const int ei = e[b0 + i];
+        int k = 0;
+        while (k < n && ex[k] != ei) ++k;
+        if (k == n) ex[n] = ei, lanes[n++] = 0;
+        lanes[k] |= 1u << i;
+      }
+      for (int k = 0; k < n; ++k) {
+        if (hi < lo) lo = hi = ex[k];
+        lo = std::min(lo, ex[k]);
+        hi = std::max(hi, ex[k]);
+        for (int64_t w = 0; w < words_per_block; ++w)
+          raw.push_back({ex[k], unit / 4 + w, lanes[k] * kUnitRepeat});
+      }
+    }
+  }
+  l.words = static_cast<int64_t>(l.blocks.size()) * words_per_block;
+  // Entries grouped by exponent (counting sort).
+  std::vector<int64_t> start(static_cast<std::size_t>(hi - lo + 2), 0);
+  for (const auto& r : raw) ++start[static_cast<std::size_t>(r.exponent - lo + 1)];
+  for (std::size_t i = 1; i < start.size(); ++i) start[i] += start[i - 1];
+  l.entries.resize(raw.size());
+  for (int x = lo; x <= hi; ++x) {
+    const auto begin = start[static_cast<std::size_t>(x - lo)];
+    const auto end = start[static_cast<std::size_t>(x - lo + 1)];
+    if (end > begin) l.groups.push_back({begin, end, std::ldexp(1.0, x)});
+  }
+  for (const auto& r : raw) l.entries[static_cast<std::size_t>(start[static_cast<std::size_t>(r.exponent - lo)]++)] = {r.word, r.mask};
+  return l;
+}
+
 int64_t padded(int64_t k) { return (k + kColBlock - 1) / kColBlock * kColBlock; }
 
 void pack(const Side& s, const Layout& l, int64_t BL, EncodeFn encode, Packed& out) {
-  const int64_t Kp = padded(s.K), nb = static_cast<int64_t>(l.blocks.size());
+  const int64_t K = s.v.K, Kp = padded(K), nb = static_cast<int64_t>(l.blocks.size());
   const auto n = static_cast<std::size_t>(l.words * Kp * 4);
-  out.bits.assign(n, 0);
-  out.sign.assign(n, 0);
-  // 1. Tiles: block b's values [K][16] (v * 2^-e, the reference's normalisation, exactly)
-  // and thresholds [BL][16], written while reading the products in their memory order (the
-  // layout order, sorted by exponent, would read the rows of v and of the streams at random;
-  // that was most of a convolution's cost). Padding lanes stay 0 and set no bit.
-  thread_local std::vector<float> tiles, rts;
-  tiles.resize(static_cast<std::size_t>(nb * s.K * kLanes));
-  rts.resize(static_cast<std::size_t>(nb * BL * kLanes));
-  for (int64_t bi = 0; bi < nb; ++bi) {  // zero only the padding lanes of partial blocks
-    const int64_t c = l.blocks[bi].count;
-    if (c == kLanes) continue;
-    for (int64_t k = 0; k < s.K; ++k)
-      std::fill_n(tiles.data() + (bi * s.K + k) * kLanes + c, kLanes - c, 0.0f);
-    for (int64_t b = 0; b < BL; ++b)
-      std::fill_n(rts.data() + (bi * BL + b) * kLanes + c, kLanes - c, 0.0f);
-  }
-  const auto np = static_cast<int64_t>(l.slot.size());
-  at::parallel_for(0, np, 256, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      const int64_t slot = l.slot[i];
-      if (slot < 0) continue;
-      const int64_t p = l.p0 + i, blk = slot / kLanes, lane = slot % kLanes;
-      float* T = tiles.data() + blk * s.K * kLanes + lane;
-      const float* row = s.v + p * s.K;
-      const float f = s.factor[p];
-      for (int64_t k = 0; k < s.K; ++k) T[k * kLanes] = row[k] * f;
-      float* R = rts.data() + blk * BL * kLanes + lane;
-      const float* t = s.thr + (s.shared ? 0 : p) * BL;
-      for (int64_t b = 0; b < BL; ++b) R[b * kLanes] = t[b];
+  // Zero only what no block writes: units between blocks (a group or block starts on a fresh
+  // word) and in the K padding. A full assign of ~1 MiB per side and chunk cost as much as
+  // the encoding.
+  out.bits.resize(n);
+  out.sign.resize(n);
+  {
+    auto zero_units = [&](int64_t u0, int64_t u1) {
+      for (int64_t u = u0; u < u1; ++u) {
+        for (int64_t k = 0; k < K; ++k) {
+          const auto at = static_cast<std::size_t>((u / 4) * Kp * 4 + u % 4 + 4 * k);
+          out.bits[at] = out.sign[at] = 0;
+        }
+      }
+    };
+    int64_t unit = 0;  // first unit not yet written or zeroed
+    for (const auto& blk : l.blocks) {
+      zero_units(unit, blk.unit);
+      unit = blk.unit + BL;
     }
-  });
-  // 2. Encoding, block by block.
+    zero_units(unit, l.words * 4);
+    if (Kp > K) {
+      for (int64_t w = 0; w < l.words; ++w) {
+        std::fill_n(out.bits.data() + (w * Kp + K) * 4, (Kp - K) * 4, uint16_t{0});
+        std::fill_n(out.sign.data() + (w * Kp + K) * 4, (Kp - K) * 4, uint16_t{0});
+      }
+    }
+  }
+  // Encoding, block by block, reading each block's values and thresholds in place (vector
+  // loads where the block's products are consecutive in memory, gathers otherwise).
   std::atomic<bool> negative{false};
   at::parallel_for(0, nb, 1, [&](int64_t b0, int64_t b1) {
-    std::vector<int64_t> off(static_cast<std::size_t>(BL));
+    std::vector<int64_t> uoff(static_cast<std::size_t>(BL));
+    int32_t off[kLanes], toff[kLanes];
+    float factor[kLanes];
     bool neg_here = false;
     for (int64_t bi = b0; bi < b1; ++bi) {
+      const auto& blk = l.blocks[bi];
       for (int64_t b = 0; b < BL; ++b) {
-        const int64_t u = l.blocks[bi].unit + b;
-        off[b] = (u / 4) * Kp * 4 + u % 4;
+        const int64_t u = blk.unit + b;
+        uoff[b] = (u / 4) * Kp * 4 + u % 4;
       }
-      neg_here |= encode(tiles.data() + bi * s.K * kLanes, rts.data() + bi * BL * kLanes, s.K,
-                         BL, off.data(), out.bits.data(), out.sign.data());
+      bool contiguous = true;
+      for (int64_t i = 0; i < kLanes; ++i) {
+        const int64_t p = l.product[blk.first + std::min(i, blk.count - 1)];
+        factor[i] = i < blk.count ? s.factor[p] : 0.0f;
+        off[i] = static_cast<int32_t>(s.v.offset(p));
+        toff[i] = static_cast<int32_t>(s.shared ? 0 : p * BL);
+        if (i < blk.count) contiguous = contiguous && off[i] == off[0] + i;
+      }
+      const BlockIn in{s.v.v, K, s.v.sk, off, blk.count, contiguous, factor, s.thr, toff};
+      neg_here |= encode(in, BL, uoff.data(), out.bits.data(), out.sign.data());
     }
     if (neg_here) negative = true;
   });
@@ -186,6 +263,57 @@ void pack(const Side& s, const Layout& l, int64_t BL, EncodeFn encode, Packed& o
 }  // namespace
 
 Impl portable_impl() { return {encode_portable, count_portable}; }
+
+void gather_block(const BlockIn& in, int64_t BL, float* tile, float* rt) {
+  for (int64_t k = 0; k < in.K; ++k)
+    for (int l = 0; l < kLanes; ++l) tile[k * kLanes + l] = in.v[in.off[l] + k * in.sk] * in.factor[l];
+  for (int64_t b = 0; b < BL; ++b)
+    for (int l = 0; l < kLanes; ++l) rt[b * kLanes + l] = in.thr[in.toff[l] + b];
+}
+
+bool max_abs(const Operand& v, int64_t P, float* mx) {
+  // a * 0 is 0 for a finite a and NaN otherwise: one sum tells whether all values were finite
+  // (a max alone loses a NaN). Both loops are written so that the compiler vectorises them.
+  float check = 0;
+  if (v.sl == 1) {  // columns: 16 consecutive products are consecutive floats
+    for (int64_t p0 = 0; p0 < P; p0 += v.L) {
+      const int64_t n = std::min(v.L, P - p0);
+      float* m = mx + p0;
+      std::fill_n(m, n, 0.0f);
+      const float* base = v.v + (p0 / v.L) * v.sb;
+      for (int64_t k = 0; k < v.K; ++k) {
+        const float* row = base + k * v.sk;
+        for (int64_t i = 0; i < n; ++i) {
+          const float a = std::fabs(row[i]);
+          check += a * 0.0f;
+          m[i] = m[i] < a ? a : m[i];
+        }
+      }
+    }
+  } else {  // rows: a max over each row of K consecutive floats, 8 partial maxima
+    for (int64_t p = 0; p < P; ++p) {
+      const float* row = v.v + v.offset(p);
+      float part[8] = {};
+      int64_t k = 0;
+      for (; k + 8 <= v.K; k += 8) {
+        for (int i = 0; i < 8; ++i) {
+          const float a = std::fabs(row[k + i]);
+          check += a * 0.0f;
+          part[i] = part[i] < a ? a : part[i];
+        }
+      }
+      for (; k < v.K; ++k) {
+        const float a = std::fabs(row[k]);
+        check += a * 0.0f;
+        part[0] = part[0] < a ? a : part[0];
+      }
+      float m = 0;
+      for (float q : part) m = m < q ? q : m;
+      mx[p] = m;
+    }
+  }
+  return check == 0;
+}
 
 }  // namespace essop_detail
 
@@ -240,7 +368,7 @@ namespace essop_detail {
 const double* kernel_counts(const Side& x, const Side& d, int64_t P, int64_t BL,
                             const std::vector<int>& e, const std::vector<char>& skip,
                             EssopKernel kernel, int64_t& Np) {
-  const int64_t N = x.K, M = d.K, Mp = padded(M);
+  const int64_t N = x.v.K, M = d.v.K, Mp = padded(M);
   Np = padded(N);
   thread_local std::vector<double> acc_buffer;
   thread_local Packed A, B;
@@ -257,22 +385,39 @@ const double* kernel_counts(const Side& x, const Side& d, int64_t P, int64_t BL,
 #else
   essop_kernel_resolved(kernel);
 #endif
+  // The encoders address values and thresholds with 32-bit offsets (vector gathers).
+  for (const Side* s : {&x, &d}) {
+    const int64_t last = s->v.offset(P - 1) + (s->v.K - 1) * s->v.sk;
+    if (last >= (int64_t{1} << 31) || P * BL >= (int64_t{1} << 31)) {
+      throw InternalError(fmt::format("essop: an operand spans {} values, {} stream numbers; "
+                                      "at most 2^31 each (split the call)", last + 1, P * BL));
+    }
+  }
   // Chunks of products small enough that both packed sides (bits + signs, about 1 MiB) and
-  // the tiles (values and thresholds, about 256 KiB, at least 512 products) stay in cache;
-  // whole blocks of 16.
+  // the values and thresholds they read (about 256 KiB, at least 512 products) stay in
+  // cache; whole blocks of 16.
   const int64_t budget_words = 65536, tile_bytes = 1 << 18;
   const int64_t by_bits = budget_words * 64 / (BL * (Np + Mp));
   const int64_t by_tiles = std::max<int64_t>(512, tile_bytes / (4 * (N + M + 2 * BL)));
-  const int64_t chunk = std::max<int64_t>(kLanes, std::min(by_bits, by_tiles) / kLanes * kLanes);
+  int64_t chunk = std::max<int64_t>(kLanes, std::min(by_bits, by_tiles) / kLanes * kLanes);
+  // Columns with at least a block of positions per sample: blocks of consecutive positions
+  // (chunks of whole samples); otherwise blocks of products sorted by exponent.
+  const int64_t L = x.v.L;
+  const bool positions = x.v.sl == 1 && d.v.sl == 1 && L >= kLanes;
+  if (positions) chunk = std::max<int64_t>(1, chunk / L) * L;
   for (int64_t p0 = 0; p0 < P; p0 += chunk) {
-    const Layout l = make_layout(p0, std::min(P, p0 + chunk), e, skip, BL);
-    if (l.product.empty()) continue;
+    const int64_t p1 = std::min(P, p0 + chunk);
+    const Layout l = positions ? make_layout_positions(p0, p1, L, e, skip, BL)
+                               : make_layout_sorted(p0, p1, e, skip, BL);
+    if (l.entries.empty()) continue;
     pack(x, l, BL, impl.encode, A);
     pack(d, l, BL, impl.encode, B);
-    const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, Np * l.words));
+    const auto entries = static_cast<int64_t>(l.entries.size());
+    const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, Np * entries));
     at::parallel_for(0, M, grain, [&](int64_t i0, int64_t i1) {
-      impl.count(A.bits.data(), A.sign.data(), B.bits.data(), B.sign.data(), l.groups.data(),
-                 static_cast<int64_t>(l.groups.size()), Np, Mp, A.any_negative, i0, i1, pacc);
+      impl.count(A.bits.data(), A.sign.data(), B.bits.data(), B.sign.data(), l.entries.data(),
+                 l.groups.data(), static_cast<int64_t>(l.groups.size()), Np, Mp,
+                 A.any_negative, i0, i1, pacc);
     });
   }
   return pacc;

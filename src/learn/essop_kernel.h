@@ -21,8 +21,17 @@ namespace nc::learn::essop_detail {
 constexpr int64_t kLanes = 16;     // products per block (one 16-bit unit per stream bit)
 constexpr int64_t kColBlock = 32;  // element padding (Kp), a multiple of every vector width
 
+// Counting visits, per group of equal exponent, a list of entries: a word of both sides and
+// the lanes of it that belong to the group (mask over the word's 4 units of 16 lanes).
+// Layout `sorted` (products sorted by exponent): one entry per word, all lanes. Layout
+// `positions` (16 consecutive positions of one sample per block, no sort): one entry per
+// word and exponent present among the block's lanes.
+struct Entry {
+  int64_t word;
+  uint64_t mask;
+};
 struct Group {
-  int64_t word_begin, word_end;
+  int64_t entry_begin, entry_end;
   double scale;  // 2^e of the group
 };
 
@@ -32,27 +41,54 @@ struct Packed {
   bool any_negative = false;
 };
 
-// Inputs of one side: values v [P, K] row-major, the per-product factor 2^-e applied before
-// the compare (1 for the unscaled counts), thresholds [S, BL] (S = P, or 1 when shared).
-struct Side {
+// Where one side's values are, read in place (no transposed copy): product p = b L + l
+// (b = p / L, l = p % L) has element k at v[b sb + k sk + l sl]. Rows v [P, K] (Linear):
+// L = P, sk = 1, sl = K. Columns v [B, K, L] (im2col output, conv output gradient): sb = K L,
+// sk = L, sl = 1, so that 16 consecutive products of one sample are one vector load.
+struct Operand {
   const float* v;
-  int64_t K;
+  int64_t K, L, sb, sk, sl;
+  int64_t offset(int64_t p) const { return (p / L) * sb + (p % L) * sl; }
+};
+
+// Inputs of one side: the values, the per-product factor 2^-e applied before the compare (1
+// for the unscaled counts), thresholds [S, BL] (S = P, or 1 when shared).
+struct Side {
+  Operand v;
   const float* factor;
   const float* thr;
   bool shared;
 };
 
-// Encodes a block for every element: tile [K][16] signed values (padding lanes 0), rt [BL][16]
-// thresholds; unit (k, b) goes to dst[off[b] + 4 k], its sign unit (all BL units of an element
-// share it) to sdst likewise. Returns whether any value was negative. One implementation per
-// instruction set; all equal bit for bit (a value's bit is |v| > r, a float compare).
-using EncodeFn = bool (*)(const float* tile, const float* rt, int64_t K, int64_t BL,
-                          const int64_t* off, uint16_t* dst, uint16_t* sdst);
+// One block of up to 16 products of a side, as the encoder reads it: lane l is the product
+// whose element k is at v[off[l] + k sk], scaled by factor[l] (0 for padding lanes l >= count,
+// which then set no bit; their off and toff repeat a valid lane's), with thresholds
+// thr[toff[l] + b] (b < BL). `contiguous`: off[l] = off[0] + l for the lanes l < count (one
+// vector load per element).
+struct BlockIn {
+  const float* v;
+  int64_t K, sk;
+  const int32_t* off;
+  int64_t count;
+  bool contiguous;
+  const float* factor;
+  const float* thr;
+  const int32_t* toff;
+};
+
+// Encodes a block for every element: unit (k, b) goes to dst[uoff[b] + 4 k], its sign unit
+// (all BL units of an element share it, written even when zero) to sdst likewise. Returns whether any value was
+// negative. One implementation per instruction set; all equal bit for bit (a value's bit is
+// |v f| > r, a float compare, as in the reference).
+using EncodeFn = bool (*)(const BlockIn& in, int64_t BL, const int64_t* uoff, uint16_t* dst,
+                          uint16_t* sdst);
 // acc[i, j] (row stride Np) += sum over groups of scale_g * (signed count of group g), for
-// rows i in [i0, i1); A, SA [W][Np], B, SB [W][Mp] as uint16 units (read as 64-bit words).
+// rows i in [i0, i1); A, SA [W][Np], B, SB [W][Mp] as uint16 units (read as 64-bit words);
+// an entry counts popcount(A_j & B_i & mask) over its word.
 using CountFn = void (*)(const uint16_t* A, const uint16_t* SA, const uint16_t* B,
-                         const uint16_t* SB, const Group* groups, int64_t n_groups, int64_t Np,
-                         int64_t Mp, bool x_signed, int64_t i0, int64_t i1, double* acc);
+                         const uint16_t* SB, const Entry* entries, const Group* groups,
+                         int64_t n_groups, int64_t Np, int64_t Mp, bool x_signed, int64_t i0,
+                         int64_t i1, double* acc);
 
 struct Impl {
   EncodeFn encode;
@@ -60,6 +96,13 @@ struct Impl {
 };
 
 Impl portable_impl();
+
+// The portable encoder's first step, shared by the AVX2 one: the block as a tile [K][16] of
+// scaled values v f and thresholds rt [BL][16].
+void gather_block(const BlockIn& in, int64_t BL, float* tile, float* rt);
+
+// Per-product max |v| of a side into mx[0, P); returns false when a value is not finite.
+bool max_abs(const Operand& v, int64_t P, float* mx);
 
 /// The kernel on one call: x side [P, N], delta side [P, M], combined exponents e (groups) and
 /// skipped (all-zero) products -> sums [M][Np] (row stride Np, returned) of

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "essop_kernel.h"
 
@@ -24,17 +25,55 @@ inline uint64_t word_at(const uint16_t* p) {
 
 #define NC_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq")))
 
-NC_AVX512 bool encode_avx512(const float* tile, const float* rt, int64_t K, int64_t BL,
-                             const int64_t* off, uint16_t* dst, uint16_t* sdst) {
+// A 16-lane gather of base[idx[l]]; the masked form with a zero source (GCC 12 warns that the
+// unmasked intrinsic's pass-through register may be uninitialised).
+NC_AVX512 inline __m512 gather16(const float* base, __m512i idx) {
+  return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xffff, idx, base, 4);
+}
+
+NC_AVX512 bool encode_avx512(const BlockIn& in, int64_t BL, const int64_t* uoff, uint16_t* dst,
+                             uint16_t* sdst) {
+  // Thresholds of the block, [BL][16], transposed from the products' [P, BL] stream rows by
+  // scalar copies (vector gathers are slower on the CPUs measured).
+  constexpr int64_t kMaxBits = 1024;
+  alignas(64) float rt[kMaxBits * kLanes];
+  for (int l = 0; l < kLanes; ++l) {
+    const float* t = in.thr + in.toff[l];
+    for (int64_t b = 0; b < BL; ++b) rt[b * kLanes + l] = t[b];
+  }
+  const __m512i off = _mm512_loadu_si512(in.off);
+  const __m512 factor = _mm512_loadu_ps(in.factor);
+  const __mmask16 valid = static_cast<__mmask16>((1u << in.count) - 1);
+  const bool word_aligned = uoff[0] % 4 == 0;  // unit 0 of the block is unit 0 of a word
   __mmask16 any = 0;
-  for (int64_t k = 0; k < K; ++k) {
-    const __m512 v = _mm512_loadu_ps(tile + k * kLanes);
+  for (int64_t k = 0; k < in.K; ++k) {
+    const float* src = in.v + k * in.sk;
+    // The block's K rows are K streams with a large stride, which the hardware prefetcher
+    // does not follow: fetch the rows of the block 4 blocks ahead (the same sample) now.
+    if (in.contiguous) _mm_prefetch(reinterpret_cast<const char*>(src + in.off[0] + 4 * kLanes), _MM_HINT_T0);
+    // Padding lanes read nothing (masked load) or a valid lane's value; factor 0 clears them.
+    const __m512 raw = in.contiguous ? _mm512_maskz_loadu_ps(valid, src + in.off[0])
+                                     : gather16(src, off);
+    const __m512 v = _mm512_mul_ps(raw, factor);
     const __mmask16 sign = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
     const __m512 a = _mm512_abs_ps(v);
-    for (int64_t b = 0; b < BL; ++b) {
-      const __mmask16 m = _mm512_cmp_ps_mask(a, _mm512_loadu_ps(rt + b * kLanes), _CMP_GT_OQ);
-      dst[off[b] + 4 * k] = static_cast<uint16_t>(m);
-      if (sign) sdst[off[b] + 4 * k] = static_cast<uint16_t>(sign);
+    int64_t b = 0;
+    // Four units that fill one 64-bit word (the block starts on a word boundary): one store.
+    const uint64_t sign4 = static_cast<uint64_t>(sign) * 0x0001000100010001ULL;
+    for (; word_aligned && b + 4 <= BL; b += 4) {
+      uint64_t w = 0;
+      for (int u = 0; u < 4; ++u) {
+        const __mmask16 m =
+            _mm512_cmp_ps_mask(a, _mm512_load_ps(rt + (b + u) * kLanes), _CMP_GT_OQ);
+        w |= static_cast<uint64_t>(m) << (16 * u);
+      }
+      std::memcpy(dst + uoff[b] + 4 * k, &w, sizeof w);
+      std::memcpy(sdst + uoff[b] + 4 * k, &sign4, sizeof sign4);
+    }
+    for (; b < BL; ++b) {
+      const __mmask16 m = _mm512_cmp_ps_mask(a, _mm512_load_ps(rt + b * kLanes), _CMP_GT_OQ);
+      dst[uoff[b] + 4 * k] = static_cast<uint16_t>(m);
+      sdst[uoff[b] + 4 * k] = static_cast<uint16_t>(sign);
     }
     any |= sign;
   }
@@ -43,8 +82,9 @@ NC_AVX512 bool encode_avx512(const float* tile, const float* rt, int64_t K, int6
 
 template <bool XSigned>
 NC_AVX512 void count_avx512_t(const uint16_t* A, const uint16_t* SA, const uint16_t* B,
-                              const uint16_t* SB, const Group* groups, int64_t n_groups,
-                              int64_t Np, int64_t Mp, int64_t i0, int64_t i1, double* acc) {
+                              const uint16_t* SB, const Entry* entries, const Group* groups,
+                              int64_t n_groups, int64_t Np, int64_t Mp, int64_t i0, int64_t i1,
+                              double* acc) {
   for (int64_t i = i0; i < i1; ++i) {
     for (int64_t j0 = 0; j0 < Np; j0 += kColBlock) {
       double* out = acc + i * Np + j0;
@@ -53,8 +93,10 @@ NC_AVX512 void count_avx512_t(const uint16_t* A, const uint16_t* SA, const uint1
       for (int64_t g = 0; g < n_groups; ++g) {
         __m512i pos[4], neg[4];
         for (int v = 0; v < 4; ++v) pos[v] = neg[v] = _mm512_setzero_si512();
-        for (int64_t w = groups[g].word_begin; w < groups[g].word_end; ++w) {
-          const __m512i b = _mm512_set1_epi64(static_cast<long long>(word_at(B + 4 * (w * Mp + i))));
+        for (int64_t en = groups[g].entry_begin; en < groups[g].entry_end; ++en) {
+          const int64_t w = entries[en].word;
+          const __m512i b = _mm512_set1_epi64(
+              static_cast<long long>(word_at(B + 4 * (w * Mp + i)) & entries[en].mask));
           const __m512i sb = _mm512_set1_epi64(static_cast<long long>(word_at(SB + 4 * (w * Mp + i))));
           const uint16_t* a = A + 4 * (w * Np + j0);
           const uint16_t* sa = SA + 4 * (w * Np + j0);
@@ -79,10 +121,10 @@ NC_AVX512 void count_avx512_t(const uint16_t* A, const uint16_t* SA, const uint1
 }
 
 void count_avx512(const uint16_t* A, const uint16_t* SA, const uint16_t* B, const uint16_t* SB,
-                  const Group* groups, int64_t n_groups, int64_t Np, int64_t Mp, bool x_signed,
-                  int64_t i0, int64_t i1, double* acc) {
-  (x_signed ? count_avx512_t<true> : count_avx512_t<false>)(A, SA, B, SB, groups, n_groups, Np,
-                                                            Mp, i0, i1, acc);
+                  const Entry* entries, const Group* groups, int64_t n_groups, int64_t Np,
+                  int64_t Mp, bool x_signed, int64_t i0, int64_t i1, double* acc) {
+  (x_signed ? count_avx512_t<true> : count_avx512_t<false>)(A, SA, B, SB, entries, groups,
+                                                            n_groups, Np, Mp, i0, i1, acc);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -92,12 +134,18 @@ void count_avx512(const uint16_t* A, const uint16_t* SA, const uint16_t* B, cons
 
 #define NC_AVX2 __attribute__((target("avx2,popcnt")))
 
-NC_AVX2 bool encode_avx2(const float* tile, const float* rt, int64_t K, int64_t BL,
-                         const int64_t* off, uint16_t* dst, uint16_t* sdst) {
+NC_AVX2 bool encode_avx2(const BlockIn& in, int64_t BL, const int64_t* uoff, uint16_t* dst,
+                         uint16_t* sdst) {
+  thread_local std::vector<float> tiles, rts;
+  tiles.resize(static_cast<std::size_t>(in.K * kLanes));
+  rts.resize(static_cast<std::size_t>(BL * kLanes));
+  gather_block(in, BL, tiles.data(), rts.data());
+  const float* tile = tiles.data();
+  const float* rt = rts.data();
   const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   const __m256 zero = _mm256_setzero_ps();
   bool any = false;
-  for (int64_t k = 0; k < K; ++k) {
+  for (int64_t k = 0; k < in.K; ++k) {
     const __m256 lo = _mm256_loadu_ps(tile + k * kLanes);
     const __m256 hi = _mm256_loadu_ps(tile + k * kLanes + 8);
     const unsigned sign = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(lo, zero, _CMP_LT_OQ))) |
@@ -108,8 +156,8 @@ NC_AVX2 bool encode_avx2(const float* tile, const float* rt, int64_t K, int64_t 
       const unsigned m =
           static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(alo, _mm256_loadu_ps(r), _CMP_GT_OQ))) |
           static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(ahi, _mm256_loadu_ps(r + 8), _CMP_GT_OQ))) << 8;
-      dst[off[b] + 4 * k] = static_cast<uint16_t>(m);
-      if (sign) sdst[off[b] + 4 * k] = static_cast<uint16_t>(sign);
+      dst[uoff[b] + 4 * k] = static_cast<uint16_t>(m);
+      sdst[uoff[b] + 4 * k] = static_cast<uint16_t>(sign);
     }
     any |= sign != 0;
   }
@@ -131,8 +179,9 @@ NC_AVX2 inline __m256d to_double(__m256i v) {
 
 template <bool XSigned>
 NC_AVX2 void count_avx2_t(const uint16_t* A, const uint16_t* SA, const uint16_t* B,
-                          const uint16_t* SB, const Group* groups, int64_t n_groups, int64_t Np,
-                          int64_t Mp, int64_t i0, int64_t i1, double* acc) {
+                          const uint16_t* SB, const Entry* entries, const Group* groups,
+                          int64_t n_groups, int64_t Np, int64_t Mp, int64_t i0, int64_t i1,
+                          double* acc) {
   const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1,
                                        2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
   const __m256i low = _mm256_set1_epi8(0x0f);
@@ -146,12 +195,14 @@ NC_AVX2 void count_avx2_t(const uint16_t* A, const uint16_t* SA, const uint16_t*
       for (int64_t g = 0; g < n_groups; ++g) {
         __m256i pos[V], neg[V];
         for (int v = 0; v < V; ++v) pos[v] = neg[v] = zero;
-        for (int64_t w0 = groups[g].word_begin; w0 < groups[g].word_end; w0 += 31) {
-          const int64_t w1 = std::min<int64_t>(groups[g].word_end, w0 + 31);
+        for (int64_t e0 = groups[g].entry_begin; e0 < groups[g].entry_end; e0 += 31) {
+          const int64_t e1 = std::min<int64_t>(groups[g].entry_end, e0 + 31);
           __m256i p8[V], n8[V];
           for (int v = 0; v < V; ++v) p8[v] = n8[v] = zero;
-          for (int64_t w = w0; w < w1; ++w) {
-            const __m256i b = _mm256_set1_epi64x(static_cast<long long>(word_at(B + 4 * (w * Mp + i))));
+          for (int64_t en = e0; en < e1; ++en) {
+            const int64_t w = entries[en].word;
+            const __m256i b = _mm256_set1_epi64x(
+                static_cast<long long>(word_at(B + 4 * (w * Mp + i)) & entries[en].mask));
             const __m256i sb = _mm256_set1_epi64x(static_cast<long long>(word_at(SB + 4 * (w * Mp + i))));
             const uint16_t* a = A + 4 * (w * Np + j0);
             const uint16_t* sa = SA + 4 * (w * Np + j0);
@@ -184,10 +235,10 @@ NC_AVX2 void count_avx2_t(const uint16_t* A, const uint16_t* SA, const uint16_t*
 }
 
 void count_avx2(const uint16_t* A, const uint16_t* SA, const uint16_t* B, const uint16_t* SB,
-                const Group* groups, int64_t n_groups, int64_t Np, int64_t Mp, bool x_signed,
-                int64_t i0, int64_t i1, double* acc) {
-  (x_signed ? count_avx2_t<true> : count_avx2_t<false>)(A, SA, B, SB, groups, n_groups, Np, Mp,
-                                                        i0, i1, acc);
+                const Entry* entries, const Group* groups, int64_t n_groups, int64_t Np,
+                int64_t Mp, bool x_signed, int64_t i0, int64_t i1, double* acc) {
+  (x_signed ? count_avx2_t<true> : count_avx2_t<false>)(A, SA, B, SB, entries, groups, n_groups,
+                                                        Np, Mp, i0, i1, acc);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "neurocore/core/error.h"
@@ -76,31 +77,24 @@ struct EssopConv2dFunction : torch::autograd::Function<EssopConv2dFunction> {
     }
     if (ctx->needs_input_grad(1)) {
       // im2col: one outer product per (sample, output position), x_p [C_in kh kw], delta_p
-      // [C_out]. Samples in chunks so that the unfolded input stays under ~64 MB.
+      // [C_out], unfolded chunk by chunk of samples (EssopProducts::weight_gradient_columns).
       const int64_t B = x.size(0), M = w.size(0), N = w.size(1) * w.size(2) * w.size(3);
       const int64_t L = g.size(2) * g.size(3);
-      const int64_t chunk = std::max<int64_t>(1, (int64_t{1} << 24) / std::max<int64_t>(1, L * N));
-      // The unfolded input and both transposed operands live in buffers this thread reuses
-      // from step to step: fresh allocations of this size cost a page fault per 4 KiB on every
-      // step, more than the ESSOP kernel itself.
-      thread_local torch::Tensor cols_buf, x_buf, d_buf;
-      for (auto* t : {&cols_buf, &x_buf, &d_buf}) {
-        if (!t->defined() || t->dtype() != x.dtype()) *t = torch::empty({0}, x.options());
+      // The unfolded input lives in a buffer this thread reuses from step to step: a fresh
+      // allocation costs a page fault per 4 KiB on every step. The kernel reads it and the
+      // output gradient [b, M, L] in place (no transposed copies).
+      thread_local torch::Tensor cols_buf;
+      if (!cols_buf.defined() || cols_buf.dtype() != x.dtype()) {
+        cols_buf = torch::empty({0}, x.options());
       }
-      torch::Tensor sum;
-      for (int64_t b0 = 0; b0 < B; b0 += chunk) {
-        const int64_t b1 = std::min(B, b0 + chunk), b = b1 - b0;
-        cols_buf.resize_({b, N, L});
+      auto unfold = [&](int64_t b0, int64_t b1) {
+        cols_buf.resize_({b1 - b0, N, L});
         at::im2col_out(cols_buf, x.slice(0, b0, b1), {w.size(2), w.size(3)},
                        {dilation[0], dilation[1]}, {padding[0], padding[1]},
                        {stride[0], stride[1]});  // [b, N, L]
-        x_buf.resize_({b * L, N});
-        x_buf.view({b, L, N}).copy_(cols_buf.transpose(1, 2));
-        d_buf.resize_({b * L, M});
-        d_buf.view({b, L, M}).copy_(g.slice(0, b0, b1).flatten(2).transpose(1, 2));
-        auto part = products_of(ctx)->weight_gradient(x_buf, d_buf);
-        sum = sum.defined() ? sum.add_(part) : part;
-      }
+        return cols_buf;
+      };
+      const auto sum = products_of(ctx)->weight_gradient_columns(B, N, L, unfold, g.view({B, M, L}));
       dw = sum.view(w.sizes()).to(w.dtype());
     }
     if (ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(2)) db = g.sum({0, 2, 3});
@@ -128,28 +122,63 @@ void EssopProducts::reseed(uint64_t seed, int64_t epoch) {
   gen_ = make_generator(seed, "essop", static_cast<uint64_t>(epoch));
 }
 
-torch::Tensor EssopProducts::weight_gradient(const torch::Tensor& x, const torch::Tensor& delta) {
+EssopStreamPair EssopProducts::draw(int64_t P) {
   // Streams in buffers reused by this thread (no fresh allocation per layer and step: for a
   // convolution they hold 2 BL numbers per output position).
   thread_local std::vector<float> rbuf, qbuf;
-  const int64_t n =
-      (options_.streams() == EssopStreams::fresh ? x.size(0) : 1) * options_.bitstream();
+  const int64_t n = (options_.streams() == EssopStreams::fresh ? P : 1) * options_.bitstream();
   if (static_cast<int64_t>(rbuf.size()) < n) {
     rbuf.resize(static_cast<std::size_t>(n));
     qbuf.resize(static_cast<std::size_t>(n));
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    essop_draw_streams_into(x.size(0), options_, gen_, rbuf.data(), qbuf.data());
+    essop_draw_streams_into(P, options_, gen_, rbuf.data(), qbuf.data());
   }
-  const EssopStreamPair streams{
-      torch::from_blob(rbuf.data(), {n / options_.bitstream(), options_.bitstream()}),
-      torch::from_blob(qbuf.data(), {n / options_.bitstream(), options_.bitstream()})};
+  return {torch::from_blob(rbuf.data(), {n / options_.bitstream(), options_.bitstream()}),
+          torch::from_blob(qbuf.data(), {n / options_.bitstream(), options_.bitstream()})};
+}
+
+torch::Tensor EssopProducts::weight_gradient(const torch::Tensor& x, const torch::Tensor& delta) {
   EssopStats s;
-  auto dw = essop_outer_sum(x, delta, streams, options_.scaling(), &s);
+  auto dw = essop_outer_sum(x, delta, draw(x.size(0)), options_.scaling(), &s);
   std::lock_guard<std::mutex> lock(mutex_);
   stats_.add(s);
   return dw;
+}
+
+torch::Tensor EssopProducts::weight_gradient_columns(
+    int64_t B, int64_t N, int64_t L,
+    const std::function<torch::Tensor(int64_t, int64_t)>& columns, const torch::Tensor& delta) {
+  // The streams of all B L products at once (fresh: row b L + l; shared: one pair for the
+  // layer and mini-batch), then the samples in chunks whose unfolded input stays in the L2
+  // cache (~256 KiB) while the kernel reads it: the unfolded batch of a first layer is
+  // megabytes, and reading it from memory with the kernel's strided pattern cost more than
+  // the kernel. Per-tensor scaling takes one exponent per call, so it keeps large chunks
+  // (~64 MB) as before.
+  const int64_t P = B * L;
+  const auto streams = draw(P);
+  const bool fresh = options_.streams() == EssopStreams::fresh;
+  const int64_t budget = options_.scaling() == EssopScaling::per_tensor ? int64_t{1} << 24
+                                                                        : int64_t{1} << 16;
+  const int64_t chunk = std::max<int64_t>(1, budget / std::max<int64_t>(1, L * N));
+  torch::Tensor sum;
+  EssopStats s;
+  for (int64_t b0 = 0; b0 < B; b0 += chunk) {
+    const int64_t b1 = std::min(B, b0 + chunk);
+    const EssopStreamPair part_streams =
+        fresh ? EssopStreamPair{streams.r.slice(0, b0 * L, b1 * L), streams.q.slice(0, b0 * L, b1 * L)}
+              : streams;
+    auto part = essop_outer_sum_columns(columns(b0, b1), delta.slice(0, b0, b1), part_streams,
+                                        options_.scaling(), &s);
+    sum = sum.defined() ? sum.add_(part) : part;
+  }
+  // One call, and the numbers drawn once (a shared pair is not drawn again per chunk).
+  s.calls = 1;
+  s.random_numbers = streams.r.numel() + streams.q.numel();
+  std::lock_guard<std::mutex> lock(mutex_);
+  stats_.add(s);
+  return sum;
 }
 
 EssopStats EssopProducts::take_stats() {

@@ -115,6 +115,48 @@ TEST(Essop, KernelEqualsReferenceAcrossChunksGroupsAndWidths) {
   }
 }
 
+// The columns entry (a convolution's im2col input [B, N, L] and output gradient [B, M, L], read
+// in place) against the scalar reference on the transposed rows [B L, N], [B L, M]: positions
+// per sample not a multiple of the 16-product block (blocks that span samples: gathers) and a
+// multiple (vector loads), signed inputs, all-zero products, exponents over a wide range.
+TEST(Essop, ColumnsEntryEqualsReferenceOnTransposedRows) {
+  auto g = nc::make_generator(13, "test");
+  struct Case {
+    int64_t B, N, M, L, BL;
+  };
+  for (const auto& c : std::vector<Case>{{5, 25, 6, 48, 8}, {3, 9, 16, 100, 4}, {7, 150, 16, 1, 16},
+                                         {2, 1, 1, 17, 1}, {40, 25, 6, 64, 65}}) {
+    auto x = torch::randn({c.B, c.N, c.L}, g) * 2;  // signed, like a normalised image
+    x.mul_(torch::pow(2.0, -torch::randint(0, 10, {c.B, 1, c.L}, g).to(torch::kFloat32)));
+    x.select(2, 0).zero_();  // an all-zero input vector per sample
+    auto d = torch::randn({c.B, c.M, c.L}, g) * 1e-3;
+    if (c.L > 3) d.select(2, 3).zero_();  // an all-zero error vector
+    const auto xr = x.transpose(1, 2).reshape({c.B * c.L, c.N});
+    const auto dr = d.transpose(1, 2).reshape({c.B * c.L, c.M});
+    for (auto streams : {EssopStreams::fresh, EssopStreams::shared}) {
+      for (auto scaling : {EssopScaling::per_product, EssopScaling::per_tensor}) {
+        const auto s = essop_draw_streams(c.B * c.L, bl(c.BL, streams), g);
+        const auto r = essop_outer_sum_reference(xr, dr, s, scaling);
+        for (auto kernel : kernels_here()) {
+          const auto k = essop_outer_sum_columns(x, d, s, scaling, nullptr, kernel);
+          EXPECT_TRUE(torch::equal(k, r))
+              << essop_kernel_name(kernel) << " B " << c.B << " N " << c.N << " M " << c.M
+              << " L " << c.L << " BL " << c.BL << " max diff " << (k - r).abs().max();
+        }
+      }
+    }
+  }
+  // Operation counts as for the rows entry.
+  const auto x = torch::rand({2, 3, 5}, g), d = torch::randn({2, 4, 5}, g);
+  EssopStats st;
+  essop_outer_sum_columns(x, d, essop_draw_streams(10, bl(8), g), EssopScaling::per_product, &st);
+  EXPECT_EQ(st.outer_products, 10);
+  EXPECT_EQ(st.products, 10 * 3 * 4);
+  EXPECT_THROW(essop_outer_sum_columns(x, d.slice(2, 0, 4), essop_draw_streams(10, bl(8), g),
+                                       EssopScaling::per_product),
+               nc::InternalError);
+}
+
 TEST(Essop, KernelChoiceIsReportedAndUnsupportedOnesRefused) {
   const auto best = essop_kernel_resolved(EssopKernel::automatic);
   EXPECT_NE(best, EssopKernel::automatic);

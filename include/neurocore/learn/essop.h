@@ -98,6 +98,16 @@ torch::Tensor essop_outer_sum(const torch::Tensor& x, const torch::Tensor& delta
                               EssopStats* stats = nullptr,
                               EssopKernel kernel = EssopKernel::automatic);
 
+/// The same for products laid out as columns, read in place: x [B, N, L], delta [B, M, L]
+/// (a convolution's im2col input and its output gradient [B, C_out, H W]), product p = b L + l
+/// with x_p = x[b, :, l], delta_p = delta[b, :, l] and streams row p. Equal bit for bit to
+/// essop_outer_sum(x.transpose(1, 2).reshape({B L, N}), delta.transpose(1, 2).reshape({B L, M}),
+/// ...) without the transposed copies (16 consecutive positions are one vector load).
+torch::Tensor essop_outer_sum_columns(const torch::Tensor& x, const torch::Tensor& delta,
+                                      const EssopStreamPair& streams, EssopScaling scaling,
+                                      EssopStats* stats = nullptr,
+                                      EssopKernel kernel = EssopKernel::automatic);
+
 /// Scalar reference of essop_outer_sum with given streams: one bool per stream bit, AND,
 /// count, literally as the equations above (double accumulation, one division by BL).
 /// Equal bit for bit to the kernel whenever the double sum of 2^e c terms is exact.

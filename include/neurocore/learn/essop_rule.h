@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -45,6 +46,14 @@ class EssopProducts : public nn::WeightProducts {
   void reseed(uint64_t seed, int64_t epoch);
   /// dW = ESSOP estimate of sum_p delta_p x_p^T (x [P, N], delta [P, M]); counts into stats().
   torch::Tensor weight_gradient(const torch::Tensor& x, const torch::Tensor& delta);
+  /// The same for a convolution's products laid out as columns: B samples of L positions,
+  /// columns(b0, b1) returns the unfolded input [b1 - b0, N, L] of samples [b0, b1) (it may
+  /// reuse one buffer), delta [B, M, L]; product b L + l. The samples are processed in chunks
+  /// (essop_outer_sum_columns on each, the streams drawn once for all B L products) and the
+  /// chunks' float32 estimates summed.
+  torch::Tensor weight_gradient_columns(
+      int64_t B, int64_t N, int64_t L,
+      const std::function<torch::Tensor(int64_t, int64_t)>& columns, const torch::Tensor& delta);
 
   const EssopOptions& options() const { return options_; }
   /// Operation counts since the last take_stats().
@@ -55,6 +64,8 @@ class EssopProducts : public nn::WeightProducts {
   at::Generator gen_;
   std::mutex mutex_;  // the backward pass may run on an autograd worker thread
   EssopStats stats_;
+  // Draws the streams of P products into this thread's reused buffers.
+  EssopStreamPair draw(int64_t P);
 };
 
 /// A rule whose weight gradients come from ESSOP: runs `inner` (BPTT) with EssopProducts
