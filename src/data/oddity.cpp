@@ -71,12 +71,16 @@ void check_drawing(const OddityOptions& o, const std::string& where) {
 
 }  // namespace
 
+const char* split_name(Split split) {
+  const char* names[] = {"valid", "train", "test"};
+  return names[static_cast<int>(split)];
+}
+
 void OddityOptions::validate(const std::string& where) const {
   check_drawing(*this, where);
-  const char* names[] = {"valid", "train", "test"};
   for (size_t i = 0; i < files.size(); ++i) {
     if (files[i].empty()) continue;
-    const std::string key = where + ".files." + names[i];
+    const std::string key = where + ".files." + split_name(static_cast<Split>(i));
     Odd1Header head;
     try {
       head = read_odd1_header(files[i]);
@@ -100,7 +104,7 @@ OddityOptions OddityOptions::from_config(ConfigSection s) {
   o.riddles = s.integers("riddles", o.riddles);
   if (s.has("files")) {
     auto f = s.section("files");
-    o.files = {f.string("valid", ""), f.string("train", ""), f.string("test", "")};
+    for (size_t i = 0; i < o.files.size(); ++i) o.files[i] = f.string(split_name(static_cast<Split>(i)), "");
     f.finish();
   }
   s.finish();

@@ -46,11 +46,6 @@ FileSplit read_file_split(const oddity::OddityOptions& options, oddity::Split sp
   return out;
 }
 
-const char* split_name(oddity::Split split) {
-  const char* names[] = {"valid", "train", "test"};
-  return names[static_cast<int>(split)];
-}
-
 Dataset as_dataset(std::string name, const torch::Tensor& bytes, torch::Tensor labels) {
   Dataset d;
   d.name = std::move(name);
@@ -90,7 +85,7 @@ Dataset oddity_dataset(const oddity::OddityOptions& options, oddity::Split split
       lab[i] = s.label;
     }
   });
-  return as_dataset("oddity" + (single ? "-" + riddle_name(riddle) : std::string()) + "-" + split_name(split),
+  return as_dataset("oddity" + (single ? "-" + riddle_name(riddle) : std::string()) + "-" + oddity::split_name(split),
                     bytes, labels);
 }
 

@@ -53,6 +53,9 @@ struct Scene {
 /// Split numbers of the spec's seed formula (§4).
 enum class Split : int { valid = 0, train = 1, test = 2 };
 
+/// "valid", "train" or "test": the split's name in configs and file names.
+const char* split_name(Split split);
+
 /// The generator's options (the `data.oddity` section of a config).
 struct OddityOptions {
   int64_t resolution = 100;    ///< panel side R in pixels; must divide 100
