@@ -14,16 +14,7 @@ import os
 import statistics
 import sys
 
-
-def ms(xs, digits=3):
-    if len(xs) == 1:
-        return f"{xs[0]:.{digits}f}"
-    return f"{statistics.mean(xs):.{digits}f} ± {statistics.stdev(xs):.{digits}f}"
-
-
-def short(commits):
-    return ", ".join(sorted({c[:7] for c in commits}))
-
+from asr_sweep_util import ms, short
 
 out = sys.argv[1]
 v = json.load(open(os.path.join(out, "valid-sweep", "sweep.json")))

@@ -8,7 +8,8 @@
 #   then: python3 scripts/reproduce/st_stdp_sequences_summary.py OUT   (the tables; names the commit)
 #
 # Environment: MODELS ("rnn lstm snu"), LRS ("0.001 0.003"), EPOCHS (10, the spec's),
-# LIMIT_TRAIN (0 = all 5,998 training videos), JOBS (1 run at a time, one thread, nice 10).
+# LIMIT_TRAIN (0 = all 5,998 training videos), JOBS (1 run at a time, one thread), NICE (10; 0 on a
+# machine whose other load would otherwise starve the runs).
 # Runs already done (report.md present) are kept.
 set -euo pipefail
 STAGE=${1:?select or test}
@@ -19,6 +20,7 @@ LRS=${LRS:-"0.001 0.003"}
 EPOCHS=${EPOCHS:-10}
 LIMIT_TRAIN=${LIMIT_TRAIN:-0}
 JOBS=${JOBS:-1}
+NICE=${NICE:-10}
 mkdir -p "$OUT"
 jobs_file="$OUT/jobs-$STAGE.txt"
 : > "$jobs_file"
@@ -41,11 +43,11 @@ run_one() {
   local name=$1; shift
   [ -f "$OUT/$name/report.md" ] && return 0
   rm -rf "${OUT:?}/$name"
-  OMP_NUM_THREADS=1 nice -n 10 "$NC" train "$@" --threads 1 --set runs_dir="$OUT" --set name="$name" > "$OUT/$name.log" 2>&1 \
+  OMP_NUM_THREADS=1 nice -n "$NICE" "$NC" train "$@" --threads 1 --set runs_dir="$OUT" --set name="$name" > "$OUT/$name.log" 2>&1 \
     || { echo "failed: $name (see $OUT/$name.log)" >&2; return 1; }
   echo "done: $name"
 }
 export -f run_one
-export NC OUT
+export NC OUT NICE
 xargs -P "$JOBS" -L 1 bash -c 'run_one "$@"' _ < "$jobs_file"
 python3 scripts/reproduce/st_stdp_sequences_summary.py "$OUT"
