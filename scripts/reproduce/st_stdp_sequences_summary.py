@@ -8,8 +8,8 @@ scripts/reproduce/st-stdp-sequences.sh (named <model>-lr<rate>-s<seed>).
 Each run's last epoch record of metrics.jsonl: valid_step_acc and test_step_acc are frame
 accuracies (every frame of every video scored by the output at its step). A model's rate is
 the one with the highest valid_step_acc at seed 1; the table gives that rate's test frame
-accuracy, mean and sample standard deviation over the seeds run. The commit is HEAD's, with
-"+dirty" when the tree has changes.
+accuracy, mean and sample standard deviation over the seeds run. The commit is the binary's, from
+each run's provenance.json (runs older than provenance.json: HEAD's, marked as such).
 """
 import json
 import pathlib
@@ -26,6 +26,14 @@ def mean_std(xs):
     if len(xs) == 1:
         return f"{xs[0]:.2f} (1 seed)"
     return f"{statistics.mean(xs):.2f} ± {statistics.stdev(xs):.2f}"
+
+
+def run_commits(out):
+    """The build commits named by the runs' provenance.json files (short hashes)."""
+    commits = set()
+    for p in out.glob("*/provenance.json"):
+        commits.add(json.loads(p.read_text())["commit"][:7])
+    return sorted(commits)
 
 
 def load(out):
@@ -54,17 +62,21 @@ def main():
     if len(sys.argv) > 3 and sys.argv[2] == "--best":
         print(best(runs, sys.argv[3]))
         return
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True).stdout.strip()
-    print(f"Commit {commit}{'+dirty' if dirty else ''}; runs in {out}.\n")
+    commits = run_commits(out)
+    if commits:
+        print(f"Binary of commit {', '.join(commits)} (the runs' provenance.json); runs in {out}.\n")
+    else:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        print(f"Commit {commit} (HEAD's: these runs predate provenance.json); runs in {out}.\n")
     print("**Sequence baselines on the validation videos** (seed 1, frame accuracy %, last epoch; "
           "each model's rate is the one with the highest valid frame accuracy)\n")
-    print("| model | learning rate | epochs | valid frames | test frames |")
+    print("| model | learning rate | epochs | valid frames | chosen |")
     print("|---|---|---|---|---|")
     models = sorted({m for m, _ in runs}, key=lambda m: list(NAMES).index(m) if m in NAMES else 99)
     for (m, lr), r in sorted(runs.items(), key=lambda kv: (models.index(kv[0][0]), float(kv[0][1]))):
         if 1 in r:
-            print(f"| {m} | {lr} | {r[1]['epoch']} | {r[1]['valid_step_acc']:.2f} | {r[1]['test_step_acc']:.2f} |")
+            chosen = "**yes**" if lr == best(runs, m) else ""
+            print(f"| {m} | {lr} | {r[1]['epoch']} | {r[1]['valid_step_acc']:.2f} | {chosen} |")
     print("\n| method | trained on | frame accuracy (%), silent = wrong | silent frames (%) | accuracy (%), silent = previous prediction | seeds |")
     print("|---|---|---|---|---|---|")
     for m in models:
