@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Tables of docs/results/asr.md ("Learning rate on the validation split") from asr-digits-lr.sh.
 
-usage: asr_digits_lr_table.py OUT              the tables (markdown)
-       asr_digits_lr_table.py OUT --best UNIT  the learning rate chosen for UNIT (lowest valid CER)
+usage: asr_digits_lr_table.py OUT                       the tables (markdown)
+       asr_digits_lr_table.py OUT --best UNIT           the learning rate chosen for UNIT (lowest valid CER)
+       asr_digits_lr_table.py OUT --augment-helps UNIT  yes if SpecAugment lowered UNIT's valid CER
 OUT/lr-sweep: unit x learning rate, seed 1; OUT/final-UNIT: seeds 2 and 3 at UNIT's chosen rate.
 The 3-seed rows join seed 1 of the selection sweep to those two (the same configuration).
+OUT/augment-UNIT (seed 1) and OUT/augment-final-UNIT (seeds 2, 3): the same with
+train.spec_augment=true (scripts/reproduce/asr-digits-augment.sh).
 """
 import json
 import os
@@ -26,10 +29,43 @@ def best(sweep, unit):
     return min(cands, key=lambda s: s["metrics"]["valid_cer"]["mean"])
 
 
+def sweep_runs(path):
+    """The finished runs of every setting of the sweep at path (none when it is absent)."""
+    if not os.path.exists(path):
+        return []
+    return [r for s in json.load(open(path))["settings"] for r in done_runs(s)]
+
+
+def three_seeds(out, first, final_dir):
+    """Seed 1 (the runs of setting or list `first`) joined to the seeds of final_dir."""
+    return list(first) + sweep_runs(os.path.join(out, final_dir, "sweep.json"))
+
+
+def row(unit, label, lr, runs):
+    fin = [r["final"] for r in runs]
+    print(f"| {unit} | {label} | {lr} | {len(fin)} | {ms([x['valid_cer'] for x in fin])} | "
+          f"{ms([x['test_cer'] for x in fin])} | {ms([x['test_wer'] for x in fin])} | "
+          f"{ms([x['train_loss'] for x in fin])} | {fin[0]['encoder_parameters']:.0f} | "
+          f"{fin[0]['macs_per_audio_second']:.3g} | {ms([x['latency_ms_per_frame_compute'] for x in fin])} | "
+          f"{short(r['commit'] for r in runs)} |")
+
+
+HEADER = ("| unit | augmentation | learning rate | seeds | valid CER | test CER | test WER | train loss | "
+          "encoder params | MACs / s audio | compute ms / frame | commit |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|---|")
+
 out = sys.argv[1]
 sweep = load(os.path.join(out, "lr-sweep", "sweep.json"))
 if len(sys.argv) == 4 and sys.argv[2] == "--best":
     print(best(sweep, sys.argv[3])["overrides"]["train.learning_rate"])
+    sys.exit(0)
+if len(sys.argv) == 4 and sys.argv[2] == "--augment-helps":
+    unit = sys.argv[3]
+    with_aug = sweep_runs(os.path.join(out, f"augment-{unit}", "sweep.json"))
+    if not with_aug:
+        sys.exit(f"no finished SpecAugment run of unit '{unit}'")
+    without = done_runs(best(sweep, unit))[0]["final"]["valid_cer"]
+    print("yes" if with_aug[0]["final"]["valid_cer"] < without else "no")
     sys.exit(0)
 
 units = sorted({s["overrides"]["model.unit"] for s in sweep["settings"]})
@@ -47,20 +83,31 @@ for u in units:
               f"{f['train_loss']:.3f} | {f['train_seconds']:.0f} | {'**yes**' if s is chosen else ''} |")
 
 print("\nEach unit at its chosen rate, 3 seeds (seed 1 from the selection sweep; greedy decoding; "
-      "test reported once):\n")
-print("| unit | learning rate | seeds | valid CER | test CER | test WER | train loss | encoder params | "
-      "MACs / s audio | compute ms / frame | commit |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+      "test reported once for the setting chosen on validation):\n")
+print(HEADER)
 for u in units:
     chosen = best(sweep, u)
-    runs = list(done_runs(chosen))
-    final = os.path.join(out, f"final-{u}", "sweep.json")
-    if os.path.exists(final):
-        for s in json.load(open(final))["settings"]:
-            runs += done_runs(s)
-    fin = [r["final"] for r in runs]
-    print(f"| {u} | {chosen['overrides']['train.learning_rate']} | {len(fin)} | {ms([x['valid_cer'] for x in fin])} | "
-          f"{ms([x['test_cer'] for x in fin])} | {ms([x['test_wer'] for x in fin])} | "
-          f"{ms([x['train_loss'] for x in fin])} | {fin[0]['encoder_parameters']:.0f} | "
-          f"{fin[0]['macs_per_audio_second']:.3g} | {ms([x['latency_ms_per_frame_compute'] for x in fin])} | "
-          f"{short(r['commit'] for r in runs)} |")
+    lr = chosen["overrides"]["train.learning_rate"]
+    row(u, "none", lr, three_seeds(out, done_runs(chosen), f"final-{u}"))
+
+aug = {u: sweep_runs(os.path.join(out, f"augment-{u}", "sweep.json")) for u in units}
+if any(aug.values()):
+    print("\nSpecAugment (`train.spec_augment=true`) at each unit's chosen rate: seed 1 on the validation "
+          "split; seeds 2 and 3 only where it lowered the validation CER (then the test columns are that "
+          "setting's; otherwise the row shows seed 1's validation only):\n")
+    print("| unit | learning rate | valid CER without | valid CER with SpecAugment | chosen |")
+    print("|---|---|---|---|---|")
+    for u in units:
+        if not aug[u]:
+            continue
+        chosen = best(sweep, u)
+        without = done_runs(chosen)[0]["final"]["valid_cer"]
+        withv = aug[u][0]["final"]["valid_cer"]
+        print(f"| {u} | {chosen['overrides']['train.learning_rate']} | {without:.3f} | {withv:.3f} | "
+              f"{'SpecAugment' if withv < without else 'none'} |")
+    helped = [u for u in units if aug[u] and aug[u][0]["final"]["valid_cer"] < done_runs(best(sweep, u))[0]["final"]["valid_cer"]]
+    if helped:
+        print("\n" + HEADER)
+        for u in helped:
+            row(u, "SpecAugment", best(sweep, u)["overrides"]["train.learning_rate"],
+                three_seeds(out, aug[u], f"augment-final-{u}"))

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Digits: does SpecAugment help at each unit's chosen learning rate? (docs/results/asr.md,
+# "Augmentation on the validation split"). Run after asr-digits-lr.sh, with the same OUT.
+#  1. per unit, train.spec_augment=true at the unit's chosen rate, seed 1 (validation check);
+#  2. where it lowers the validation CER of the seed-1 run without it, seeds 2 and 3 with it;
+#  3. the tables: python3 scripts/reproduce/asr_digits_lr_table.py OUT (its augmentation section).
+# Noise and reverberation are not in this check: they recompute each training utterance's
+# features every epoch, several times the cost of a run here.
+# The two units run side by side (one thread each). Resumable (neurocore sweep resumes).
+# Usage: scripts/reproduce/asr-digits-augment.sh OUT [BUILD_DIR]; environment NICE (0).
+set -euo pipefail
+OUT=${1:?the output folder of asr-digits-lr.sh}
+BUILD=${2:-build}
+N="$BUILD/neurocore"
+NICE=${NICE:-0}
+export OMP_NUM_THREADS=1
+table=scripts/reproduce/asr_digits_lr_table.py
+common=(--jobs 1 --set threads=1 --set data.normalization=utterance --set train.epochs=10
+        --set train.spec_augment=true --select valid_cer --select-mode min --test-metric test_cer)
+unit_runs() {
+  local unit=$1 lr
+  lr=$(python3 "$table" "$OUT" --best "$unit")
+  local args=(configs/asr-digits-lstm.yaml "${common[@]}" --set model.unit="$unit" --set train.learning_rate="$lr")
+  nice -n "$NICE" "$N" sweep "${args[@]}" --seeds 1 --out "$OUT/augment-$unit"
+  if [ "$(python3 "$table" "$OUT" --augment-helps "$unit")" = yes ]; then
+    nice -n "$NICE" "$N" sweep "${args[@]}" --seeds 2 --first-seed 2 --out "$OUT/augment-final-$unit"
+  fi
+}
+unit_runs lstm > "$OUT/augment-lstm.log" 2>&1 &
+p1=$!
+unit_runs ssnu_aa > "$OUT/augment-ssnu_aa.log" 2>&1 &
+p2=$!
+wait "$p1"
+wait "$p2"
+python3 "$table" "$OUT"
