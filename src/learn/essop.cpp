@@ -151,6 +151,7 @@ struct Checked {
   torch::Tensor x, d, r, q;           // float32, contiguous
   essop_detail::Operand ox, od;       // where the kernel reads them
   int64_t P, N, M, BL;
+  std::vector<int64_t> koff = {};     // direct convolution: x's element offsets (ox.koff)
 };
 
 void check_streams(const EssopStreamPair& s, int64_t P) {
@@ -194,6 +195,43 @@ Checked check_columns(const torch::Tensor& x, const torch::Tensor& delta,
   const int64_t Ls = std::max<int64_t>(1, L);
   c.ox = {c.x.data_ptr<float>(), N, Ls, N * L, L, 1};
   c.od = {c.d.data_ptr<float>(), M, Ls, M * L, L, 1};
+  return c;
+}
+
+// x [B, C, H, W] (a stride-1 convolution's input), delta [B, M, Ho, Wo] (its output gradient),
+// kernel kh x kw, zero padding (ph, pw): one product per (b, oy, ox), x_p the receptive field
+// read from the zero-padded input in place of an im2col copy (Operand, direct convolution).
+Checked check_conv(const torch::Tensor& x, const torch::Tensor& delta, int64_t kh, int64_t kw,
+                   int64_t ph, int64_t pw, const EssopStreamPair& s) {
+  if (x.dim() != 4 || delta.dim() != 4 || x.size(0) != delta.size(0) || kh < 1 || kw < 1 ||
+      ph < 0 || pw < 0 || x.size(2) + 2 * ph - kh + 1 != delta.size(2) ||
+      x.size(3) + 2 * pw - kw + 1 != delta.size(3)) {
+    throw InternalError(fmt::format(
+        "essop: need x [B, C, H, W] and delta [B, M, H + 2 {} - {} + 1, W + 2 {} - {} + 1] "
+        "(stride 1), got {} and {}", ph, kh, pw, kw, fmt::join(x.sizes(), "x"),
+        fmt::join(delta.sizes(), "x")));
+  }
+  const int64_t B = x.size(0), C = x.size(1), Ho = delta.size(2), Wo = delta.size(3);
+  const int64_t Hp = x.size(2) + 2 * ph, Wp = x.size(3) + 2 * pw, L = Ho * Wo;
+  check_streams(s, B * L);
+  torch::Tensor xp = f32(x);
+  if (ph || pw) {
+    // The zero-padded input in a buffer this thread reuses (no fresh pages every step).
+    thread_local torch::Tensor pad_buf;
+    if (!pad_buf.defined()) pad_buf = torch::empty({0}, torch::kFloat32);
+    pad_buf.resize_({B, C, Hp, Wp}).zero_();
+    pad_buf.narrow(2, ph, x.size(2)).narrow(3, pw, x.size(3)).copy_(xp);
+    xp = pad_buf;
+  }
+  const auto d = f32(delta);
+  Checked c{xp, d, f32(s.r), f32(s.q), {}, {}, B * L, C * kh * kw, delta.size(1), s.r.size(1)};
+  c.koff.resize(static_cast<std::size_t>(c.N));
+  for (int64_t ch = 0, k = 0; ch < C; ++ch)
+    for (int64_t i = 0; i < kh; ++i)
+      for (int64_t j = 0; j < kw; ++j) c.koff[static_cast<std::size_t>(k++)] = (ch * Hp + i) * Wp + j;
+  const int64_t Ls = std::max<int64_t>(1, L);
+  c.ox = {c.x.data_ptr<float>(), c.N, Ls, C * Hp * Wp, 0, 1, Wo, Wp, c.koff.data()};
+  c.od = {c.d.data_ptr<float>(), c.M, Ls, c.M * L, L, 1};
   return c;
 }
 
@@ -393,6 +431,14 @@ torch::Tensor essop_outer_sum_columns(const torch::Tensor& x, const torch::Tenso
                                       EssopStats* stats, EssopKernel k) {
   torch::NoGradGuard no_grad;
   return outer_sum(check_columns(x, delta, streams), scaling, stats, k);
+}
+
+torch::Tensor essop_outer_sum_conv(const torch::Tensor& x, const torch::Tensor& delta,
+                                   int64_t kh, int64_t kw, int64_t ph, int64_t pw,
+                                   const EssopStreamPair& streams, EssopScaling scaling,
+                                   EssopStats* stats, EssopKernel k) {
+  torch::NoGradGuard no_grad;
+  return outer_sum(check_conv(x, delta, kh, kw, ph, pw, streams), scaling, stats, k);
 }
 
 torch::Tensor essop_outer_sum_reference(const torch::Tensor& x, const torch::Tensor& delta,

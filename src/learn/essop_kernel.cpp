@@ -232,6 +232,8 @@ void pack(const Side& s, const Layout& l, int64_t BL, EncodeFn encode, Packed& o
   }
   // Encoding, block by block, reading each block's values and thresholds in place (vector
   // loads where the block's products are consecutive in memory, gathers otherwise).
+  std::vector<int64_t> koff(static_cast<std::size_t>(K));
+  for (int64_t k = 0; k < K; ++k) koff[k] = s.v.element(k);
   std::atomic<bool> negative{false};
   at::parallel_for(0, nb, 1, [&](int64_t b0, int64_t b1) {
     std::vector<int64_t> uoff(static_cast<std::size_t>(BL));
@@ -244,15 +246,20 @@ void pack(const Side& s, const Layout& l, int64_t BL, EncodeFn encode, Packed& o
         const int64_t u = blk.unit + b;
         uoff[b] = (u / 4) * Kp * 4 + u % 4;
       }
-      bool contiguous = true;
+      BlockIn in{s.v.v, K, koff.data(), off, blk.count, 0, {}, {}, factor, s.thr, toff};
       for (int64_t i = 0; i < kLanes; ++i) {
         const int64_t p = l.product[blk.first + std::min(i, blk.count - 1)];
         factor[i] = i < blk.count ? s.factor[p] : 0.0f;
         off[i] = static_cast<int32_t>(s.v.offset(p));
         toff[i] = static_cast<int32_t>(s.shared ? 0 : p * BL);
-        if (i < blk.count) contiguous = contiguous && off[i] == off[0] + i;
+        if (i >= blk.count || in.nseg > kMaxSegments) continue;
+        if (i == 0 || off[i] != off[i - 1] + 1) {  // a new run of consecutive offsets
+          if (in.nseg < kMaxSegments) in.seg_base[in.nseg] = off[i] - i, in.seg_mask[in.nseg] = 0;
+          ++in.nseg;
+        }
+        if (in.nseg <= kMaxSegments) in.seg_mask[in.nseg - 1] |= 1u << i;
       }
-      const BlockIn in{s.v.v, K, s.v.sk, off, blk.count, contiguous, factor, s.thr, toff};
+      if (in.nseg > kMaxSegments) in.nseg = 0;  // scattered lanes: a gather
       neg_here |= encode(in, BL, uoff.data(), out.bits.data(), out.sign.data());
     }
     if (neg_here) negative = true;
@@ -266,7 +273,7 @@ Impl portable_impl() { return {encode_portable, count_portable}; }
 
 void gather_block(const BlockIn& in, int64_t BL, float* tile, float* rt) {
   for (int64_t k = 0; k < in.K; ++k)
-    for (int l = 0; l < kLanes; ++l) tile[k * kLanes + l] = in.v[in.off[l] + k * in.sk] * in.factor[l];
+    for (int l = 0; l < kLanes; ++l) tile[k * kLanes + l] = in.v[in.off[l] + in.koff[k]] * in.factor[l];
   for (int64_t b = 0; b < BL; ++b)
     for (int l = 0; l < kLanes; ++l) rt[b * kLanes + l] = in.thr[in.toff[l] + b];
 }
@@ -275,18 +282,22 @@ bool max_abs(const Operand& v, int64_t P, float* mx) {
   // a * 0 is 0 for a finite a and NaN otherwise: one sum tells whether all values were finite
   // (a max alone loses a NaN). Both loops are written so that the compiler vectorises them.
   float check = 0;
-  if (v.sl == 1) {  // columns: 16 consecutive products are consecutive floats
+  if (v.sl == 1) {  // columns: consecutive products (of one output row) are consecutive floats
+    const int64_t W = v.W ? v.W : v.L;
     for (int64_t p0 = 0; p0 < P; p0 += v.L) {
       const int64_t n = std::min(v.L, P - p0);
-      float* m = mx + p0;
-      std::fill_n(m, n, 0.0f);
+      std::fill_n(mx + p0, n, 0.0f);
       const float* base = v.v + (p0 / v.L) * v.sb;
-      for (int64_t k = 0; k < v.K; ++k) {
-        const float* row = base + k * v.sk;
-        for (int64_t i = 0; i < n; ++i) {
-          const float a = std::fabs(row[i]);
-          check += a * 0.0f;
-          m[i] = m[i] < a ? a : m[i];
+      for (int64_t y = 0; y * W < n; ++y) {
+        float* m = mx + p0 + y * W;
+        const int64_t w = std::min(W, n - y * W);
+        for (int64_t k = 0; k < v.K; ++k) {
+          const float* row = base + y * v.sw + v.element(k);
+          for (int64_t i = 0; i < w; ++i) {
+            const float a = std::fabs(row[i]);
+            check += a * 0.0f;
+            m[i] = m[i] < a ? a : m[i];
+          }
         }
       }
     }
@@ -387,7 +398,7 @@ const double* kernel_counts(const Side& x, const Side& d, int64_t P, int64_t BL,
 #endif
   // The encoders address values and thresholds with 32-bit offsets (vector gathers).
   for (const Side* s : {&x, &d}) {
-    const int64_t last = s->v.offset(P - 1) + (s->v.K - 1) * s->v.sk;
+    const int64_t last = s->v.offset(P - 1) + s->v.element(s->v.K - 1);
     if (last >= (int64_t{1} << 31) || P * BL >= (int64_t{1} << 31)) {
       throw InternalError(fmt::format("essop: an operand spans {} values, {} stream numbers; "
                                       "at most 2^31 each (split the call)", last + 1, P * BL));

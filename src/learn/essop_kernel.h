@@ -45,10 +45,20 @@ struct Packed {
 // (b = p / L, l = p % L) has element k at v[b sb + k sk + l sl]. Rows v [P, K] (Linear):
 // L = P, sk = 1, sl = K. Columns v [B, K, L] (im2col output, conv output gradient): sb = K L,
 // sk = L, sl = 1, so that 16 consecutive products of one sample are one vector load.
+// Direct convolution (stride 1, the zero-padded input [B, C, Hp, Wp] read without im2col):
+// position l = y W + x of an output row of W positions starts at v[b sb + y sw + x] (sw = Wp),
+// and element k = (c, i, j) of the receptive field is koff[k] = c Hp Wp + i Wp + j further on,
+// so that 16 positions of one output row are 16 consecutive input pixels for every element.
 struct Operand {
   const float* v;
   int64_t K, L, sb, sk, sl;
-  int64_t offset(int64_t p) const { return (p / L) * sb + (p % L) * sl; }
+  int64_t W = 0, sw = 0;            // positions per row and row stride; W = 0: one row of L
+  const int64_t* koff = nullptr;    // element offsets; nullptr: k sk
+  int64_t offset(int64_t p) const {
+    const int64_t l = p % L;
+    return (p / L) * sb + (W ? (l / W) * sw + (l % W) * sl : l * sl);
+  }
+  int64_t element(int64_t k) const { return koff ? koff[k] : k * sk; }
 };
 
 // Inputs of one side: the values, the per-product factor 2^-e applied before the compare (1
@@ -61,16 +71,22 @@ struct Side {
 };
 
 // One block of up to 16 products of a side, as the encoder reads it: lane l is the product
-// whose element k is at v[off[l] + k sk], scaled by factor[l] (0 for padding lanes l >= count,
-// which then set no bit; their off and toff repeat a valid lane's), with thresholds
-// thr[toff[l] + b] (b < BL). `contiguous`: off[l] = off[0] + l for the lanes l < count (one
-// vector load per element).
+// whose element k is at v[off[l] + koff[k]], scaled by factor[l] (0 for padding lanes
+// l >= count, which then set no bit; their off and toff repeat a valid lane's), with
+// thresholds thr[toff[l] + b] (b < BL). Segments: the lanes l < count as runs of consecutive
+// offsets, lanes seg_mask[s] reading v[seg_base[s] + l + koff[k]] (one masked vector load per
+// run and element: one run for im2col columns, up to 3 for a direct convolution's rows);
+// nseg = 0 when there are more than kMaxSegments runs (a gather).
+constexpr int kMaxSegments = 4;
 struct BlockIn {
   const float* v;
-  int64_t K, sk;
+  int64_t K;
+  const int64_t* koff;
   const int32_t* off;
   int64_t count;
-  bool contiguous;
+  int nseg;
+  int64_t seg_base[kMaxSegments];
+  uint32_t seg_mask[kMaxSegments];
   const float* factor;
   const float* thr;
   const int32_t* toff;

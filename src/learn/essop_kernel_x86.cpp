@@ -43,17 +43,24 @@ NC_AVX512 bool encode_avx512(const BlockIn& in, int64_t BL, const int64_t* uoff,
   }
   const __m512i off = _mm512_loadu_si512(in.off);
   const __m512 factor = _mm512_loadu_ps(in.factor);
-  const __mmask16 valid = static_cast<__mmask16>((1u << in.count) - 1);
   const bool word_aligned = uoff[0] % 4 == 0;  // unit 0 of the block is unit 0 of a word
   __mmask16 any = 0;
   for (int64_t k = 0; k < in.K; ++k) {
-    const float* src = in.v + k * in.sk;
+    const float* src = in.v + in.koff[k];
     // The block's K rows are K streams with a large stride, which the hardware prefetcher
     // does not follow: fetch the rows of the block 4 blocks ahead (the same sample) now.
-    if (in.contiguous) _mm_prefetch(reinterpret_cast<const char*>(src + in.off[0] + 4 * kLanes), _MM_HINT_T0);
-    // Padding lanes read nothing (masked load) or a valid lane's value; factor 0 clears them.
-    const __m512 raw = in.contiguous ? _mm512_maskz_loadu_ps(valid, src + in.off[0])
-                                     : gather16(src, off);
+    if (in.nseg) _mm_prefetch(reinterpret_cast<const char*>(src + in.off[0] + 4 * kLanes), _MM_HINT_T0);
+    // One masked load per run of consecutive lanes (a masked-off lane reads nothing, so a
+    // run's base may lie before the buffer); padding lanes read nothing or a valid lane's
+    // value, and factor 0 clears them.
+    __m512 raw;
+    if (in.nseg) {
+      raw = _mm512_maskz_loadu_ps(static_cast<__mmask16>(in.seg_mask[0]), src + in.seg_base[0]);
+      for (int s = 1; s < in.nseg; ++s)
+        raw = _mm512_mask_loadu_ps(raw, static_cast<__mmask16>(in.seg_mask[s]), src + in.seg_base[s]);
+    } else {
+      raw = gather16(src, off);
+    }
     const __m512 v = _mm512_mul_ps(raw, factor);
     const __mmask16 sign = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
     const __m512 a = _mm512_abs_ps(v);
