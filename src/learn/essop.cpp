@@ -237,47 +237,82 @@ Checked check_conv(const torch::Tensor& x, const torch::Tensor& delta, int64_t k
 
 // Per-product exponents of a side (per_tensor: one for all products); a product whose scale is
 // irrelevant because its vector is all zero gets `zero` = true.
+NC_ESSOP_VECTOR_CLONES bool exponents_of(const uint32_t* m, int64_t P, bool per_tensor,
+                                         int shared, int* e, char* zero) {
+  // The exponent of a normal float from its bits (as essop_exponent does for a double): 2^E
+  // when the fraction is zero, else 2^(E+1). Branch-free, so that it vectorises; returns
+  // whether some maxima are subnormal (biased exponent 0), which the caller fixes.
+  uint32_t subnormal = 0;
+  for (int64_t p = 0; p < P; ++p) {
+    const uint32_t bits = m[p];
+    const int ep = static_cast<int>(bits >> 23) - 127 + ((bits & 0x7fffffu) != 0 ? 1 : 0);
+    zero[p] = bits == 0;
+    e[p] = bits == 0 ? 0 : per_tensor ? shared : ep;
+    subnormal |= (bits != 0) & (bits < 0x800000u);
+  }
+  return subnormal != 0;
+}
+
 void exponents(const essop_detail::Operand& v, int64_t P, EssopScaling scaling,
                std::vector<int>& e, std::vector<char>& zero) {
-  e.assign(static_cast<std::size_t>(P), 0);
-  zero.assign(static_cast<std::size_t>(P), 1);
-  if (P == 0 || v.K == 0) return;
+  e.resize(static_cast<std::size_t>(P));
+  zero.resize(static_cast<std::size_t>(P));
+  if (P == 0 || v.K == 0) {
+    std::fill(e.begin(), e.end(), 0);
+    std::fill(zero.begin(), zero.end(), 1);
+    return;
+  }
   // max |v| per product in one vectorised pass (a LibTorch reduction over short rows costs
   // more than the kernel), in a buffer reused from call to call (no fresh pages).
-  thread_local std::vector<float> rmax;
+  thread_local std::vector<uint32_t> rmax;
   rmax.resize(static_cast<std::size_t>(P));
-  if (!essop_detail::max_abs(v, P, rmax.data())) {
+  uint32_t all = 0;
+  if (!essop_detail::max_abs_bits(v, P, rmax.data(), all)) {
     throw UserError("essop: a non-finite value in the weight-update inputs");
   }
-  const float* m = rmax.data();
-  const float all = *std::max_element(m, m + P);
-  const int shared = all > 0 ? essop_exponent(all) : 0;
-  for (int64_t p = 0; p < P; ++p) {
-    // The exponent of a normal float from its bits (as essop_exponent does for a double):
-    // 2^E when the fraction is zero, else 2^(E+1); subnormals through essop_exponent.
-    uint32_t bits = 0;
-    std::memcpy(&bits, &m[p], sizeof bits);
-    const auto biased = static_cast<int>(bits >> 23);
-    const int ep = biased != 0 ? biased - 127 + ((bits & 0x7fffffu) != 0 ? 1 : 0)
-                   : bits != 0 ? essop_exponent(m[p])
-                               : 0;
-    zero[p] = bits == 0;
-    if (!zero[p]) e[p] = scaling == EssopScaling::per_tensor ? shared : ep;
+  const uint32_t* m = rmax.data();
+  auto value = [](uint32_t bits) {
+    float f;
+    std::memcpy(&f, &bits, sizeof f);
+    return f;
+  };
+  const int shared = all > 0 ? essop_exponent(value(all)) : 0;
+  const bool per_tensor = scaling == EssopScaling::per_tensor;
+  if (exponents_of(m, P, per_tensor, shared, e.data(), zero.data()) && !per_tensor) {
+    for (int64_t p = 0; p < P; ++p)
+      if (m[p] != 0 && (m[p] >> 23) == 0) e[p] = essop_exponent(value(m[p]));
   }
 }
 
-// 2^-e_p as float, one per product.
+// 2^-e_p as float, one per product: the bits of a normal power of two (no library call),
+// ldexp where 2^-e is not a normal float.
+NC_ESSOP_VECTOR_CLONES bool factors_of(const int* e, int64_t n, float* f) {
+  uint32_t outside = 0;  // some 2^-e is not a normal float
+  for (int64_t p = 0; p < n; ++p) {
+    const uint32_t bits = static_cast<uint32_t>(127 - e[p]) << 23;
+    std::memcpy(&f[p], &bits, sizeof bits);
+    outside |= static_cast<uint32_t>(127 - e[p] - 1) > 253u;
+  }
+  return outside != 0;
+}
+
 void factors(const std::vector<int>& e, std::vector<float>& f) {
   f.resize(e.size());
-  for (std::size_t p = 0; p < e.size(); ++p) {
-    // ldexp(1, -e) without the library call: the bits of a normal power of two.
-    const int biased = 127 - e[p];
-    if (biased >= 1 && biased <= 254) {
-      const uint32_t bits = static_cast<uint32_t>(biased) << 23;
-      std::memcpy(&f[p], &bits, sizeof bits);
-    } else {
-      f[p] = std::ldexp(1.0f, -e[p]);
-    }
+  const auto n = static_cast<int64_t>(e.size());
+  if (!factors_of(e.data(), n, f.data())) return;
+  for (int64_t p = 0; p < n; ++p) {
+    if (127 - e[p] < 1 || 127 - e[p] > 254) f[p] = std::ldexp(1.0f, -e[p]);
+  }
+}
+
+// Combined exponents and skipped products of both sides (scale = false: the unscaled counts).
+NC_ESSOP_VECTOR_CLONES void combine(const char* zx, const char* zd, bool scale, int64_t P, int* ex,
+                                    int* ed, int* e, char* skip) {
+  for (int64_t i = 0; i < P; ++i) {
+    skip[i] = zx[i] | zd[i];
+    ex[i] = !scale || zx[i] ? 0 : ex[i];
+    ed[i] = !scale || zd[i] ? 0 : ed[i];
+    e[i] = skip[i] ? 0 : ex[i] + ed[i];
   }
 }
 
@@ -339,12 +374,8 @@ void prepare(Checked c, EssopScaling scaling, bool scale, Prepared& p) {
   const auto P = static_cast<std::size_t>(p.c.P);
   p.e.resize(P);
   p.skip.resize(P);
-  for (std::size_t i = 0; i < P; ++i) {
-    p.skip[i] = zx[i] | zd[i];
-    if (!scale || zx[i]) p.ex[i] = 0;
-    if (!scale || zd[i]) p.ed[i] = 0;
-    p.e[i] = p.skip[i] ? 0 : p.ex[i] + p.ed[i];
-  }
+  combine(zx.data(), zd.data(), scale, p.c.P, p.ex.data(), p.ed.data(), p.e.data(),
+          p.skip.data());
   if (!scale && p.c.P &&
       (p.c.x.abs().max().item<float>() > 1 || p.c.d.abs().max().item<float>() > 1)) {
     throw InternalError("essop_signed_counts: values must lie in [-1, 1]");

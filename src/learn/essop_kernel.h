@@ -9,12 +9,22 @@
 // dimension (product, stream bit) is laid out bit-plane by bit-plane, 16 products at a time,
 // so that encoding is one 16-lane compare of 16 values against 16 thresholds per unit.
 // Four units make a word; a side with K elements is stored word-major, words[w * Kp + k]
-// (Kp = K rounded up to a multiple of 32, padding zero), so that the counting loop reads 8 or
+// (x side: Kp = K rounded up to a multiple of 32, the padding's bits never counted into a
+// column that is read; delta side: Kp = K), so that the counting loop reads 8 or
 // 4 consecutive elements' words with one vector load.
 #include <cstdint>
 #include <vector>
 
 #include "neurocore/learn/essop.h"
+
+// Loops over all products (max |v|, exponents, factors) compiled also for AVX2 and AVX-512
+// and chosen at run time (the library is built for plain x86-64, whose SSE2 has no unsigned
+// or 32-bit integer max).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NC_ESSOP_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NC_ESSOP_VECTOR_CLONES
+#endif
 
 namespace nc::learn::essop_detail {
 
@@ -90,6 +100,8 @@ struct BlockIn {
   const float* factor;
   const float* thr;
   const int32_t* toff;
+  bool thr_rows;  // toff[l] = toff[0] + l BL for l < count: the block's thresholds are one
+                  // row-major [count][BL] array (fresh streams of consecutive products)
 };
 
 // Encodes a block for every element: unit (k, b) goes to dst[uoff[b] + 4 k], its sign unit
@@ -117,8 +129,9 @@ Impl portable_impl();
 // scaled values v f and thresholds rt [BL][16].
 void gather_block(const BlockIn& in, int64_t BL, float* tile, float* rt);
 
-// Per-product max |v| of a side into mx[0, P); returns false when a value is not finite.
-bool max_abs(const Operand& v, int64_t P, float* mx);
+// Per-product max |v| of a side into mb[0, P), as the bits of the float, and their max into
+// `all`; returns false when a value is not finite.
+bool max_abs_bits(const Operand& v, int64_t P, uint32_t* mb, uint32_t& all);
 
 /// The kernel on one call: x side [P, N], delta side [P, M], combined exponents e (groups) and
 /// skipped (all-zero) products -> sums [M][Np] (row stride Np, returned) of

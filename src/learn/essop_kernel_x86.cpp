@@ -31,15 +31,82 @@ NC_AVX512 inline __m512 gather16(const float* base, __m512i idx) {
   return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xffff, idx, base, 4);
 }
 
+// rt[b][l] = t[l BL + b] for BL 4 or 8, in registers (the scalar transpose, 16 BL loads and
+// stores per block and side, cost as much as encoding a convolution's delta side). t holds
+// count * BL valid floats (masked loads: a partial block at the end of the streams).
+NC_AVX512 inline __m512 load_valid(const float* t, int64_t r, int64_t n) {
+  const int64_t left = std::max<int64_t>(0, std::min<int64_t>(16, n - 16 * r));
+  const auto mask = static_cast<__mmask16>(left >= 16 ? 0xffffu : (1u << left) - 1u);
+  return _mm512_maskz_loadu_ps(mask, t + 16 * r);
+}
+
+// Lanes 0-7 of a, then lanes 0-7 of b (the masked form: GCC 12 warns that the unmasked
+// intrinsic's pass-through register may be uninitialised).
+NC_AVX512 inline __m512 join_halves(__m512 a, __m512 b) {
+  return _mm512_maskz_shuffle_f32x4(0xffff, a, b, _MM_SHUFFLE(1, 0, 1, 0));
+}
+
+NC_AVX512 void transpose_thresholds(const float* t, int64_t count, int64_t BL, float* rt) {
+  const int64_t n = count * BL;
+  if (BL == 4) {
+    // Lanes 0-7 from registers 0-1, lanes 8-15 from 2-3: index 4 l + b of a register pair.
+    __m512 z[4];
+    for (int r = 0; r < 4; ++r) z[r] = load_valid(t, r, n);
+    for (int b = 0; b < 4; ++b) {
+      const __m512i idx = _mm512_add_epi32(
+          _mm512_mullo_epi32(_mm512_and_si512(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7), _mm512_set1_epi32(7)), _mm512_set1_epi32(4)),
+          _mm512_set1_epi32(b));
+      const __m512 lo = _mm512_permutex2var_ps(z[0], idx, z[1]);
+      const __m512 hi = _mm512_permutex2var_ps(z[2], idx, z[3]);
+      _mm512_store_ps(rt + 16 * b, join_halves(lo, hi));
+    }
+    return;
+  }
+  // BL 8: register pair q (lanes 4q..4q+3) regrouped as y[q][h] = 4 rows b = 4h..4h+3 of
+  // 4 lanes each (lane 4 b' + l' = t[32 q + 8 l' + 4 h + b']), then row b = lanes 4b'..4b'+3
+  // of y[0..3][h] side by side.
+  __m512 z[8];
+  for (int r = 0; r < 8; ++r) z[r] = load_valid(t, r, n);
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i l4 = _mm512_and_si512(lane, _mm512_set1_epi32(3));   // l'
+  const __m512i b4 = _mm512_srli_epi32(lane, 2);                      // b'
+  const __m512i base = _mm512_add_epi32(_mm512_slli_epi32(l4, 3), b4);  // 8 l' + b'
+  __m512 y[4][2];
+  for (int q = 0; q < 4; ++q) {
+    for (int h = 0; h < 2; ++h) {
+      y[q][h] = _mm512_permutex2var_ps(z[2 * q], _mm512_add_epi32(base, _mm512_set1_epi32(4 * h)),
+                                       z[2 * q + 1]);
+    }
+  }
+  // From a pair (y0, y1): lanes 0-3 = y0[4b'..], lanes 4-7 = y1[4b'..] (index 16 + ...).
+  const __m512i hi_half = _mm512_srli_epi32(lane, 2);  // 0 for lanes 0-3, 1 for 4-7, ...
+  for (int b = 0; b < 8; ++b) {
+    const int h = b / 4, bb = b % 4;
+    const __m512i idx = _mm512_add_epi32(_mm512_add_epi32(l4, _mm512_set1_epi32(4 * bb)),
+                                         _mm512_slli_epi32(_mm512_and_si512(hi_half, _mm512_set1_epi32(1)), 4));
+    const __m512 u01 = _mm512_permutex2var_ps(y[0][h], idx, y[1][h]);
+    const __m512 u23 = _mm512_permutex2var_ps(y[2][h], idx, y[3][h]);
+    _mm512_store_ps(rt + 16 * b, join_halves(u01, u23));
+  }
+}
+
 NC_AVX512 bool encode_avx512(const BlockIn& in, int64_t BL, const int64_t* uoff, uint16_t* dst,
                              uint16_t* sdst) {
   // Thresholds of the block, [BL][16], transposed from the products' [P, BL] stream rows by
   // scalar copies (vector gathers are slower on the CPUs measured).
   constexpr int64_t kMaxBits = 1024;
   alignas(64) float rt[kMaxBits * kLanes];
-  for (int l = 0; l < kLanes; ++l) {
-    const float* t = in.thr + in.toff[l];
-    for (int64_t b = 0; b < BL; ++b) rt[b * kLanes + l] = t[b];
+  if (in.thr_rows && (BL == 4 || BL == 8)) {
+    // The streams of a layer are megabytes, read once, block after block: fetch the
+    // thresholds of the block 4 blocks ahead (BL cache lines) now.
+    const char* ahead = reinterpret_cast<const char*>(in.thr + in.toff[0] + 4 * kLanes * BL);
+    for (int64_t c = 0; c < BL; ++c) _mm_prefetch(ahead + 64 * c, _MM_HINT_T0);
+    transpose_thresholds(in.thr + in.toff[0], in.count, BL, rt);
+  } else {
+    for (int l = 0; l < kLanes; ++l) {
+      const float* t = in.thr + in.toff[l];
+      for (int64_t b = 0; b < BL; ++b) rt[b * kLanes + l] = t[b];
+    }
   }
   const __m512i off = _mm512_loadu_si512(in.off);
   const __m512 factor = _mm512_loadu_ps(in.factor);

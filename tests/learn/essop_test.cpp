@@ -211,6 +211,34 @@ TEST(Essop, ConvEntryEqualsReferenceOnIm2colRows) {
                nc::InternalError);
 }
 
+// A NaN or infinity in either side's values (rows, columns or a convolution's input) is a
+// UserError, not a silent scale: the max |v| pass sees it wherever it sits.
+TEST(Essop, NonFiniteInputsAreRefused) {
+  auto g = nc::make_generator(16, "test");
+  const float bad[] = {std::nanf(""), INFINITY, -INFINITY};
+  for (float v : bad) {
+    auto x = torch::rand({20, 7}, g), d = torch::randn({20, 3}, g);
+    const auto s = essop_draw_streams(20, bl(4), g);
+    x[13][5] = v;
+    EXPECT_THROW(essop_outer_sum(x, d, s, EssopScaling::per_product), nc::UserError) << v;
+    x[13][5] = 0;
+    d[19][2] = v;
+    EXPECT_THROW(essop_outer_sum(x, d, s, EssopScaling::per_product), nc::UserError) << v;
+    auto xi = torch::rand({2, 2, 6, 6}, g), di = torch::randn({2, 3, 6, 6}, g);
+    xi[1][1][5][0] = v;  // only inside padded receptive fields
+    EXPECT_THROW(essop_outer_sum_conv(xi, di, 3, 3, 1, 1, essop_draw_streams(72, bl(4), g),
+                                      EssopScaling::per_product),
+                 nc::UserError)
+        << v;
+    auto xc = torch::rand({2, 7, 20}, g), dc = torch::randn({2, 3, 20}, g);
+    dc[0][1][19] = v;
+    EXPECT_THROW(essop_outer_sum_columns(xc, dc, essop_draw_streams(40, bl(4), g),
+                                         EssopScaling::per_product),
+                 nc::UserError)
+        << v;
+  }
+}
+
 TEST(Essop, KernelChoiceIsReportedAndUnsupportedOnesRefused) {
   const auto best = essop_kernel_resolved(EssopKernel::automatic);
   EXPECT_NE(best, EssopKernel::automatic);
