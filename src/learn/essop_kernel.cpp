@@ -220,6 +220,39 @@ void make_layout_positions(int64_t p0, int64_t p1, int64_t L, const std::vector<
 
 int64_t padded(int64_t k) { return (k + kColBlock - 1) / kColBlock * kColBlock; }
 
+// The lanes of a block of consecutive products of one sample whose values are consecutive
+// along an output row (columns, direct convolutions: the `positions` layout), filled per run
+// of lanes instead of lane by lane (per block, the generic loop below cost as much as encoding
+// a convolution's delta side). Returns false, touching nothing, for any other block.
+bool consecutive_lanes(const Side& s, const Layout& l, const Layout::Block& blk, int64_t BL,
+                       float* factor, int32_t* off, int32_t* toff, BlockIn& in) {
+  const int64_t n = blk.count, p0 = l.product[blk.first];
+  const int64_t pos = p0 % s.v.L;
+  if (s.v.sl != 1 || l.product[blk.first + n - 1] != p0 + n - 1 || pos + n > s.v.L) return false;
+  std::memcpy(factor, s.factor + p0, sizeof(float) * static_cast<std::size_t>(n));
+  std::fill(factor + n, factor + kLanes, 0.0f);
+  for (int64_t i = 0; i < kLanes; ++i)
+    toff[i] = static_cast<int32_t>(s.shared ? 0 : (p0 + std::min(i, n - 1)) * BL);
+  // Runs: up to the end of each output row (columns: one row of L positions).
+  const int64_t row = s.v.W ? s.v.W : s.v.L;
+  int64_t col = pos % row, o = s.v.offset(p0);
+  for (int64_t i = 0; i < n;) {
+    const int64_t len = std::min(n - i, row - col);
+    if (in.nseg < kMaxSegments) {
+      in.seg_base[in.nseg] = o - i;
+      in.seg_mask[in.nseg] = ((1u << len) - 1u) << i;
+    }
+    ++in.nseg;
+    for (int64_t j = 0; j < len; ++j) off[i + j] = static_cast<int32_t>(o + j);
+    i += len;
+    o += len + (s.v.W ? s.v.sw - s.v.W : 0);  // the next row's first position
+    col = 0;
+  }
+  for (int64_t i = n; i < kLanes; ++i) off[i] = off[n - 1];
+  if (in.nseg > kMaxSegments) in.nseg = 0;  // a gather
+  return true;
+}
+
 // One side's words [W][Kp] (Kp >= K: the x side's padding to whole vectors of columns; its
 // padding elements hold stale bits, whose counts land in columns of the sums never read).
 void pack(const Side& s, const Layout& l, int64_t BL, int64_t Kp, EncodeFn encode,
@@ -264,6 +297,10 @@ void pack(const Side& s, const Layout& l, int64_t BL, int64_t Kp, EncodeFn encod
         uoff[b] = (u / 4) * Kp * 4 + u % 4;
       }
       BlockIn in{s.v.v, K, koff.data(), off, blk.count, 0, {}, {}, factor, s.thr, toff, !s.shared};
+      if (consecutive_lanes(s, l, blk, BL, factor, off, toff, in)) {
+        neg_here |= encode(in, BL, uoff.data(), out.bits.data(), out.sign.data());
+        continue;
+      }
       int64_t prev = -2, pos = 0, col = 0, o = 0;  // the last lane's product and where it is
       for (int64_t i = 0; i < kLanes; ++i) {
         const int64_t p = l.product[blk.first + std::min(i, blk.count - 1)];
