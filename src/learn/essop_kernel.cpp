@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "neurocore/core/error.h"
 
@@ -163,16 +164,17 @@ void make_layout_positions(int64_t p0, int64_t p1, int64_t L, const std::vector<
       const auto first = static_cast<int64_t>(l.product.size());
       const int64_t unit = static_cast<int64_t>(l.blocks.size()) * words_per_block * 4;
       l.blocks.push_back({first, count, unit});
-      for (int64_t i = 0; i < count; ++i) l.product.push_back(b0 + i);
+      l.product.resize(static_cast<std::size_t>(first + count));
+      for (int64_t i = 0; i < count; ++i) l.product[static_cast<std::size_t>(first + i)] = b0 + i;
       // The distinct exponents of the block's lanes and their lane masks: a mask per
-      // exponent above the block's smallest (a short range), else a search.
-      int emin = 0, emax = -1;
+      // exponent above the block's smallest (a short range), else a search. Branch-free over
+      // the lanes (a branch per lane mispredicted often enough to cost as much as encoding).
+      int emin = std::numeric_limits<int>::max(), emax = std::numeric_limits<int>::min();
       for (int64_t i = 0; i < count; ++i) {
-        if (skip[b0 + i]) continue;
+        const bool live = !skip[b0 + i];
         const int ei = e[b0 + i];
-        if (emax < emin) emin = emax = ei;
-        emin = std::min(emin, ei);
-        emax = std::max(emax, ei);
+        emin = live && ei < emin ? ei : emin;
+        emax = live && ei > emax ? ei : emax;
       }
       if (emax < emin) continue;  // all lanes skipped
       int ex[kLanes];
@@ -180,8 +182,10 @@ void make_layout_positions(int64_t p0, int64_t p1, int64_t L, const std::vector<
       int n = 0;
       if (emax - emin < 32) {
         uint32_t by[32] = {};
-        for (int64_t i = 0; i < count; ++i)
-          if (!skip[b0 + i]) by[e[b0 + i] - emin] |= 1u << i;
+        for (int64_t i = 0; i < count; ++i) {
+          const bool live = !skip[b0 + i];
+          by[live ? e[b0 + i] - emin : 0] |= static_cast<uint32_t>(live) << i;
+        }
         for (int k = 0; k <= emax - emin; ++k)
           if (by[k]) ex[n] = emin + k, lanes[n++] = by[k];
       } else {
