@@ -90,6 +90,44 @@ NC_AVX512 void transpose_thresholds(const float* t, int64_t count, int64_t BL, f
   }
 }
 
+// The element loop at BL 4 or 8 (NW = BL / 4 whole words per element), for blocks whose
+// lanes are S = 1 or 2 runs of consecutive values (columns, direct convolutions): the
+// thresholds stay in registers, the loads are known at compile time, and a word's four
+// 16-lane masks are joined in mask registers (one move to memory).
+template <int NW, int S>
+NC_AVX512 __mmask16 encode_words(const BlockIn& in, const float* rt, const int64_t* uoff,
+                                 uint16_t* dst, uint16_t* sdst) {
+  __m512 r[4 * NW];
+  for (int b = 0; b < 4 * NW; ++b) r[b] = _mm512_load_ps(rt + b * kLanes);
+  const __m512 factor = _mm512_loadu_ps(in.factor);
+  const auto m0 = static_cast<__mmask16>(in.seg_mask[0]);
+  const auto m1 = static_cast<__mmask16>(S > 1 ? in.seg_mask[1] : 0);
+  const int64_t base0 = in.seg_base[0], base1 = S > 1 ? in.seg_base[1] : 0;
+  __mmask16 any = 0;
+  for (int64_t k = 0; k < in.K; ++k) {
+    const float* src = in.v + in.koff[k];
+    _mm_prefetch(reinterpret_cast<const char*>(src + in.off[0] + 4 * kLanes), _MM_HINT_T0);
+    __m512 raw = _mm512_maskz_loadu_ps(m0, src + base0);
+    if (S > 1) raw = _mm512_mask_loadu_ps(raw, m1, src + base1);
+    const __m512 v = _mm512_mul_ps(raw, factor);
+    const __mmask16 sign = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+    const __m512 a = _mm512_abs_ps(v);
+    const uint64_t sign4 = static_cast<uint64_t>(sign) * 0x0001000100010001ULL;
+    for (int w = 0; w < NW; ++w) {
+      const __mmask16 c0 = _mm512_cmp_ps_mask(a, r[4 * w], _CMP_GT_OQ);
+      const __mmask16 c1 = _mm512_cmp_ps_mask(a, r[4 * w + 1], _CMP_GT_OQ);
+      const __mmask16 c2 = _mm512_cmp_ps_mask(a, r[4 * w + 2], _CMP_GT_OQ);
+      const __mmask16 c3 = _mm512_cmp_ps_mask(a, r[4 * w + 3], _CMP_GT_OQ);
+      const uint64_t word = _cvtmask64_u64(
+          _mm512_kunpackd(_mm512_kunpackw(c3, c2), _mm512_kunpackw(c1, c0)));
+      std::memcpy(dst + uoff[4 * w] + 4 * k, &word, sizeof word);
+      std::memcpy(sdst + uoff[4 * w] + 4 * k, &sign4, sizeof sign4);
+    }
+    any |= sign;
+  }
+  return any;
+}
+
 NC_AVX512 bool encode_avx512(const BlockIn& in, int64_t BL, const int64_t* uoff, uint16_t* dst,
                              uint16_t* sdst) {
   // Thresholds of the block, [BL][16], transposed from the products' [P, BL] stream rows by
@@ -108,9 +146,20 @@ NC_AVX512 bool encode_avx512(const BlockIn& in, int64_t BL, const int64_t* uoff,
       for (int64_t b = 0; b < BL; ++b) rt[b * kLanes + l] = t[b];
     }
   }
+  const bool word_aligned = uoff[0] % 4 == 0;  // unit 0 of the block is unit 0 of a word
+  if (word_aligned && (in.nseg == 1 || in.nseg == 2) && (BL == 4 || BL == 8)) {
+    __mmask16 any;
+    if (BL == 4) {
+      any = in.nseg == 1 ? encode_words<1, 1>(in, rt, uoff, dst, sdst)
+                         : encode_words<1, 2>(in, rt, uoff, dst, sdst);
+    } else {
+      any = in.nseg == 1 ? encode_words<2, 1>(in, rt, uoff, dst, sdst)
+                         : encode_words<2, 2>(in, rt, uoff, dst, sdst);
+    }
+    return any != 0;
+  }
   const __m512i off = _mm512_loadu_si512(in.off);
   const __m512 factor = _mm512_loadu_ps(in.factor);
-  const bool word_aligned = uoff[0] % 4 == 0;  // unit 0 of the block is unit 0 of a word
   __mmask16 any = 0;
   for (int64_t k = 0; k < in.K; ++k) {
     const float* src = in.v + in.koff[k];
