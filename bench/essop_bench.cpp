@@ -128,7 +128,7 @@ void kernel_table(int reps) {
 }
 
 void step_table(int reps) {
-  fmt::print("\n## Training step: ESSOP / exact (forward + backward + SGD, batch 128), median "
+  fmt::print("\n## Training step: ESSOP / exact (forward + backward + SGD, batch 128), "
              "{} of {} steps\n\n",
              g_min ? "minimum" : "median", reps);
   fmt::print("| model | exact ms |");
