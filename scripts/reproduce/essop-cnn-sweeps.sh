@@ -17,7 +17,8 @@
 # SHARED (default 0), SHARED_BL (default 16), NC (default build/neurocore); LR=x skips step 1
 # and uses rate x (the rate step 1 chose in an earlier run); STEPS (default "essop") lists
 # which of the ESSOP steps to run: "essop", "shared" or both (SHARED=1 adds "shared").
-# Runs at normal priority (nice starves them on a loaded machine).
+# FIRST_SEED (default 1): the seeds are FIRST_SEED .. FIRST_SEED + SEEDS - 1 (a missing seed
+# of an earlier sweep). Runs at normal priority (nice starves them on a loaded machine).
 set -euo pipefail
 OUT=${1:?output folder}
 EPOCHS=${2:-10}
@@ -31,7 +32,7 @@ SHARED_BL=${SHARED_BL:-16}
 STEPS=${STEPS:-essop}
 if [ "$SHARED" = 1 ]; then STEPS="$STEPS shared"; fi
 CONFIG=configs/essop-cnn-fashion.yaml
-common=(--seeds "$SEEDS" --jobs "$JOBS" --set data.validation=true --set threads=1
+common=(--seeds "$SEEDS" --first-seed "${FIRST_SEED:-1}" --jobs "$JOBS" --set data.validation=true --set threads=1
         --set train.epochs="$EPOCHS")
 if [ -z "${LR:-}" ]; then
   "$NC" --log-level warn sweep "$CONFIG" "${common[@]}" --set learn.update=exact \
