@@ -151,6 +151,7 @@ struct Checked {
   torch::Tensor x, d, r, q;           // float32, contiguous
   essop_detail::Operand ox, od;       // where the kernel reads them
   int64_t P, N, M, BL;
+  std::vector<int64_t> koff = {};     // direct convolution: x's element offsets (ox.koff)
 };
 
 void check_streams(const EssopStreamPair& s, int64_t P) {
@@ -197,49 +198,121 @@ Checked check_columns(const torch::Tensor& x, const torch::Tensor& delta,
   return c;
 }
 
+// x [B, C, H, W] (a stride-1 convolution's input), delta [B, M, Ho, Wo] (its output gradient),
+// kernel kh x kw, zero padding (ph, pw): one product per (b, oy, ox), x_p the receptive field
+// read from the zero-padded input in place of an im2col copy (Operand, direct convolution).
+Checked check_conv(const torch::Tensor& x, const torch::Tensor& delta, int64_t kh, int64_t kw,
+                   int64_t ph, int64_t pw, const EssopStreamPair& s) {
+  if (x.dim() != 4 || delta.dim() != 4 || x.size(0) != delta.size(0) || kh < 1 || kw < 1 ||
+      ph < 0 || pw < 0 || x.size(2) + 2 * ph - kh + 1 != delta.size(2) ||
+      x.size(3) + 2 * pw - kw + 1 != delta.size(3)) {
+    throw InternalError(fmt::format(
+        "essop: need x [B, C, H, W] and delta [B, M, H + 2 {} - {} + 1, W + 2 {} - {} + 1] "
+        "(stride 1), got {} and {}", ph, kh, pw, kw, fmt::join(x.sizes(), "x"),
+        fmt::join(delta.sizes(), "x")));
+  }
+  const int64_t B = x.size(0), C = x.size(1), Ho = delta.size(2), Wo = delta.size(3);
+  const int64_t Hp = x.size(2) + 2 * ph, Wp = x.size(3) + 2 * pw, L = Ho * Wo;
+  check_streams(s, B * L);
+  torch::Tensor xp = f32(x);
+  if (ph || pw) {
+    // The zero-padded input in a buffer this thread reuses (no fresh pages every step).
+    thread_local torch::Tensor pad_buf;
+    if (!pad_buf.defined()) pad_buf = torch::empty({0}, torch::kFloat32);
+    pad_buf.resize_({B, C, Hp, Wp}).zero_();
+    pad_buf.narrow(2, ph, x.size(2)).narrow(3, pw, x.size(3)).copy_(xp);
+    xp = pad_buf;
+  }
+  const auto d = f32(delta);
+  Checked c{xp, d, f32(s.r), f32(s.q), {}, {}, B * L, C * kh * kw, delta.size(1), s.r.size(1)};
+  c.koff.resize(static_cast<std::size_t>(c.N));
+  for (int64_t ch = 0, k = 0; ch < C; ++ch)
+    for (int64_t i = 0; i < kh; ++i)
+      for (int64_t j = 0; j < kw; ++j) c.koff[static_cast<std::size_t>(k++)] = (ch * Hp + i) * Wp + j;
+  const int64_t Ls = std::max<int64_t>(1, L);
+  c.ox = {c.x.data_ptr<float>(), c.N, Ls, C * Hp * Wp, 0, 1, Wo, Wp, c.koff.data()};
+  c.od = {c.d.data_ptr<float>(), c.M, Ls, c.M * L, L, 1};
+  return c;
+}
+
 // Per-product exponents of a side (per_tensor: one for all products); a product whose scale is
 // irrelevant because its vector is all zero gets `zero` = true.
+NC_ESSOP_VECTOR_CLONES bool exponents_of(const uint32_t* m, int64_t P, bool per_tensor,
+                                         int shared, int* e, char* zero) {
+  // The exponent of a normal float from its bits (as essop_exponent does for a double): 2^E
+  // when the fraction is zero, else 2^(E+1). Branch-free, so that it vectorises; returns
+  // whether some maxima are subnormal (biased exponent 0), which the caller fixes.
+  uint32_t subnormal = 0;
+  for (int64_t p = 0; p < P; ++p) {
+    const uint32_t bits = m[p];
+    const int ep = static_cast<int>(bits >> 23) - 127 + ((bits & 0x7fffffu) != 0 ? 1 : 0);
+    zero[p] = bits == 0;
+    e[p] = bits == 0 ? 0 : per_tensor ? shared : ep;
+    subnormal |= (bits != 0) & (bits < 0x800000u);
+  }
+  return subnormal != 0;
+}
+
 void exponents(const essop_detail::Operand& v, int64_t P, EssopScaling scaling,
                std::vector<int>& e, std::vector<char>& zero) {
-  e.assign(static_cast<std::size_t>(P), 0);
-  zero.assign(static_cast<std::size_t>(P), 1);
-  if (P == 0 || v.K == 0) return;
+  e.resize(static_cast<std::size_t>(P));
+  zero.resize(static_cast<std::size_t>(P));
+  if (P == 0 || v.K == 0) {
+    std::fill(e.begin(), e.end(), 0);
+    std::fill(zero.begin(), zero.end(), 1);
+    return;
+  }
   // max |v| per product in one vectorised pass (a LibTorch reduction over short rows costs
   // more than the kernel), in a buffer reused from call to call (no fresh pages).
-  thread_local std::vector<float> rmax;
+  thread_local std::vector<uint32_t> rmax;
   rmax.resize(static_cast<std::size_t>(P));
-  if (!essop_detail::max_abs(v, P, rmax.data())) {
+  uint32_t all = 0;
+  if (!essop_detail::max_abs_bits(v, P, rmax.data(), all)) {
     throw UserError("essop: a non-finite value in the weight-update inputs");
   }
-  const float* m = rmax.data();
-  const float all = *std::max_element(m, m + P);
-  const int shared = all > 0 ? essop_exponent(all) : 0;
-  for (int64_t p = 0; p < P; ++p) {
-    // The exponent of a normal float from its bits (as essop_exponent does for a double):
-    // 2^E when the fraction is zero, else 2^(E+1); subnormals through essop_exponent.
-    uint32_t bits = 0;
-    std::memcpy(&bits, &m[p], sizeof bits);
-    const auto biased = static_cast<int>(bits >> 23);
-    const int ep = biased != 0 ? biased - 127 + ((bits & 0x7fffffu) != 0 ? 1 : 0)
-                   : bits != 0 ? essop_exponent(m[p])
-                               : 0;
-    zero[p] = bits == 0;
-    if (!zero[p]) e[p] = scaling == EssopScaling::per_tensor ? shared : ep;
+  const uint32_t* m = rmax.data();
+  auto value = [](uint32_t bits) {
+    float f;
+    std::memcpy(&f, &bits, sizeof f);
+    return f;
+  };
+  const int shared = all > 0 ? essop_exponent(value(all)) : 0;
+  const bool per_tensor = scaling == EssopScaling::per_tensor;
+  if (exponents_of(m, P, per_tensor, shared, e.data(), zero.data()) && !per_tensor) {
+    for (int64_t p = 0; p < P; ++p)
+      if (m[p] != 0 && (m[p] >> 23) == 0) e[p] = essop_exponent(value(m[p]));
   }
 }
 
-// 2^-e_p as float, one per product.
+// 2^-e_p as float, one per product: the bits of a normal power of two (no library call),
+// ldexp where 2^-e is not a normal float.
+NC_ESSOP_VECTOR_CLONES bool factors_of(const int* e, int64_t n, float* f) {
+  uint32_t outside = 0;  // some 2^-e is not a normal float
+  for (int64_t p = 0; p < n; ++p) {
+    const uint32_t bits = static_cast<uint32_t>(127 - e[p]) << 23;
+    std::memcpy(&f[p], &bits, sizeof bits);
+    outside |= static_cast<uint32_t>(127 - e[p] - 1) > 253u;
+  }
+  return outside != 0;
+}
+
 void factors(const std::vector<int>& e, std::vector<float>& f) {
   f.resize(e.size());
-  for (std::size_t p = 0; p < e.size(); ++p) {
-    // ldexp(1, -e) without the library call: the bits of a normal power of two.
-    const int biased = 127 - e[p];
-    if (biased >= 1 && biased <= 254) {
-      const uint32_t bits = static_cast<uint32_t>(biased) << 23;
-      std::memcpy(&f[p], &bits, sizeof bits);
-    } else {
-      f[p] = std::ldexp(1.0f, -e[p]);
-    }
+  const auto n = static_cast<int64_t>(e.size());
+  if (!factors_of(e.data(), n, f.data())) return;
+  for (int64_t p = 0; p < n; ++p) {
+    if (127 - e[p] < 1 || 127 - e[p] > 254) f[p] = std::ldexp(1.0f, -e[p]);
+  }
+}
+
+// Combined exponents and skipped products of both sides (scale = false: the unscaled counts).
+NC_ESSOP_VECTOR_CLONES void combine(const char* zx, const char* zd, bool scale, int64_t P, int* ex,
+                                    int* ed, int* e, char* skip) {
+  for (int64_t i = 0; i < P; ++i) {
+    skip[i] = zx[i] | zd[i];
+    ex[i] = !scale || zx[i] ? 0 : ex[i];
+    ed[i] = !scale || zd[i] ? 0 : ed[i];
+    e[i] = skip[i] ? 0 : ex[i] + ed[i];
   }
 }
 
@@ -301,12 +374,8 @@ void prepare(Checked c, EssopScaling scaling, bool scale, Prepared& p) {
   const auto P = static_cast<std::size_t>(p.c.P);
   p.e.resize(P);
   p.skip.resize(P);
-  for (std::size_t i = 0; i < P; ++i) {
-    p.skip[i] = zx[i] | zd[i];
-    if (!scale || zx[i]) p.ex[i] = 0;
-    if (!scale || zd[i]) p.ed[i] = 0;
-    p.e[i] = p.skip[i] ? 0 : p.ex[i] + p.ed[i];
-  }
+  combine(zx.data(), zd.data(), scale, p.c.P, p.ex.data(), p.ed.data(), p.e.data(),
+          p.skip.data());
   if (!scale && p.c.P &&
       (p.c.x.abs().max().item<float>() > 1 || p.c.d.abs().max().item<float>() > 1)) {
     throw InternalError("essop_signed_counts: values must lie in [-1, 1]");
@@ -393,6 +462,14 @@ torch::Tensor essop_outer_sum_columns(const torch::Tensor& x, const torch::Tenso
                                       EssopStats* stats, EssopKernel k) {
   torch::NoGradGuard no_grad;
   return outer_sum(check_columns(x, delta, streams), scaling, stats, k);
+}
+
+torch::Tensor essop_outer_sum_conv(const torch::Tensor& x, const torch::Tensor& delta,
+                                   int64_t kh, int64_t kw, int64_t ph, int64_t pw,
+                                   const EssopStreamPair& streams, EssopScaling scaling,
+                                   EssopStats* stats, EssopKernel k) {
+  torch::NoGradGuard no_grad;
+  return outer_sum(check_conv(x, delta, kh, kw, ph, pw, streams), scaling, stats, k);
 }
 
 torch::Tensor essop_outer_sum_reference(const torch::Tensor& x, const torch::Tensor& delta,

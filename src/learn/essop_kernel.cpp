@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "neurocore/core/error.h"
 
@@ -142,9 +143,12 @@ Layout make_layout_sorted(int64_t p0, int64_t p1, const std::vector<int>& e,
 // each block starts on a fresh word. A block whose lanes have several exponents gets one
 // entry per word and exponent, masked to that exponent's lanes; skipped products are in no
 // entry. Used for convolutions: many products of few elements, where encoding dominates.
-Layout make_layout_positions(int64_t p0, int64_t p1, int64_t L, const std::vector<int>& e,
-                             const std::vector<char>& skip, int64_t BL) {
-  Layout l;
+void make_layout_positions(int64_t p0, int64_t p1, int64_t L, const std::vector<int>& e,
+                           const std::vector<char>& skip, int64_t BL, Layout& l) {
+  l.product.clear();
+  l.blocks.clear();
+  l.entries.clear();
+  l.groups.clear();
   const int64_t words_per_block = (BL + 3) / 4;
   struct Raw {
     int exponent;
@@ -153,7 +157,6 @@ Layout make_layout_positions(int64_t p0, int64_t p1, int64_t L, const std::vecto
   };
   thread_local std::vector<Raw> raw;
   raw.clear();
-  l.product.reserve(static_cast<std::size_t>(p1 - p0));
   int lo = 0, hi = -1;
   for (int64_t s0 = p0; s0 < p1; s0 += L) {
     for (int64_t b0 = s0; b0 < s0 + L; b0 += kLanes) {
@@ -161,31 +164,53 @@ Layout make_layout_positions(int64_t p0, int64_t p1, int64_t L, const std::vecto
       const auto first = static_cast<int64_t>(l.product.size());
       const int64_t unit = static_cast<int64_t>(l.blocks.size()) * words_per_block * 4;
       l.blocks.push_back({first, count, unit});
-      for (int64_t i = 0; i < count; ++i) l.product.push_back(b0 + i);
-      // The distinct exponents of the block's lanes and their lane masks (a short list).
+      l.product.resize(static_cast<std::size_t>(first + count));
+      for (int64_t i = 0; i < count; ++i) l.product[static_cast<std::size_t>(first + i)] = b0 + i;
+      // The distinct exponents of the block's lanes and their lane masks: a mask per
+      // exponent above the block's smallest (a short range), else a search. Branch-free over
+      // the lanes (a branch per lane mispredicted often enough to cost as much as encoding).
+      int emin = std::numeric_limits<int>::max(), emax = std::numeric_limits<int>::min();
+      for (int64_t i = 0; i < count; ++i) {
+        const bool live = !skip[b0 + i];
+        const int ei = e[b0 + i];
+        emin = live && ei < emin ? ei : emin;
+        emax = live && ei > emax ? ei : emax;
+      }
+      if (emax < emin) continue;  // all lanes skipped
       int ex[kLanes];
       uint32_t lanes[kLanes];
       int n = 0;
-      for (int64_t i = 0; i < count; ++i) {
-        if (skip[b0 + i]) continue;
-        const int ei = e[b0 + i];
-        int k = 0;
-        while (k < n && ex[k] != ei) ++k;
-        if (k == n) ex[n] = ei, lanes[n++] = 0;
-        lanes[k] |= 1u << i;
+      if (emax - emin < 32) {
+        uint32_t by[32] = {};
+        for (int64_t i = 0; i < count; ++i) {
+          const bool live = !skip[b0 + i];
+          by[live ? e[b0 + i] - emin : 0] |= static_cast<uint32_t>(live) << i;
+        }
+        for (int k = 0; k <= emax - emin; ++k)
+          if (by[k]) ex[n] = emin + k, lanes[n++] = by[k];
+      } else {
+        for (int64_t i = 0; i < count; ++i) {
+          if (skip[b0 + i]) continue;
+          const int ei = e[b0 + i];
+          int k = 0;
+          while (k < n && ex[k] != ei) ++k;
+          if (k == n) ex[n] = ei, lanes[n++] = 0;
+          lanes[k] |= 1u << i;
+        }
       }
-      for (int k = 0; k < n; ++k) {
-        if (hi < lo) lo = hi = ex[k];
-        lo = std::min(lo, ex[k]);
-        hi = std::max(hi, ex[k]);
+      if (hi < lo) lo = emin, hi = emax;
+      lo = std::min(lo, emin);
+      hi = std::max(hi, emax);
+      for (int k = 0; k < n; ++k)
         for (int64_t w = 0; w < words_per_block; ++w)
           raw.push_back({ex[k], unit / 4 + w, lanes[k] * kUnitRepeat});
-      }
     }
   }
   l.words = static_cast<int64_t>(l.blocks.size()) * words_per_block;
+  if (hi < lo) return;
   // Entries grouped by exponent (counting sort).
-  std::vector<int64_t> start(static_cast<std::size_t>(hi - lo + 2), 0);
+  thread_local std::vector<int64_t> start;
+  start.assign(static_cast<std::size_t>(hi - lo + 2), 0);
   for (const auto& r : raw) ++start[static_cast<std::size_t>(r.exponent - lo + 1)];
   for (std::size_t i = 1; i < start.size(); ++i) start[i] += start[i - 1];
   l.entries.resize(raw.size());
@@ -195,16 +220,51 @@ Layout make_layout_positions(int64_t p0, int64_t p1, int64_t L, const std::vecto
     if (end > begin) l.groups.push_back({begin, end, std::ldexp(1.0, x)});
   }
   for (const auto& r : raw) l.entries[static_cast<std::size_t>(start[static_cast<std::size_t>(r.exponent - lo)]++)] = {r.word, r.mask};
-  return l;
 }
 
 int64_t padded(int64_t k) { return (k + kColBlock - 1) / kColBlock * kColBlock; }
 
-void pack(const Side& s, const Layout& l, int64_t BL, EncodeFn encode, Packed& out) {
-  const int64_t K = s.v.K, Kp = padded(K), nb = static_cast<int64_t>(l.blocks.size());
+// The lanes of a block of consecutive products of one sample whose values are consecutive
+// along an output row (columns, direct convolutions: the `positions` layout), filled per run
+// of lanes instead of lane by lane (per block, the generic loop below cost as much as encoding
+// a convolution's delta side). Returns false, touching nothing, for any other block.
+bool consecutive_lanes(const Side& s, const Layout& l, const Layout::Block& blk, int64_t BL,
+                       float* factor, int32_t* off, int32_t* toff, BlockIn& in) {
+  const int64_t n = blk.count, p0 = l.product[blk.first];
+  const int64_t pos = p0 % s.v.L;
+  if (s.v.sl != 1 || l.product[blk.first + n - 1] != p0 + n - 1 || pos + n > s.v.L) return false;
+  std::memcpy(factor, s.factor + p0, sizeof(float) * static_cast<std::size_t>(n));
+  std::fill(factor + n, factor + kLanes, 0.0f);
+  for (int64_t i = 0; i < kLanes; ++i)
+    toff[i] = static_cast<int32_t>(s.shared ? 0 : (p0 + std::min(i, n - 1)) * BL);
+  // Runs: up to the end of each output row (columns: one row of L positions).
+  const int64_t row = s.v.W ? s.v.W : s.v.L;
+  int64_t col = pos % row, o = s.v.offset(p0);
+  for (int64_t i = 0; i < n;) {
+    const int64_t len = std::min(n - i, row - col);
+    if (in.nseg < kMaxSegments) {
+      in.seg_base[in.nseg] = o - i;
+      in.seg_mask[in.nseg] = ((1u << len) - 1u) << i;
+    }
+    ++in.nseg;
+    for (int64_t j = 0; j < len; ++j) off[i + j] = static_cast<int32_t>(o + j);
+    i += len;
+    o += len + (s.v.W ? s.v.sw - s.v.W : 0);  // the next row's first position
+    col = 0;
+  }
+  for (int64_t i = n; i < kLanes; ++i) off[i] = off[n - 1];
+  if (in.nseg > kMaxSegments) in.nseg = 0;  // a gather
+  return true;
+}
+
+// One side's words [W][Kp] (Kp >= K: the x side's padding to whole vectors of columns; its
+// padding elements hold stale bits, whose counts land in columns of the sums never read).
+void pack(const Side& s, const Layout& l, int64_t BL, int64_t Kp, EncodeFn encode,
+          Packed& out) {
+  const int64_t K = s.v.K, nb = static_cast<int64_t>(l.blocks.size());
   const auto n = static_cast<std::size_t>(l.words * Kp * 4);
-  // Zero only what no block writes: units between blocks (a group or block starts on a fresh
-  // word) and in the K padding. A full assign of ~1 MiB per side and chunk cost as much as
+  // Zero only what no block writes and counting reads: units between blocks (a group or
+  // block starts on a fresh word). A full assign of ~1 MiB per side and chunk cost as much as
   // the encoding.
   out.bits.resize(n);
   out.sign.resize(n);
@@ -223,15 +283,11 @@ void pack(const Side& s, const Layout& l, int64_t BL, EncodeFn encode, Packed& o
       unit = blk.unit + BL;
     }
     zero_units(unit, l.words * 4);
-    if (Kp > K) {
-      for (int64_t w = 0; w < l.words; ++w) {
-        std::fill_n(out.bits.data() + (w * Kp + K) * 4, (Kp - K) * 4, uint16_t{0});
-        std::fill_n(out.sign.data() + (w * Kp + K) * 4, (Kp - K) * 4, uint16_t{0});
-      }
-    }
   }
   // Encoding, block by block, reading each block's values and thresholds in place (vector
   // loads where the block's products are consecutive in memory, gathers otherwise).
+  std::vector<int64_t> koff(static_cast<std::size_t>(K));
+  for (int64_t k = 0; k < K; ++k) koff[k] = s.v.element(k);
   std::atomic<bool> negative{false};
   at::parallel_for(0, nb, 1, [&](int64_t b0, int64_t b1) {
     std::vector<int64_t> uoff(static_cast<std::size_t>(BL));
@@ -244,15 +300,42 @@ void pack(const Side& s, const Layout& l, int64_t BL, EncodeFn encode, Packed& o
         const int64_t u = blk.unit + b;
         uoff[b] = (u / 4) * Kp * 4 + u % 4;
       }
-      bool contiguous = true;
+      BlockIn in{s.v.v, K, koff.data(), off, blk.count, 0, {}, {}, factor, s.thr, toff, !s.shared};
+      if (consecutive_lanes(s, l, blk, BL, factor, off, toff, in)) {
+        neg_here |= encode(in, BL, uoff.data(), out.bits.data(), out.sign.data());
+        continue;
+      }
+      int64_t prev = -2, pos = 0, col = 0, o = 0;  // the last lane's product and where it is
       for (int64_t i = 0; i < kLanes; ++i) {
         const int64_t p = l.product[blk.first + std::min(i, blk.count - 1)];
         factor[i] = i < blk.count ? s.factor[p] : 0.0f;
-        off[i] = static_cast<int32_t>(s.v.offset(p));
+        // The next product of the same sample is one step further (a row stride at the end
+        // of an output row): no division per lane (two per lane cost as much as encoding).
+        if (p == prev + 1 && pos + 1 < s.v.L) {
+          ++pos;
+          if (s.v.W && ++col == s.v.W) {
+            col = 0;
+            o += s.v.sw - (s.v.W - 1) * s.v.sl;
+          } else {
+            o += s.v.sl;
+          }
+        } else if (p != prev) {
+          pos = p % s.v.L;
+          col = s.v.W ? pos % s.v.W : 0;
+          o = s.v.offset(p);
+        }
+        prev = p;
+        off[i] = static_cast<int32_t>(o);
         toff[i] = static_cast<int32_t>(s.shared ? 0 : p * BL);
-        if (i < blk.count) contiguous = contiguous && off[i] == off[0] + i;
+        if (i > 0 && i < blk.count) in.thr_rows = in.thr_rows && toff[i] == toff[i - 1] + BL;
+        if (i >= blk.count || in.nseg > kMaxSegments) continue;
+        if (i == 0 || off[i] != off[i - 1] + 1) {  // a new run of consecutive offsets
+          if (in.nseg < kMaxSegments) in.seg_base[in.nseg] = off[i] - i, in.seg_mask[in.nseg] = 0;
+          ++in.nseg;
+        }
+        if (in.nseg <= kMaxSegments) in.seg_mask[in.nseg - 1] |= 1u << i;
       }
-      const BlockIn in{s.v.v, K, s.v.sk, off, blk.count, contiguous, factor, s.thr, toff};
+      if (in.nseg > kMaxSegments) in.nseg = 0;  // scattered lanes: a gather
       neg_here |= encode(in, BL, uoff.data(), out.bits.data(), out.sign.data());
     }
     if (neg_here) negative = true;
@@ -266,53 +349,71 @@ Impl portable_impl() { return {encode_portable, count_portable}; }
 
 void gather_block(const BlockIn& in, int64_t BL, float* tile, float* rt) {
   for (int64_t k = 0; k < in.K; ++k)
-    for (int l = 0; l < kLanes; ++l) tile[k * kLanes + l] = in.v[in.off[l] + k * in.sk] * in.factor[l];
+    for (int l = 0; l < kLanes; ++l) tile[k * kLanes + l] = in.v[in.off[l] + in.koff[k]] * in.factor[l];
   for (int64_t b = 0; b < BL; ++b)
     for (int l = 0; l < kLanes; ++l) rt[b * kLanes + l] = in.thr[in.toff[l] + b];
 }
 
-bool max_abs(const Operand& v, int64_t P, float* mx) {
-  // a * 0 is 0 for a finite a and NaN otherwise: one sum tells whether all values were finite
-  // (a max alone loses a NaN). Both loops are written so that the compiler vectorises them.
-  float check = 0;
-  if (v.sl == 1) {  // columns: 16 consecutive products are consecutive floats
+namespace {
+// |x| as the bits of a float: for non-negative floats the unsigned order of the bits is the
+// order of the values, and inf and NaN sort above every finite value (so a max keeps them).
+inline uint32_t abs_bits(const float* p) {
+  uint32_t u;
+  std::memcpy(&u, p, sizeof u);
+  return u & 0x7fffffffu;
+}
+}  // namespace
+
+NC_ESSOP_VECTOR_CLONES bool max_abs_bits(const Operand& v, int64_t P, uint32_t* mb,
+                                         uint32_t& all) {
+  // An integer max (a float max with a NaN test did not vectorise: the test was a serial sum).
+  all = 0;
+  if (v.W && v.sl == 1) {
+    // Direct convolution: the maxima over the "wide" grid of Wp positions per output row
+    // (the last Wp - W of each row are not products and dropped), one long contiguous run
+    // per element (runs of one output row, W positions, vectorised poorly: they cost more
+    // than encoding for LeNet's conv2).
+    const int64_t rows = v.L / v.W, span = (rows - 1) * v.sw + v.W;
+    thread_local std::vector<uint32_t> wide;
+    wide.resize(static_cast<std::size_t>(span));
+    for (int64_t p0 = 0; p0 < P; p0 += v.L) {
+      const float* base = v.v + (p0 / v.L) * v.sb;
+      uint32_t* w = wide.data();
+      std::fill_n(w, span, 0u);
+      for (int64_t k = 0; k < v.K; ++k) {
+        const float* row = base + v.element(k);
+        for (int64_t q = 0; q < span; ++q) w[q] = std::max(w[q], abs_bits(row + q));
+      }
+      for (int64_t y = 0; y < rows; ++y) std::copy_n(w + y * v.sw, v.W, mb + p0 + y * v.W);
+    }
+  } else if (v.sl == 1) {  // columns: consecutive products are consecutive floats
     for (int64_t p0 = 0; p0 < P; p0 += v.L) {
       const int64_t n = std::min(v.L, P - p0);
-      float* m = mx + p0;
-      std::fill_n(m, n, 0.0f);
+      uint32_t* m = mb + p0;
+      std::fill_n(m, n, 0u);
       const float* base = v.v + (p0 / v.L) * v.sb;
       for (int64_t k = 0; k < v.K; ++k) {
-        const float* row = base + k * v.sk;
-        for (int64_t i = 0; i < n; ++i) {
-          const float a = std::fabs(row[i]);
-          check += a * 0.0f;
-          m[i] = m[i] < a ? a : m[i];
-        }
+        const float* row = base + v.element(k);
+        for (int64_t i = 0; i < n; ++i) m[i] = std::max(m[i], abs_bits(row + i));
       }
     }
   } else {  // rows: a max over each row of K consecutive floats, 8 partial maxima
     for (int64_t p = 0; p < P; ++p) {
       const float* row = v.v + v.offset(p);
-      float part[8] = {};
+      uint32_t part[8] = {};
       int64_t k = 0;
-      for (; k + 8 <= v.K; k += 8) {
-        for (int i = 0; i < 8; ++i) {
-          const float a = std::fabs(row[k + i]);
-          check += a * 0.0f;
-          part[i] = part[i] < a ? a : part[i];
-        }
-      }
-      for (; k < v.K; ++k) {
-        const float a = std::fabs(row[k]);
-        check += a * 0.0f;
-        part[0] = part[0] < a ? a : part[0];
-      }
-      float m = 0;
-      for (float q : part) m = m < q ? q : m;
-      mx[p] = m;
+      for (; k + 8 <= v.K; k += 8)
+        for (int i = 0; i < 8; ++i) part[i] = std::max(part[i], abs_bits(row + k + i));
+      for (; k < v.K; ++k) part[0] = std::max(part[0], abs_bits(row + k));
+      uint32_t m = 0;
+      for (uint32_t q : part) m = std::max(m, q);
+      mb[p] = m;
     }
   }
-  return check == 0;
+  uint32_t top = 0;  // a local: the compiler vectorises the reduction
+  for (int64_t p = 0; p < P; ++p) top = std::max(top, mb[p]);
+  all = top;
+  return top < 0x7f800000u;  // below the bits of inf
 }
 
 }  // namespace essop_detail
@@ -368,7 +469,8 @@ namespace essop_detail {
 const double* kernel_counts(const Side& x, const Side& d, int64_t P, int64_t BL,
                             const std::vector<int>& e, const std::vector<char>& skip,
                             EssopKernel kernel, int64_t& Np) {
-  const int64_t N = x.v.K, M = d.v.K, Mp = padded(M);
+  // Columns (x) padded to whole vectors; rows (delta) read one by one, unpadded.
+  const int64_t N = x.v.K, M = d.v.K, Mp = M;
   Np = padded(N);
   thread_local std::vector<double> acc_buffer;
   thread_local Packed A, B;
@@ -387,7 +489,7 @@ const double* kernel_counts(const Side& x, const Side& d, int64_t P, int64_t BL,
 #endif
   // The encoders address values and thresholds with 32-bit offsets (vector gathers).
   for (const Side* s : {&x, &d}) {
-    const int64_t last = s->v.offset(P - 1) + (s->v.K - 1) * s->v.sk;
+    const int64_t last = s->v.offset(P - 1) + s->v.element(s->v.K - 1);
     if (last >= (int64_t{1} << 31) || P * BL >= (int64_t{1} << 31)) {
       throw InternalError(fmt::format("essop: an operand spans {} values, {} stream numbers; "
                                       "at most 2^31 each (split the call)", last + 1, P * BL));
@@ -407,11 +509,15 @@ const double* kernel_counts(const Side& x, const Side& d, int64_t P, int64_t BL,
   if (positions) chunk = std::max<int64_t>(1, chunk / L) * L;
   for (int64_t p0 = 0; p0 < P; p0 += chunk) {
     const int64_t p1 = std::min(P, p0 + chunk);
-    const Layout l = positions ? make_layout_positions(p0, p1, L, e, skip, BL)
-                               : make_layout_sorted(p0, p1, e, skip, BL);
+    thread_local Layout l;  // its vectors reused from chunk to chunk
+    if (positions) {
+      make_layout_positions(p0, p1, L, e, skip, BL, l);
+    } else {
+      l = make_layout_sorted(p0, p1, e, skip, BL);
+    }
     if (l.entries.empty()) continue;
-    pack(x, l, BL, impl.encode, A);
-    pack(d, l, BL, impl.encode, B);
+    pack(x, l, BL, Np, impl.encode, A);
+    pack(d, l, BL, Mp, impl.encode, B);
     const auto entries = static_cast<int64_t>(l.entries.size());
     const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, Np * entries));
     at::parallel_for(0, M, grain, [&](int64_t i0, int64_t i1) {

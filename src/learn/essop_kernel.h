@@ -9,12 +9,22 @@
 // dimension (product, stream bit) is laid out bit-plane by bit-plane, 16 products at a time,
 // so that encoding is one 16-lane compare of 16 values against 16 thresholds per unit.
 // Four units make a word; a side with K elements is stored word-major, words[w * Kp + k]
-// (Kp = K rounded up to a multiple of 32, padding zero), so that the counting loop reads 8 or
+// (x side: Kp = K rounded up to a multiple of 32, the padding's bits never counted into a
+// column that is read; delta side: Kp = K), so that the counting loop reads 8 or
 // 4 consecutive elements' words with one vector load.
 #include <cstdint>
 #include <vector>
 
 #include "neurocore/learn/essop.h"
+
+// Loops over all products (max |v|, exponents, factors) compiled also for AVX2 and AVX-512
+// and chosen at run time (the library is built for plain x86-64, whose SSE2 has no unsigned
+// or 32-bit integer max).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NC_ESSOP_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NC_ESSOP_VECTOR_CLONES
+#endif
 
 namespace nc::learn::essop_detail {
 
@@ -45,10 +55,20 @@ struct Packed {
 // (b = p / L, l = p % L) has element k at v[b sb + k sk + l sl]. Rows v [P, K] (Linear):
 // L = P, sk = 1, sl = K. Columns v [B, K, L] (im2col output, conv output gradient): sb = K L,
 // sk = L, sl = 1, so that 16 consecutive products of one sample are one vector load.
+// Direct convolution (stride 1, the zero-padded input [B, C, Hp, Wp] read without im2col):
+// position l = y W + x of an output row of W positions starts at v[b sb + y sw + x] (sw = Wp),
+// and element k = (c, i, j) of the receptive field is koff[k] = c Hp Wp + i Wp + j further on,
+// so that 16 positions of one output row are 16 consecutive input pixels for every element.
 struct Operand {
   const float* v;
   int64_t K, L, sb, sk, sl;
-  int64_t offset(int64_t p) const { return (p / L) * sb + (p % L) * sl; }
+  int64_t W = 0, sw = 0;            // positions per row and row stride; W = 0: one row of L
+  const int64_t* koff = nullptr;    // element offsets; nullptr: k sk
+  int64_t offset(int64_t p) const {
+    const int64_t l = p % L;
+    return (p / L) * sb + (W ? (l / W) * sw + (l % W) * sl : l * sl);
+  }
+  int64_t element(int64_t k) const { return koff ? koff[k] : k * sk; }
 };
 
 // Inputs of one side: the values, the per-product factor 2^-e applied before the compare (1
@@ -61,19 +81,27 @@ struct Side {
 };
 
 // One block of up to 16 products of a side, as the encoder reads it: lane l is the product
-// whose element k is at v[off[l] + k sk], scaled by factor[l] (0 for padding lanes l >= count,
-// which then set no bit; their off and toff repeat a valid lane's), with thresholds
-// thr[toff[l] + b] (b < BL). `contiguous`: off[l] = off[0] + l for the lanes l < count (one
-// vector load per element).
+// whose element k is at v[off[l] + koff[k]], scaled by factor[l] (0 for padding lanes
+// l >= count, which then set no bit; their off and toff repeat a valid lane's), with
+// thresholds thr[toff[l] + b] (b < BL). Segments: the lanes l < count as runs of consecutive
+// offsets, lanes seg_mask[s] reading v[seg_base[s] + l + koff[k]] (one masked vector load per
+// run and element: one run for im2col columns, up to 3 for a direct convolution's rows);
+// nseg = 0 when there are more than kMaxSegments runs (a gather).
+constexpr int kMaxSegments = 4;
 struct BlockIn {
   const float* v;
-  int64_t K, sk;
+  int64_t K;
+  const int64_t* koff;
   const int32_t* off;
   int64_t count;
-  bool contiguous;
+  int nseg;
+  int64_t seg_base[kMaxSegments];
+  uint32_t seg_mask[kMaxSegments];
   const float* factor;
   const float* thr;
   const int32_t* toff;
+  bool thr_rows;  // toff[l] = toff[0] + l BL for l < count: the block's thresholds are one
+                  // row-major [count][BL] array (fresh streams of consecutive products)
 };
 
 // Encodes a block for every element: unit (k, b) goes to dst[uoff[b] + 4 k], its sign unit
@@ -101,8 +129,9 @@ Impl portable_impl();
 // scaled values v f and thresholds rt [BL][16].
 void gather_block(const BlockIn& in, int64_t BL, float* tile, float* rt);
 
-// Per-product max |v| of a side into mx[0, P); returns false when a value is not finite.
-bool max_abs(const Operand& v, int64_t P, float* mx);
+// Per-product max |v| of a side into mb[0, P), as the bits of the float, and their max into
+// `all`; returns false when a value is not finite.
+bool max_abs_bits(const Operand& v, int64_t P, uint32_t* mb, uint32_t& all);
 
 /// The kernel on one call: x side [P, N], delta side [P, M], combined exponents e (groups) and
 /// skipped (all-zero) products -> sums [M][Np] (row stride Np, returned) of

@@ -75,7 +75,14 @@ struct EssopConv2dFunction : torch::autograd::Function<EssopConv2dFunction> {
       dx = std::get<0>(at::convolution_backward(g, x, w, c10::nullopt, stride, padding, dilation,
                                                 false, {0, 0}, 1, {true, false, false}));
     }
-    if (ctx->needs_input_grad(1)) {
+    const bool direct = stride[0] == 1 && stride[1] == 1 && dilation[0] == 1 && dilation[1] == 1;
+    if (ctx->needs_input_grad(1) && direct) {
+      // Stride 1: the receptive fields read straight from the (zero-padded) input, no im2col.
+      dw = products_of(ctx)
+               ->weight_gradient_conv(x, g, w.size(2), w.size(3), padding[0], padding[1])
+               .view(w.sizes())
+               .to(w.dtype());
+    } else if (ctx->needs_input_grad(1)) {
       // im2col: one outer product per (sample, output position), x_p [C_in kh kw], delta_p
       // [C_out], unfolded chunk by chunk of samples (EssopProducts::weight_gradient_columns).
       const int64_t B = x.size(0), M = w.size(0), N = w.size(1) * w.size(2) * w.size(3);
@@ -142,6 +149,18 @@ EssopStreamPair EssopProducts::draw(int64_t P) {
 torch::Tensor EssopProducts::weight_gradient(const torch::Tensor& x, const torch::Tensor& delta) {
   EssopStats s;
   auto dw = essop_outer_sum(x, delta, draw(x.size(0)), options_.scaling(), &s);
+  std::lock_guard<std::mutex> lock(mutex_);
+  stats_.add(s);
+  return dw;
+}
+
+torch::Tensor EssopProducts::weight_gradient_conv(const torch::Tensor& x,
+                                                  const torch::Tensor& delta, int64_t kh,
+                                                  int64_t kw, int64_t ph, int64_t pw) {
+  EssopStats s;
+  auto dw = essop_outer_sum_conv(x, delta, kh, kw, ph, pw,
+                                 draw(delta.size(0) * delta.size(2) * delta.size(3)),
+                                 options_.scaling(), &s);
   std::lock_guard<std::mutex> lock(mutex_);
   stats_.add(s);
   return dw;

@@ -157,6 +157,88 @@ TEST(Essop, ColumnsEntryEqualsReferenceOnTransposedRows) {
                nc::InternalError);
 }
 
+// The direct convolution entry (stride 1: receptive fields read from the zero-padded input, no
+// im2col) against the scalar reference on im2col's rows: zero padding (none, square, unequal),
+// several channels, non-square kernels, output rows wider than a 16-product block (two runs
+// per block), narrower (up to three runs), very narrow (more runs than masked loads: the
+// gather path), fewer positions than a block (the sorted layout), partial last blocks, signed
+// inputs, all-zero products, exponents spread over 2^0..2^-9.
+TEST(Essop, ConvEntryEqualsReferenceOnIm2colRows) {
+  namespace F = torch::nn::functional;
+  auto g = nc::make_generator(14, "test");
+  struct Case {
+    int64_t B, C, H, W, M, kh, kw, ph, pw, BL;
+  };
+  for (const auto& c : std::vector<Case>{{3, 1, 28, 28, 6, 5, 5, 2, 2, 4},
+                                         {2, 6, 14, 14, 16, 5, 5, 0, 0, 8},
+                                         {2, 3, 9, 7, 5, 3, 2, 1, 0, 65},
+                                         {3, 2, 5, 5, 4, 3, 3, 1, 1, 1},
+                                         {2, 2, 3, 4, 3, 2, 3, 0, 1, 16},
+                                         {1, 4, 20, 40, 7, 1, 1, 0, 0, 8}}) {
+    auto x = torch::randn({c.B, c.C, c.H, c.W}, g) * 2;  // signed, like a normalised image
+    x.mul_(torch::pow(2.0, -torch::randint(0, 10, {c.B, 1, c.H, 1}, g).to(torch::kFloat32)));
+    // Input rows 0..kh-1 of sample 0 zero: output row ph's receptive fields are all zero.
+    x[0].narrow(1, 0, std::min(c.H, c.kh)).zero_();
+    const int64_t Ho = c.H + 2 * c.ph - c.kh + 1, Wo = c.W + 2 * c.pw - c.kw + 1, L = Ho * Wo;
+    auto d = torch::randn({c.B, c.M, Ho, Wo}, g) * 1e-3;
+    d.select(3, Wo - 1).zero_();  // all-zero error vectors
+    const auto cols = F::unfold(x, F::UnfoldFuncOptions({c.kh, c.kw}).padding({c.ph, c.pw}));
+    const auto xr = cols.transpose(1, 2).reshape({c.B * L, c.C * c.kh * c.kw});
+    const auto dr = d.view({c.B, c.M, L}).transpose(1, 2).reshape({c.B * L, c.M});
+    for (auto streams : {EssopStreams::fresh, EssopStreams::shared}) {
+      for (auto scaling : {EssopScaling::per_product, EssopScaling::per_tensor}) {
+        const auto s = essop_draw_streams(c.B * L, bl(c.BL, streams), g);
+        const auto r = essop_outer_sum_reference(xr, dr, s, scaling);
+        for (auto kernel : kernels_here()) {
+          const auto k = essop_outer_sum_conv(x, d, c.kh, c.kw, c.ph, c.pw, s, scaling, nullptr,
+                                              kernel);
+          EXPECT_TRUE(torch::equal(k, r))
+              << essop_kernel_name(kernel) << " B " << c.B << " C " << c.C << " H " << c.H
+              << " W " << c.W << " k " << c.kh << "x" << c.kw << " pad " << c.ph << "," << c.pw
+              << " BL " << c.BL << " max diff " << (k - r).abs().max();
+        }
+      }
+    }
+  }
+  const auto x = torch::rand({2, 3, 6, 6}, g), d = torch::randn({2, 4, 4, 4}, g);
+  EssopStats st;
+  essop_outer_sum_conv(x, d, 3, 3, 0, 0, essop_draw_streams(32, bl(8), g),
+                       EssopScaling::per_product, &st);
+  EXPECT_EQ(st.outer_products, 32);
+  EXPECT_EQ(st.products, 32 * 27 * 4);
+  EXPECT_THROW(essop_outer_sum_conv(x, d, 3, 3, 1, 1, essop_draw_streams(32, bl(8), g),
+                                    EssopScaling::per_product),
+               nc::InternalError);
+}
+
+// A NaN or infinity in either side's values (rows, columns or a convolution's input) is a
+// UserError, not a silent scale: the max |v| pass sees it wherever it sits.
+TEST(Essop, NonFiniteInputsAreRefused) {
+  auto g = nc::make_generator(16, "test");
+  const float bad[] = {std::nanf(""), INFINITY, -INFINITY};
+  for (float v : bad) {
+    auto x = torch::rand({20, 7}, g), d = torch::randn({20, 3}, g);
+    const auto s = essop_draw_streams(20, bl(4), g);
+    x[13][5] = v;
+    EXPECT_THROW(essop_outer_sum(x, d, s, EssopScaling::per_product), nc::UserError) << v;
+    x[13][5] = 0;
+    d[19][2] = v;
+    EXPECT_THROW(essop_outer_sum(x, d, s, EssopScaling::per_product), nc::UserError) << v;
+    auto xi = torch::rand({2, 2, 6, 6}, g), di = torch::randn({2, 3, 6, 6}, g);
+    xi[1][1][5][0] = v;  // only inside padded receptive fields
+    EXPECT_THROW(essop_outer_sum_conv(xi, di, 3, 3, 1, 1, essop_draw_streams(72, bl(4), g),
+                                      EssopScaling::per_product),
+                 nc::UserError)
+        << v;
+    auto xc = torch::rand({2, 7, 20}, g), dc = torch::randn({2, 3, 20}, g);
+    dc[0][1][19] = v;
+    EXPECT_THROW(essop_outer_sum_columns(xc, dc, essop_draw_streams(40, bl(4), g),
+                                         EssopScaling::per_product),
+                 nc::UserError)
+        << v;
+  }
+}
+
 TEST(Essop, KernelChoiceIsReportedAndUnsupportedOnesRefused) {
   const auto best = essop_kernel_resolved(EssopKernel::automatic);
   EXPECT_NE(best, EssopKernel::automatic);
@@ -351,6 +433,27 @@ TEST(Essop, Conv2dInputGradientExactWeightGradientConverges) {
     previous = rel;
   }
   EXPECT_LT(previous, 0.05);
+}
+
+// A stride-1 convolution in training takes the direct entry: its dW is the estimate of the
+// same streams on im2col's rows (the generator drawn as for any layer), bit for bit.
+TEST(Essop, Conv2dStrideOneWeightGradientIsTheDirectEstimate) {
+  namespace F = torch::nn::functional;
+  auto g = nc::make_generator(15, "test");
+  torch::manual_seed(15);
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(3, 5, 3).padding(1));
+  auto x = torch::relu(torch::randn({2, 3, 9, 9}, g)).requires_grad_(true);
+  const auto c = torch::randn({2, 5, 9, 9}, g);
+  EssopProducts products(bl(8), 3);
+  {
+    nc::nn::WeightProductsGuard guard(&products);
+    (nc::nn::conv2d(*conv, x) * c).sum().backward();
+  }
+  const auto cols = F::unfold(x.detach(), F::UnfoldFuncOptions({3, 3}).padding(1));
+  EssopProducts rows(bl(8), 3);
+  const auto expected = rows.weight_gradient(cols.transpose(1, 2).reshape({2 * 81, 27}),
+                                             c.view({2, 5, 81}).transpose(1, 2).reshape({2 * 81, 5}));
+  EXPECT_TRUE(torch::equal(conv->weight.grad(), expected.view(conv->weight.sizes())));
 }
 
 TEST(Essop, BadBitstreamIsAUserError) {

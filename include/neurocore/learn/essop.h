@@ -108,6 +108,19 @@ torch::Tensor essop_outer_sum_columns(const torch::Tensor& x, const torch::Tenso
                                       EssopStats* stats = nullptr,
                                       EssopKernel kernel = EssopKernel::automatic);
 
+/// The same for a stride-1, dilation-1 convolution, read straight from its input (no im2col
+/// copy): x [B, C, H, W] the layer input, delta [B, M, Ho, Wo] its output gradient, kernel
+/// kh x kw, zero padding (ph, pw), Ho = H + 2 ph - kh + 1, Wo = W + 2 pw - kw + 1. Product
+/// p = b Ho Wo + oy Wo + ox with x_p the receptive field in im2col's (c, i, j) order and
+/// delta_p = delta[b, :, oy, ox]. Equal bit for bit to essop_outer_sum_columns(im2col of x,
+/// delta.view({B, M, Ho Wo}), ...): 16 positions of one output row are 16 consecutive input
+/// pixels for each (c, i, j), one masked vector load per output row a block touches.
+torch::Tensor essop_outer_sum_conv(const torch::Tensor& x, const torch::Tensor& delta,
+                                   int64_t kh, int64_t kw, int64_t ph, int64_t pw,
+                                   const EssopStreamPair& streams, EssopScaling scaling,
+                                   EssopStats* stats = nullptr,
+                                   EssopKernel kernel = EssopKernel::automatic);
+
 /// Scalar reference of essop_outer_sum with given streams: one bool per stream bit, AND,
 /// count, literally as the equations above (double accumulation, one division by BL).
 /// Equal bit for bit to the kernel whenever the double sum of 2^e c terms is exact.

@@ -8,7 +8,8 @@
 //   forward:  y = F::linear(x, W, b)  /  conv2d(x, W, b)        (LibTorch, unchanged values)
 //   backward: dx = exact (delta W, LibTorch's convolution_backward),
 //             dW = essop_outer_sum(x_p, delta_p) over the P = prod(batch dims) rows
-//                  (conv: the P = B H_out W_out im2col columns, x_p [C_in kh kw]),
+//                  (conv: the P = B H_out W_out receptive fields, x_p [C_in kh kw], read
+//                  from the input directly for stride 1, from im2col columns otherwise),
 //             db = sum_p delta_p (exact).
 // The loss reduction (1/B) is already in delta. The estimate lands in .grad, so any optimizer
 // (momentum, Adam, weight decay) applies to it unchanged.
@@ -46,7 +47,12 @@ class EssopProducts : public nn::WeightProducts {
   void reseed(uint64_t seed, int64_t epoch);
   /// dW = ESSOP estimate of sum_p delta_p x_p^T (x [P, N], delta [P, M]); counts into stats().
   torch::Tensor weight_gradient(const torch::Tensor& x, const torch::Tensor& delta);
-  /// The same for a convolution's products laid out as columns: B samples of L positions,
+  /// The same for a stride-1, dilation-1 convolution read straight from its input x
+  /// [B, C, H, W] with output gradient delta [B, M, Ho, Wo] (essop_outer_sum_conv, no
+  /// im2col): [M, C kh kw].
+  torch::Tensor weight_gradient_conv(const torch::Tensor& x, const torch::Tensor& delta,
+                                     int64_t kh, int64_t kw, int64_t ph, int64_t pw);
+  /// The same for a convolution's products laid out as columns (other strides): B samples of L positions,
   /// columns(b0, b1) returns the unfolded input [b1 - b0, N, L] of samples [b0, b1) (it may
   /// reuse one buffer), delta [B, M, L]; product b L + l. The samples are processed in chunks
   /// (essop_outer_sum_columns on each, the streams drawn once for all B L products) and the
