@@ -22,7 +22,7 @@
 # and the finished prune runs P1, P2, ... (e.g. of dtp-resnet20-channels.sh) are compiled and
 # timed instead (linked as OUT/latency/resnet20-<method>-<kind>-<budget>).
 #
-# One thread, niced. A second call reuses finished runs.
+# One thread, not niced. A second call reuses finished runs.
 set -euo pipefail
 OUT=${1:?output folder}
 NC=${NC:-build/neurocore}
@@ -46,7 +46,7 @@ mkdir -p "$OUT/latency"
 # The commit of this checkout, for the table (the binaries must be built from it).
 git rev-parse --short HEAD > "$OUT/latency/commit.txt"
 git diff --quiet HEAD -- || echo "dirty" >> "$OUT/latency/commit.txt"
-run() { nice -n 10 "$@"; }
+run() { "$@"; }  # not niced: on the shared machine nice starves the run
 
 dense_run() {  # model -> run dir
   if [ "$1" = lenet5 ]; then
