@@ -15,7 +15,7 @@
 #   KIND=flops BUDGETS=0.2,0.1 EPOCHS=3 GREEDY=1 LAYER_INIT=1 scripts/reproduce/dtp-lenet-channels.sh OUT
 #                                                        # table: OUT/table-flops.md
 #
-# One thread, niced. A second call reuses the trained run and the finished prune runs.
+# One thread, not niced (on the shared machine nice starves the run). A second call reuses the trained run and the finished prune runs.
 set -euo pipefail
 OUT=${1:?output folder}
 BUDGETS=${BUDGETS:-0.3,0.5}
@@ -26,18 +26,18 @@ LAYER_INIT=${LAYER_INIT:-0}
 . "$(dirname "$0")/dtp-lenet-source.sh"
 # The params sweep keeps the folder names of the first tables (OUT/sweep, OUT/table.md).
 suffix=""; [ "$KIND" = params ] || suffix="-$KIND"
-nice -n 10 "$NC" sweep "$SRC" --command prune --seeds "$SEEDS" --out "$OUT/sweep$suffix" \
+"$NC" sweep "$SRC" --command prune --seeds "$SEEDS" --out "$OUT/sweep$suffix" \
   --arg=--granularity=channel --arg=--budget-kind="$KIND" --arg=--epochs="$EPOCHS" \
   --set threads=1 --grid=--budget="$BUDGETS" --grid=--method="$METHODS"
 python3 scripts/reproduce/sweep_table.py --compare "$OUT/sweep$suffix" | tee "$OUT/table$suffix.md"
 if [ "$GREEDY" = 1 ]; then
-  nice -n 10 "$NC" sweep "$SRC" --command prune --seeds "$SEEDS" --out "$OUT/sweep$suffix-greedy" \
+  "$NC" sweep "$SRC" --command prune --seeds "$SEEDS" --out "$OUT/sweep$suffix-greedy" \
     --arg=--granularity=channel --arg=--budget-kind="$KIND" --arg=--epochs="$EPOCHS" \
     --arg=--method=dtp --set threads=1 --grid=--budget="$BUDGETS" --grid=--rounding=greedy
   python3 scripts/reproduce/sweep_table.py --compare "$OUT/sweep$suffix-greedy" | tee -a "$OUT/table$suffix.md"
 fi
 if [ "$LAYER_INIT" = 1 ]; then
-  nice -n 10 "$NC" sweep "$SRC" --command prune --seeds "$SEEDS" --out "$OUT/sweep$suffix-layer-init" \
+  "$NC" sweep "$SRC" --command prune --seeds "$SEEDS" --out "$OUT/sweep$suffix-layer-init" \
     --arg=--granularity=channel --arg=--budget-kind="$KIND" --arg=--epochs="$EPOCHS" \
     --arg=--method=dtp --set threads=1 --grid=--budget="$BUDGETS" --grid=--score-init=layer
   python3 scripts/reproduce/sweep_table.py --compare "$OUT/sweep$suffix-layer-init" | tee -a "$OUT/table$suffix.md"

@@ -12,7 +12,7 @@ mkdir -p "$OUT"
 SRC="$OUT/lenet5-fashion"
 if [ ! -d "$SRC/checkpoints" ] || [ -z "$(ls -A "$SRC/checkpoints")" ]; then
   rm -rf "$SRC"
-  nice -n 10 "$NC" train configs/lenet5-fashion.yaml --set threads=1 \
+  "$NC" train configs/lenet5-fashion.yaml --set threads=1 \
     --set data.validation=true --set data.limit_train="$LIMIT" --set train.epochs="$DENSE_EPOCHS" \
     --set runs_dir="$OUT" --set name=lenet5-fashion
 fi

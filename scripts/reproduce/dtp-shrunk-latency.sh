@@ -18,7 +18,11 @@
 #
 #   scripts/reproduce/dtp-shrunk-latency.sh OUT      # table: OUT/latency.md
 #
-# One thread, niced. A second call reuses finished runs.
+# R_SRC=RUN R_PRUNED=P1,P2,... (ResNet-20 only): no training or pruning here; the dense run RUN
+# and the finished prune runs P1, P2, ... (e.g. of dtp-resnet20-channels.sh) are compiled and
+# timed instead (linked as OUT/latency/resnet20-<method>-<kind>-<budget>).
+#
+# One thread, not niced. A second call reuses finished runs.
 set -euo pipefail
 OUT=${1:?output folder}
 NC=${NC:-build/neurocore}
@@ -35,12 +39,14 @@ R_P_BUDGETS=${R_P_BUDGETS:-$P_BUDGETS}
 L_F_BUDGETS=${L_F_BUDGETS:-0.2,0.1}
 R_F_BUDGETS=${R_F_BUDGETS:-0.2,0.05}
 MODELS=${MODELS:-lenet5,resnet20}
+R_SRC=${R_SRC:-}
+R_PRUNED=${R_PRUNED:-}
 export OMP_NUM_THREADS=1
 mkdir -p "$OUT/latency"
 # The commit of this checkout, for the table (the binaries must be built from it).
 git rev-parse --short HEAD > "$OUT/latency/commit.txt"
 git diff --quiet HEAD -- || echo "dirty" >> "$OUT/latency/commit.txt"
-run() { nice -n 10 "$@"; }
+run() { "$@"; }  # not niced: on the shared machine nice starves the run
 
 dense_run() {  # model -> run dir
   if [ "$1" = lenet5 ]; then
@@ -50,6 +56,9 @@ dense_run() {  # model -> run dir
       run "$NC" train configs/lenet5-fashion.yaml --set threads=1 --set data.validation=true \
         --set data.limit_train="$LIMIT" --set train.epochs=3 --set runs_dir="$OUT" --set name=lenet5-fashion >&2
     fi
+  elif [ -n "$R_SRC" ]; then
+    echo "$R_SRC"
+    return
   else
     local src="$OUT/latency/resnet20-fashion"
     if [ ! -d "$src/checkpoints" ] || [ -z "$(ls -A "$src/checkpoints")" ]; then
@@ -72,7 +81,16 @@ for model in "${models[@]}"; do
   src=$(dense_run "$model")
   epochs=$EPOCHS; [ "$model" = lenet5 ] || epochs=$R_EPOCHS
   pruned=()
+  if [ "$model" = resnet20 ] && [ -n "$R_PRUNED" ]; then
+    IFS=, read -r -a given <<< "$R_PRUNED"
+    for p in "${given[@]}"; do
+      name=$(python3 -c 'import json, sys; o = json.load(open(sys.argv[1] + "/prune.json"))["options"]; print(o["method"], o["budget_kind"], o["budget"], sep="-")' "$p")
+      ln -sfn "$(realpath "$p")" "$OUT/latency/resnet20-$name"
+      pruned+=("$OUT/latency/resnet20-$name")
+    done
+  fi
   for kind in params flops; do
+    [ "$model" = resnet20 ] && [ -n "$R_PRUNED" ] && continue
     budgets=$P_BUDGETS; [ "$model" = lenet5 ] || budgets=$R_P_BUDGETS
     if [ "$kind" = flops ]; then budgets=$L_F_BUDGETS; [ "$model" = lenet5 ] || budgets=$R_F_BUDGETS; fi
     IFS=, read -r -a bs <<< "$budgets"

@@ -321,6 +321,75 @@ TEST(RoundChannels, AgreesWithTheGreedyRuleBelowOneHalf) {
   EXPECT_EQ(nearest[fc.f].item<float>(), 0.f);
 }
 
+// The prox variant's masks follow its plan's history of scores, not the current scores: after
+// 200 steps at one score order and one step at the reversed order the plan still keeps (mostly)
+// the first order's channels. The nearest rounding rounds the plan's own last masks (the
+// checkpointed buffer prune_soft), ranked by themselves, so the hard selection is nearer the
+// masks the weights were trained with than a selection by the current scores; it keeps the
+// budget, and nothing left out would fit. `--rounding greedy` selects by the scores (spec §6).
+TEST(PruneRule, ProxChannelRoundingRoundsThePlansOwnMasks) {
+  for (auto rounding : {Rounding::nearest, Rounding::greedy}) {
+    torch::manual_seed(9);
+    nn::LeNet5Impl net(nn::InputShape{1, 28, 28}, 10);
+    Masker masker(net, model_structure(net, {1, 28, 28}), Granularity::channel);
+    PruneOptions o;
+    o.budget = 0.3;
+    o.granularity = Granularity::channel;
+    o.kind = BudgetKind::params;
+    o.variant = Variant::prox;
+    o.rounding = rounding;
+    o.epochs = 1;
+    o.soft_fraction = 1;
+    const int steps = 201;
+    auto rule = attach_pruning(net, masker, o, std::make_unique<learn::BpttRule>(), steps);
+    auto buffers = net.named_buffers(/*recurse=*/false);
+    ASSERT_EQ(buffers.contains("prune_soft"), rounding == Rounding::nearest);
+    auto scores = net.named_parameters(/*recurse=*/false)["prune_scores"];
+    const auto& st = masker.structure();
+    const auto a = torch::rand({st.elements});
+    {
+      torch::NoGradGuard no_grad;
+      scores.copy_(a);
+    }
+    rule->start_epoch(1, 0);
+    torch::optim::SGD opt(net.parameters(), torch::optim::SGDOptions(0.0));  // scores held
+    const auto x = torch::randn({4, 1, 28, 28});
+    const auto y = torch::randint(0, 10, {4});
+    for (int t = 0; t < steps; ++t) {
+      if (t == steps - 1) {
+        torch::NoGradGuard no_grad;
+        scores.copy_(1 - a);  // the order reversed for the last step
+      }
+      rule->train_batch(net, x, y, "cross_entropy", opt);
+    }
+    const auto soft = masker.mask().to(torch::kDouble);
+    const double target = o.budget * dense_cost(st, o.kind);
+    const auto by_scores = hard_masks(masker, Method::dtp, scores.detach(), o.budget, o.kind);
+    rule->finalise();
+    const auto hard = masker.mask();
+    if (rounding == Rounding::greedy) {
+      EXPECT_TRUE(torch::equal(hard, by_scores));
+      continue;
+    }
+    const auto own = buffers["prune_soft"];
+    EXPECT_TRUE(torch::allclose(own.to(torch::kFloat), soft.to(torch::kFloat)));
+    EXPECT_TRUE(torch::equal(hard, round_channels(st, own, own, target, o.kind)));
+    const double cost = channel_cost(st, hard, o.kind);
+    EXPECT_LE(cost, target);
+    for (int64_t e = 0; e < st.elements; ++e) {  // nothing left out would still fit
+      if (hard[e].item<float>() > 0) continue;
+      auto more = hard.clone();
+      more[e] = 1;
+      EXPECT_GT(channel_cost(st, more, o.kind), target) << e;
+    }
+    const auto c = channel_cost_grad(st, own, o.kind);
+    auto dist = [&](const torch::Tensor& h) {
+      return (c * (h.to(torch::kDouble) - own).abs()).sum().item<double>();
+    };
+    EXPECT_LT(dist(hard), 0.5 * dist(by_scores));
+  }
+}
+
 // The soft phase never empties a layer: each layer's best element by score is held at mask 1
 // (LeNet-5 at 10 % of its MACs: the conv1 channels' initial scores are above every conv2 / fc
 // one, and a global threshold gave all of those masks near 0), the budget still exact.
@@ -597,6 +666,7 @@ TEST(PruneExperiment, ResumedRunEqualsUninterruptedOne) {
   PruneOptions o;
   o.budget = 0.3;
   o.epochs = 3;  // 2 soft, 1 hard
+  int stop = 1;
   auto final_state = [&](const std::string& name, bool interrupt) {
     auto c = config();
     auto exp = learn::Experiment::build(c);
@@ -604,8 +674,8 @@ TEST(PruneExperiment, ResumedRunEqualsUninterruptedOne) {
     write_file_atomic(run.file("config.yaml"), exp.effective_yaml);
     if (interrupt) {
       auto o1 = o;
-      o1.stop_after = 1;
-      EXPECT_EQ(prune_experiment(exp, run, o1).epochs, 1);
+      o1.stop_after = stop;
+      EXPECT_EQ(prune_experiment(exp, run, o1).epochs, stop);
       auto c2 = config();
       exp = learn::Experiment::build(c2);
       run = RunDir::open(run.path());
@@ -613,7 +683,12 @@ TEST(PruneExperiment, ResumedRunEqualsUninterruptedOne) {
     const auto r = prune_experiment(exp, run, o);
     EXPECT_EQ(r.epochs, 3);
     std::vector<torch::Tensor> state{r.hard};
-    for (const auto& p : exp.model->parameters()) state.push_back(p.detach().clone());
+    for (const auto& p : exp.model->named_parameters()) {
+      // After a resume at the hard phase the scores have no gradient, while the uninterrupted
+      // run's momentum keeps moving them: they are not used once the hard mask is fixed.
+      if (stop == 2 && p.key() == "prune_scores") continue;
+      state.push_back(p.value().detach().clone());
+    }
     return state;
   };
   const auto a = final_state("straight", false);
@@ -621,6 +696,16 @@ TEST(PruneExperiment, ResumedRunEqualsUninterruptedOne) {
   ASSERT_EQ(a.size(), b.size());
   EXPECT_TRUE(a[0].equal(b[0]));
   for (std::size_t i = 1; i < a.size(); ++i) EXPECT_TRUE(torch::allclose(a[i], b[i], 1e-4, 1e-5)) << i;
+  // The prox variant's channels, resumed at the hard phase: its rounding reads the last soft
+  // masks from the checkpoint (the plan itself is not recomputable from the scores).
+  o.granularity = Granularity::channel;
+  o.variant = Variant::prox;
+  stop = 2;
+  const auto pa = final_state("prox-straight", false);
+  const auto pb = final_state("prox-resumed", true);
+  ASSERT_EQ(pa.size(), pb.size());
+  EXPECT_TRUE(pa[0].equal(pb[0]));
+  for (std::size_t i = 1; i < pa.size(); ++i) EXPECT_TRUE(torch::allclose(pa[i], pb[i], 1e-4, 1e-5)) << i;
   fs::remove_all(runs);
 }
 

@@ -537,10 +537,11 @@ class MaskRule : public PruneRule {
  public:
   MaskRule(std::unique_ptr<learn::Rule> inner, Masker& masker, torch::Tensor scores,
             torch::Tensor mask_buf, torch::Tensor final_buf, torch::Tensor stage_buf,
-            const PruneOptions& o, int64_t steps_per_epoch)
+            torch::Tensor soft_buf, const PruneOptions& o, int64_t steps_per_epoch)
       : inner_(std::move(inner)), masker_(masker), scores_(std::move(scores)),
         mask_buf_(std::move(mask_buf)), final_buf_(std::move(final_buf)),
-        stage_buf_(std::move(stage_buf)), o_(o), steps_(steps_per_epoch), prox_(o.eps_prox, o.cost) {
+        stage_buf_(std::move(stage_buf)), soft_buf_(std::move(soft_buf)), o_(o), steps_(steps_per_epoch),
+        prox_(o.eps_prox, o.cost) {
     soft_epochs_ = static_cast<int64_t>(std::ceil(o.soft_fraction * o.epochs - 1e-9));
     const auto& st = masker.structure();
     dense_ = dense_cost(st, o.kind);
@@ -612,12 +613,17 @@ class MaskRule : public PruneRule {
     if (!final()) {
       torch::NoGradGuard no_grad;
       if (rounds_soft_masks()) {
-        const auto m = end_masks();
+        // The prox plan's own last masks when it has them (ranked by themselves: they follow the
+        // plan's history of scores, not the current scores); else the exact solver's at the end.
+        const bool own = soft_buf_.defined() && soft_buf_.min().item<float>() >= 0;
+        const auto m = own ? soft_buf_.clone() : end_masks();
+        const torch::Tensor rank = own ? m : scores_;
         const auto frac = ((m > 1e-6) & (m < 1 - 1e-6)).sum().item<int64_t>();
         const auto greedy = hard_masks(masker_, Method::dtp, scores_, o_.budget, o_.kind, o_.scope);
-        mask_buf_.copy_(round_channels(masker_.structure(), scores_, m, target_, o_.kind));
-        spdlog::info("prune: {} soft mask(s) fractional at the last temperature; nearest rounding {} "
+        mask_buf_.copy_(round_channels(masker_.structure(), rank, m, target_, o_.kind));
+        spdlog::info("prune: {} soft mask(s) fractional {}; nearest rounding {} "
                      "({:.0f} of {:.0f} {} kept)", frac,
+                     own ? "in the prox plan's last step" : "at the last temperature",
                      torch::equal(greedy, mask_buf_) ? "agrees with the greedy rule" : "differs from the greedy rule",
                      masked_cost(masker_, mask_buf_, o_.kind), target_, to_string(o_.kind));
       } else {
@@ -774,7 +780,8 @@ class MaskRule : public PruneRule {
   }
 
   // The soft masks the exact schedule ends with (its last temperature), recomputed from the
-  // scores, so a resumed run rounds the same masks; the prox variant rounds these as well.
+  // scores, so a resumed run rounds the same masks; the prox variant rounds these only when it
+  // has no soft step of its own (soft_buf_: a run without soft epochs).
   torch::Tensor end_masks() const {
     const int64_t T = soft_epochs_ * steps_;
     const double eps = o_.variant == Variant::exact ? temperature_at(o_.schedule, o_.eps0, o_.eps_min, T, T)
@@ -790,7 +797,9 @@ class MaskRule : public PruneRule {
     const auto mb = masker_.mask().detach().to(torch::kDouble);
     const auto c = channel_cost_grad(masker_.structure(), mb, o_.kind);
     const double b = target_ - channel_cost(masker_.structure(), mb, o_.kind) + c.dot(mb).item<double>();
-    return soft_prox(c, b);
+    auto m = soft_prox(c, b);
+    if (soft_buf_.defined()) soft_buf_.copy_(m.detach());  // in double: its order decides the rounding
+    return m;
   }
 
   // Straight-through hard top-k: the forward pass uses the hard selection of the scores (the
@@ -830,6 +839,7 @@ class MaskRule : public PruneRule {
   std::unique_ptr<learn::Rule> inner_;
   Masker& masker_;
   torch::Tensor scores_, mask_buf_, final_buf_, stage_buf_, wcost_;
+  torch::Tensor soft_buf_;  // prox with nearest channel rounding: the last soft masks (else undefined)
   PruneOptions o_;
   int64_t steps_, soft_epochs_ = 0, step_ = 0;
   double dense_ = 0, target_ = 0, tau_ = std::numeric_limits<double>::quiet_NaN();
@@ -860,13 +870,20 @@ std::unique_ptr<PruneRule> attach_pruning(nn::NetImpl& model, Masker& masker, co
   torch::Tensor stage_buf = o.method == Method::gmp
                                 ? model.register_buffer("prune_stage", torch::full({1}, -1, torch::kLong))
                                 : torch::full({1}, -1, torch::kLong);
+  // The prox variant's channel rounding reads its last soft masks (they depend on the plan's
+  // history, which is not recomputable from the scores): a buffer, so a run resumed at the hard
+  // phase rounds the same masks. -1 until the first soft step.
+  torch::Tensor soft_buf;
+  if (o.method == Method::dtp && o.variant == Variant::prox && o.granularity == Granularity::channel &&
+      o.scope == Scope::global && o.rounding == Rounding::nearest)
+    soft_buf = model.register_buffer("prune_soft", torch::full({masker.size()}, -1.0, torch::kDouble));
   if (one_shot(o.method)) {  // one-shot at epoch 0, then fine-tuning with the mask fixed
     torch::NoGradGuard no_grad;
     mask_buf.copy_(hard_masks(masker, o.method, scores, o.budget, o.kind, o.scope));
     final_buf.fill_(1);
   }
   return std::make_unique<MaskRule>(std::move(inner), masker, scores, mask_buf, final_buf, stage_buf,
-                                    o, steps_per_epoch);
+                                    soft_buf, o, steps_per_epoch);
 }
 
 PruneResult prune_experiment(learn::Experiment& exp, RunDir& run, const PruneOptions& o,
