@@ -16,7 +16,7 @@ def cell(m):
     if m is None:
         return "-"
     ci = m.get("ci95")
-    ci = f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
+    ci = f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci and ci[0] is not None else ""  # n = 1: no interval
     std = f" ± {m['std']:.2f}" if m.get("std") is not None else ""
     return f"{m['mean']:.2f}{std}{ci} (n={m['n']})"
 
