@@ -16,7 +16,8 @@ def cell(m):
     if m is None:
         return "-"
     ci = m.get("ci95")
-    ci = f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci and ci[0] is not None else ""  # n = 1: no interval
+    # One seed has no spread: the sweep writes its interval as [null, null].
+    ci = f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci and None not in ci else ""
     std = f" ± {m['std']:.2f}" if m.get("std") is not None else ""
     return f"{m['mean']:.2f}{std}{ci} (n={m['n']})"
 
