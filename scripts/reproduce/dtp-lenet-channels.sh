@@ -10,7 +10,8 @@
 # GREEDY=1 adds a sweep of DTP with `--rounding greedy` (the spec's final selection, the
 # default before the nearest rounding) at the same budgets and seeds; LAYER_INIT=1 a sweep of
 # DTP with `--score-init layer` (initial scores normalised per layer); PROX=1 a sweep of DTP's
-# one-sweep prox variant with `--rounding nearest` (its own last soft masks) and `greedy` (by score).
+# one-sweep prox variant with `--rounding plan` (its own last soft masks), `nearest` (the exact
+# solver's masks at --eps-min) and `greedy` (by score).
 #
 #   scripts/reproduce/dtp-lenet-channels.sh OUT          # e.g. /tmp/dtp-lenet; table: OUT/table.md
 #   KIND=flops BUDGETS=0.2,0.1 EPOCHS=3 GREEDY=1 LAYER_INIT=1 scripts/reproduce/dtp-lenet-channels.sh OUT
@@ -48,6 +49,6 @@ if [ "$PROX" = 1 ]; then
   "$NC" sweep "$SRC" --command prune --seeds "$SEEDS" --out "$OUT/sweep$suffix-prox" \
     --arg=--granularity=channel --arg=--budget-kind="$KIND" --arg=--epochs="$EPOCHS" \
     --arg=--method=dtp --arg=--variant=prox --set threads=1 --grid=--budget="$BUDGETS" \
-    --grid=--rounding=nearest,greedy
+    --grid=--rounding=plan,nearest,greedy
   python3 scripts/reproduce/sweep_table.py --compare "$OUT/sweep$suffix-prox" | tee -a "$OUT/table$suffix.md"
 fi
