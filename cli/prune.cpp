@@ -151,7 +151,8 @@ void add_prune(CLI::App& app, const Global& global) {
                   "their layer's largest (layer) (default global)");
   cmd->add_option("--rounding", a->rounding,
                   "dtp, global channel budget: how the final hard selection rounds the soft masks: nearest (the "
-                  "selection under the budget nearest them) or greedy (decreasing score while it fits) (default nearest)");
+                  "selection under the budget nearest them), greedy (decreasing score while it fits) or plan (--variant prox: "
+                  "the nearest rounding of the prox plan's own last masks) (default nearest)");
   cmd->add_option("--out", a->out, "output run directory (default <runs_dir>/<run>-prune-<method>-...)");
   cmd->add_option("--resume", a->resume, "continue the prune run directory PRUNE_RUN (its own options)");
   cmd->add_option("--set", a->sets, "override a value of the run's config (e.g. data.limit_train=512)")

@@ -9,7 +9,9 @@
 # (default 2; DTP soft for the first ceil(0.6 N)), and a table from the sweep's sweep.json.
 # GREEDY=1 adds a sweep of DTP with `--rounding greedy` (the spec's final selection, the
 # default before the nearest rounding) at the same budgets and seeds; LAYER_INIT=1 a sweep of
-# DTP with `--score-init layer` (initial scores normalised per layer).
+# DTP with `--score-init layer` (initial scores normalised per layer); PROX=1 a sweep of DTP's
+# one-sweep prox variant with `--rounding plan` (its own last soft masks), `nearest` (the exact
+# solver's masks at --eps-min) and `greedy` (by score).
 #
 #   scripts/reproduce/dtp-lenet-channels.sh OUT          # e.g. /tmp/dtp-lenet; table: OUT/table.md
 #   KIND=flops BUDGETS=0.2,0.1 EPOCHS=3 GREEDY=1 LAYER_INIT=1 scripts/reproduce/dtp-lenet-channels.sh OUT
@@ -23,6 +25,7 @@ METHODS=${METHODS:-dtp,l1,magnitude}
 KIND=${KIND:-params}
 GREEDY=${GREEDY:-0}
 LAYER_INIT=${LAYER_INIT:-0}
+PROX=${PROX:-0}
 . "$(dirname "$0")/dtp-lenet-source.sh"
 # The params sweep keeps the folder names of the first tables (OUT/sweep, OUT/table.md).
 suffix=""; [ "$KIND" = params ] || suffix="-$KIND"
@@ -41,4 +44,11 @@ if [ "$LAYER_INIT" = 1 ]; then
     --arg=--granularity=channel --arg=--budget-kind="$KIND" --arg=--epochs="$EPOCHS" \
     --arg=--method=dtp --set threads=1 --grid=--budget="$BUDGETS" --grid=--score-init=layer
   python3 scripts/reproduce/sweep_table.py --compare "$OUT/sweep$suffix-layer-init" | tee -a "$OUT/table$suffix.md"
+fi
+if [ "$PROX" = 1 ]; then
+  "$NC" sweep "$SRC" --command prune --seeds "$SEEDS" --out "$OUT/sweep$suffix-prox" \
+    --arg=--granularity=channel --arg=--budget-kind="$KIND" --arg=--epochs="$EPOCHS" \
+    --arg=--method=dtp --arg=--variant=prox --set threads=1 --grid=--budget="$BUDGETS" \
+    --grid=--rounding=plan,nearest,greedy
+  python3 scripts/reproduce/sweep_table.py --compare "$OUT/sweep$suffix-prox" | tee -a "$OUT/table$suffix.md"
 fi

@@ -323,12 +323,13 @@ TEST(RoundChannels, AgreesWithTheGreedyRuleBelowOneHalf) {
 
 // The prox variant's masks follow its plan's history of scores, not the current scores: after
 // 200 steps at one score order and one step at the reversed order the plan still keeps (mostly)
-// the first order's channels. The nearest rounding rounds the plan's own last masks (the
+// the first order's channels. `--rounding plan` rounds the plan's own last masks (the
 // checkpointed buffer prune_soft), ranked by themselves, so the hard selection is nearer the
 // masks the weights were trained with than a selection by the current scores; it keeps the
-// budget, and nothing left out would fit. `--rounding greedy` selects by the scores (spec §6).
+// budget, and nothing left out would fit. `--rounding greedy` selects by the scores (spec §6);
+// `nearest` (the exact solver's masks at eps_min) keeps no buffer.
 TEST(PruneRule, ProxChannelRoundingRoundsThePlansOwnMasks) {
-  for (auto rounding : {Rounding::nearest, Rounding::greedy}) {
+  for (auto rounding : {Rounding::plan, Rounding::greedy, Rounding::nearest}) {
     torch::manual_seed(9);
     nn::LeNet5Impl net(nn::InputShape{1, 28, 28}, 10);
     Masker masker(net, model_structure(net, {1, 28, 28}), Granularity::channel);
@@ -343,7 +344,8 @@ TEST(PruneRule, ProxChannelRoundingRoundsThePlansOwnMasks) {
     const int steps = 201;
     auto rule = attach_pruning(net, masker, o, std::make_unique<learn::BpttRule>(), steps);
     auto buffers = net.named_buffers(/*recurse=*/false);
-    ASSERT_EQ(buffers.contains("prune_soft"), rounding == Rounding::nearest);
+    ASSERT_EQ(buffers.contains("prune_soft"), rounding == Rounding::plan);
+    if (rounding == Rounding::nearest) continue;
     auto scores = net.named_parameters(/*recurse=*/false)["prune_scores"];
     const auto& st = masker.structure();
     const auto a = torch::rand({st.elements});
@@ -700,6 +702,7 @@ TEST(PruneExperiment, ResumedRunEqualsUninterruptedOne) {
   // masks from the checkpoint (the plan itself is not recomputable from the scores).
   o.granularity = Granularity::channel;
   o.variant = Variant::prox;
+  o.rounding = Rounding::plan;
   stop = 2;
   const auto pa = final_state("prox-straight", false);
   const auto pb = final_state("prox-resumed", true);
@@ -743,6 +746,22 @@ TEST(PruneExperiment, BadOptionsNameTheFlag) {
     EXPECT_NE(std::string(e.what()).find("--budget"), std::string::npos);
   }
   EXPECT_THROW(parse_scope("layers", "--scope"), UserError);
+  // --rounding plan rounds the prox plan's masks: the exact variant (or a layer scope) has none.
+  o.scope = Scope::global;
+  o.rounding = Rounding::plan;
+  try {
+    validate(o, sa);
+    ADD_FAILURE() << "--rounding plan with the exact variant";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("--rounding"), std::string::npos);
+  }
+  o.variant = Variant::prox;
+  EXPECT_NO_THROW(validate(o, sa));
+  o.scope = Scope::layer;
+  EXPECT_THROW(validate(o, sa), UserError);
+  o.scope = Scope::global;
+  o.variant = Variant::exact;
+  o.rounding = Rounding::nearest;
   // LeNet-5 at 5 % of its MACs (20,826): one channel per layer costs 22,136 (conv1 alone 28 x 28
   // x 25 = 19,600): refused before any training.
   nn::LeNet5Impl lenet(nn::InputShape{1, 28, 28}, 10);

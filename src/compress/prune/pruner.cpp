@@ -30,7 +30,7 @@ const std::vector<std::string> kMethods{"dtp", "magnitude", "uniform", "l1", "gm
 const std::vector<std::string> kKinds{"params", "flops"};
 const std::vector<std::string> kGranularities{"weight", "channel"};
 const std::vector<std::string> kScopes{"global", "layer"};
-const std::vector<std::string> kRoundings{"nearest", "greedy"};
+const std::vector<std::string> kRoundings{"nearest", "greedy", "plan"};
 const std::vector<std::string> kScoreInits{"global", "layer"};
 }  // namespace
 
@@ -62,6 +62,12 @@ void validate(const PruneOptions& o, const ModelStructure& st) {
                                 o.budget));
   }
   if (o.epochs < 0) throw UserError(fmt::format("--epochs: expected >= 0, got {}", o.epochs));
+  if (o.rounding == Rounding::plan &&
+      !(o.method == Method::dtp && o.variant == Variant::prox && o.granularity == Granularity::channel &&
+        o.scope == Scope::global)) {
+    throw UserError("--rounding: plan rounds the prox variant's own soft masks and needs --method dtp "
+                    "--variant prox --granularity channel --scope global");
+  }
   if (o.method == Method::l1 && o.granularity != Granularity::channel) {
     throw UserError("--method: l1 ranks whole filters and needs --granularity channel, got --granularity " +
                     to_string(o.granularity));
@@ -613,7 +619,7 @@ class MaskRule : public PruneRule {
     if (!final()) {
       torch::NoGradGuard no_grad;
       if (rounds_soft_masks()) {
-        // The prox plan's own last masks when it has them (ranked by themselves: they follow the
+        // --rounding plan: the prox plan's own last masks (ranked by themselves: they follow the
         // plan's history of scores, not the current scores); else the exact solver's at the end.
         const bool own = soft_buf_.defined() && soft_buf_.min().item<float>() >= 0;
         const auto m = own ? soft_buf_.clone() : end_masks();
@@ -776,7 +782,7 @@ class MaskRule : public PruneRule {
   // global channel budget, whose bilinear costs leave elements fractional at every temperature.
   bool rounds_soft_masks() const {
     return o_.method == Method::dtp && o_.granularity == Granularity::channel && o_.scope == Scope::global &&
-           o_.rounding == Rounding::nearest;
+           o_.rounding != Rounding::greedy;
   }
 
   // The soft masks the exact schedule ends with (its last temperature), recomputed from the
@@ -839,7 +845,7 @@ class MaskRule : public PruneRule {
   std::unique_ptr<learn::Rule> inner_;
   Masker& masker_;
   torch::Tensor scores_, mask_buf_, final_buf_, stage_buf_, wcost_;
-  torch::Tensor soft_buf_;  // prox with nearest channel rounding: the last soft masks (else undefined)
+  torch::Tensor soft_buf_;  // --rounding plan: the prox plan's last soft masks (else undefined)
   PruneOptions o_;
   int64_t steps_, soft_epochs_ = 0, step_ = 0;
   double dense_ = 0, target_ = 0, tau_ = std::numeric_limits<double>::quiet_NaN();
@@ -870,12 +876,12 @@ std::unique_ptr<PruneRule> attach_pruning(nn::NetImpl& model, Masker& masker, co
   torch::Tensor stage_buf = o.method == Method::gmp
                                 ? model.register_buffer("prune_stage", torch::full({1}, -1, torch::kLong))
                                 : torch::full({1}, -1, torch::kLong);
-  // The prox variant's channel rounding reads its last soft masks (they depend on the plan's
-  // history, which is not recomputable from the scores): a buffer, so a run resumed at the hard
-  // phase rounds the same masks. -1 until the first soft step.
+  // --rounding plan reads the prox variant's last soft masks (they depend on the plan's history,
+  // which is not recomputable from the scores): a buffer, so a run resumed at the hard phase
+  // rounds the same masks. -1 until the first soft step.
   torch::Tensor soft_buf;
   if (o.method == Method::dtp && o.variant == Variant::prox && o.granularity == Granularity::channel &&
-      o.scope == Scope::global && o.rounding == Rounding::nearest)
+      o.scope == Scope::global && o.rounding == Rounding::plan)
     soft_buf = model.register_buffer("prune_soft", torch::full({masker.size()}, -1.0, torch::kDouble));
   if (one_shot(o.method)) {  // one-shot at epoch 0, then fine-tuning with the mask fixed
     torch::NoGradGuard no_grad;

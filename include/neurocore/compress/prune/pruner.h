@@ -40,8 +40,9 @@ enum class Scope { global, layer };
 /// selection"): nearest, the selection under the budget nearest the soft masks at the last
 /// temperature (round_channels); greedy, the spec's rule (§6): decreasing score while it fits,
 /// then whatever still fits (it drops a fractional element even when the soft masks kept most
-/// of it).
-enum class Rounding { nearest, greedy };
+/// of it); plan (prox variant only), the nearest rounding of the prox plan's own last soft masks,
+/// ranked by themselves (they follow the plan's history of scores, not the current scores).
+enum class Rounding { nearest, greedy, plan };
 /// Initial learned scores (dtp, ste): the magnitudes divided by the network's largest (global,
 /// the spec's "normalised per group" with one global group) or by their own layer's largest
 /// (layer: every layer's best element starts at 1, so scores of layers with differently scaled
