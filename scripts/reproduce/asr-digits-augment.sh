@@ -4,7 +4,9 @@
 #  1. per unit, train.spec_augment=true at the unit's chosen rate, seeds 1, 2, 3;
 #  2. per unit, with or without it chosen by the mean validation CER over the 3 seeds (seed 1
 #     alone was too noisy a judge: the LSTM's validation CER spans 0.13-0.19 across seeds);
-#  3. the tables: python3 scripts/reproduce/asr_digits_lr_table.py OUT (its augmentation section).
+#  3. with MORE=1: seeds 4 and 5 of each unit's chosen setting (OUT/more-UNIT), to narrow the
+#     comparison; they choose nothing;
+#  4. the tables: python3 scripts/reproduce/asr_digits_lr_table.py OUT (its augmentation section).
 # Noise and reverberation are not in this check: they recompute each training utterance's
 # features every epoch, several times the cost of a run here.
 # The two units run side by side (one thread each). Resumable (neurocore sweep resumes).
@@ -24,6 +26,11 @@ unit_runs() {
   local args=(configs/asr-digits-lstm.yaml "${common[@]}" --set model.unit="$unit" --set train.learning_rate="$lr")
   nice -n "$NICE" "$N" sweep "${args[@]}" --seeds 1 --out "$OUT/augment-$unit"
   nice -n "$NICE" "$N" sweep "${args[@]}" --seeds 2 --first-seed 2 --out "$OUT/augment-final-$unit"
+  [ "${MORE:-0}" = 1 ] || return 0
+  local aug
+  aug=$(python3 "$table" "$OUT" --augment-chosen "$unit")
+  nice -n "$NICE" "$N" sweep configs/asr-digits-lstm.yaml "${common[@]/train.spec_augment=true/train.spec_augment=$aug}" \
+    --set model.unit="$unit" --set train.learning_rate="$lr" --seeds 2 --first-seed 4 --out "$OUT/more-$unit"
 }
 unit_runs lstm > "$OUT/augment-lstm.log" 2>&1 &
 p1=$!

@@ -3,11 +3,13 @@
 
 usage: asr_digits_lr_table.py OUT                       the tables (markdown)
        asr_digits_lr_table.py OUT --best UNIT           the learning rate chosen for UNIT (lowest valid CER)
+       asr_digits_lr_table.py OUT --augment-chosen UNIT true if SpecAugment was chosen for UNIT, else false
 OUT/lr-sweep: unit x learning rate, seed 1; OUT/final-UNIT: seeds 2 and 3 at UNIT's chosen rate.
 The 3-seed rows join seed 1 of the selection sweep to those two (the same configuration).
 OUT/augment-UNIT (seed 1) and OUT/augment-final-UNIT (seeds 2, 3): the same with
 train.spec_augment=true (scripts/reproduce/asr-digits-augment.sh); per unit, with or without it
-is chosen by the mean validation CER over the 3 seeds.
+is chosen by the mean validation CER over the 3 seeds. OUT/more-UNIT (when present): seeds 4 and 5
+of UNIT's chosen setting, added after the choice to narrow the comparison (they choose nothing).
 """
 import json
 import os
@@ -59,6 +61,22 @@ sweep = load(os.path.join(out, "lr-sweep", "sweep.json"))
 if len(sys.argv) == 4 and sys.argv[2] == "--best":
     print(best(sweep, sys.argv[3])["overrides"]["train.learning_rate"])
     sys.exit(0)
+def mean_valid(runs):
+    return sum(r["final"]["valid_cer"] for r in runs) / len(runs)
+
+
+def augment_chosen(unit):
+    """SpecAugment is chosen for unit when its 3-seed mean validation CER is lower."""
+    chosen = best(sweep, unit)
+    plain = three_seeds(out, done_runs(chosen), f"final-{unit}")
+    aug_runs = three_seeds(out, sweep_runs(os.path.join(out, f"augment-{unit}", "sweep.json")), f"augment-final-{unit}")
+    return bool(aug_runs) and mean_valid(aug_runs) < mean_valid(plain)
+
+
+if len(sys.argv) == 4 and sys.argv[2] == "--augment-chosen":
+    print("true" if augment_chosen(sys.argv[3]) else "false")
+    sys.exit(0)
+
 units = sorted({s["overrides"]["model.unit"] for s in sweep["settings"]})
 print(f"Learning rate on the validation split (seed 1; every run: --set {' --set '.join(sweep['set'])}; "
       f"commit {short(sweep['commits'])}):\n")
@@ -94,7 +112,19 @@ if any(aug.values()):
         chosen = best(sweep, u)
         lr = chosen["overrides"]["train.learning_rate"]
         plain = three_seeds(out, done_runs(chosen), f"final-{u}")
-        mean_valid = lambda runs: sum(r["final"]["valid_cer"] for r in runs) / len(runs)
-        aug_wins = mean_valid(aug[u]) < mean_valid(plain)
+        aug_wins = augment_chosen(u)
         row(u, "none" + ("" if aug_wins else " **chosen**"), lr, plain)
         row(u, "SpecAugment" + (" **chosen**" if aug_wins else ""), lr, aug[u])
+    more = {u: sweep_runs(os.path.join(out, f"more-{u}", "sweep.json")) for u in units}
+    if any(more.values()):
+        print("\nThe chosen settings with seeds 4 and 5 added (the same configurations; 5 seeds):\n")
+        print(HEADER)
+        for u in units:
+            if not more[u]:
+                continue
+            chosen = best(sweep, u)
+            plain = three_seeds(out, done_runs(chosen), f"final-{u}")
+            aug_wins = augment_chosen(u)
+            row(u, "SpecAugment" if aug_wins else "none", chosen["overrides"]["train.learning_rate"],
+                (aug[u] if aug_wins else plain) + more[u])
+
