@@ -18,19 +18,22 @@ N="$BUILD/neurocore"
 NICE=${NICE:-0}
 export OMP_NUM_THREADS=1
 table=scripts/reproduce/asr_digits_lr_table.py
-common=(--jobs 1 --set threads=1 --set data.normalization=utterance --set train.epochs=10
-        --set train.spec_augment=true --select valid_cer --select-mode min --test-metric test_cer)
+# sweep UNIT LR SPEC_AUGMENT SWEEP_ARGS...: one sweep of UNIT's runs at LR, SpecAugment on or off.
+sweep() {
+  local unit=$1 lr=$2 aug=$3
+  shift 3
+  nice -n "$NICE" "$N" sweep configs/asr-digits-lstm.yaml --jobs 1 --set threads=1 \
+    --set data.normalization=utterance --set train.epochs=10 --set train.spec_augment="$aug" \
+    --select valid_cer --select-mode min --test-metric test_cer \
+    --set model.unit="$unit" --set train.learning_rate="$lr" "$@"
+}
 unit_runs() {
   local unit=$1 lr
   lr=$(python3 "$table" "$OUT" --best "$unit")
-  local args=(configs/asr-digits-lstm.yaml "${common[@]}" --set model.unit="$unit" --set train.learning_rate="$lr")
-  nice -n "$NICE" "$N" sweep "${args[@]}" --seeds 1 --out "$OUT/augment-$unit"
-  nice -n "$NICE" "$N" sweep "${args[@]}" --seeds 2 --first-seed 2 --out "$OUT/augment-final-$unit"
+  sweep "$unit" "$lr" true --seeds 1 --out "$OUT/augment-$unit"
+  sweep "$unit" "$lr" true --seeds 2 --first-seed 2 --out "$OUT/augment-final-$unit"
   [ "${MORE:-0}" = 1 ] || return 0
-  local aug
-  aug=$(python3 "$table" "$OUT" --augment-chosen "$unit")
-  nice -n "$NICE" "$N" sweep configs/asr-digits-lstm.yaml "${common[@]/train.spec_augment=true/train.spec_augment=$aug}" \
-    --set model.unit="$unit" --set train.learning_rate="$lr" --seeds 2 --first-seed 4 --out "$OUT/more-$unit"
+  sweep "$unit" "$lr" "$(python3 "$table" "$OUT" --augment-chosen "$unit")" --seeds 2 --first-seed 4 --out "$OUT/more-$unit"
 }
 unit_runs lstm > "$OUT/augment-lstm.log" 2>&1 &
 p1=$!

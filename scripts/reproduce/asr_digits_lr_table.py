@@ -31,16 +31,37 @@ def best(sweep, unit):
     return min(cands, key=lambda s: s["metrics"]["valid_cer"]["mean"])
 
 
-def sweep_runs(path):
-    """The finished runs of every setting of the sweep at path (none when it is absent)."""
+def sweep_runs(folder):
+    """The finished runs of every setting of the sweep OUT/folder (none when it is absent)."""
+    path = os.path.join(out, folder, "sweep.json")
     if not os.path.exists(path):
         return []
     return [r for s in json.load(open(path))["settings"] for r in done_runs(s)]
 
 
-def three_seeds(out, first, final_dir):
-    """Seed 1 (the runs of setting or list `first`) joined to the seeds of final_dir."""
-    return list(first) + sweep_runs(os.path.join(out, final_dir, "sweep.json"))
+def plain_runs(unit):
+    """unit at its chosen rate without augmentation: seed 1 of the selection sweep, seeds 2 and 3."""
+    return done_runs(best(sweep, unit)) + sweep_runs(f"final-{unit}")
+
+
+def augment_runs(unit):
+    """unit at its chosen rate with SpecAugment: seed 1, seeds 2 and 3."""
+    return sweep_runs(f"augment-{unit}") + sweep_runs(f"augment-final-{unit}")
+
+
+def mean_valid(runs):
+    return sum(r["final"]["valid_cer"] for r in runs) / len(runs)
+
+
+def augment_chosen(unit):
+    """SpecAugment is chosen for unit when its 3-seed mean validation CER is lower."""
+    aug = augment_runs(unit)
+    return bool(aug) and mean_valid(aug) < mean_valid(plain_runs(unit))
+
+
+def chosen_runs(unit):
+    """The runs of unit's chosen setting (rate, then augmentation), 3 seeds."""
+    return augment_runs(unit) if augment_chosen(unit) else plain_runs(unit)
 
 
 def row(unit, label, lr, runs):
@@ -61,17 +82,6 @@ sweep = load(os.path.join(out, "lr-sweep", "sweep.json"))
 if len(sys.argv) == 4 and sys.argv[2] == "--best":
     print(best(sweep, sys.argv[3])["overrides"]["train.learning_rate"])
     sys.exit(0)
-def mean_valid(runs):
-    return sum(r["final"]["valid_cer"] for r in runs) / len(runs)
-
-
-def augment_chosen(unit):
-    """SpecAugment is chosen for unit when its 3-seed mean validation CER is lower."""
-    chosen = best(sweep, unit)
-    plain = three_seeds(out, done_runs(chosen), f"final-{unit}")
-    aug_runs = three_seeds(out, sweep_runs(os.path.join(out, f"augment-{unit}", "sweep.json")), f"augment-final-{unit}")
-    return bool(aug_runs) and mean_valid(aug_runs) < mean_valid(plain)
-
 
 if len(sys.argv) == 4 and sys.argv[2] == "--augment-chosen":
     print("true" if augment_chosen(sys.argv[3]) else "false")
@@ -95,36 +105,22 @@ print("\nEach unit at its chosen rate, 3 seeds (seed 1 from the selection sweep;
       "test reported once for the setting chosen on validation):\n")
 print(HEADER)
 for u in units:
-    chosen = best(sweep, u)
-    lr = chosen["overrides"]["train.learning_rate"]
-    row(u, "none", lr, three_seeds(out, done_runs(chosen), f"final-{u}"))
+    row(u, "none", best(sweep, u)["overrides"]["train.learning_rate"], plain_runs(u))
 
-aug = {u: three_seeds(out, sweep_runs(os.path.join(out, f"augment-{u}", "sweep.json")), f"augment-final-{u}")
-       for u in units}
-if any(aug.values()):
+if any(augment_runs(u) for u in units):
     print("\nSpecAugment (`train.spec_augment=true`) at each unit's chosen rate, 3 seeds each; per unit the "
           "setting with the lower mean validation CER is **chosen**, and its test columns are the result "
           "(the other row's test columns are shown, not used):\n")
     print(HEADER.replace("| unit | augmentation |", "| unit | augmentation (chosen on valid CER) |"))
-    for u in units:
-        if not aug[u]:
-            continue
-        chosen = best(sweep, u)
-        lr = chosen["overrides"]["train.learning_rate"]
-        plain = three_seeds(out, done_runs(chosen), f"final-{u}")
+    for u in [u for u in units if augment_runs(u)]:
+        lr = best(sweep, u)["overrides"]["train.learning_rate"]
         aug_wins = augment_chosen(u)
-        row(u, "none" + ("" if aug_wins else " **chosen**"), lr, plain)
-        row(u, "SpecAugment" + (" **chosen**" if aug_wins else ""), lr, aug[u])
-    more = {u: sweep_runs(os.path.join(out, f"more-{u}", "sweep.json")) for u in units}
-    if any(more.values()):
-        print("\nThe chosen settings with seeds 4 and 5 added (the same configurations; 5 seeds):\n")
-        print(HEADER)
-        for u in units:
-            if not more[u]:
-                continue
-            chosen = best(sweep, u)
-            plain = three_seeds(out, done_runs(chosen), f"final-{u}")
-            aug_wins = augment_chosen(u)
-            row(u, "SpecAugment" if aug_wins else "none", chosen["overrides"]["train.learning_rate"],
-                (aug[u] if aug_wins else plain) + more[u])
+        row(u, "none" + ("" if aug_wins else " **chosen**"), lr, plain_runs(u))
+        row(u, "SpecAugment" + (" **chosen**" if aug_wins else ""), lr, augment_runs(u))
 
+if any(sweep_runs(f"more-{u}") for u in units):
+    print("\nThe chosen settings with seeds 4 and 5 added (the same configurations; 5 seeds):\n")
+    print(HEADER)
+    for u in [u for u in units if sweep_runs(f"more-{u}")]:
+        row(u, "SpecAugment" if augment_chosen(u) else "none", best(sweep, u)["overrides"]["train.learning_rate"],
+            chosen_runs(u) + sweep_runs(f"more-{u}"))
